@@ -1,0 +1,40 @@
+/**
+ * An error whose message is written for the person running the workflow: it names the input or
+ * the remote answer that caused it and says what to do. The entry point prints it as it is,
+ * without a stack trace. Any other error is a bug in the action and is reported as such.
+ */
+export class ActionError extends Error {
+  override name = 'ActionError';
+}
+
+/** Several input problems found at once; each line names its input. */
+export class InputError extends ActionError {
+  override name = 'InputError';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? `Invalid input: ${problems[0]}`
+        : `Invalid inputs (${problems.length} problems):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** A stage whose issue has not landed yet; fails loudly instead of pretending to succeed. */
+export class NotImplementedError extends ActionError {
+  override name = 'NotImplementedError';
+  constructor(stage: string) {
+    super(`The ${stage} stage is not implemented yet in this version of go-azure-deploy.`);
+  }
+}
+
+/** Raised when the whole-deploy `timeout` runs out. */
+export class DeployTimeoutError extends ActionError {
+  override name = 'DeployTimeoutError';
+}
+
+/** Message of any thrown value, for logs. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

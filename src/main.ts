@@ -1,0 +1,227 @@
+// The pipeline: the stages of DESIGN.md §3 in order, data flowing one way. Each stage lives in its
+// own module; this file only wires them, sets outputs and turns failures into one clear message.
+
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as core from '@actions/core';
+import { parseInputs, type Config } from './inputs.ts';
+import { ActionError, DeployTimeoutError, messageOf } from './errors.ts';
+import { setupGo } from './toolchain.ts';
+import { buildBinary } from './build.ts';
+import { artifactName } from './name.ts';
+import { packageArtifact } from './pack.ts';
+import { resolveTarget, type Target } from './target.ts';
+import { KuduClient } from './kudu.ts';
+import { uploadArtifact } from './upload.ts';
+import { bootstrapSite } from './bootstrap.ts';
+import { readCurrentArtifact, switchArtifact } from './switch.ts';
+import { verifyDeployment } from './verify.ts';
+import { pruneArtifacts } from './prune.ts';
+import { rollbackArtifact } from './rollback.ts';
+import { planDeploy } from './plan.ts';
+import { swapSlots } from './swap.ts';
+import { StageLog, writeSummary, type DeployFacts } from './report.ts';
+
+/** Runs the action: reads inputs, deploys, and reports. Never throws. */
+export async function run(): Promise<void> {
+  maskSecretInputs();
+  let cfg: Config;
+  try {
+    cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  const stages = new StageLog();
+  const facts: DeployFacts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
+  try {
+    await withDeadline(cfg.timeoutSeconds, stages, (signal) => deploy(cfg, signal, stages, facts));
+    await writeSummary(facts, stages, cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
+  } catch (err) {
+    await writeSummary(facts, stages, 'failed');
+    fail(err);
+  }
+}
+
+/** Secrets must be masked before anything can log them. */
+function maskSecretInputs(): void {
+  for (const name of ['publish-profile', 'client-secret']) {
+    const value = core.getInput(name);
+    if (value !== '') core.setSecret(value);
+  }
+}
+
+function fail(err: unknown): void {
+  if (err instanceof ActionError) {
+    core.setFailed(err.message);
+  } else {
+    core.debug(err instanceof Error && err.stack ? err.stack : String(err));
+    core.setFailed(`go-azure-deploy hit an unexpected error: ${messageOf(err)}. Please report it with the log above.`);
+  }
+}
+
+/**
+ * Runs `body` with an AbortSignal that fires after `seconds`, and fails with a clear message when
+ * that happens even if a stage ignores the signal: the whole deploy never outlives `timeout`.
+ */
+async function withDeadline(
+  seconds: number,
+  stages: StageLog,
+  body: (signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const running = stages.current ?? 'the deploy';
+      const err = new DeployTimeoutError(
+        `The deploy took longer than timeout (${seconds} s) and was stopped during ${running}. ` +
+          `_artifact.txt was not changed unless the log above says it was switched. ` +
+          `Raise the timeout input or look at the slow stage in the log.`,
+      );
+      controller.abort(err);
+      reject(err);
+    }, seconds * 1000);
+  });
+  try {
+    await Promise.race([body(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts: DeployFacts): Promise<void> {
+  if (cfg.rollback) {
+    await rollback(cfg, signal, stages, facts);
+    return;
+  }
+
+  const name = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos);
+  facts.artifactName = name;
+  core.setOutput('artifact-name', name);
+
+  const go = await stages.run('Go toolchain', () =>
+    setupGo(
+      {
+        goVersion: cfg.goVersion,
+        goVersionFile: cfg.goVersionFile,
+        goVersionFileExplicit: cfg.goVersionFileExplicit,
+        downloadBaseUrl: cfg.goDownloadBaseUrl,
+        checkLatest: cfg.checkLatest,
+      },
+      signal,
+    ),
+  );
+  facts.goVersion = go.version;
+  facts.toolchainCacheHit = go.cacheHit;
+  core.setOutput('go-version', go.version);
+  core.setOutput('toolchain-cache-hit', String(go.cacheHit));
+
+  const workDir = fs.mkdtempSync(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'go-azure-deploy-'));
+  const built = await stages.run('Build', () =>
+    buildBinary(
+      {
+        goBin: go.goBin,
+        workingDirectory: cfg.workingDirectory,
+        package: cfg.package,
+        goos: cfg.goos,
+        goarch: cfg.goarch,
+        ldflags: cfg.ldflags,
+        buildFlags: cfg.buildFlags,
+        buildTags: cfg.buildTags,
+        commit: cfg.commit,
+        versionLabel: cfg.versionLabel,
+        outputPath: path.join(workDir, name),
+      },
+      signal,
+    ),
+  );
+  facts.artifactPath = built.binaryPath;
+  facts.binarySize = built.size;
+  core.setOutput('artifact-path', built.binaryPath);
+
+  const pkg = await stages.run('Package', () =>
+    packageArtifact({
+      binaryPath: built.binaryPath,
+      artifactName: name,
+      workingDirectory: cfg.workingDirectory,
+      include: cfg.include,
+      outputPath: path.join(workDir, `${name}.zip`),
+    }),
+  );
+  facts.zipSize = pkg.zipSize;
+
+  const { target, kudu } = await signIn(cfg, signal, stages, facts);
+  const previous = await stages.run('Read the site', () => readCurrentArtifact(kudu, signal));
+  facts.previousArtifact = previous;
+  core.setOutput('previous-artifact', previous);
+
+  if (cfg.dryRun) {
+    const plan = await stages.run('Dry run', () =>
+      planDeploy(kudu, { artifactName: name, pkg, previous, keep: cfg.keep, bootstrap: cfg.bootstrap }, signal),
+    );
+    facts.dryRunPlan = plan;
+    for (const line of plan) core.info(`would: ${line}`);
+    core.notice('Dry run: nothing on the site was changed.');
+    return;
+  }
+
+  const uploaded = await stages.run('Upload', () => uploadArtifact(kudu, pkg, name, signal));
+  facts.uploadSkipped = uploaded.skipped;
+  if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu, signal));
+
+  if (previous === name) {
+    core.info(`_artifact.txt already names ${name}; nothing to switch.`);
+  } else {
+    await stages.run('Switch', () => switchArtifact(kudu, name, signal));
+  }
+
+  if (cfg.verify) {
+    const verified = await stages.run('Verify', () =>
+      verifyDeployment(kudu, target, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
+    );
+    facts.verification = verified.detail;
+    if (!verified.ok) throw new ActionError(`The new version did not come up: ${verified.detail}`);
+  }
+
+  const pruned = await stages.run('Prune', () =>
+    pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous }, signal),
+  );
+  facts.pruned = pruned.deleted;
+  facts.pruneSkipped = pruned.skipped;
+
+  if (cfg.swapSlot !== '') {
+    const swapped = await stages.run('Swap', () => swapSlots(cfg, target, signal));
+    core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.targetUrl}`);
+  }
+}
+
+async function signIn(
+  cfg: Config,
+  signal: AbortSignal,
+  stages: StageLog,
+  facts: DeployFacts,
+): Promise<{ target: Target; kudu: KuduClient }> {
+  const target = await stages.run('Sign in', () => resolveTarget(cfg, signal));
+  facts.webappUrl = target.webappUrl;
+  core.setOutput('webapp-url', target.webappUrl);
+  return { target, kudu: new KuduClient(target, signal) };
+}
+
+async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, facts: DeployFacts): Promise<void> {
+  const { target, kudu } = await signIn(cfg, signal, stages, facts);
+  const result = await stages.run('Rollback', () => rollbackArtifact(kudu, signal));
+  facts.rollback = result;
+  facts.previousArtifact = result.from;
+  facts.artifactName = result.to;
+  core.setOutput('previous-artifact', result.from);
+  core.setOutput('artifact-name', result.to);
+  if (cfg.verify) {
+    const verified = await stages.run('Verify', () =>
+      verifyDeployment(kudu, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
+    );
+    facts.verification = verified.detail;
+    if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
+  }
+}

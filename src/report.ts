@@ -1,0 +1,92 @@
+// The report stage: log groups with durations, outputs, and the job summary. DESIGN.md §3.11.
+
+import * as core from '@actions/core';
+
+/** Durations of the stages run so far, in order. */
+export class StageLog {
+  readonly stages: { name: string; seconds: number; ok: boolean }[] = [];
+  /** The stage running now, if any. */
+  current: string | undefined;
+
+  /** Runs `fn` inside a log group named `name` and records how long it took. */
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    core.startGroup(name);
+    this.current = name;
+    let ok = false;
+    try {
+      const value = await fn();
+      ok = true;
+      return value;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.current = undefined;
+      this.stages.push({ name, seconds, ok });
+      core.info(`${name}: ${ok ? 'done' : 'failed'} in ${seconds.toFixed(1)} s`);
+      core.endGroup();
+    }
+  }
+}
+
+/** The facts of one deploy that end up in the outputs and the job summary. */
+export interface DeployFacts {
+  appName: string;
+  slotName: string;
+  webappUrl?: string;
+  artifactName?: string;
+  artifactPath?: string;
+  commit: string;
+  goVersion?: string;
+  toolchainCacheHit?: boolean;
+  binarySize?: number;
+  zipSize?: number;
+  previousArtifact?: string;
+  uploadSkipped?: boolean;
+  pruned?: string[];
+  pruneSkipped?: string[];
+  verification?: string;
+  dryRunPlan?: string[];
+  rollback?: { from: string; to: string };
+}
+
+/** Writes the job summary; a failure to write it is a warning, never a failed deploy. */
+export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome: string): Promise<void> {
+  const mib = (n?: number): string => (n === undefined ? '' : `${(n / 1048576).toFixed(2)} MiB`);
+  const rows: [string, string][] = [
+    ['Site', facts.appName],
+    ['Slot', facts.slotName],
+    ['URL', facts.webappUrl ?? ''],
+    ['Artifact', facts.artifactName ?? ''],
+    ['Commit', facts.commit],
+    ['Go', facts.goVersion ?? ''],
+    ['Toolchain cache hit', facts.toolchainCacheHit === undefined ? '' : String(facts.toolchainCacheHit)],
+    ['Binary size', mib(facts.binarySize)],
+    ['Zip size', mib(facts.zipSize)],
+    ['Previous artifact', facts.previousArtifact ?? ''],
+    ['Pruned', (facts.pruned ?? []).join(', ')],
+    ['Verification', facts.verification ?? ''],
+  ];
+  try {
+    const summary = core.summary
+      .addHeading(`go-azure-deploy: ${outcome}`, 2)
+      .addTable([
+        [{ data: 'What', header: true }, { data: 'Value', header: true }],
+        ...rows.filter(([, v]) => v !== '').map(([k, v]) => [k, escapeHtml(v)]),
+      ])
+      .addHeading('Stages', 3)
+      .addTable([
+        [{ data: 'Stage', header: true }, { data: 'Seconds', header: true }, { data: 'Result', header: true }],
+        ...stages.stages.map((s) => [s.name, s.seconds.toFixed(1), s.ok ? 'ok' : 'failed']),
+      ]);
+    if (facts.dryRunPlan !== undefined) {
+      summary.addHeading('Dry run: planned changes', 3).addList(facts.dryRunPlan.map(escapeHtml));
+    }
+    await summary.write();
+  } catch (err) {
+    core.warning(`Could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

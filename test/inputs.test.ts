@@ -1,0 +1,219 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseInputs, type Config } from '../src/inputs.ts';
+import { InputError } from '../src/errors.ts';
+
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-inputs-'));
+fs.mkdirSync(path.join(workspace, 'app'));
+const SHA = '0123456789abcdef0123456789abcdef01234567';
+
+function parse(inputs: Record<string, string>, env: Record<string, string> = { GITHUB_SHA: SHA }): Config {
+  return parseInputs((name) => inputs[name] ?? '', env, workspace);
+}
+
+/** The problems parseInputs reports for these inputs (fails the test if it accepts them). */
+function problems(inputs: Record<string, string>, env?: Record<string, string>): string[] {
+  try {
+    parse(inputs, env);
+  } catch (err) {
+    assert.ok(err instanceof InputError, `expected an InputError, got ${String(err)}`);
+    return [...err.problems];
+  }
+  assert.fail('the inputs were accepted');
+}
+
+test('defaults: only app-name given', () => {
+  const cfg = parse({ 'app-name': 'my-site' });
+  assert.equal(cfg.appName, 'my-site');
+  assert.equal(cfg.slotName, 'production');
+  assert.deepEqual(cfg.auth, { kind: 'azure-cli' });
+  assert.equal(cfg.environment, 'AzureCloud');
+  assert.equal(cfg.goDownloadBaseUrl, 'https://go.dev/dl');
+  assert.equal(cfg.goVersionFile, path.join(workspace, 'go.mod'));
+  assert.equal(cfg.goVersionFileExplicit, false);
+  assert.equal(cfg.workingDirectory, workspace);
+  assert.equal(cfg.package, '.');
+  assert.equal(cfg.goos, 'windows');
+  assert.equal(cfg.goarch, 'amd64');
+  assert.equal(cfg.artifactPrefix, 'my-site');
+  assert.equal(cfg.commit, SHA);
+  assert.equal(cfg.versionLabel, SHA);
+  assert.equal(cfg.keep, 3);
+  assert.equal(cfg.bootstrap, true);
+  assert.equal(cfg.verify, true);
+  assert.equal(cfg.verifyTimeoutSeconds, 120);
+  assert.equal(cfg.autoRollback, true);
+  assert.equal(cfg.timeoutSeconds, 600);
+  assert.equal(cfg.rollback, false);
+  assert.equal(cfg.dryRun, false);
+  assert.equal(cfg.checkLatest, false);
+  assert.equal(cfg.swapSlot, '');
+  assert.deepEqual(cfg.include, []);
+});
+
+test('every input parsed on the happy path', () => {
+  const cfg = parse(
+    {
+      'app-name': 'Shop',
+      'slot-name': 'staging',
+      'swap-slot': 'production',
+      'client-id': 'cid',
+      'tenant-id': 'tid',
+      'client-secret': 's3cret',
+      'subscription-id': 'sub',
+      'resource-group-name': 'rg',
+      environment: 'azurechinacloud',
+      'kudu-url': 'http://127.0.0.1:8123/',
+      'go-version': '1.23',
+      'go-version-file': '.go-version',
+      'go-download-base-url': 'http://127.0.0.1:9000/dl/',
+      'check-latest': 'TRUE',
+      'working-directory': 'app',
+      package: './cmd/web',
+      'build-tags': 'netgo, prod',
+      ldflags: '-X main.flavour=blue',
+      'build-flags': '-v  -mod=vendor',
+      goos: 'Linux',
+      goarch: 'arm64',
+      'artifact-prefix': 'web',
+      commit: 'ABCDEF0123',
+      include: 'static/**\n\n!static/*.map\n# a comment\ntemplates/*.html',
+      keep: '0',
+      bootstrap: 'false',
+      verify: 'False',
+      'verify-timeout': '30',
+      'auto-rollback': 'no',
+      timeout: '90.5',
+      rollback: 'false',
+      'dry-run': 'true',
+    },
+    { GITHUB_SHA: SHA, GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'v1.2.3' },
+  );
+  assert.deepEqual(cfg.auth, { kind: 'entra-id', clientId: 'cid', tenantId: 'tid', clientSecret: 's3cret', audience: 'api://AzureADTokenExchange' });
+  assert.equal(cfg.environment, 'AzureChinaCloud');
+  assert.equal(cfg.kuduUrl, 'http://127.0.0.1:8123');
+  assert.equal(cfg.goDownloadBaseUrl, 'http://127.0.0.1:9000/dl');
+  assert.equal(cfg.workingDirectory, path.join(workspace, 'app'));
+  assert.equal(cfg.goVersionFile, path.join(workspace, 'app', '.go-version'));
+  assert.equal(cfg.goVersionFileExplicit, true);
+  assert.deepEqual(cfg.buildTags, ['netgo', 'prod']);
+  assert.deepEqual(cfg.buildFlags, ['-v', '-mod=vendor']);
+  assert.equal(cfg.goos, 'linux');
+  assert.equal(cfg.goarch, 'arm64');
+  assert.equal(cfg.commit, 'abcdef0123');
+  assert.equal(cfg.versionLabel, 'v1.2.3');
+  assert.deepEqual(cfg.include, ['static/**', '!static/*.map', 'templates/*.html']);
+  assert.equal(cfg.keep, 0);
+  assert.equal(cfg.checkLatest, true);
+  assert.equal(cfg.bootstrap, false);
+  assert.equal(cfg.verify, false);
+  assert.equal(cfg.autoRollback, false);
+  assert.equal(cfg.verifyTimeoutSeconds, 30);
+  assert.equal(cfg.timeoutSeconds, 90.5);
+  assert.equal(cfg.dryRun, true);
+  assert.equal(cfg.swapSlot, 'production');
+});
+
+test('publish profile alone selects publish-profile auth', () => {
+  const cfg = parse({ 'app-name': 'a1', 'publish-profile': '<publishData/>' });
+  assert.deepEqual(cfg.auth, { kind: 'publish-profile', profileXml: '<publishData/>' });
+});
+
+test('client-id + tenant-id without a secret selects OIDC with the audience', () => {
+  const cfg = parse({ 'app-name': 'a1', 'client-id': 'c', 'tenant-id': 't', audience: 'api://custom' });
+  assert.deepEqual(cfg.auth, { kind: 'entra-id', clientId: 'c', tenantId: 't', clientSecret: '', audience: 'api://custom' });
+});
+
+test('missing app-name', () => {
+  assert.match(problems({}).join('\n'), /app-name: required/);
+});
+
+test('invalid app-name and slot-name', () => {
+  const p = problems({ 'app-name': 'bad_name!', 'slot-name': 'st ag' });
+  assert.ok(p.some((m) => m.startsWith('app-name:')));
+  assert.ok(p.some((m) => m.startsWith('slot-name:')));
+});
+
+test('unknown booleans name their input', () => {
+  const p = problems({ 'app-name': 'a1', bootstrap: 'maybe', verify: 'yes please', 'dry-run': '2', rollback: 'x', 'check-latest': 'tru', 'auto-rollback': '?' });
+  for (const name of ['bootstrap', 'verify', 'dry-run', 'rollback', 'check-latest', 'auto-rollback']) {
+    assert.ok(p.some((m) => m.startsWith(`${name}:`) && m.includes('not a boolean')), `${name} in ${p.join(' | ')}`);
+  }
+});
+
+test('non-numeric keep and timeouts', () => {
+  const p = problems({ 'app-name': 'a1', keep: 'three', 'verify-timeout': '2m', timeout: '-5' });
+  assert.ok(p.some((m) => m.startsWith('keep:') && m.includes('"three"')));
+  assert.ok(p.some((m) => m.startsWith('verify-timeout:') && m.includes('"2m"')));
+  assert.ok(p.some((m) => m.startsWith('timeout:') && m.includes('"-5"')));
+  assert.ok(problems({ 'app-name': 'a1', timeout: '0' }).some((m) => m.startsWith('timeout:')));
+  assert.ok(problems({ 'app-name': 'a1', keep: '1.5' }).some((m) => m.startsWith('keep:')));
+});
+
+test('goos/goarch pairs Go cannot build', () => {
+  const p1 = problems({ 'app-name': 'a1', goos: 'windows', goarch: 'mips' });
+  assert.match(p1.join('\n'), /goos\/goarch: Go cannot build windows\/mips; for windows use one of 386, amd64, arm64/);
+  const p2 = problems({ 'app-name': 'a1', goos: 'beos' });
+  assert.match(p2.join('\n'), /goos: "beos" is not an operating system/);
+});
+
+test('commit with fewer than 10 hex digits, or not hex, or absent', () => {
+  assert.match(problems({ 'app-name': 'a1', commit: 'abc123' }).join('\n'), /commit: "abc123" must be at least 10 hexadecimal digits/);
+  assert.match(problems({ 'app-name': 'a1', commit: 'zzzzzzzzzzzz' }).join('\n'), /commit: "zzzzzzzzzzzz"/);
+  assert.match(problems({ 'app-name': 'a1' }, {}).join('\n'), /commit: not given and GITHUB_SHA is not set/);
+});
+
+test('publish profile and Entra ID credentials at once: says which to drop', () => {
+  const p = problems({ 'app-name': 'a1', 'publish-profile': '<x/>', 'client-id': 'c', 'tenant-id': 't' });
+  assert.equal(p.length, 1);
+  assert.match(p[0], /^publish-profile: given together with client-id, tenant-id; that is ambiguous\. Drop publish-profile .* or drop client-id, tenant-id/);
+  assert.match(problems({ 'app-name': 'a1', 'publish-profile': '<x/>', 'client-secret': 's' }).join('\n'), /publish-profile: given together with client-secret/);
+});
+
+test('client-id without tenant-id, and the reverse', () => {
+  assert.match(problems({ 'app-name': 'a1', 'client-id': 'c' }).join('\n'), /tenant-id: required with client-id/);
+  assert.match(problems({ 'app-name': 'a1', 'tenant-id': 't' }).join('\n'), /client-id: required with tenant-id/);
+  assert.match(problems({ 'app-name': 'a1', 'client-secret': 's' }).join('\n'), /client-id: required with client-secret/);
+});
+
+test('working-directory that does not exist', () => {
+  assert.match(problems({ 'app-name': 'a1', 'working-directory': 'nope/here' }).join('\n'), /working-directory: "nope\/here" does not exist/);
+});
+
+test('unknown environment, bad URLs, swap-slot equal to slot-name', () => {
+  const p = problems({
+    'app-name': 'a1',
+    environment: 'Mars',
+    'kudu-url': 'ftp://x',
+    'go-download-base-url': 'not a url',
+    'slot-name': 'staging',
+    'swap-slot': 'Staging',
+  });
+  assert.ok(p.some((m) => m.startsWith('environment: "Mars"')));
+  assert.ok(p.some((m) => m.startsWith('kudu-url: "ftp://x"')));
+  assert.ok(p.some((m) => m.startsWith('go-download-base-url: "not a url"')));
+  assert.ok(p.some((m) => m.startsWith('swap-slot: "Staging" is the slot being deployed to')));
+});
+
+test('every problem is reported at once', () => {
+  const p = problems(
+    { keep: 'x', goos: 'windows', goarch: 'sparc', bootstrap: 'nah', 'client-id': 'c', 'working-directory': 'missing' },
+    {},
+  );
+  const names = p.map((m) => m.split(':')[0]);
+  for (const name of ['app-name', 'keep', 'goos/goarch', 'bootstrap', 'tenant-id', 'working-directory', 'commit']) {
+    assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
+  }
+  const err = (() => {
+    try {
+      parse({ keep: 'x' }, {});
+    } catch (e) {
+      return e as Error;
+    }
+    return undefined;
+  })();
+  assert.match(err?.message ?? '', /^Invalid inputs \(\d+ problems\):\n {2}- /);
+});
