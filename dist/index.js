@@ -19924,9 +19924,20 @@ async function packageArtifact(_req) {
   throw new NotImplementedError("package");
 }
 
+// src/publishprofile.ts
+function targetFromPublishProfile(_cfg, _xml) {
+  throw new NotImplementedError("publish profile");
+}
+
+// src/azure.ts
+async function targetFromAzure(_cfg, _signal) {
+  throw new NotImplementedError("Entra ID sign-in");
+}
+
 // src/target.ts
-async function resolveTarget(_cfg, _signal) {
-  throw new NotImplementedError("target");
+async function resolveTarget(cfg, signal) {
+  if (cfg.auth.kind === "publish-profile") return targetFromPublishProfile(cfg, cfg.auth.profileXml);
+  return targetFromAzure(cfg, signal);
 }
 
 // src/kudu.ts

@@ -2,19 +2,22 @@
 // or from Entra ID + ARM. See DESIGN.md §3.5 and §4.
 
 import type { Config } from './inputs.ts';
-import { NotImplementedError } from './errors.ts';
+import { targetFromPublishProfile } from './publishprofile.ts';
+import { targetFromAzure } from './azure.ts';
 
 export interface Target {
   /** SCM base URL, without a trailing slash, e.g. https://site.scm.azurewebsites.net */
   kuduUrl: string;
   /** The site's (or slot's) public URL. */
   webappUrl: string;
-  /** `Basic` for a publish profile, `Bearer` for Entra ID. */
+  /** `basic` for a publish profile, `bearer` for Entra ID. */
   authKind: 'basic' | 'bearer';
   /** Value of the Authorization header for Kudu; a bearer token is refreshed as needed. */
   authorization(): Promise<string>;
 }
 
-export async function resolveTarget(_cfg: Config, _signal: AbortSignal): Promise<Target> {
-  throw new NotImplementedError('target');
+/** Resolves where and how to deploy. A publish profile needs no network; Entra ID reads ARM. */
+export async function resolveTarget(cfg: Config, signal: AbortSignal): Promise<Target> {
+  if (cfg.auth.kind === 'publish-profile') return targetFromPublishProfile(cfg, cfg.auth.profileXml);
+  return targetFromAzure(cfg, signal);
 }
