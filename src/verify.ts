@@ -1,26 +1,176 @@
-// The verify stage: wake the site and wait until the new binary serves. DESIGN.md §3.9.
+// The verify stage: after the switch, wake the site and wait, bounded, until the new binary is the
+// process serving on every instance. On failure, gather what a user needs to see why. DESIGN.md §3.9.
 
-import type { KuduClient } from './kudu.ts';
+import * as core from '@actions/core';
+import { HttpClient } from '@actions/http-client';
 import type { Target } from './target.ts';
-import { NotImplementedError } from './errors.ts';
+import { messageOf } from './errors.ts';
+
+/** A process as Kudu's /api/processes lists it; `name` is the exe name without `.exe`. */
+export interface ServingProcess {
+  id: number;
+  name: string;
+}
+
+/** What verify needs from Kudu: a narrow view of the Kudu client. */
+export interface VerifyKudu {
+  /** Processes of one instance (pinned with the ARRAffinity cookie), or of whichever answers. */
+  processes(instance?: string): Promise<ServingProcess[]>;
+  getFile(path: string): Promise<{ body: Buffer } | null>;
+  listDir(path: string): Promise<{ name: string; mtime: string; mime: string; size: number }[] | null>;
+}
 
 export interface VerifyRequest {
   artifactName: string;
   previous: string;
   timeoutSeconds: number;
+  /** Instance ids of a scaled-out site (from ARM); empty checks whichever instance answers. */
+  instances?: string[];
+  /** Pause between polls; about a second, as the app polls _artifact.txt about once a second. */
+  pollIntervalMs?: number;
+}
+
+export interface InstanceResult {
+  /** Instance id, or '' for "whichever instance answered". */
+  instance: string;
+  ok: boolean;
+  /** Process names last seen on that instance. */
+  seen: string[];
 }
 
 export interface VerifyResult {
   ok: boolean;
-  /** What was seen, for the log and the summary. */
+  /** One line for the log and the summary. */
   detail: string;
+  instances: InstanceResult[];
+  /** Seconds from the start of verification until every instance served the new binary. */
+  seconds: number;
 }
 
+/** Kudu names a process after its executable, without `.exe`. */
+export function processNameOf(artifactName: string): string {
+  return artifactName.replace(/\.exe$/i, '').toLowerCase();
+}
+
+/** Pure: does this process list show the new artifact serving and the previous one gone? */
+export function isServing(processes: ServingProcess[], artifactName: string, previous: string): boolean {
+  const names = processes.map((p) => p.name.toLowerCase());
+  const wanted = processNameOf(artifactName);
+  const old = previous === '' ? '' : processNameOf(previous);
+  return names.includes(wanted) && (old === '' || old === wanted || !names.includes(old));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Sends one request to the site so IIS starts the process if none runs. Any answer will do, even
+ * an error status; only the request matters. Pinned to an instance with the ARRAffinity cookie.
+ */
+async function wake(client: HttpClient, url: string, instance: string): Promise<number | undefined> {
+  try {
+    const headers: Record<string, string> = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
+    const res = await client.get(url, headers);
+    await res.readBody();
+    return res.message.statusCode;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the new artifact serves on every instance, or `timeoutSeconds` pass. Never throws for
+ * a slow or failing site: the result says what was seen, and the caller decides what to do.
+ */
 export async function verifyDeployment(
-  _kudu: KuduClient,
-  _target: Target,
-  _req: VerifyRequest,
-  _signal: AbortSignal,
+  kudu: VerifyKudu,
+  target: Target,
+  req: VerifyRequest,
+  signal: AbortSignal,
 ): Promise<VerifyResult> {
-  throw new NotImplementedError('verify');
+  const started = performance.now();
+  const deadline = started + req.timeoutSeconds * 1000;
+  const interval = req.pollIntervalMs ?? 1000;
+  const instances = req.instances && req.instances.length > 0 ? req.instances : [''];
+  const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [] }]));
+  const client = new HttpClient('go-azure-deploy-verify', [], { socketTimeout: 10_000, allowRetries: false, keepAlive: false });
+  let lastError = '';
+  try {
+    while (true) {
+      for (const result of results.values()) {
+        if (result.ok) continue;
+        await wake(client, target.webappUrl, result.instance);
+        try {
+          const processes = await kudu.processes(result.instance || undefined);
+          result.seen = processes.map((p) => p.name);
+          result.ok = isServing(processes, req.artifactName, req.previous);
+        } catch (err) {
+          lastError = messageOf(err);
+        }
+      }
+      const waiting = [...results.values()].filter((r) => !r.ok);
+      if (waiting.length === 0) {
+        const seconds = (performance.now() - started) / 1000;
+        const where = instances.length > 1 ? ` on all ${instances.length} instances` : '';
+        return { ok: true, detail: `${req.artifactName} is serving${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds };
+      }
+      if (performance.now() + interval > deadline) {
+        const seconds = (performance.now() - started) / 1000;
+        const seen = waiting
+          .map((r) => `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}`)
+          .join('; ');
+        const detail =
+          `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` +
+          (lastError ? `; last Kudu error: ${lastError}` : '');
+        return { ok: false, detail, instances: [...results.values()], seconds };
+      }
+      await sleep(interval, signal);
+    }
+  } finally {
+    client.dispose();
+  }
+}
+
+/**
+ * The last lines of the newest stdout log under LogFiles, where HttpPlatformHandler writes what the
+ * launcher and the app printed; '' when there is none or it cannot be read.
+ */
+export async function tailOfStdoutLog(kudu: VerifyKudu, lines = 30): Promise<string> {
+  try {
+    const entries = (await kudu.listDir('LogFiles/')) ?? [];
+    const logs = entries
+      .filter((e) => e.mime !== 'inode/directory' && /stdout|go-azure/i.test(e.name))
+      .sort((a, b) => Date.parse(b.mtime) - Date.parse(a.mtime));
+    if (logs.length === 0) return '';
+    const file = await kudu.getFile(`LogFiles/${logs[0].name}`);
+    if (file === null) return '';
+    const text = file.body.toString('utf8').replace(/\r\n/g, '\n').trimEnd();
+    return `LogFiles/${logs[0].name}:\n${text.split('\n').slice(-lines).join('\n')}`;
+  } catch (err) {
+    core.debug(`Could not read the stdout log: ${messageOf(err)}`);
+    return '';
+  }
+}
+
+/** Hints for the usual reasons a new binary does not come up, for the failure message. */
+export function notServingHints(artifactName: string, goos: string): string[] {
+  const hints = [
+    'the app must listen on the port in HTTP_PLATFORM_PORT (the goazure package does this)',
+    `the binary may exit at start: run ${artifactName} locally and read the log above`,
+    'web.config must run go-azure.bat through HttpPlatformHandler (bootstrap: true writes one if absent)',
+  ];
+  if (goos !== 'windows') hints.unshift(`goos is ${goos}: App Service on Windows runs only windows binaries`);
+  return hints;
 }

@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { isServing, processNameOf, notServingHints } from '../src/verify.ts';
+
+test('Kudu names a process after the exe without .exe', () => {
+  assert.equal(processNameOf('Shop-0123456789.exe'), 'shop-0123456789');
+  assert.equal(processNameOf('shop-0123456789'), 'shop-0123456789');
+});
+
+test('serving means the new process is listed and the previous one is gone', () => {
+  const p = (...names: string[]) => names.map((name, id) => ({ id, name }));
+  assert.equal(isServing(p('w3wp', 'site-bbbbbbbbbb'), 'site-bbbbbbbbbb.exe', 'site-aaaaaaaaaa.exe'), true);
+  assert.equal(isServing(p('w3wp', 'site-aaaaaaaaaa', 'site-bbbbbbbbbb'), 'site-bbbbbbbbbb.exe', 'site-aaaaaaaaaa.exe'), false);
+  assert.equal(isServing(p('w3wp', 'site-aaaaaaaaaa'), 'site-bbbbbbbbbb.exe', 'site-aaaaaaaaaa.exe'), false);
+  assert.equal(isServing(p('w3wp'), 'site-bbbbbbbbbb.exe', ''), false);
+  assert.equal(isServing(p('SITE-BBBBBBBBBB'), 'site-bbbbbbbbbb.exe', ''), true);
+  assert.equal(isServing(p('site-bbbbbbbbbb'), 'site-bbbbbbbbbb.exe', 'site-bbbbbbbbbb.exe'), true, 're-run of the same commit');
+});
+
+test('hints mention a non-windows goos first', () => {
+  assert.match(notServingHints('a.exe', 'linux')[0], /goos is linux/);
+  assert.doesNotMatch(notServingHints('a.exe', 'windows').join('\n'), /goos is/);
+});
