@@ -179,7 +179,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
 
   if (cfg.verify) {
     const verified = await stages.run('Verify', () =>
-      verifyDeployment(kudu, target, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
+      verifyDeployment(kudu as never, target, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
     );
     facts.verification = verified.detail;
     if (!verified.ok) throw new ActionError(`The new version did not come up: ${verified.detail}`);
@@ -219,7 +219,7 @@ async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, fact
   core.setOutput('artifact-name', result.to);
   if (cfg.verify) {
     const verified = await stages.run('Verify', () =>
-      verifyDeployment(kudu, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
+      verifyDeployment(kudu as never, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
     );
     facts.verification = verified.detail;
     if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
