@@ -1,8 +1,10 @@
 // The upload stage: the package zip into site/wwwroot/_target/, then its size checked. DESIGN.md §3.6.
 
-import type { KuduClient } from './kudu.ts';
+import * as core from '@actions/core';
+import { ActionError } from './errors.ts';
+import { isDirectory, type KuduClient } from './kudu.ts';
 import type { ArtifactPackage } from './pack.ts';
-import { NotImplementedError } from './errors.ts';
+import { TARGET_DIR } from './switch.ts';
 
 export interface UploadResult {
   /** The artifact was already there with the right size (a re-run of the same commit). */
@@ -10,11 +12,56 @@ export interface UploadResult {
   bytesSent: number;
 }
 
+export interface UploadOptions {
+  /** Bytes of the zip sent so far (of `pkg.zipSize`), for a progress display. */
+  onProgress?: (bytesSent: number, total: number) => void;
+}
+
 export async function uploadArtifact(
-  _kudu: KuduClient,
-  _pkg: ArtifactPackage,
-  _artifactName: string,
+  kudu: KuduClient,
+  pkg: ArtifactPackage,
+  artifactName: string,
   _signal: AbortSignal,
+  opts: UploadOptions = {},
 ): Promise<UploadResult> {
-  throw new NotImplementedError('upload');
+  const before = await kudu.listDir(TARGET_DIR);
+  const present = before?.find((e) => e.name === artifactName && !isDirectory(e));
+  if (present !== undefined && present.size === pkg.binarySize) {
+    core.info(`${artifactName} is already in ${TARGET_DIR} with the same size (${pkg.binarySize} bytes): upload skipped.`);
+    return { skipped: true, bytesSent: 0 };
+  }
+  if (present !== undefined) {
+    core.info(`${artifactName} is in ${TARGET_DIR} with ${present.size} bytes instead of ${pkg.binarySize} (an earlier upload was cut); uploading it again.`);
+  }
+
+  core.info(`Uploading ${artifactName}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${TARGET_DIR}/`);
+  const quarter = Math.max(1, Math.ceil(pkg.zipSize / 4));
+  let nextReport = quarter;
+  const { bytesSent } = await kudu.putZip(TARGET_DIR, pkg.zipPath, {
+    onProgress: (sent) => {
+      opts.onProgress?.(sent, pkg.zipSize);
+      if (sent >= nextReport && sent < pkg.zipSize) {
+        core.info(`  ${Math.floor((sent * 100) / pkg.zipSize)}% (${mib(sent)})`);
+        nextReport = (Math.floor(sent / quarter) + 1) * quarter;
+      }
+    },
+  });
+
+  // Kudu's zip API answers 200 once it has extracted; the listing is the proof that the whole
+  // binary landed where _artifact.txt is about to point.
+  const after = await kudu.listDir(TARGET_DIR);
+  const landed = after?.find((e) => e.name === artifactName && !isDirectory(e));
+  if (landed === undefined || landed.size !== pkg.binarySize) {
+    throw new ActionError(
+      `After the upload, ${TARGET_DIR}/${artifactName} ${landed === undefined ? 'is missing' : `has ${landed.size} bytes instead of ${pkg.binarySize}`} ` +
+        `in Kudu's listing. Nothing was switched; the site still runs the previous version. Run the deploy again; ` +
+        `if it repeats, check the site's disk quota.`,
+    );
+  }
+  core.info(`Uploaded and checked: ${artifactName}, ${landed.size} bytes.`);
+  return { skipped: false, bytesSent };
+}
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(2)} MiB`;
 }

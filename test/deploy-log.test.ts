@@ -1,0 +1,63 @@
+// The password never appears in any log line: the deploy stages run in a child process (as the
+// action runs), through retries, failures and debug output, and every line is checked.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
+import { buildArtifact, commitOf, makeApp } from './deployfixture.ts';
+
+let kudu: KuduEmulator | undefined;
+after(() => kudu?.close());
+
+test('the password and the Authorization value never appear in stdout or stderr', { timeout: 300_000 }, async () => {
+  kudu = await startKudu({ siteName: 'go-sandbox' });
+  const art = await buildArtifact(makeApp(), commitOf(0x20));
+  // Retries, a cut upload, then permanent 403, 401 and 500 answers: every message path is taken.
+  kudu.fault({ route: '/api/vfs/site/wwwroot/_target/', status: 503, retryAfter: '0' });
+  kudu.fault({ route: '/api/zip/', resetAfterRequestBytes: 1000 });
+  kudu.fault({ route: '/api/processes', status: 403 });
+  kudu.fault({ route: '/api/vfs/site/wwwroot/unauthorized/', status: 401 });
+  kudu.fault({ route: '/api/vfs/site/wwwroot/failing.txt', status: 500, times: 3 });
+
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./deploy.child.ts', import.meta.url))], {
+    env: {
+      ...process.env,
+      GAD_TEST_PROFILE: kudu.publishProfileXml(),
+      GAD_TEST_SITE: kudu.siteName,
+      GAD_TEST_ARTIFACT: JSON.stringify(art),
+      RUNNER_DEBUG: '1',
+      GITHUB_ACTIONS: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+
+  // The run went through the paths that write messages.
+  assert.equal(code, 1, out);
+  assert.match(out, /deploy: \{"previous":""/);
+  assert.match(out, /dry run: \[/);
+  assert.match(out, /retrying/);
+  assert.match(out, /::error::.*403/);
+  assert.match(out, /::error::.*401/);
+  assert.match(out, /::error::.*HTTP 500/);
+  assert.match(out, /::debug::target:/);
+
+  const secrets = [kudu.password, Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')];
+  const lines = out.split(/\r?\n/);
+  for (const secret of secrets) {
+    const leaks = lines.filter((l) => l.includes(secret) && !l.startsWith('::add-mask::'));
+    assert.deepEqual(leaks, [], 'a secret was written outside an ::add-mask:: command');
+  }
+  // Each secret is masked before any other line.
+  for (const secret of secrets) {
+    assert.ok(lines.findIndex((l) => l === `::add-mask::${secret}`) >= 0, 'masked');
+  }
+  assert.ok(!JSON.stringify(kudu.requests).includes(kudu.password));
+});

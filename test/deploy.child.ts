@@ -1,0 +1,38 @@
+// Runs the deploy stages in a process of their own, as the action does, so a test can read every
+// line they write. The emulator's profile comes in GAD_TEST_PROFILE, the packaged artifact in
+// GAD_TEST_ARTIFACT (JSON); failures end as the entry point ends them, with core.setFailed.
+
+import * as core from '@actions/core';
+import { KuduClient } from '../src/kudu.ts';
+import { targetFromPublishProfile } from '../src/publishprofile.ts';
+import { rollbackArtifact } from '../src/rollback.ts';
+import { planDeploy } from '../src/plan.ts';
+import { readCurrentArtifact } from '../src/switch.ts';
+import { ActionError, messageOf } from '../src/errors.ts';
+import { deployStages, profileConfig, type BuiltArtifact } from './deployfixture.ts';
+
+const art = JSON.parse(process.env.GAD_TEST_ARTIFACT ?? '{}') as BuiltArtifact;
+const site = process.env.GAD_TEST_SITE ?? '';
+const signal = new AbortController().signal;
+
+async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    const value = await fn();
+    core.info(`${name}: ${JSON.stringify(value)}`);
+  } catch (err) {
+    if (err instanceof ActionError) core.error(err.message);
+    else core.debug(err instanceof Error && err.stack ? err.stack : String(err));
+    core.info(`${name} failed: ${messageOf(err)}`);
+  }
+}
+
+const target = targetFromPublishProfile(profileConfig(site), process.env.GAD_TEST_PROFILE ?? '');
+core.debug(`target: ${JSON.stringify(target)}`);
+const kudu = new KuduClient(target, signal, { retryBaseDelayMs: 5, attempts: 3 });
+await step('deploy', () => deployStages(kudu, art, signal));
+await step('dry run', async () => planDeploy(kudu, { artifactName: art.name, pkg: art.pkg, previous: await readCurrentArtifact(kudu, signal), keep: 1, bootstrap: true }, signal));
+await step('rollback', () => rollbackArtifact(kudu, signal));
+await step('forbidden', () => kudu.processes());
+await step('unauthorized', () => kudu.listDir('site/wwwroot/unauthorized'));
+await step('failing', () => kudu.getFile('site/wwwroot/failing.txt'));
+core.setFailed('the child ends as a failed action would');

@@ -1,0 +1,177 @@
+// The deploy stages end to end against the Kudu emulator, with real windows/amd64 Go binaries
+// packaged by the real package stage.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ActionError } from '../src/errors.ts';
+import { KuduClient } from '../src/kudu.ts';
+import { targetFromPublishProfile } from '../src/publishprofile.ts';
+import { readCurrentArtifact } from '../src/switch.ts';
+import { rollbackArtifact } from '../src/rollback.ts';
+import { planDeploy } from '../src/plan.ts';
+import { templatesDir } from '../src/bootstrap.ts';
+import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
+import {
+  artifactTxt,
+  buildArtifact,
+  captureStdout,
+  clientFor,
+  commitOf,
+  deployStages,
+  makeApp,
+  profileConfig,
+  snapshotTree,
+  type BuiltArtifact,
+} from './deployfixture.ts';
+
+const never = new AbortController().signal;
+let A: BuiltArtifact, B: BuiltArtifact, C: BuiltArtifact, D: BuiltArtifact, E: BuiltArtifact;
+const emulators: KuduEmulator[] = [];
+
+before(async () => {
+  const app = makeApp();
+  // One build first warms the Go cache; the rest then link in parallel.
+  A = await buildArtifact(app, commitOf(1));
+  [B, C, D, E] = await Promise.all([2, 3, 4, 5].map((n) => buildArtifact(app, commitOf(n))));
+}, { timeout: 300_000 });
+
+after(async () => {
+  await Promise.all(emulators.map((k) => k.close()));
+});
+
+async function site(): Promise<KuduEmulator> {
+  const k = await startKudu({ siteName: 'go-sandbox' });
+  emulators.push(k);
+  return k;
+}
+
+const wwwroot = (k: KuduEmulator, ...p: string[]): string => path.join(k.home, 'site', 'wwwroot', ...p);
+
+test('first deploy on an empty site: binary and assets uploaded, launcher files written, switched', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  const { value, out } = await captureStdout(() => deployStages(client, A, never));
+  assert.equal(value?.previous, '');
+  assert.equal(value?.upload.skipped, false);
+  assert.deepEqual(fs.readFileSync(wwwroot(k, '_target', A.name)), fs.readFileSync(A.binaryPath));
+  assert.equal(fs.readFileSync(wwwroot(k, '_target', A.name.replace(/\.exe$/, ''), 'static', 'app.css'), 'utf8'), 'body { color: #333; }\n');
+  assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`);
+  for (const f of ['web.config', 'go-azure.bat']) {
+    assert.deepEqual(fs.readFileSync(wwwroot(k, f)), fs.readFileSync(path.join(templatesDir(), f)), f);
+  }
+  assert.match(out, /Wrote site\/wwwroot\/web\.config/);
+  // The binary travels compressed, once.
+  const zipPuts = k.requests.filter((r) => r.path.startsWith('/api/zip/'));
+  assert.equal(zipPuts.length, 1);
+  assert.equal(zipPuts[0].bytesIn, A.pkg.zipSize);
+});
+
+test('bootstrap never overwrites the user\'s web.config and says so', { timeout: 60_000 }, async () => {
+  const k = await site();
+  fs.writeFileSync(wwwroot(k, 'web.config'), '<configuration><!-- mine --></configuration>');
+  const { out } = await captureStdout(() => deployStages(clientFor(k, never), A, never));
+  assert.equal(fs.readFileSync(wwwroot(k, 'web.config'), 'utf8'), '<configuration><!-- mine --></configuration>');
+  assert.ok(fs.existsSync(wwwroot(k, 'go-azure.bat')));
+  assert.match(out, /Kept your web\.config/);
+});
+
+test('redeploy while the old binary is locked: the new one lands beside it and is switched to', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  k.lock(`site/wwwroot/_target/${A.name}`);
+  const { value, error } = await captureStdout(() => deployStages(client, B, never));
+  assert.equal(error, undefined);
+  assert.equal(value?.previous, A.name);
+  assert.equal(artifactTxt(k), `_target\\${B.name}\r\n`);
+  assert.ok(fs.existsSync(wwwroot(k, '_target', A.name)));
+  assert.deepEqual(fs.readFileSync(wwwroot(k, '_target', B.name)), fs.readFileSync(B.binaryPath));
+});
+
+test('same-commit re-run: nothing uploaded, nothing switched', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  k.lock(`site/wwwroot/_target/${A.name}`);
+  const etagBefore = fs.statSync(wwwroot(k, '_artifact.txt')).mtimeMs;
+  k.resetCounters();
+  const { value, out } = await captureStdout(() => deployStages(client, A, never));
+  assert.equal(value?.upload.skipped, true);
+  assert.match(out, /upload skipped/);
+  assert.equal(k.requests.filter((r) => r.method !== 'GET').length, 0, 'only reads');
+  assert.ok(k.bytesReceived === 0);
+  assert.equal(fs.statSync(wwwroot(k, '_artifact.txt')).mtimeMs, etagBefore);
+});
+
+test('prune keeps the newest `keep` plus current and previous; a locked one is skipped with a notice, then deleted later', { timeout: 90_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  for (const art of [A, B, C]) await captureStdout(() => deployStages(client, art, never, 2));
+  assert.ok(fs.existsSync(wwwroot(k, '_target', A.name)) === false, 'A pruned after C (keep 2)');
+  assert.ok(!fs.existsSync(wwwroot(k, '_target', A.name.replace('.exe', ''))), 'with its folder');
+
+  k.lock(`site/wwwroot/_target/${B.name}`);
+  const d = await captureStdout(() => deployStages(client, D, never, 1));
+  // keep 1 → D; current D, previous C; B is to go but is locked.
+  assert.deepEqual(d.value?.pruned, { deleted: [], skipped: [B.name] });
+  assert.match(d.out, /::notice::.*_target\/go-sandbox-0002c0ffee\.exe is in use/);
+  assert.ok(fs.existsSync(wwwroot(k, '_target', B.name)));
+  assert.ok(fs.existsSync(wwwroot(k, '_target', B.name.replace('.exe', ''), 'static', 'app.css')), 'a running binary keeps its assets');
+
+  k.unlock(`site/wwwroot/_target/${B.name}`);
+  const e = await captureStdout(() => deployStages(client, E, never, 1));
+  assert.deepEqual(e.value?.pruned.deleted.sort(), [B.name, `${B.name.replace('.exe', '')}/`, C.name, `${C.name.replace('.exe', '')}/`].sort());
+  const left = fs.readdirSync(wwwroot(k, '_target')).sort();
+  assert.deepEqual(left, [D.name, D.name.replace('.exe', ''), E.name, E.name.replace('.exe', '')].sort());
+});
+
+test('rollback: back to the newest older artifact still present, until there is none', { timeout: 90_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await assert.rejects(rollbackArtifact(client, never), (e: Error) => e instanceof ActionError && /nothing has been deployed/.test(e.message));
+  for (const art of [A, B, C]) await captureStdout(() => deployStages(client, art, never, 5));
+  fs.rmSync(wwwroot(k, '_target', B.name));
+  const first = await captureStdout(() => rollbackArtifact(client, never));
+  assert.deepEqual(first.value, { from: C.name, to: A.name }, 'B is gone, so A');
+  assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`);
+  const second = await captureStdout(() => rollbackArtifact(client, never));
+  assert.ok(second.error instanceof ActionError);
+  assert.match((second.error as Error).message, /no older artifact/);
+  assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`, 'unchanged by the failed rollback');
+});
+
+test('dry run changes nothing (the tree compared byte for byte) and lists the plan', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  for (const art of [A, B]) await captureStdout(() => deployStages(client, art, never));
+  fs.rmSync(wwwroot(k, 'go-azure.bat'));
+  const before = snapshotTree(k.home);
+  k.resetCounters();
+  const previous = await captureStdout(() => readCurrentArtifact(client, never));
+  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!, keep: 1, bootstrap: true }, never);
+  assert.deepEqual(snapshotTree(k.home), before);
+  assert.deepEqual([...new Set(k.requests.map((r) => r.method))], ['GET']);
+  assert.deepEqual(plan, [
+    `upload ${C.name} (${C.pkg.zipSize} bytes zipped, ${C.pkg.binarySize} bytes unpacked, 2 file(s)) into site/wwwroot/_target/`,
+    'keep your site/wwwroot/web.config',
+    'write site/wwwroot/go-azure.bat from the template',
+    `write site/wwwroot/_artifact.txt: _target\\${C.name} (now ${B.name})`,
+    `delete site/wwwroot/_target/${A.name}`,
+    `delete site/wwwroot/_target/${A.name.replace('.exe', '')}/`,
+  ]);
+});
+
+test('a wrong password (401) changes nothing and says what to check', { timeout: 60_000 }, async () => {
+  const k = await site();
+  await captureStdout(() => deployStages(clientFor(k, never), A, never));
+  const before = snapshotTree(k.home);
+  const wrong = new KuduClient(targetFromPublishProfile(profileConfig(k.siteName), k.publishProfileXml({ password: 'wrong-password' })), never, { retryBaseDelayMs: 5 });
+  const { error } = await captureStdout(() => deployStages(wrong, B, never));
+  assert.ok(error instanceof ActionError);
+  assert.match(error.message, /401/);
+  assert.match(error.message, /publish profile/);
+  assert.deepEqual(snapshotTree(k.home), before);
+  assert.deepEqual(k.requests.slice(-1).map((r) => r.status), [401]);
+});

@@ -1,0 +1,165 @@
+// The Kudu client against the emulator: the VFS/zip/processes contract, the retry policy, and the
+// messages for answers that retrying cannot fix.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import yazl from 'yazl';
+import { ActionError } from '../src/errors.ts';
+import { KuduClient } from '../src/kudu.ts';
+import { USER_AGENT } from '../src/http.ts';
+import { targetFromPublishProfile } from '../src/publishprofile.ts';
+import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
+import { clientFor, profileConfig } from './deployfixture.ts';
+
+let kudu: KuduEmulator;
+let client: KuduClient;
+const never = new AbortController().signal;
+
+before(async () => {
+  kudu = await startKudu({
+    siteName: 'client-site',
+    processes: (instance) => (instance === undefined ? [{ id: 7, name: 'client-site-aaaaaaaaaa' }] : [{ id: 8, name: `on-${instance}` }]),
+  });
+  client = clientFor(kudu, never);
+});
+after(() => kudu.close());
+
+async function writeZip(files: Record<string, Buffer | string>): Promise<string> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kudu-client-')), 'p.zip');
+  const zip = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(files)) zip.addBuffer(Buffer.from(content), name);
+  zip.end();
+  await new Promise<void>((resolve, reject) => zip.outputStream.pipe(fs.createWriteStream(file)).on('close', resolve).on('error', reject));
+  return file;
+}
+
+test('getFile / putFile / listDir / deleteFile / processes follow the contract', async () => {
+  assert.equal(await client.getFile('site/wwwroot/none.txt'), null);
+  await client.putFile('site/wwwroot/c/one.txt', 'one');
+  const got = await client.getFile('site/wwwroot/c/one.txt');
+  assert.equal(got?.body.toString(), 'one');
+  assert.match(got?.etag ?? '', /^".+"$/);
+  await assert.rejects(client.putFile('site/wwwroot/c/one.txt', 'two'), (e: Error) => e instanceof ActionError && /already exists/.test(e.message));
+  await client.putFile('site/wwwroot/c/one.txt', 'two', { ifMatch: got!.etag });
+  assert.equal((await client.getFile('site/wwwroot/c/one.txt'))?.body.toString(), 'two');
+
+  const listing = await client.listDir('site/wwwroot/c');
+  assert.deepEqual(listing?.map((e) => [e.name, e.size]), [['one.txt', 3]]);
+  assert.equal(await client.listDir('site/wwwroot/nothing'), null);
+
+  assert.equal(await client.deleteFile('site/wwwroot/c/none.txt'), 'missing');
+  kudu.lock('site/wwwroot/c/one.txt');
+  assert.equal(await client.deleteFile('site/wwwroot/c/one.txt'), 'locked');
+  kudu.unlock('site/wwwroot/c/one.txt');
+  assert.equal(await client.deleteFile('site/wwwroot/c/one.txt'), 'deleted');
+  await client.putFile('site/wwwroot/c/sub/x.txt', 'x');
+  assert.equal(await client.deleteFile('site/wwwroot/c/sub/', { recursive: true }), 'deleted');
+  assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/c/sub')));
+
+  assert.deepEqual((await client.processes()).map((p) => [p.id, p.name]), [[7, 'client-site-aaaaaaaaaa']]);
+  // One instance of a scaled-out site, pinned with the ARRAffinity cookie.
+  assert.deepEqual((await client.processes('0a1b2c')).map((p) => [p.id, p.name]), [[8, 'on-0a1b2c']]);
+});
+
+test('paths with spaces and non-ASCII names are encoded per segment', async () => {
+  await client.putFile('site/wwwroot/with space/naïve #1.txt', 'ok');
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/with space/naïve #1.txt'), 'utf8'), 'ok');
+  assert.deepEqual((await client.listDir('site/wwwroot/with space'))?.map((e) => e.name), ['naïve #1.txt']);
+});
+
+test('putZip streams the file, reports progress, sends the User-Agent', async () => {
+  const big = crypto.randomBytes(3 * 1024 * 1024);
+  const zipPath = await writeZip({ 'big.bin': big });
+  const seen: number[] = [];
+  const before = kudu.bytesReceived;
+  const { bytesSent } = await client.putZip('site/wwwroot/zipdir', zipPath, { onProgress: (n) => seen.push(n) });
+  assert.equal(bytesSent, fs.statSync(zipPath).size);
+  assert.equal(kudu.bytesReceived - before, bytesSent);
+  assert.ok(seen.length > 1, 'progress reported more than once');
+  assert.equal(seen.at(-1), bytesSent);
+  assert.deepEqual(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/zipdir/big.bin')), big);
+  const version = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  assert.equal(USER_AGENT, `go-azure-deploy/${version}`);
+  assert.equal(kudu.requests.at(-1)?.userAgent, USER_AGENT);
+});
+
+test('transient answers are retried: 503 with Retry-After, 429, 500, then success', async () => {
+  kudu.fault({ route: '/api/processes', times: 1, status: 503, retryAfter: '0' });
+  kudu.fault({ route: '/api/processes', times: 1, status: 429 });
+  kudu.fault({ route: '/api/processes', times: 1, status: 500 });
+  const before = kudu.requests.length;
+  await client.processes();
+  assert.deepEqual(kudu.requests.slice(before).map((r) => r.status), [503, 429, 500, 200]);
+});
+
+test('an upload cut mid-body is retried from the start, the file re-opened', async () => {
+  const zipPath = await writeZip({ 'cut.bin': crypto.randomBytes(2 * 1024 * 1024) });
+  kudu.fault({ route: '/api/zip/', resetAfterRequestBytes: 256 * 1024 });
+  const before = kudu.requests.length;
+  await client.putZip('site/wwwroot/cutdir', zipPath);
+  const zipCalls = kudu.requests.slice(before).filter((r) => r.path.startsWith('/api/zip/'));
+  assert.deepEqual(zipCalls.map((r) => r.status), [-1, 200]);
+  assert.equal(zipCalls[1].bytesIn, fs.statSync(zipPath).size);
+  assert.equal(fs.statSync(path.join(kudu.home, 'site/wwwroot/cutdir/cut.bin')).size, 2 * 1024 * 1024);
+});
+
+test('an answer cut mid-body is retried', async () => {
+  await client.putFile('site/wwwroot/cutanswer.txt', 'y'.repeat(50_000));
+  kudu.fault({ route: '/api/vfs/site/wwwroot/cutanswer.txt', method: 'GET', resetAfterResponseBytes: 100 });
+  assert.equal((await client.getFile('site/wwwroot/cutanswer.txt'))?.body.length, 50_000);
+});
+
+test('a permanent 5xx ends in a clear ActionError after the attempts run out', async () => {
+  kudu.fault({ route: '/api/processes', times: 10, status: 502 });
+  await assert.rejects(client.processes(), (e: Error) => e instanceof ActionError && /answered HTTP 502/.test(e.message) && /5 times/.test(e.message));
+  kudu.clearFaults();
+});
+
+test('401, 403 and 404 are not retried and say what to check', async () => {
+  for (const [status, re] of [
+    [401, /refused the credentials.*publish profile.*basic auth/s],
+    [403, /SCM basic auth publishing credentials are probably disabled.*private endpoint/s],
+    [404, /app-name and slot-name/],
+  ] as const) {
+    kudu.fault({ route: '/api/processes', status });
+    const before = kudu.requests.length;
+    await assert.rejects(client.processes(), (e: Error) => e instanceof ActionError && re.test(e.message));
+    assert.equal(kudu.requests.length - before, 1, `${status} tried once`);
+  }
+});
+
+test('a wrong password: 401 with a message, and the password is never in it', async () => {
+  const target = targetFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml({ password: 'not-the-password' }));
+  const wrong = new KuduClient(target, never, { retryBaseDelayMs: 5 });
+  await assert.rejects(wrong.getFile('site/wwwroot/x'), (e: Error) => e instanceof ActionError && /401/.test(e.message) && !e.message.includes('not-the-password'));
+});
+
+test('an unreachable host fails with a message naming the host, network and proxy', async () => {
+  const gone = await startKudu({ siteName: 'gone' });
+  const xml = gone.publishProfileXml();
+  const url = gone.url;
+  await gone.close();
+  const c = new KuduClient(targetFromPublishProfile(profileConfig('gone'), xml), never, { retryBaseDelayMs: 5, attempts: 2 });
+  await assert.rejects(c.processes(), (e: Error) => e instanceof ActionError && e.message.includes(new URL(url).host) && /private endpoint/.test(e.message) && /HTTPS_PROXY/.test(e.message));
+});
+
+test('every request and every wait stops on the abort signal', async () => {
+  const controller = new AbortController();
+  const c = clientFor(kudu, controller.signal);
+  kudu.fault({ route: '/api/processes', delayMs: 5000 });
+  const started = performance.now();
+  setTimeout(() => controller.abort(new ActionError('deadline')), 100);
+  await assert.rejects(c.processes(), (e: Error) => e.message === 'deadline');
+  assert.ok(performance.now() - started < 2000);
+
+  const c2 = new KuduClient(targetFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml()), AbortSignal.timeout(200), { retryBaseDelayMs: 10_000 });
+  kudu.fault({ route: '/api/processes', times: 3, status: 503 });
+  const started2 = performance.now();
+  await assert.rejects(c2.processes());
+  assert.ok(performance.now() - started2 < 2000, 'the wait between retries is cut too');
+  kudu.clearFaults();
+});

@@ -1,0 +1,191 @@
+// The Kudu emulator answers as Kudu does (DESIGN.md §4), checked with plain HTTP requests so the
+// emulator is tested independently of the client that uses it.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yazl from 'yazl';
+import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
+
+let kudu: KuduEmulator;
+let auth: string;
+
+before(async () => {
+  kudu = await startKudu({ siteName: 'emu-site', processes: () => [{ id: 42, name: 'emu-site-0123456789' }] });
+  auth = `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}`;
+});
+after(() => kudu.close());
+
+function call(method: string, p: string, init: { body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Response> {
+  return fetch(kudu.url + p, { method, body: init.body, headers: { Authorization: auth, ...init.headers }, redirect: 'manual' });
+}
+
+function zipOf(files: Record<string, string | Buffer>, mtime = new Date()): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(files)) zip.addBuffer(Buffer.from(content), name, { mtime });
+  zip.end();
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    zip.outputStream.on('data', (c: Buffer) => parts.push(c));
+    zip.outputStream.on('end', () => resolve(Buffer.concat(parts)));
+    zip.outputStream.on('error', reject);
+  });
+}
+
+test('site/wwwroot exists at start, and the user name is $site', async () => {
+  assert.equal(kudu.userName, '$emu-site');
+  assert.ok(fs.statSync(path.join(kudu.home, 'site', 'wwwroot')).isDirectory());
+});
+
+test('wrong or missing credentials → 401, and the log holds no credentials', async () => {
+  const wrong = await fetch(`${kudu.url}/api/vfs/site/wwwroot/`, { headers: { Authorization: `Basic ${Buffer.from(`${kudu.userName}:nope`).toString('base64')}` } });
+  assert.equal(wrong.status, 401);
+  const none = await fetch(`${kudu.url}/api/vfs/site/wwwroot/`);
+  assert.equal(none.status, 401);
+  assert.ok(!JSON.stringify(kudu.requests).includes(kudu.password));
+});
+
+test('VFS file: PUT new → 201 with parents; GET → 200 + ETag; missing → 404', async () => {
+  const put = await call('PUT', '/api/vfs/site/wwwroot/a/b/new.txt', { body: 'hello' });
+  assert.equal(put.status, 201);
+  const get = await call('GET', '/api/vfs/site/wwwroot/a/b/new.txt');
+  assert.equal(get.status, 200);
+  assert.match(get.headers.get('etag') ?? '', /^".+"$/);
+  assert.equal(await get.text(), 'hello');
+  assert.equal((await call('GET', '/api/vfs/site/wwwroot/a/b/nothing.txt')).status, 404);
+});
+
+test('VFS file over an existing one needs If-Match: none → 412, wrong → 412, * or the ETag → 204', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/over.txt', { body: 'one' });
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/over.txt', { body: 'two' })).status, 412);
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/over.txt', { body: 'two', headers: { 'If-Match': '"nope"' } })).status, 412);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/over.txt'), 'utf8'), 'one');
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/over.txt', { body: 'two', headers: { 'If-Match': '*' } })).status, 204);
+  const etag = (await call('GET', '/api/vfs/site/wwwroot/over.txt')).headers.get('etag')!;
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/over.txt', { body: 'three', headers: { 'If-Match': etag } })).status, 204);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/over.txt'), 'utf8'), 'three');
+});
+
+test('VFS: a locked file cannot be written (409) and its DELETE answers 404; unlocked it deletes (200)', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/run.exe', { body: 'MZ' });
+  kudu.lock('site/wwwroot/run.exe');
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/run.exe', { body: 'MZ2', headers: { 'If-Match': '*' } })).status, 409);
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/run.exe')).status, 412);
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/run.exe', { headers: { 'If-Match': '*' } })).status, 404);
+  assert.ok(fs.existsSync(path.join(kudu.home, 'site/wwwroot/run.exe')));
+  kudu.unlock('site/wwwroot/run.exe');
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/run.exe', { headers: { 'If-Match': '*' } })).status, 200);
+  assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/run.exe')));
+});
+
+test('VFS directories: trailing-slash redirects, listing JSON, PUT dir/ → 201 then 409, recursive DELETE', async () => {
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/d1/')).status, 201);
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/d1/')).status, 409);
+  const noSlash = await call('GET', '/api/vfs/site/wwwroot/d1');
+  assert.equal(noSlash.status, 307);
+  assert.equal(noSlash.headers.get('location'), `${kudu.url}/api/vfs/site/wwwroot/d1/`);
+  await call('PUT', '/api/vfs/site/wwwroot/d1/f.txt', { body: '12345' });
+  const fileSlash = await call('GET', '/api/vfs/site/wwwroot/d1/f.txt/');
+  assert.equal(fileSlash.status, 307);
+  assert.equal(fileSlash.headers.get('location'), `${kudu.url}/api/vfs/site/wwwroot/d1/f.txt`);
+
+  const listing = (await (await call('GET', '/api/vfs/site/wwwroot/')).json()) as Record<string, unknown>[];
+  const d1 = listing.find((e) => e.name === 'd1')!;
+  assert.equal(d1.mime, 'inode/directory');
+  assert.equal(d1.href, `${kudu.url}/api/vfs/site/wwwroot/d1/`);
+  assert.deepEqual(Object.keys(d1).sort(), ['crtime', 'href', 'mime', 'mtime', 'name', 'path', 'size']);
+  const inner = (await (await call('GET', '/api/vfs/site/wwwroot/d1/')).json()) as Record<string, unknown>[];
+  assert.deepEqual(inner.map((e) => [e.name, e.size, e.path]), [['f.txt', 5, 'D:\\home\\site\\wwwroot\\d1\\f.txt']]);
+
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/d1/')).status, 409, 'not empty, not recursive');
+  kudu.lock('site/wwwroot/d1/f.txt');
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/d1/?recursive=true')).status, 409, 'a file inside is locked');
+  kudu.unlock('site/wwwroot/d1/f.txt');
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/d1/?recursive=true')).status, 200);
+  assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/d1')));
+});
+
+test('zip API extracts over the folder deleting nothing (200); mtime from the entry; bytes counted', async () => {
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/z'), { recursive: true });
+  fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/z/keep.txt'), 'kept');
+  const body = await zipOf({ 'a.exe': 'MZ-a', 'a/static/x.css': 'x' }, new Date(2001, 1, 3, 4, 5, 6));
+  const before = kudu.bytesReceived;
+  const res = await call('PUT', '/api/zip/site/wwwroot/z/', { body });
+  assert.equal(res.status, 200);
+  assert.equal(kudu.bytesReceived - before, body.length);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/keep.txt'), 'utf8'), 'kept');
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/a.exe'), 'utf8'), 'MZ-a');
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/a/static/x.css'), 'utf8'), 'x');
+  // Kudu keeps the entry's time as the modification time; the creation time is the upload's.
+  const listing = (await (await call('GET', '/api/vfs/site/wwwroot/z/')).json()) as { name: string; mtime: string; crtime: string }[];
+  const a = listing.find((e) => e.name === 'a.exe')!;
+  assert.equal(new Date(a.mtime).getTime(), new Date(2001, 1, 3, 4, 5, 6).getTime());
+  assert.ok(Date.now() - new Date(a.crtime).getTime() < 60_000);
+});
+
+test('zip API: a corrupt zip → 400; a locked file inside → 400 and that file untouched', async () => {
+  assert.equal((await call('PUT', '/api/zip/site/wwwroot/z/', { body: Buffer.from('PK\x03\x04 not really a zip') })).status, 400);
+  kudu.lock('site/wwwroot/z/a.exe');
+  const res = await call('PUT', '/api/zip/site/wwwroot/z/', { body: await zipOf({ 'a.exe': 'MZ-new' }) });
+  assert.equal(res.status, 400);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/a.exe'), 'utf8'), 'MZ-a');
+  kudu.unlock('site/wwwroot/z/a.exe');
+});
+
+test('processes: JSON array of {id, name, href}', async () => {
+  const res = await call('GET', '/api/processes');
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), [{ id: 42, name: 'emu-site-0123456789', href: `${kudu.url}/api/processes/42`, user_name: 'IIS APPPOOL\\emu-site' }]);
+});
+
+test('faults: fail the next N with a status and Retry-After, then answer normally', async () => {
+  kudu.fault({ route: '/api/processes', times: 2, status: 503, retryAfter: '1' });
+  const first = await call('GET', '/api/processes');
+  assert.equal(first.status, 503);
+  assert.equal(first.headers.get('retry-after'), '1');
+  assert.equal((await call('GET', '/api/processes')).status, 503);
+  assert.equal((await call('GET', '/api/processes')).status, 200);
+});
+
+test('faults: reset mid-request-body, reset mid-answer, and a slow answer', async () => {
+  kudu.fault({ route: '/api/zip/', resetAfterRequestBytes: 10 });
+  await assert.rejects(call('PUT', '/api/zip/site/wwwroot/z/', { body: await zipOf({ 'b.txt': 'b'.repeat(5000) }) }));
+  assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/z/b.txt')));
+
+  await call('PUT', '/api/vfs/site/wwwroot/long.txt', { body: 'x'.repeat(100_000) });
+  kudu.fault({ route: '/api/vfs/site/wwwroot/long.txt', method: 'GET', resetAfterResponseBytes: 1000 });
+  await assert.rejects(async () => {
+    const res = await call('GET', '/api/vfs/site/wwwroot/long.txt');
+    await res.arrayBuffer();
+  });
+
+  kudu.fault({ route: '/api/processes', delayMs: 300 });
+  const started = performance.now();
+  assert.equal((await call('GET', '/api/processes')).status, 200);
+  assert.ok(performance.now() - started >= 290);
+});
+
+test('bearer tokens are accepted only through acceptBearer', async () => {
+  const k2 = await startKudu({ acceptBearer: (t) => t === 'good-token' });
+  try {
+    assert.equal((await fetch(`${k2.url}/api/processes`, { headers: { Authorization: 'Bearer good-token' } })).status, 200);
+    assert.equal((await fetch(`${k2.url}/api/processes`, { headers: { Authorization: 'Bearer bad' } })).status, 401);
+  } finally {
+    await k2.close();
+  }
+});
+
+test('publish profile XML carries MSDeploy and ZipDeploy profiles for the site or slot', async () => {
+  const k3 = await startKudu({ siteName: 'pp', slot: 'staging' });
+  try {
+    assert.equal(k3.userName, '$pp__staging');
+    const xml = k3.publishProfileXml({ publishUrlForm: 'host:443' });
+    assert.match(xml, /publishMethod="MSDeploy" publishUrl="pp-staging\.scm\.azurewebsites\.net:443"/);
+    assert.match(xml, /publishMethod="ZipDeploy"/);
+    assert.match(xml, /userName="\$pp__staging"/);
+    assert.match(xml, /destinationAppUrl="http:\/\/pp-staging\.azurewebsites\.net"/);
+  } finally {
+    await k3.close();
+  }
+});
