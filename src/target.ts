@@ -3,7 +3,7 @@
 
 import type { Config } from './inputs.ts';
 import { targetFromPublishProfile } from './publishprofile.ts';
-import { targetFromAzure } from './azure.ts';
+import { targetFromAzure, type ArmSite } from './azure.ts';
 
 export interface Target {
   /** SCM base URL, without a trailing slash, e.g. https://site.scm.azurewebsites.net */
@@ -14,6 +14,8 @@ export interface Target {
   authKind: 'basic' | 'bearer';
   /** Value of the Authorization header for Kudu; a bearer token is refreshed as needed. */
   authorization(): Promise<string>;
+  /** Set when signed in through Entra ID or the Azure CLI: the site in ARM, for slot swap and hints. */
+  arm?: ArmSite;
 }
 
 /** Resolves where and how to deploy. A publish profile needs no network; Entra ID reads ARM. */
