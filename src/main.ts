@@ -16,7 +16,7 @@ import { KuduClient } from './kudu.ts';
 import { uploadArtifact } from './upload.ts';
 import { bootstrapSite } from './bootstrap.ts';
 import { readCurrentArtifact, switchArtifact } from './switch.ts';
-import { verifyDeployment } from './verify.ts';
+import { verifyDeployment, tailOfStdoutLog, notServingHints } from './verify.ts';
 import { pruneArtifacts } from './prune.ts';
 import { rollbackArtifact } from './rollback.ts';
 import { planDeploy } from './plan.ts';
@@ -97,7 +97,8 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
     return;
   }
 
-  const name = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos);
+  const prefixInput = core.getInput('artifact-prefix') !== '' ? 'artifact-prefix' : 'app-name';
+  const name = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos, prefixInput);
   facts.artifactName = name;
   core.setOutput('artifact-name', name);
 
@@ -167,7 +168,9 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
     return;
   }
 
-  const uploaded = await stages.run('Upload', () => uploadArtifact(kudu, pkg, name, signal));
+  const uploaded = await stages.run('Upload', () =>
+    uploadArtifact(kudu, pkg, name, signal, { onProgress: progressLogger(pkg.zipSize) }),
+  );
   facts.uploadSkipped = uploaded.skipped;
   if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu, signal));
 
@@ -177,13 +180,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
     await stages.run('Switch', () => switchArtifact(kudu, name, signal));
   }
 
-  if (cfg.verify) {
-    const verified = await stages.run('Verify', () =>
-      verifyDeployment(kudu as never, target, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
-    );
-    facts.verification = verified.detail;
-    if (!verified.ok) throw new ActionError(`The new version did not come up: ${verified.detail}`);
-  }
+  if (cfg.verify) await verifyOrRollBack(cfg, kudu, target, name, previous, signal, stages, facts);
 
   const pruned = await stages.run('Prune', () =>
     pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous }, signal),
@@ -192,6 +189,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
   facts.pruneSkipped = pruned.skipped;
 
   if (cfg.swapSlot !== '') {
+    if (!cfg.verify) core.warning(`verify is off: swapping ${cfg.slotName} into ${cfg.swapSlot} without checking the new version serves.`);
     const swapped = await stages.run('Swap', () => swapSlots(cfg, target, signal));
     core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.targetUrl}`);
   }
@@ -219,9 +217,89 @@ async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, fact
   core.setOutput('artifact-name', result.to);
   if (cfg.verify) {
     const verified = await stages.run('Verify', () =>
-      verifyDeployment(kudu as never, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
+      verifyDeployment(kudu, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
     );
     facts.verification = verified.detail;
     if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
   }
+}
+
+/**
+ * Waits for the new artifact to serve. If it does not, and auto-rollback is on, points
+ * _artifact.txt back at the previous artifact and waits for that to serve again; either way the
+ * step then fails with what was seen.
+ */
+async function verifyOrRollBack(
+  cfg: Config,
+  kudu: KuduClient,
+  target: Target,
+  name: string,
+  previous: string,
+  signal: AbortSignal,
+  stages: StageLog,
+  facts: DeployFacts,
+): Promise<void> {
+  const verified = await stages.run('Verify', async () =>
+    verifyDeployment(
+      kudu,
+      target,
+      { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
+      signal,
+    ),
+  );
+  facts.verification = verified.detail;
+  facts.instances = verified.instances;
+  if (verified.ok) {
+    core.info(verified.detail);
+    return;
+  }
+  const log = await tailOfStdoutLog(kudu);
+  let rollbackLine = 'auto-rollback is off, so _artifact.txt still names the new artifact.';
+  if (cfg.autoRollback && previous !== '' && previous !== name) {
+    rollbackLine = await stages.run('Auto-rollback', async () => {
+      await switchArtifact(kudu, previous, signal);
+      const back = await verifyDeployment(
+        kudu,
+        target,
+        { artifactName: previous, previous: name, timeoutSeconds: cfg.verifyTimeoutSeconds },
+        signal,
+      );
+      return back.ok
+        ? `rolled back: _artifact.txt names ${previous} again and it is serving.`
+        : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;
+    });
+    facts.verification = `${verified.detail}; ${rollbackLine}`;
+  } else if (cfg.autoRollback) {
+    rollbackLine = 'there is no previous artifact to roll back to.';
+  }
+  const hints = notServingHints(name, cfg.goos).map((h) => `  - ${h}`).join('\n');
+  throw new ActionError(
+    `The new version did not come up: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
+      (log ? `${log}\n` : 'No stdout log was found under LogFiles.\n') +
+      `Things to check:\n${hints}`,
+  );
+}
+
+/** Instance ids of a scaled-out site, from ARM; none (check whichever answers) without ARM. */
+async function instancesOf(target: Target, signal: AbortSignal): Promise<string[] | undefined> {
+  if (target.arm === undefined) return undefined;
+  try {
+    return await target.arm.listInstances(signal);
+  } catch (err) {
+    core.warning(`Could not list the site's instances from ARM (${messageOf(err)}); verifying whichever instance answers.`);
+    return undefined;
+  }
+}
+
+/** Upload progress for large files: percent and rate, at most every 5 seconds. */
+function progressLogger(total: number): (sent: number) => void {
+  const started = performance.now();
+  let lastLog = started;
+  return (sent: number) => {
+    const now = performance.now();
+    if (now - lastLog < 5000 || sent >= total) return;
+    lastLog = now;
+    const rate = sent / 1048576 / ((now - started) / 1000);
+    core.info(`Uploaded ${((sent / total) * 100).toFixed(0)}% (${(sent / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB, ${rate.toFixed(1)} MiB/s)`);
+  };
 }

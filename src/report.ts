@@ -45,6 +45,8 @@ export interface DeployFacts {
   pruned?: string[];
   pruneSkipped?: string[];
   verification?: string;
+  /** Verification per instance ('' = whichever instance answered). */
+  instances?: { instance: string; ok: boolean; seen: string[] }[];
   dryRunPlan?: string[];
   rollback?: { from: string; to: string };
 }
@@ -63,7 +65,9 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
     ['Binary size', mib(facts.binarySize)],
     ['Zip size', mib(facts.zipSize)],
     ['Previous artifact', facts.previousArtifact ?? ''],
+    ['Upload', facts.uploadSkipped === undefined ? '' : facts.uploadSkipped ? 'skipped: already on the site' : 'uploaded'],
     ['Pruned', (facts.pruned ?? []).join(', ')],
+    ['Kept (in use)', (facts.pruneSkipped ?? []).join(', ')],
     ['Verification', facts.verification ?? ''],
   ];
   try {
@@ -78,6 +82,12 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
         [{ data: 'Stage', header: true }, { data: 'Seconds', header: true }, { data: 'Result', header: true }],
         ...stages.stages.map((s) => [s.name, s.seconds.toFixed(1), s.ok ? 'ok' : 'failed']),
       ]);
+    if (facts.instances !== undefined && facts.instances.length > 0) {
+      summary.addHeading('Verification', 3).addTable([
+        [{ data: 'Instance', header: true }, { data: 'Serving the new version', header: true }, { data: 'Processes seen', header: true }],
+        ...facts.instances.map((i) => [escapeHtml(i.instance || 'any'), i.ok ? 'yes' : 'no', escapeHtml(i.seen.join(', '))]),
+      ]);
+    }
     if (facts.dryRunPlan !== undefined) {
       summary.addHeading('Dry run: planned changes', 3).addList(facts.dryRunPlan.map(escapeHtml));
     }
