@@ -83474,6 +83474,9 @@ function isServing(processes, artifactName2, previous) {
   const old = previous === "" ? "" : processNameOf(previous);
   return names.includes(wanted) && (old === "" || old === wanted || !names.includes(old));
 }
+function siteAnswered(status) {
+  return status !== void 0 && status !== 502 && status !== 503 && status !== 504;
+}
 function sleep2(ms, signal) {
   return new Promise((resolve5, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -83510,11 +83513,12 @@ async function verifyDeployment(kudu, target, req, signal) {
     while (true) {
       for (const result of results.values()) {
         if (result.ok) continue;
-        await wake(client, target.webappUrl, result.instance);
+        const status = await wake(client, target.webappUrl, result.instance);
+        result.lastStatus = status;
         try {
           const processes = await kudu.processes(result.instance || void 0);
           result.seen = processes.map((p) => p.name);
-          result.ok = isServing(processes, req.artifactName, req.previous);
+          result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
         } catch (err) {
           lastError = messageOf(err);
         }
@@ -83527,7 +83531,9 @@ async function verifyDeployment(kudu, target, req, signal) {
       }
       if (performance.now() + interval > deadline) {
         const seconds = (performance.now() - started) / 1e3;
-        const seen = waiting.map((r) => `${r.instance ? `instance ${r.instance}: ` : ""}${r.seen.length > 0 ? r.seen.join(", ") : "no processes"}`).join("; ");
+        const seen = waiting.map(
+          (r) => `${r.instance ? `instance ${r.instance}: ` : ""}${r.seen.length > 0 ? r.seen.join(", ") : "no processes"}, site ${r.lastStatus === void 0 ? "did not answer" : `answered ${r.lastStatus}`}`
+        ).join("; ");
         const detail = `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` + (lastError ? `; last Kudu error: ${lastError}` : "");
         return { ok: false, detail, instances: [...results.values()], seconds };
       }

@@ -36,6 +36,8 @@ export interface InstanceResult {
   ok: boolean;
   /** Process names last seen on that instance. */
   seen: string[];
+  /** Status of the last request to the site (undefined: no answer at all). */
+  lastStatus?: number;
 }
 
 export interface VerifyResult {
@@ -58,6 +60,15 @@ export function isServing(processes: ServingProcess[], artifactName: string, pre
   const wanted = processNameOf(artifactName);
   const old = previous === '' ? '' : processNameOf(previous);
   return names.includes(wanted) && (old === '' || old === wanted || !names.includes(old));
+}
+
+/**
+ * Whether the site itself answered, rather than the platform in front of it: 502 (the process
+ * refused the connection or did not start listening), 503 (stopped after rapid fails) and 504 are
+ * IIS's own answers; any other status, even a 404 or 500, came from the app.
+ */
+export function siteAnswered(status: number | undefined): boolean {
+  return status !== undefined && status !== 502 && status !== 503 && status !== 504;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -111,11 +122,12 @@ export async function verifyDeployment(
     while (true) {
       for (const result of results.values()) {
         if (result.ok) continue;
-        await wake(client, target.webappUrl, result.instance);
+        const status = await wake(client, target.webappUrl, result.instance);
+        result.lastStatus = status;
         try {
           const processes = await kudu.processes(result.instance || undefined);
           result.seen = processes.map((p) => p.name);
-          result.ok = isServing(processes, req.artifactName, req.previous);
+          result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
         } catch (err) {
           lastError = messageOf(err);
         }
@@ -129,7 +141,11 @@ export async function verifyDeployment(
       if (performance.now() + interval > deadline) {
         const seconds = (performance.now() - started) / 1000;
         const seen = waiting
-          .map((r) => `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}`)
+          .map(
+            (r) =>
+              `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}, ` +
+              `site ${r.lastStatus === undefined ? 'did not answer' : `answered ${r.lastStatus}`}`,
+          )
           .join('; ');
         const detail =
           `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` +

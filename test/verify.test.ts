@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { isServing, processNameOf, notServingHints } from '../src/verify.ts';
+import { isServing, processNameOf, notServingHints, siteAnswered } from '../src/verify.ts';
 
 test('Kudu names a process after the exe without .exe', () => {
   assert.equal(processNameOf('Shop-0123456789.exe'), 'shop-0123456789');
@@ -20,4 +20,9 @@ test('serving means the new process is listed and the previous one is gone', () 
 test('hints mention a non-windows goos first', () => {
   assert.match(notServingHints('a.exe', 'linux')[0], /goos is linux/);
   assert.doesNotMatch(notServingHints('a.exe', 'windows').join('\n'), /goos is/);
+});
+
+test('only an answer from the app counts, not the platform\'s 502/503/504 or no answer', () => {
+  for (const s of [200, 204, 301, 404, 500]) assert.equal(siteAnswered(s), true, String(s));
+  for (const s of [502, 503, 504, undefined]) assert.equal(siteAnswered(s), false, String(s));
 });

@@ -1,0 +1,131 @@
+// End to end on the local App Service: the bundled dist/index.js, run as a runner runs it, builds
+// the example app, deploys it through the Kudu emulator, and the IIS emulator serves it.
+
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startAppService, type AppService } from './sandbox/appservice.ts';
+import { seedToolCache, machineGoVersion, toSemver } from './sandbox/gomirror.ts';
+import { startLoad } from './sandbox/load.ts';
+import { runAction, repoRoot, type ActionRun } from './helpers/runAction.ts';
+
+const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-e2e-toolcache-'));
+seedToolCache(toolCache);
+const goVersion = toSemver(machineGoVersion());
+const sites: AppService[] = [];
+after(async () => {
+  await Promise.all(sites.map((s) => s.close()));
+});
+
+async function site(): Promise<AppService> {
+  const s = await startAppService({ siteName: 'e2e-site', env: { EXAMPLE_POLL_MS: '250' } });
+  sites.push(s);
+  return s;
+}
+
+const newCommit = (): string => randomBytes(20).toString('hex');
+
+function deploy(s: AppService, commit: string, extra: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction({
+    inputs: {
+      'app-name': s.siteName,
+      'publish-profile': s.publishProfile,
+      'go-version': goVersion,
+      'working-directory': 'example',
+      goos: 'linux',
+      goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      commit,
+      'verify-timeout': '30',
+      timeout: '240',
+      ...extra,
+    },
+    env: { GITHUB_SHA: commit },
+    toolCache,
+    cwd: repoRoot,
+  });
+}
+
+async function answer(url: string): Promise<string> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+function artifactTxt(s: AppService): string {
+  return fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8');
+}
+
+test('first deploy: the site serves the new binary, outputs and the job summary are written', { timeout: 240_000 }, async () => {
+  const s = await site();
+  const commit = newCommit();
+  const run = await deploy(s, commit);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const name = `e2e-site-${commit.slice(0, 10)}`;
+  assert.equal(run.outputs['artifact-name'], name);
+  assert.ok(fs.existsSync(run.outputs['artifact-path']), 'artifact-path is the local binary');
+  assert.equal(run.outputs['webapp-url'], s.appUrl);
+  assert.equal(run.outputs['go-version'], machineGoVersion());
+  assert.equal(run.outputs['toolchain-cache-hit'], 'true');
+  assert.equal(run.outputs['previous-artifact'], '');
+  assert.equal(artifactTxt(s), `_target\\${name}\r\n`);
+  assert.match(await answer(s.appUrl), new RegExp(`${commit} ${commit}`));
+  for (const fact of ['e2e-site', name, commit, machineGoVersion(), 'Stages', 'Verify', 'Upload']) {
+    assert.ok(run.summary.includes(fact), `summary mentions ${fact}:\n${run.summary}`);
+  }
+  assert.match(run.stdout, /::group::Verify/);
+  assert.match(run.stdout, new RegExp(`${name} is serving`));
+});
+
+test('second deploy under steady load: no failed request, and the new version serves', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const first = newCommit();
+  const second = newCommit();
+  const run1 = await deploy(s, first);
+  assert.equal(run1.code, 0, run1.stdout);
+  const load = startLoad(s.appUrl, 100, 120);
+  await new Promise((r) => setTimeout(r, 1000));
+  const run2 = await deploy(s, second);
+  await new Promise((r) => setTimeout(r, 1000));
+  const result = await load.stop();
+  assert.equal(run2.code, 0, run2.stdout);
+  assert.equal(run2.outputs['previous-artifact'], `e2e-site-${first.slice(0, 10)}`);
+  assert.ok(result.sent > 200, `load was sent (${result.sent})`);
+  assert.deepEqual(result.failures, [], `failed requests: ${JSON.stringify(result.failures.slice(0, 5))}`);
+  assert.ok(result.firstSeen(second.slice(0, 10)) !== undefined, 'the load saw the new version');
+  assert.match(await answer(s.appUrl), new RegExp(second));
+});
+
+test('a crash-looping new version is rolled back: the old one serves again and the step fails', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const good = newCommit();
+  const bad = newCommit();
+  const run1 = await deploy(s, good);
+  assert.equal(run1.code, 0, run1.stdout);
+  const run2 = await deploy(s, bad, { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '8' });
+  assert.equal(run2.code, 1, run2.stdout);
+  const error = decodeURIComponent(run2.errors.join('\n'));
+  assert.match(error, new RegExp(`The new version did not come up: e2e-site-${bad.slice(0, 10)} was not serving after 8 s`));
+  assert.match(error, new RegExp(`Rolled back: _artifact.txt names e2e-site-${good.slice(0, 10)} again and it is serving`));
+  assert.match(error, /crashloop .*cannot open the database/, 'the tail of the stdout log is shown');
+  assert.equal(artifactTxt(s), `_target\\e2e-site-${good.slice(0, 10)}\r\n`);
+  assert.match(await answer(s.appUrl), new RegExp(good));
+  assert.ok(fs.existsSync(path.join(s.wwwroot, '_target', `e2e-site-${bad.slice(0, 10)}`)), 'the bad artifact is left for inspection');
+});
+
+test('verify timeout without auto-rollback: the step fails naming what was seen', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const good = newCommit();
+  const silent = newCommit();
+  assert.equal((await deploy(s, good)).code, 0);
+  const run = await deploy(s, silent, { 'working-directory': 'test/fixtures/noport', 'verify-timeout': '6', 'auto-rollback': 'false' });
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`e2e-site-${silent.slice(0, 10)} was not serving after 6 s`));
+  assert.match(error, /Auto-rollback is off, so _artifact.txt still names the new artifact/);
+  assert.match(error, /HTTP_PLATFORM_PORT/);
+  assert.equal(artifactTxt(s), `_target\\e2e-site-${silent.slice(0, 10)}\r\n`);
+  assert.match(run.summary, /failed/);
+});
