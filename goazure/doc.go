@@ -1,0 +1,35 @@
+// Package goazure serves a Go web app behind IIS HttpPlatformHandler on Azure App Service for
+// Windows and hands over to a newly deployed version without stopping the site.
+//
+// Deployment never overwrites the running binary, which Windows locks. Each version is uploaded
+// under a new name into the site's _target folder, and _artifact.txt, beside _target, is then
+// rewritten to name it (for example "_target\site-0123456789.exe"). [ListenAndServe] polls that
+// file; when it names a different file that exists, the server stops taking new connections,
+// finishes its in-flight requests and returns, so main can exit. On the next request IIS runs
+// the launcher again, which starts the binary _artifact.txt now names.
+//
+// Adopting it takes two lines in main:
+//
+//	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+//	if err := goazure.ListenAndServe(context.Background(), srv); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// The port comes from HTTP_PLATFORM_PORT, which HttpPlatformHandler sets; without it (on a
+// developer's machine) from a "-port" argument, [WithPort] or the server's Addr. SIGINT and SIGTERM
+// start the same hand-over as a new artifact does.
+//
+// The hand-over aims at the fewest failed requests when IIS sits in front, which keeps a pool of
+// keep-alive connections to the app and answers 502.3, without retrying, when a connection is
+// refused or reset. When it starts, idle connections are closed and busy ones close after their
+// answer, so the proxy stops reusing them; the listener closes; and the server returns the moment
+// the last running request has been answered, rather than after http.Server.Shutdown's polling
+// interval of up to 500 ms. Requests that arrive on a new connection meanwhile are refused, so the
+// failures per hand-over come down to the arrivals during the longest running request.
+// [WithRedirectWhileDraining] removes even those for clients that follow redirects.
+// [WithDrainTimeout] bounds the whole hand-over.
+//
+// Static files and templates shipped with a version live in _target/<name>/, beside the binary;
+// [AssetDir] and [AppDir] resolve them relative to the deployed binary rather than the working
+// directory.
+package goazure

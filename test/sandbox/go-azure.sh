@@ -1,0 +1,27 @@
+#!/bin/sh
+# The launcher the IIS emulator runs for a Linux build: the shell equivalent of
+# templates/go-azure.bat. It starts the binary that _artifact.txt in GO_AZURE_WWWROOT names (a
+# path relative to that folder, Windows separators allowed) with every argument (the port), and
+# on any problem writes one line to stderr and exits non-zero, with the same codes as the .bat.
+root="${GO_AZURE_WWWROOT:?GO_AZURE_WWWROOT must name the site folder}"
+list="$root/_artifact.txt"
+if [ ! -f "$list" ]; then
+  echo "go-azure.sh: \"$list\" does not exist; deploy an artifact so that it names the binary to run." >&2
+  exit 2
+fi
+# read fails on a last line without a line break but still fills the variable.
+IFS= read -r name < "$list" || true
+name=$(printf '%s' "$name" | tr -d '\r' | tr '\\' '/' | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+if [ -z "$name" ]; then
+  echo "go-azure.sh: \"$list\" names no binary (it is empty); deploy an artifact again." >&2
+  exit 3
+fi
+exe="$root/$name"
+if [ ! -f "$exe" ]; then
+  echo "go-azure.sh: \"$exe\", named by \"$list\", does not exist; deploy that artifact again." >&2
+  exit 4
+fi
+# Windows runs any file it is given; a binary unpacked from a zip on Linux may lack the execute bit.
+[ -x "$exe" ] || chmod +x "$exe" 2>/dev/null
+cd "$root" || exit 5
+exec "$exe" "$@"

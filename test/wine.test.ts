@@ -1,0 +1,149 @@
+// The real templates/go-azure.bat under Wine's cmd, and the real windows/amd64 example app
+// launched by it behind the IIS emulator: a request, a switch of _artifact.txt, the new version.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildExampleApp, installTemplates, startIis, winePath, writeArtifact } from './sandbox/iis.ts';
+import { ensureWinePrefix, stopWineServer, wineAvailable, wineCmd } from './sandbox/wine.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const skip = wineAvailable() ? false : 'wine is not installed (.ci/run installs it)';
+
+let prefix: string;
+let work: string;
+let echoExe: string;
+
+/** A windows/amd64 program that prints its arguments and HTTP_PLATFORM_PORT, then exits 7. */
+async function buildEcho(dir: string): Promise<string> {
+  const src = path.join(dir, 'echo-src');
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(path.join(src, 'go.mod'), 'module echo\n\ngo 1.22\n');
+  fs.writeFileSync(
+    path.join(src, 'main.go'),
+    'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n\tfmt.Printf("args=%q port=%s\\n", os.Args[1:], os.Getenv("HTTP_PLATFORM_PORT"))\n\tos.Exit(7)\n}\n',
+  );
+  const out = path.join(dir, 'echo.exe');
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const c = spawn('go', ['build', '-o', out, '.'], {
+      cwd: src,
+      env: { ...process.env, GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOWORK: 'off' },
+      stdio: 'inherit',
+    });
+    c.once('error', reject);
+    c.once('close', resolve);
+  });
+  assert.equal(code, 0, 'building the echo program');
+  return out;
+}
+
+before(async () => {
+  if (skip !== false) return;
+  fs.mkdirSync(path.join(repoRoot, '.tmp'), { recursive: true });
+  work = fs.mkdtempSync(path.join(repoRoot, '.tmp', 'wine test-'));
+  [prefix, echoExe] = await Promise.all([ensureWinePrefix(), buildEcho(work)]);
+});
+
+after(async () => {
+  if (skip !== false) return;
+  await stopWineServer(prefix);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** A site folder with the real go-azure.bat and the echo program under _target. */
+function batSite(name: string, exeName: string): string {
+  const wwwroot = path.join(work, name);
+  installTemplates(wwwroot);
+  fs.mkdirSync(path.join(wwwroot, '_target'), { recursive: true });
+  fs.copyFileSync(echoExe, path.join(wwwroot, '_target', exeName));
+  return wwwroot;
+}
+
+const runBat = (wwwroot: string, ...args: string[]) => wineCmd(prefix, `${winePath(wwwroot)}\\go-azure.bat`, args, 60_000, { HTTP_PLATFORM_PORT: '4321' });
+
+test('go-azure.bat keeps its CRLF line endings', () => {
+  const bat = fs.readFileSync(path.join(repoRoot, 'templates', 'go-azure.bat'), 'latin1');
+  assert.equal(bat.split('\r\n').length, bat.split('\n').length, 'every line ends in CRLF');
+});
+
+test('go-azure.bat runs the binary _artifact.txt names, with the arguments, and passes on its exit code', { skip, timeout: 120_000 }, async () => {
+  const wwwroot = batSite('site crlf', 'site-0123456789.exe');
+  writeArtifact(wwwroot, 'site-0123456789.exe');
+  const r = await runBat(wwwroot, '4321', '-second');
+  assert.equal(r.code, 7, r.output);
+  assert.match(r.output, /args=\["4321" "-second"\] port=4321/);
+});
+
+test('go-azure.bat reads a name without a final newline, with LF, and with spaces in the path', { skip, timeout: 120_000 }, async () => {
+  const wwwroot = batSite('site with spaces', 'my app.exe');
+  for (const content of ['_target\\my app.exe', '_target\\my app.exe\n', '_target/my app.exe\r\n', '  _target\\my app.exe  \r\n\r\n']) {
+    fs.writeFileSync(path.join(wwwroot, '_artifact.txt'), content);
+    const r = await runBat(wwwroot, '4321');
+    assert.equal(r.code, 7, `${JSON.stringify(content)}: ${r.output}`);
+    assert.match(r.output, /args=\["4321"\]/, JSON.stringify(content));
+  }
+});
+
+test('go-azure.bat explains a missing _artifact.txt, an empty one, and a missing binary, and exits non-zero', { skip, timeout: 120_000 }, async () => {
+  const wwwroot = batSite('site broken', 'site-0123456789.exe');
+  const missingList = await runBat(wwwroot, '4321');
+  assert.equal(missingList.code, 2, missingList.output);
+  assert.match(missingList.output, /go-azure\.bat: ".*_artifact\.txt" does not exist; deploy an artifact/);
+
+  fs.writeFileSync(path.join(wwwroot, '_artifact.txt'), '');
+  const empty = await runBat(wwwroot, '4321');
+  assert.equal(empty.code, 3, empty.output);
+  assert.match(empty.output, /names no binary \(it is empty\)/);
+
+  writeArtifact(wwwroot, 'site-9999999999.exe');
+  const missingBinary = await runBat(wwwroot, '4321');
+  assert.equal(missingBinary.code, 4, missingBinary.output);
+  assert.match(missingBinary.output, /"[^"]*site-9999999999\.exe", named by "[^"]*_artifact\.txt", does not exist; deploy that artifact again/);
+  assert.doesNotMatch(missingBinary.output, /args=/, 'nothing else runs');
+});
+
+test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the windows/amd64 example app, and a switch hands over', { skip, timeout: 240_000 }, async (t) => {
+  const home = path.join(work, 'home dir');
+  const wwwroot = path.join(home, 'site', 'wwwroot');
+  installTemplates(wwwroot);
+  const target = path.join(wwwroot, '_target');
+  await Promise.all([
+    buildExampleApp({ outPath: path.join(target, 'site-aaaaaaaaaa.exe'), version: 'v1', commit: 'aaaaaaaaaa', goos: 'windows' }),
+    buildExampleApp({ outPath: path.join(work, 'v2.exe'), version: 'v2', commit: 'bbbbbbbbbb', goos: 'windows' }),
+  ]);
+  writeArtifact(wwwroot, 'site-aaaaaaaaaa.exe');
+
+  const iis = await startIis({ home, launcher: 'wine', winePrefix: prefix, env: { EXAMPLE_POLL_MS: '200' } });
+  t.after(() => iis.close());
+
+  const first = await fetch(`${iis.url}/`);
+  assert.equal(first.status, 200, await first.clone().text());
+  assert.equal(await first.text(), 'v1 aaaaaaaaaa\n');
+  assert.equal(iis.processes()[0]?.name, 'site-aaaaaaaaaa');
+  assert.equal(iis.isLocked('site/wwwroot/_target/site-aaaaaaaaaa.exe'), true);
+
+  // The deploy: the new binary under a new name, then _artifact.txt rewritten to name it.
+  fs.copyFileSync(path.join(work, 'v2.exe'), path.join(target, 'site-bbbbbbbbbb.exe'));
+  const switchedAt = Date.now();
+  writeArtifact(wwwroot, 'site-bbbbbbbbbb.exe');
+  let body = '';
+  while (Date.now() - switchedAt < 60_000) {
+    const r = await fetch(`${iis.url}/`).catch(() => undefined);
+    body = r === undefined ? '' : await r.text();
+    if (body.startsWith('v2')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(body, 'v2 bbbbbbbbbb\n', 'the new version answers after the switch');
+  assert.equal(iis.processes()[0]?.name, 'site-bbbbbbbbbb');
+  assert.equal(iis.stats().starts, 2);
+
+  // The Windows process logged through HttpPlatformHandler's stdout log.
+  const logDir = path.join(home, 'LogFiles');
+  const logs = fs.readdirSync(logDir).filter((f) => f.startsWith('go-azure-stdout_')).map((f) => fs.readFileSync(path.join(logDir, f), 'utf8')).join('\n');
+  assert.match(logs, /handing over.*site-bbbbbbbbbb\.exe/);
+  // slog quotes the path and doubles its backslashes.
+  assert.match(logs, /executable="Z:\\\\.*\\\\_target\\\\site-aaaaaaaaaa\.exe"/, 'the binary saw its own Windows path');
+});
