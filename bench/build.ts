@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBinary, goBuildArgs, goBuildEnv, type BuildRequest } from '../src/build.ts';
 import { packageArtifact } from '../src/pack.ts';
+import { recordFigure } from './results.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let appDir = path.resolve(process.argv[2] ?? path.join(repoRoot, 'example'));
@@ -115,6 +116,11 @@ try {
   }
   console.log(`build stage: median ${median(stage).toFixed(0)} ms; bare go build: median ${median(bare).toFixed(0)} ms`);
   console.log(`build-stage time / bare go build: ${(median(stage) / median(bare)).toFixed(3)} (goal <= 1.1)`);
+  const shipped = zips.find((z) => z.level === 6) ?? zips[0];
+  const zipRatio = shipped.size / binarySize;
+  recordFigure({ bench: 'build', figure: `zip ÷ binary (deflate ${shipped.level}, the default)`, value: zipRatio, unit: 'x', goal: '≤ 0.5', met: zipRatio <= 0.5 });
+  const buildRatio = median(stage) / median(bare);
+  recordFigure({ bench: 'build', figure: 'build stage ÷ bare go build', value: buildRatio, unit: 'x', goal: '≤ 1.1', met: buildRatio <= 1.1 });
   console.log(
     `build-stage time / its own go command run directly (median ${median(direct).toFixed(0)} ms): ${(median(stage) / median(direct)).toFixed(3)} (the stage's overhead)`,
   );

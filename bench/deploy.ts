@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { startKudu } from '../test/sandbox/kudu.ts';
 import { buildArtifact, captureStdout, clientFor, commitOf, deployStages, makeApp } from '../test/deployfixture.ts';
+import { recordFigure } from './results.ts';
 
 const rounds = Number(process.argv[2] ?? 7);
 const never = new AbortController().signal;
@@ -90,3 +91,5 @@ console.log(
 console.log(`bytes received ÷ binary size: ${bytesRatio.toFixed(3)} (goal ≤ 0.5) ${bytesRatio <= 0.5 ? 'met' : 'NOT met'}`);
 console.log(`deploy stages ÷ curl PUT: ${timeRatio.toFixed(2)} (goal ≤ 1.3) ${timeRatio <= 1.3 ? 'met' : 'NOT met'}`);
 console.log(`deploy stages ÷ curl's own time_total: ${(median(stageMs) / median(curlOwnMs)).toFixed(2)}`);
+recordFigure({ bench: 'upload', figure: 'bytes received ÷ binary size', value: bytesRatio, unit: 'x', goal: '≤ 0.5', met: bytesRatio <= 0.5 });
+recordFigure({ bench: 'upload', figure: 'deploy stages ÷ curl PUT of the zip', value: timeRatio, unit: 'x', goal: '≤ 1.3', met: timeRatio <= 1.3 });

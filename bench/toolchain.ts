@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGoMirror } from '../test/sandbox/gomirror.ts';
+import { recordFigure } from './results.ts';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -101,6 +102,8 @@ async function bench(rounds: number): Promise<void> {
     for (const [name, m, runs] of rows) console.log(`| ${name} | ${m} | ${runs} |`);
     console.log(`\n(a) cold install ÷ baseline = ${(c / b).toFixed(2)}  (goal ≤ 1.2)  ${c / b <= 1.2 ? 'met' : 'NOT met'}`);
     console.log(`(b) cache hit = ${sec(h)}  (goal < 0.3 s)  ${h < 300 ? 'met' : 'NOT met'}`);
+    recordFigure({ bench: 'toolchain', figure: 'cold install ÷ curl + sha256sum + tar', value: c / b, unit: 'x', goal: '≤ 1.2', met: c / b <= 1.2 });
+    recordFigure({ bench: 'toolchain', figure: 'cache hit', value: h / 1000, unit: 's', goal: '< 0.3 s', met: h < 300 });
   } finally {
     server.kill('SIGTERM');
   }

@@ -83504,7 +83504,7 @@ async function wake(client, url, instance) {
 async function verifyDeployment(kudu, target, req, signal) {
   const started = performance.now();
   const deadline = started + req.timeoutSeconds * 1e3;
-  const interval = req.pollIntervalMs ?? 1e3;
+  const interval = req.pollIntervalMs ?? 500;
   const instances = req.instances && req.instances.length > 0 ? req.instances : [""];
   const results = new Map(instances.map((i) => [i, { instance: i, ok: false, seen: [] }]));
   const client = new HttpClient("go-azure-deploy-verify", [], { socketTimeout: 1e4, allowRetries: false, keepAlive: false });

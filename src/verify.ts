@@ -26,7 +26,7 @@ export interface VerifyRequest {
   timeoutSeconds: number;
   /** Instance ids of a scaled-out site (from ARM); empty checks whichever instance answers. */
   instances?: string[];
-  /** Pause between polls; about a second, as the app polls _artifact.txt about once a second. */
+  /** Pause between polls (default 500 ms): the app notices a switch within about a second. */
   pollIntervalMs?: number;
 }
 
@@ -113,7 +113,7 @@ export async function verifyDeployment(
 ): Promise<VerifyResult> {
   const started = performance.now();
   const deadline = started + req.timeoutSeconds * 1000;
-  const interval = req.pollIntervalMs ?? 1000;
+  const interval = req.pollIntervalMs ?? 500;
   const instances = req.instances && req.instances.length > 0 ? req.instances : [''];
   const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [] }]));
   const client = new HttpClient('go-azure-deploy-verify', [], { socketTimeout: 10_000, allowRetries: false, keepAlive: false });
