@@ -83393,16 +83393,8 @@ async function uploadArtifact(kudu, pkg, artifactName2, _signal, opts = {}) {
     info(`${artifactName2} is in ${TARGET_DIR} with ${present.size} bytes instead of ${pkg.binarySize} (an earlier upload was cut); uploading it again.`);
   }
   info(`Uploading ${artifactName2}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${TARGET_DIR}/`);
-  const quarter = Math.max(1, Math.ceil(pkg.zipSize / 4));
-  let nextReport = quarter;
   const { bytesSent } = await kudu.putZip(TARGET_DIR, pkg.zipPath, {
-    onProgress: (sent) => {
-      opts.onProgress?.(sent, pkg.zipSize);
-      if (sent >= nextReport && sent < pkg.zipSize) {
-        info(`  ${Math.floor(sent * 100 / pkg.zipSize)}% (${mib(sent)})`);
-        nextReport = (Math.floor(sent / quarter) + 1) * quarter;
-      }
-    }
+    onProgress: (sent) => opts.onProgress?.(sent, pkg.zipSize)
   });
   const after = await kudu.listDir(TARGET_DIR);
   const landed = after?.find((e) => e.name === artifactName2 && !isDirectory2(e));
@@ -83820,6 +83812,17 @@ async function writeSummary(facts, stages, outcome) {
 function escapeHtml(s) {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
+function uploadProgressLogger(total, log2 = info, now = () => performance.now(), everyMs = 5e3) {
+  const started = now();
+  let lastLog = started;
+  return (sent) => {
+    const t = now();
+    if (t - lastLog < everyMs || sent >= total) return;
+    lastLog = t;
+    const rate = sent / 1048576 / ((t - started) / 1e3);
+    log2(`Uploaded ${Math.floor(sent / total * 100)}% (${(sent / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB, ${rate.toFixed(1)} MiB/s)`);
+  };
+}
 
 // src/main.ts
 async function run3() {
@@ -83950,7 +83953,7 @@ async function deploy(cfg, signal, stages, facts) {
   }
   const uploaded = await stages.run(
     "Upload",
-    () => uploadArtifact(kudu, pkg, name3, signal, { onProgress: progressLogger(pkg.zipSize) })
+    () => uploadArtifact(kudu, pkg, name3, signal, { onProgress: uploadProgressLogger(pkg.zipSize) })
   );
   facts.uploadSkipped = uploaded.skipped;
   if (cfg.bootstrap) await stages.run("Bootstrap", () => bootstrapSite(kudu, signal));
@@ -84045,17 +84048,6 @@ async function instancesOf(target, signal) {
     warning(`Could not list the site's instances from ARM (${messageOf(err)}); verifying whichever instance answers.`);
     return void 0;
   }
-}
-function progressLogger(total) {
-  const started = performance.now();
-  let lastLog = started;
-  return (sent) => {
-    const now = performance.now();
-    if (now - lastLog < 5e3 || sent >= total) return;
-    lastLog = now;
-    const rate = sent / 1048576 / ((now - started) / 1e3);
-    info(`Uploaded ${(sent / total * 100).toFixed(0)}% (${(sent / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB, ${rate.toFixed(1)} MiB/s)`);
-  };
 }
 
 // src/index.ts

@@ -21,7 +21,7 @@ import { pruneArtifacts } from './prune.ts';
 import { rollbackArtifact } from './rollback.ts';
 import { planDeploy } from './plan.ts';
 import { swapSlots } from './swap.ts';
-import { StageLog, writeSummary, type DeployFacts } from './report.ts';
+import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './report.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
@@ -169,7 +169,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
   }
 
   const uploaded = await stages.run('Upload', () =>
-    uploadArtifact(kudu, pkg, name, signal, { onProgress: progressLogger(pkg.zipSize) }),
+    uploadArtifact(kudu, pkg, name, signal, { onProgress: uploadProgressLogger(pkg.zipSize) }),
   );
   facts.uploadSkipped = uploaded.skipped;
   if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu, signal));
@@ -289,17 +289,4 @@ async function instancesOf(target: Target, signal: AbortSignal): Promise<string[
     core.warning(`Could not list the site's instances from ARM (${messageOf(err)}); verifying whichever instance answers.`);
     return undefined;
   }
-}
-
-/** Upload progress for large files: percent and rate, at most every 5 seconds. */
-function progressLogger(total: number): (sent: number) => void {
-  const started = performance.now();
-  let lastLog = started;
-  return (sent: number) => {
-    const now = performance.now();
-    if (now - lastLog < 5000 || sent >= total) return;
-    lastLog = now;
-    const rate = sent / 1048576 / ((now - started) / 1000);
-    core.info(`Uploaded ${((sent / total) * 100).toFixed(0)}% (${(sent / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB, ${rate.toFixed(1)} MiB/s)`);
-  };
 }

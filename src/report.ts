@@ -100,3 +100,24 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
+
+/**
+ * Progress for a large upload: percent and rate, at most once per `everyMs`, so a slow upload
+ * shows it is moving without flooding the log. A fast upload prints nothing.
+ */
+export function uploadProgressLogger(
+  total: number,
+  log: (line: string) => void = core.info,
+  now: () => number = () => performance.now(),
+  everyMs = 5000,
+): (sent: number) => void {
+  const started = now();
+  let lastLog = started;
+  return (sent: number) => {
+    const t = now();
+    if (t - lastLog < everyMs || sent >= total) return;
+    lastLog = t;
+    const rate = sent / 1048576 / ((t - started) / 1000);
+    log(`Uploaded ${Math.floor((sent / total) * 100)}% (${(sent / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB, ${rate.toFixed(1)} MiB/s)`);
+  };
+}

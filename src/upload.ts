@@ -35,16 +35,8 @@ export async function uploadArtifact(
   }
 
   core.info(`Uploading ${artifactName}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${TARGET_DIR}/`);
-  const quarter = Math.max(1, Math.ceil(pkg.zipSize / 4));
-  let nextReport = quarter;
   const { bytesSent } = await kudu.putZip(TARGET_DIR, pkg.zipPath, {
-    onProgress: (sent) => {
-      opts.onProgress?.(sent, pkg.zipSize);
-      if (sent >= nextReport && sent < pkg.zipSize) {
-        core.info(`  ${Math.floor((sent * 100) / pkg.zipSize)}% (${mib(sent)})`);
-        nextReport = (Math.floor(sent / quarter) + 1) * quarter;
-      }
-    },
+    onProgress: (sent) => opts.onProgress?.(sent, pkg.zipSize),
   });
 
   // Kudu's zip API answers 200 once it has extracted; the listing is the proof that the whole
