@@ -5,7 +5,7 @@
 // Usage: node_modules/.bin/node bench/build.ts [app-folder] [rounds]
 // app-folder defaults to example/ (falling back to the test fixture app while example/ has no go.mod).
 
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { buildBinary, goBuildArgs, goBuildEnv, type BuildRequest } from '../src/build.ts';
 import { packageArtifact } from '../src/pack.ts';
 import { recordFigure } from './results.ts';
+import { windowsBuildRequest, machineGoBin } from '../test/helpers/buildRequest.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let appDir = path.resolve(process.argv[2] ?? path.join(repoRoot, 'example'));
@@ -22,25 +23,13 @@ if (!fs.existsSync(path.join(appDir, 'go.mod')) && process.argv[2] === undefined
   appDir = fallback;
 }
 const rounds = Number(process.argv[3] ?? 7);
-const goBin = path.join(execSync('go env GOROOT', { encoding: 'utf8' }).trim(), 'bin', 'go');
+const goBin = machineGoBin;
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-bench-build-'));
 const never = new AbortController().signal;
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
 function request(out: string): BuildRequest {
-  return {
-    goBin,
-    workingDirectory: appDir,
-    package: '.',
-    goos: 'windows',
-    goarch: 'amd64',
-    ldflags: '',
-    buildFlags: [],
-    buildTags: [],
-    commit: COMMIT,
-    versionLabel: 'v1.0.0',
-    outputPath: out,
-  };
+  return windowsBuildRequest(appDir, out, { commit: COMMIT, env: {} });
 }
 
 const bareEnv = { ...process.env, GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };

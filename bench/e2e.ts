@@ -12,8 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService } from '../test/sandbox/appservice.ts';
-import { seedToolCache, machineGoVersion, toSemver } from '../test/sandbox/gomirror.ts';
+import { startAppService, deployInputs } from '../test/sandbox/appservice.ts';
+import { seedToolCache } from '../test/sandbox/gomirror.ts';
 import { runAction, repoRoot } from '../test/helpers/runAction.ts';
 import { recordFigure } from './results.ts';
 
@@ -31,15 +31,7 @@ try {
     const commit = randomBytes(20).toString('hex');
     const t0 = performance.now();
     const run = await runAction({
-      inputs: {
-        'app-name': site.siteName,
-        'publish-profile': site.publishProfile,
-        'go-version': toSemver(machineGoVersion()),
-        'working-directory': 'example',
-        goos: 'linux',
-        goarch,
-        commit,
-      },
+      inputs: deployInputs(site, commit),
       env: { GITHUB_SHA: commit },
       toolCache,
       cwd: repoRoot,

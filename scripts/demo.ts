@@ -11,8 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, type AppService } from '../test/sandbox/appservice.ts';
-import { seedToolCache, machineGoVersion, toSemver } from '../test/sandbox/gomirror.ts';
+import { startAppService, deployInputs, type AppService } from '../test/sandbox/appservice.ts';
+import { seedToolCache } from '../test/sandbox/gomirror.ts';
 import { startLoad } from '../test/sandbox/load.ts';
 import { runAction, repoRoot, type ActionRun } from '../test/helpers/runAction.ts';
 
@@ -24,17 +24,7 @@ function say(line: string): void {
 
 async function deploy(site: AppService, toolCache: string, commit: string): Promise<ActionRun> {
   const run = await runAction({
-    inputs: {
-      'app-name': site.siteName,
-      'publish-profile': site.publishProfile,
-      'go-version': toSemver(machineGoVersion()),
-      'working-directory': 'example',
-      goos: 'linux',
-      goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
-      commit,
-      'verify-timeout': '60',
-      timeout: '300',
-    },
+    inputs: deployInputs(site, commit, { 'verify-timeout': '60', timeout: '300' }),
     env: { GITHUB_SHA: commit, GITHUB_REF_TYPE: 'branch', GITHUB_REF_NAME: 'main' },
     toolCache,
     cwd: repoRoot,

@@ -2,7 +2,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execSync, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, type BuildRequest } from '../src/build.ts';
 import { checkWindowsExecutable, parsePeHeader } from '../src/pe.ts';
 import { ActionError } from '../src/errors.ts';
+import { windowsBuildRequest, machineGoBin } from './helpers/buildRequest.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = path.join(repoRoot, 'test', 'fixtures');
-const goBin = path.join(execSync('go env GOROOT', { encoding: 'utf8' }).trim(), 'bin', 'go');
+const goBin = machineGoBin;
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 // The first windows build compiles the standard library for windows/amd64.
 const LONG = { timeout: 300_000 };
@@ -29,23 +30,12 @@ after(() => {
 });
 
 function request(over: Partial<BuildRequest> = {}): BuildRequest {
-  return {
-    goBin,
-    workingDirectory: path.join(fixtures, 'hello'),
-    package: '.',
-    goos: 'windows',
-    goarch: 'amd64',
-    ldflags: '',
-    buildFlags: [],
-    buildTags: [],
+  return windowsBuildRequest(path.join(fixtures, 'hello'), path.join(scratch, `out-${Math.random().toString(16).slice(2)}`), {
     commit: COMMIT,
     versionLabel: COMMIT,
-    outputPath: path.join(scratch, `out-${Math.random().toString(16).slice(2)}`),
     repositoryRoot: repoRoot,
-    // Fixtures are modules of their own, outside any workspace file the repository may have.
-    env: { GOWORK: 'off' },
     ...over,
-  };
+  });
 }
 
 const never = new AbortController().signal;

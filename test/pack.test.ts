@@ -2,7 +2,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,10 +11,10 @@ import yauzl from 'yauzl';
 import { buildBinary } from '../src/build.ts';
 import { packageArtifact, resolveIncludes, normalizePattern, type PackageRequest } from '../src/pack.ts';
 import { ActionError } from '../src/errors.ts';
+import { windowsBuildRequest } from './helpers/buildRequest.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const hello = path.join(repoRoot, 'test', 'fixtures', 'hello');
-const goBin = path.join(execSync('go env GOROOT', { encoding: 'utf8' }).trim(), 'bin', 'go');
 const NAME = 'hello-0123456789.exe';
 const STEM = 'hello-0123456789';
 
@@ -25,23 +25,7 @@ before(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-pack-'));
   // A real windows/amd64 build of the fixture app is the binary being packaged.
   binary = path.join(scratch, NAME);
-  await buildBinary(
-    {
-      goBin,
-      workingDirectory: hello,
-      package: '.',
-      goos: 'windows',
-      goarch: 'amd64',
-      ldflags: '',
-      buildFlags: [],
-      buildTags: [],
-      commit: '0123456789abcdef',
-      versionLabel: 'v1.0.0',
-      outputPath: binary,
-      env: { GOWORK: 'off' },
-    },
-    new AbortController().signal,
-  );
+  await buildBinary(windowsBuildRequest(hello, binary), new AbortController().signal);
 }, { timeout: 300_000 });
 
 after(() => {

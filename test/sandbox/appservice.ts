@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from './kudu.ts';
 import { startIis, type Iis, type Launcher } from './iis.ts';
+import { machineGoVersion, toSemver } from './gomirror.ts';
 
 export interface AppServiceOptions {
   siteName?: string;
@@ -65,5 +66,22 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       await iis.close();
       await kudu.close();
     },
+  };
+}
+
+/**
+ * The action's inputs that deploy the example app (or `extra['working-directory']`) to this site
+ * at `commit`: a build for this machine, which the shell launcher runs, with the machine's Go.
+ */
+export function deployInputs(site: AppService, commit: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'app-name': site.siteName,
+    'publish-profile': site.publishProfile,
+    'go-version': toSemver(machineGoVersion()),
+    'working-directory': 'example',
+    goos: 'linux',
+    goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+    commit,
+    ...extra,
   };
 }

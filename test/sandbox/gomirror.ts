@@ -11,26 +11,15 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GoFile, GoRelease } from '../../src/goversion.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where the repacked archive is kept between test files and runs (git-ignored). */
 const archiveCacheDir = path.join(repoRoot, '.tmp', 'gomirror');
 
-export interface ListedFile {
-  filename: string;
-  os: string;
-  arch: string;
-  version: string;
-  sha256: string;
-  size: number;
-  kind: string;
-}
-
-export interface ListedRelease {
-  version: string;
-  stable: boolean;
-  files: ListedFile[];
-}
+// The listing's shapes are the action's own (src/goversion.ts): the mirror serves what it parses.
+export type ListedFile = GoFile;
+export type ListedRelease = GoRelease;
 
 /** What can go wrong, set at start or changed later through `mirror.faults`. */
 export interface GoMirrorFaults {
