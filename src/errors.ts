@@ -21,14 +21,6 @@ export class InputError extends ActionError {
   }
 }
 
-/** A stage whose issue has not landed yet; fails loudly instead of pretending to succeed. */
-export class NotImplementedError extends ActionError {
-  override name = 'NotImplementedError';
-  constructor(stage: string) {
-    super(`The ${stage} stage is not implemented yet in this version of go-azure-deploy.`);
-  }
-}
-
 /** Raised when the whole-deploy `timeout` runs out. */
 export class DeployTimeoutError extends ActionError {
   override name = 'DeployTimeoutError';
