@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildExampleApp, installTemplates, startIisProcess, writeArtifact } from '../test/sandbox/iis.ts';
+import { recordFigure } from './results.ts';
 
 export type Strategy = 'original' | 'shutdown' | 'goazure' | 'goazure+307';
 export type Workload = 'A' | 'B';
@@ -261,4 +262,17 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.reso
   };
   const rows = await runSwapBench(opts);
   console.log(formatTable(rows, opts));
+  for (const r of rows) {
+    const goal =
+      r.strategy === 'goazure' && r.workload === 'A' ? { goal: 'median 0, max ≤ 2', met: median(r.failed) === 0 && Math.max(...r.failed) <= 2 }
+      : r.strategy === 'goazure' && r.workload === 'B' ? { goal: `≤ ${Math.round(floorB(opts.rate) * 1.1)}`, met: median(r.failed) <= floorB(opts.rate) * 1.1 }
+      : r.strategy === 'goazure+307' ? { goal: '≈ 0', met: median(r.failed) === 0 }
+      : { goal: '' };
+    recordFigure({ bench: 'swap', figure: `${r.strategy}, workload ${r.workload}: failed per swap (median; max ${Math.max(...r.failed)})`, value: median(r.failed), unit: 'failed', ...goal });
+    const switched = r.switchMs.filter((x) => x >= 0);
+    if (r.strategy.startsWith('goazure') && switched.length > 0) {
+      const ms = median(switched);
+      recordFigure({ bench: 'swap', figure: `${r.strategy}, workload ${r.workload}: switch → new version (median)`, value: ms / 1000, unit: 's', goal: r.workload === 'A' ? '< 1 s' : '', met: r.workload === 'A' ? ms < 1000 : undefined });
+    }
+  }
 }

@@ -29,7 +29,8 @@ const figures = fs
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l) as Figure);
-const fmt = (f: Figure): string => (f.unit === 'x' ? f.value.toFixed(2) : `${f.value.toFixed(f.value < 10 ? 2 : 0)} ${f.unit}`);
+const fmt = (f: Figure): string =>
+  f.unit === 'x' ? f.value.toFixed(2) : f.unit === 'failed' ? `${f.value} failed` : `${f.value.toFixed(f.value < 10 ? 2 : 0)} ${f.unit}`;
 process.stdout.write(`\n| benchmark | figure | value | goal | met |\n| --- | --- | --- | --- | --- |\n`);
 for (const f of figures) {
   process.stdout.write(`| ${f.bench} | ${f.figure} | ${fmt(f)} | ${f.goal || '—'} | ${f.met === undefined ? '—' : f.met ? 'yes' : 'no'} |\n`);
