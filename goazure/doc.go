@@ -21,11 +21,15 @@
 //
 // The hand-over aims at the fewest failed requests when IIS sits in front, which keeps a pool of
 // keep-alive connections to the app and answers 502.3, without retrying, when a connection is
-// refused or reset. When it starts, idle connections are closed and busy ones close after their
-// answer, so the proxy stops reusing them; the listener closes; and the server returns the moment
-// the last running request has been answered, rather than after http.Server.Shutdown's polling
-// interval of up to 500 ms. Requests that arrive on a new connection meanwhile are refused, so the
-// failures per hand-over come down to the arrivals during the longest running request.
+// refused or reset. When it starts, every answer carries "Connection: close", so each pooled
+// connection is closed by the server right after an answer and never under a request the proxy is
+// sending. The server keeps accepting until the first moment with no request running and no
+// connection open, closes the listener right then and returns, so with fast requests no request
+// fails at all. When long requests leave no such moment within 100 ms, the listener closes anyway
+// and the server returns the moment the last running request has been answered, rather than after
+// http.Server.Shutdown's polling interval of up to 500 ms; requests that arrive on a new
+// connection meanwhile are refused, so the failures per hand-over come down to the arrivals during
+// the longest running request.
 // [WithRedirectWhileDraining] removes even those for clients that follow redirects.
 // [WithDrainTimeout] bounds the whole hand-over.
 //

@@ -101,8 +101,14 @@ type drainer struct {
 	draining bool
 	redirect bool
 	inFlight int
+	// open counts the connections the server holds, idle pooled ones included.
+	open int
 	// idle is closed once the server is draining and no request is running.
 	idle chan struct{}
+	// quiet is closed at the first moment of the drain with no request running and no connection
+	// open; closeListener runs at that very moment, under mu, so no connection can slip in between.
+	quiet         chan struct{}
+	closeListener func()
 	// release is closed when held requests may send their redirect.
 	release chan struct{}
 	// unflushed counts held requests that have not yet sent their redirect's header; flushed is
@@ -115,7 +121,7 @@ type drainer struct {
 }
 
 func newDrainer(redirect bool) *drainer {
-	return &drainer{redirect: redirect, idle: make(chan struct{}), release: make(chan struct{}), ended: make(chan struct{}), flushed: make(chan struct{}, 1)}
+	return &drainer{redirect: redirect, idle: make(chan struct{}), quiet: make(chan struct{}), release: make(chan struct{}), ended: make(chan struct{}), flushed: make(chan struct{}, 1)}
 }
 
 func (d *drainer) wrap(h http.Handler) http.Handler {
@@ -209,6 +215,39 @@ func (d *drainer) finished() {
 	if d.draining && d.inFlight == 0 {
 		d.closeIdle()
 	}
+	if !d.redirect {
+		d.checkQuiet()
+	}
+}
+
+// connState follows the server's connections, so the drain can tell when none is left.
+func (d *drainer) connState(s http.ConnState) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		d.open++
+	case http.StateClosed, http.StateHijacked:
+		d.open--
+		if !d.redirect {
+			d.checkQuiet()
+		}
+	}
+}
+
+// checkQuiet closes the listener at the first quiet moment of a drain. Called with mu held.
+func (d *drainer) checkQuiet() {
+	if !d.draining || d.inFlight != 0 || d.open > 0 {
+		return
+	}
+	select {
+	case <-d.quiet:
+	default:
+		if d.closeListener != nil {
+			d.closeListener()
+		}
+		close(d.quiet)
+	}
 }
 
 // start marks the hand-over's beginning.
@@ -218,6 +257,9 @@ func (d *drainer) start() {
 	d.draining = true
 	if d.inFlight == 0 {
 		d.closeIdle()
+	}
+	if !d.redirect {
+		d.checkQuiet()
 	}
 }
 
@@ -257,6 +299,14 @@ func serve(ctx context.Context, srv *http.Server, raw net.Listener, cfg *config)
 		h = http.DefaultServeMux
 	}
 	srv.Handler = d.wrap(h)
+	userConnState := srv.ConnState
+	srv.ConnState = func(c net.Conn, state http.ConnState) {
+		d.connState(state)
+		if userConnState != nil {
+			userConnState(c, state)
+		}
+	}
+	d.closeListener = func() { _ = ln.Close() }
 
 	artifactFile := findArtifactFile(cfg.artifactFile, executable(), os.Getenv("HOME"))
 	if cfg.onListen != nil {
@@ -343,6 +393,10 @@ func (w *watcher) check() string {
 	return next
 }
 
+// quietWait is how long a drain keeps accepting while it waits for a moment with no request
+// running and no connection open.
+const quietWait = 100 * time.Millisecond
+
 // redirectLinger is how long held redirects stay open after ListenAndServe has returned, in case
 // the process does not exit at once; their clients then come back to whatever answers.
 const redirectLinger = time.Second
@@ -356,21 +410,37 @@ func drain(srv *http.Server, ln *closeOnceListener, d *drainer, cfg *config, ser
 	for _, f := range cfg.onShutdown {
 		go f()
 	}
+	// From here on every answer says Connection: close, so each connection the proxy holds is
+	// closed by this server right after an answer, never under a request the proxy is sending.
 	d.start()
-	// Idle pooled connections close now, and busy ones right after their answer, so the proxy
-	// stops sending new requests over connections this process would have to keep serving.
-	srv.SetKeepAlivesEnabled(false)
-	if !cfg.redirect {
-		// New connections are refused from now on, and IIS answers them 502.3 until this process
-		// has exited; returning as soon as the running requests end keeps that window as short
-		// as the longest of them, instead of Shutdown's polling interval of up to 500 ms.
-		_ = ln.Close()
-	}
 	timedOut := false
-	select {
-	case <-d.idle:
-	case <-deadline.C:
-		timedOut = true
+	if !cfg.redirect {
+		// Keep accepting for a moment: with fast requests there soon comes a moment with no
+		// request running and no connection open, and the listener closes right then (see
+		// checkQuiet), so hardly any connection is refused. Closing idle pooled connections
+		// instead would reset any the proxy has just sent a request on, and IIS answers that
+		// 502.3 without retrying.
+		select {
+		case <-d.quiet:
+		case <-time.After(quietWait):
+			// Long requests keep the server busy: close now, so the hand-over's failures come
+			// down to the arrivals during the longest running request, instead of Shutdown's
+			// polling interval of up to 500 ms.
+			srv.SetKeepAlivesEnabled(false)
+			_ = ln.Close()
+		case <-deadline.C:
+			timedOut = true
+		}
+	} else {
+		// Idle pooled connections close now, and busy ones right after their answer.
+		srv.SetKeepAlivesEnabled(false)
+	}
+	if !timedOut {
+		select {
+		case <-d.idle:
+		case <-deadline.C:
+			timedOut = true
+		}
 	}
 
 	if cfg.redirect {
