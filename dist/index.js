@@ -28604,6 +28604,150 @@ async function withRetry(attempt, opts) {
   }
 }
 
+// src/http.ts
+import * as http2 from "node:http";
+import * as https2 from "node:https";
+
+// package.json
+var package_default = {
+  name: "go-azure-deploy",
+  version: "1.0.0",
+  private: true,
+  description: "Deploy Go web apps to Azure App Service on Windows in place, without stopping the site",
+  type: "module",
+  license: "MIT",
+  engines: {
+    node: ">=24"
+  },
+  scripts: {
+    bundle: "node scripts/bundle.mjs",
+    typecheck: "tsc --noEmit",
+    test: "node scripts/test.mjs",
+    demo: "node scripts/demo.ts",
+    bench: "node scripts/bench.ts"
+  },
+  dependencies: {
+    "@actions/core": "^3.0.1",
+    "@actions/exec": "^3.0.0",
+    "@actions/glob": "^0.7.0",
+    "@actions/http-client": "^4.0.1",
+    "@actions/io": "^3.0.2",
+    "@actions/tool-cache": "^4.0.0",
+    "@azure/arm-appservice": "^19.0.0",
+    "@azure/identity": "^4.13.1",
+    "fast-xml-parser": "^5.12.1",
+    semver: "^7.8.6",
+    yazl: "^3.3.1"
+  },
+  devDependencies: {
+    "@types/node": "^24.19.2",
+    "@types/semver": "^7.8.0",
+    "@types/yauzl": "^3.4.0",
+    "@types/yazl": "^3.3.1",
+    esbuild: "^0.28.2",
+    node: "^24.21.0",
+    typescript: "~5.9",
+    yaml: "^2.9.1",
+    yauzl: "^3.4.0"
+  }
+};
+
+// src/http.ts
+var USER_AGENT = `go-azure-deploy/${package_default.version}`;
+var NetworkError = class extends Error {
+  name = "NetworkError";
+  code;
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+};
+var agents = new HttpClient(USER_AGENT, [], { keepAlive: true });
+function agentFor(url) {
+  return agents.getAgent(url);
+}
+function openRequest(req) {
+  const url = new URL(req.url);
+  const transport = url.protocol === "https:" ? https2 : http2;
+  const headers = { "User-Agent": USER_AGENT, ...req.headers };
+  if (Buffer.isBuffer(req.body)) headers["Content-Length"] = String(req.body.length);
+  else if (req.body !== void 0) headers["Content-Length"] = String(req.bodyLength ?? 0);
+  else if (req.method !== "GET" && req.method !== "HEAD") headers["Content-Length"] = "0";
+  return new Promise((resolve5, reject) => {
+    if (req.signal?.aborted) {
+      reject(req.signal.reason);
+      return;
+    }
+    let settled = false;
+    let bytesSent = 0;
+    let source;
+    const fail2 = (err) => {
+      source?.destroy();
+      request.destroy(err instanceof Error ? err : void 0);
+      if (settled) return;
+      settled = true;
+      req.signal?.removeEventListener("abort", onAbort);
+      reject(err);
+    };
+    const onAbort = () => fail2(req.signal?.reason ?? new Error("aborted"));
+    const request = transport.request(url, { method: req.method, headers, agent: agentFor(req.url) }, (res) => {
+      if (source !== void 0 && !source.readableEnded) source.destroy();
+      settled = true;
+      res.once("close", () => req.signal?.removeEventListener("abort", onAbort));
+      resolve5({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: res,
+        get bytesSent() {
+          return bytesSent;
+        }
+      });
+    });
+    request.on("error", (err) => fail2(asNetworkError(err)));
+    if (req.idleTimeoutMs !== void 0) {
+      const seconds = Math.round(req.idleTimeoutMs / 1e3);
+      request.setTimeout(req.idleTimeoutMs, () => fail2(new NetworkError(`no data moved for ${seconds} s`, "ETIMEDOUT")));
+    }
+    req.signal?.addEventListener("abort", onAbort, { once: true });
+    if (req.body === void 0) {
+      request.end();
+    } else if (Buffer.isBuffer(req.body)) {
+      bytesSent = req.body.length;
+      request.end(req.body);
+      req.onProgress?.(bytesSent);
+    } else {
+      source = req.body();
+      source.on("data", (chunk) => {
+        bytesSent += chunk.length;
+        req.onProgress?.(bytesSent);
+      });
+      source.on("error", (err) => fail2(err));
+      source.pipe(request);
+    }
+  });
+}
+async function sendRequest(req) {
+  const res = await openRequest(req);
+  const chunks = [];
+  try {
+    for await (const chunk of res.body) chunks.push(chunk);
+  } catch (err) {
+    if (req.signal?.aborted) throw req.signal.reason;
+    if (err instanceof NetworkError) throw err;
+    throw new NetworkError("the connection closed mid-answer", "ECONNRESET");
+  }
+  if (!res.body.complete) throw new NetworkError("the connection closed mid-answer", "ECONNRESET");
+  return { status: res.status, headers: res.headers, body: Buffer.concat(chunks), bytesSent: res.bytesSent };
+}
+function asNetworkError(err) {
+  if (typeof err.code === "string") return new NetworkError(err.message.includes(err.code) ? err.message : `${err.code}: ${err.message}`, err.code);
+  return err;
+}
+function safeUrl(url) {
+  const u = new URL(String(url));
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
 // src/goversion.ts
 var import_semver = __toESM(require_semver2(), 1);
 import * as path7 from "node:path";
@@ -28852,24 +28996,20 @@ function toolCacheRoot() {
 function tempRoot() {
   return process.env.RUNNER_TEMP || os7.tmpdir();
 }
-function httpClient() {
-  return new HttpClient("go-azure-deploy", [], { allowRetries: false, socketTimeout: 6e4 });
-}
+var IDLE_TIMEOUT_MS = 6e4;
 async function fetchListing(base, retryBaseDelayMs, signal) {
   const url = `${base}/?mode=json&include=all`;
-  const client = httpClient();
   const body = await withRetry(
     async () => {
-      const res = await client.get(url);
-      const status = res.message.statusCode ?? 0;
+      const res = await sendRequest({ method: "GET", url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+      const status = res.status;
       if (status !== 200) {
-        res.message.resume();
-        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.message.headers["retry-after"])));
+        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.headers["retry-after"])));
         throw new ActionError(
           `The Go download listing ${url} answered HTTP ${status}${status === 404 ? " Not Found" : ""}. Check go-download-base-url (it must serve the JSON listing at ?mode=json&include=all and the archives beside it).`
         );
       }
-      return res.readBody();
+      return res.body.toString("utf8");
     },
     { what: `GET ${url}`, signal, ...retryBaseDelayMs !== void 0 ? { baseDelayMs: retryBaseDelayMs } : {} }
   ).catch((err) => {
@@ -28899,15 +29039,14 @@ function notFound(spec, origin, releases, base) {
 async function downloadVerified(base, file, retryBaseDelayMs, signal) {
   const url = `${base}/${encodeURIComponent(file.filename)}`;
   const dest = path8.join(tempRoot(), `${randomUUID3()}-${file.filename}`);
-  const client = httpClient();
   const started = Date.now();
   info(`Downloading ${url}${file.size ? ` (${(file.size / 1048576).toFixed(1)} MiB)` : ""}`);
   try {
     const actual = await withRetry(
       async () => {
-        const res = await client.get(url);
-        const message = res.message;
-        const status = message.statusCode ?? 0;
+        const res = await openRequest({ method: "GET", url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+        const message = res.body;
+        const status = res.status;
         if (status !== 200) {
           message.resume();
           if (status === 404) {
@@ -39935,7 +40074,7 @@ var ThrottlingUtils = class _ThrottlingUtils {
 };
 
 // node_modules/@azure/msal-node/node_modules/@azure/msal-common/dist/error/NetworkError.mjs
-var NetworkError = class _NetworkError extends AuthError {
+var NetworkError2 = class _NetworkError extends AuthError {
   constructor(error2, httpStatus, responseHeaders) {
     super(error2.errorCode, error2.correlationId, error2.errorMessage, error2.subError);
     Object.setPrototypeOf(this, _NetworkError.prototype);
@@ -39947,7 +40086,7 @@ var NetworkError = class _NetworkError extends AuthError {
 };
 function createNetworkError(error2, httpStatus, responseHeaders, additionalError) {
   error2.errorMessage = `${error2.errorMessage}, additionalErrorInfo: error.name:${additionalError?.name}, error.message:${additionalError?.message}`;
-  return new NetworkError(error2, httpStatus, responseHeaders);
+  return new NetworkError2(error2, httpStatus, responseHeaders);
 }
 
 // node_modules/@azure/msal-node/node_modules/@azure/msal-common/dist/protocol/Token.mjs
@@ -40002,7 +40141,7 @@ async function sendPostRequest(thumbprint, tokenEndpoint, options, correlationId
       requestId: responseHeaders[HeaderNames.X_MS_REQUEST_ID] || ""
     }, correlationId);
   } catch (e) {
-    if (e instanceof NetworkError) {
+    if (e instanceof NetworkError2) {
       const responseHeaders = e.responseHeaders;
       if (responseHeaders) {
         performanceClient?.addFields({
@@ -43073,7 +43212,7 @@ var ClientApplication = class {
 };
 
 // node_modules/@azure/msal-node/dist/network/LoopbackClient.mjs
-import http2 from "http";
+import http3 from "http";
 var LoopbackClient = class {
   constructor(preferredPort) {
     this.preferredPort = preferredPort;
@@ -43089,7 +43228,7 @@ var LoopbackClient = class {
       throw NodeAuthError.createLoopbackServerAlreadyExistsError();
     }
     return new Promise((resolve5, reject) => {
-      this.server = http2.createServer((req, res) => {
+      this.server = http3.createServer((req, res) => {
         const method = req.method?.toUpperCase();
         if (method !== "GET" && method !== "POST") {
           res.writeHead(405, {
@@ -46291,13 +46430,13 @@ var HttpPipeline = class _HttpPipeline {
     this._orderedPolicies = void 0;
     return removedPolicies;
   }
-  sendRequest(httpClient2, request) {
+  sendRequest(httpClient, request) {
     const policies = this.getOrderedPolicies();
     const pipeline3 = policies.reduceRight((next, policy) => {
       return (req) => {
         return policy.sendRequest(req, next);
       };
-    }, (req) => httpClient2.sendRequest(req));
+    }, (req) => httpClient.sendRequest(req));
     return pipeline3(request);
   }
   getOrderedPolicies() {
@@ -46507,8 +46646,8 @@ function isRestError(e) {
 }
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/nodeHttpClient.js
-import http3 from "node:http";
-import https2 from "node:https";
+import http4 from "node:http";
+import https3 from "node:https";
 import zlib from "node:zlib";
 import { Transform as Transform2 } from "node:stream";
 
@@ -46682,7 +46821,7 @@ var NodeHttpClient = class {
       ...request.requestOverrides
     };
     return new Promise((resolve5, reject) => {
-      const req = isInsecure ? http3.request(options, resolve5) : https2.request(options, resolve5);
+      const req = isInsecure ? http4.request(options, resolve5) : https3.request(options, resolve5);
       req.once("error", (err) => {
         reject(new RestError(err.message, { code: err.code ?? RestError.REQUEST_SEND_ERROR, request }));
       });
@@ -46711,15 +46850,15 @@ var NodeHttpClient = class {
     const disableKeepAlive = request.disableKeepAlive;
     if (isInsecure) {
       if (disableKeepAlive) {
-        return http3.globalAgent;
+        return http4.globalAgent;
       }
       if (!this.cachedHttpAgent) {
-        this.cachedHttpAgent = new http3.Agent({ keepAlive: true });
+        this.cachedHttpAgent = new http4.Agent({ keepAlive: true });
       }
       return this.cachedHttpAgent;
     } else {
       if (disableKeepAlive && !request.tlsSettings) {
-        return https2.globalAgent;
+        return https3.globalAgent;
       }
       const tlsSettings = request.tlsSettings ?? DEFAULT_TLS_SETTINGS;
       let agent = this.cachedHttpsAgents.get(tlsSettings);
@@ -46727,7 +46866,7 @@ var NodeHttpClient = class {
         return agent;
       }
       logger4.info("No cached TLS Agent exist, creating a new Agent");
-      agent = new https2.Agent({
+      agent = new https3.Agent({
         // keepAlive is true if disableKeepAlive is false.
         keepAlive: !disableKeepAlive,
         // Since we are spreading, if no tslSettings were provided, nothing is added to the agent options.
@@ -47864,11 +48003,11 @@ function buildMultipartBody(parts) {
 }
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/client/sendRequest.js
-async function sendRequest(method, url, pipeline3, options = {}, customHttpClient) {
-  const httpClient2 = customHttpClient ?? getCachedDefaultHttpsClient();
+async function sendRequest2(method, url, pipeline3, options = {}, customHttpClient) {
+  const httpClient = customHttpClient ?? getCachedDefaultHttpsClient();
   const request = buildPipelineRequest(method, url, options);
   try {
-    const response = await pipeline3.sendRequest(httpClient2, request);
+    const response = await pipeline3.sendRequest(httpClient, request);
     const headers = response.headers.toJSON();
     const stream = response.readableStreamBody ?? response.browserStreamBody;
     const parsedBody = options.responseAsStream || stream !== void 0 ? void 0 : getResponseBody(response);
@@ -48216,34 +48355,34 @@ function getClient(endpoint, clientOptions = {}) {
       });
     }
   }
-  const { allowInsecureConnection: allowInsecureConnection2, httpClient: httpClient2 } = clientOptions;
+  const { allowInsecureConnection: allowInsecureConnection2, httpClient } = clientOptions;
   const endpointUrl = clientOptions.endpoint ?? endpoint;
   const client = (path14, ...args) => {
     const getUrl = (requestOptions) => buildRequestUrl(endpointUrl, path14, args, { allowInsecureConnection: allowInsecureConnection2, ...requestOptions });
     return {
       get: (requestOptions = {}) => {
-        return buildOperation("GET", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("GET", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       post: (requestOptions = {}) => {
-        return buildOperation("POST", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("POST", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       put: (requestOptions = {}) => {
-        return buildOperation("PUT", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("PUT", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       patch: (requestOptions = {}) => {
-        return buildOperation("PATCH", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("PATCH", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       delete: (requestOptions = {}) => {
-        return buildOperation("DELETE", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("DELETE", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       head: (requestOptions = {}) => {
-        return buildOperation("HEAD", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("HEAD", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       options: (requestOptions = {}) => {
-        return buildOperation("OPTIONS", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("OPTIONS", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       },
       trace: (requestOptions = {}) => {
-        return buildOperation("TRACE", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient2);
+        return buildOperation("TRACE", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
       }
     };
   };
@@ -48253,22 +48392,22 @@ function getClient(endpoint, clientOptions = {}) {
     pipeline: pipeline3
   };
 }
-function buildOperation(method, url, pipeline3, options, allowInsecureConnection2, httpClient2) {
+function buildOperation(method, url, pipeline3, options, allowInsecureConnection2, httpClient) {
   allowInsecureConnection2 = options.allowInsecureConnection ?? allowInsecureConnection2;
   return {
     then: function(onFulfilled, onrejected) {
-      return sendRequest(method, url, pipeline3, { ...options, allowInsecureConnection: allowInsecureConnection2 }, httpClient2).then(onFulfilled, onrejected);
+      return sendRequest2(method, url, pipeline3, { ...options, allowInsecureConnection: allowInsecureConnection2 }, httpClient).then(onFulfilled, onrejected);
     },
     async asBrowserStream() {
       if (isNodeLike) {
         throw new Error("`asBrowserStream` is supported only in the browser environment. Use `asNodeStream` instead to obtain the response body stream. If you require a Web stream of the response in Node, consider using `Readable.toWeb` on the result of `asNodeStream`.");
       } else {
-        return sendRequest(method, url, pipeline3, { ...options, allowInsecureConnection: allowInsecureConnection2, responseAsStream: true }, httpClient2);
+        return sendRequest2(method, url, pipeline3, { ...options, allowInsecureConnection: allowInsecureConnection2, responseAsStream: true }, httpClient);
       }
     },
     async asNodeStream() {
       if (isNodeLike) {
-        return sendRequest(method, url, pipeline3, { ...options, allowInsecureConnection: allowInsecureConnection2, responseAsStream: true }, httpClient2);
+        return sendRequest2(method, url, pipeline3, { ...options, allowInsecureConnection: allowInsecureConnection2, responseAsStream: true }, httpClient);
       } else {
         throw new Error("`isNodeStream` is not supported in the browser environment. Use `asBrowserStream` to obtain the response body stream.");
       }
@@ -50141,7 +50280,7 @@ var msalLogger = credentialLogger("MsalClient");
 function generateMsalConfiguration(clientId, tenantId, msalClientOptions = {}) {
   const resolvedTenant = resolveTenantId(msalClientOptions.logger ?? msalLogger, tenantId, clientId);
   const authority = getAuthority(resolvedTenant, getAuthorityHost(msalClientOptions));
-  const httpClient2 = new IdentityClient({
+  const httpClient = new IdentityClient({
     ...msalClientOptions.tokenCredentialOptions,
     authorityHost: authority,
     loggingOptions: msalClientOptions.loggingOptions
@@ -50153,7 +50292,7 @@ function generateMsalConfiguration(clientId, tenantId, msalClientOptions = {}) {
       knownAuthorities: getKnownAuthorities(resolvedTenant, authority, msalClientOptions.disableInstanceDiscovery)
     },
     system: {
-      networkClient: httpClient2,
+      networkClient: httpClient,
       loggerOptions: {
         loggerCallback: defaultLoggerCallback(msalClientOptions.logger ?? msalLogger),
         logLevel: getMSALLogLevel(getLogLevel()),
@@ -82965,155 +83104,6 @@ async function resolveTarget(cfg, signal) {
 
 // src/kudu.ts
 import * as fs14 from "node:fs";
-
-// src/http.ts
-import * as http4 from "node:http";
-import * as https3 from "node:https";
-
-// package.json
-var package_default = {
-  name: "go-azure-deploy",
-  version: "1.0.0",
-  private: true,
-  description: "Deploy Go web apps to Azure App Service on Windows in place, without stopping the site",
-  type: "module",
-  license: "MIT",
-  engines: {
-    node: ">=24"
-  },
-  scripts: {
-    bundle: "node scripts/bundle.mjs",
-    typecheck: "tsc --noEmit",
-    test: "node scripts/test.mjs",
-    demo: "node scripts/demo.ts",
-    bench: "node scripts/bench.ts"
-  },
-  dependencies: {
-    "@actions/core": "^3.0.1",
-    "@actions/exec": "^3.0.0",
-    "@actions/glob": "^0.7.0",
-    "@actions/http-client": "^4.0.1",
-    "@actions/io": "^3.0.2",
-    "@actions/tool-cache": "^4.0.0",
-    "@azure/arm-appservice": "^19.0.0",
-    "@azure/identity": "^4.13.1",
-    "fast-xml-parser": "^5.12.1",
-    semver: "^7.8.6",
-    yazl: "^3.3.1"
-  },
-  devDependencies: {
-    "@types/node": "^24.19.2",
-    "@types/semver": "^7.8.0",
-    "@types/yauzl": "^3.4.0",
-    "@types/yazl": "^3.3.1",
-    esbuild: "^0.28.2",
-    node: "^24.21.0",
-    typescript: "~5.9",
-    yaml: "^2.9.1",
-    yauzl: "^3.4.0"
-  }
-};
-
-// src/http.ts
-var USER_AGENT = `go-azure-deploy/${package_default.version}`;
-var NetworkError2 = class extends Error {
-  name = "NetworkError";
-  code;
-  constructor(message, code) {
-    super(message);
-    this.code = code;
-  }
-};
-var agents = new HttpClient(USER_AGENT, [], { keepAlive: true });
-function agentFor(url) {
-  return agents.getAgent(url);
-}
-function sendRequest2(req) {
-  const url = new URL(req.url);
-  const transport = url.protocol === "https:" ? https3 : http4;
-  const headers = { "User-Agent": USER_AGENT, ...req.headers };
-  if (Buffer.isBuffer(req.body)) headers["Content-Length"] = String(req.body.length);
-  else if (req.body !== void 0) headers["Content-Length"] = String(req.bodyLength ?? 0);
-  else if (req.method !== "GET" && req.method !== "HEAD") headers["Content-Length"] = "0";
-  return new Promise((resolve5, reject) => {
-    if (req.signal?.aborted) {
-      reject(req.signal.reason);
-      return;
-    }
-    let settled = false;
-    let bytesSent = 0;
-    let source;
-    const finish = (err, value) => {
-      if (settled) return;
-      settled = true;
-      req.signal?.removeEventListener("abort", onAbort);
-      if (err !== void 0) {
-        source?.destroy();
-        request.destroy();
-        reject(err);
-      } else {
-        if (source !== void 0 && !source.readableEnded) source.destroy();
-        resolve5(value);
-      }
-    };
-    const onAbort = () => finish(req.signal?.reason ?? new Error("aborted"));
-    const request = transport.request(
-      url,
-      { method: req.method, headers, agent: agentFor(req.url) },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          if (!res.complete) {
-            finish(new NetworkError2("the connection closed mid-answer", "ECONNRESET"));
-            return;
-          }
-          finish(void 0, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), bytesSent });
-        });
-        res.on("error", (err) => finish(asNetworkError(err)));
-        res.on(
-          "aborted",
-          () => finish(new NetworkError2("the connection closed mid-answer", "ECONNRESET"))
-        );
-      }
-    );
-    request.on("error", (err) => finish(asNetworkError(err)));
-    if (req.idleTimeoutMs !== void 0) {
-      request.setTimeout(
-        req.idleTimeoutMs,
-        () => finish(
-          new NetworkError2(`no data moved for ${Math.round(req.idleTimeoutMs / 1e3)} s`, "ETIMEDOUT")
-        )
-      );
-    }
-    req.signal?.addEventListener("abort", onAbort, { once: true });
-    if (req.body === void 0) {
-      request.end();
-    } else if (Buffer.isBuffer(req.body)) {
-      bytesSent = req.body.length;
-      request.end(req.body);
-      req.onProgress?.(bytesSent);
-    } else {
-      source = req.body();
-      source.on("data", (chunk) => {
-        bytesSent += chunk.length;
-        req.onProgress?.(bytesSent);
-      });
-      source.on("error", (err) => finish(err));
-      source.pipe(request);
-    }
-  });
-}
-function asNetworkError(err) {
-  if (typeof err.code === "string") return new NetworkError2(err.message.includes(err.code) ? err.message : `${err.code}: ${err.message}`, err.code);
-  return err;
-}
-function safeUrl(url) {
-  const u = new URL(String(url));
-  return `${u.protocol}//${u.host}${u.pathname}`;
-}
-
-// src/kudu.ts
 var KuduError = class extends ActionError {
   name = "KuduError";
   status;
@@ -83271,7 +83261,7 @@ var KuduClient = class {
     try {
       return await withRetry(
         async () => {
-          const res = await sendRequest2({
+          const res = await sendRequest({
             method: c.method,
             url,
             headers: { Authorization: await this.target.authorization(), ...c.headers },
@@ -83366,7 +83356,7 @@ function artifactFileContent(artifactName2) {
   return `_target\\${artifactName2}\r
 `;
 }
-async function readCurrentArtifact(kudu, _signal) {
+async function readCurrentArtifact(kudu) {
   const file = await kudu.getFile(ARTIFACT_FILE);
   if (file === null) {
     info(`${ARTIFACT_FILE} does not exist yet: this is the first deploy to this site.`);
@@ -83376,13 +83366,13 @@ async function readCurrentArtifact(kudu, _signal) {
   info(name3 === "" ? `${ARTIFACT_FILE} is empty.` : `${ARTIFACT_FILE} names ${name3}.`);
   return name3;
 }
-async function switchArtifact(kudu, artifactName2, _signal) {
+async function switchArtifact(kudu, artifactName2) {
   await kudu.putFile(ARTIFACT_FILE, artifactFileContent(artifactName2), { ifMatch: "*" });
   info(`Switched: ${ARTIFACT_FILE} now names _target\\${artifactName2}.`);
 }
 
 // src/upload.ts
-async function uploadArtifact(kudu, pkg, artifactName2, _signal, opts = {}) {
+async function uploadArtifact(kudu, pkg, artifactName2, opts = {}) {
   const before = await kudu.listDir(TARGET_DIR);
   const present = before?.find((e) => e.name === artifactName2 && !isDirectory2(e));
   if (present !== void 0 && present.size === pkg.binarySize) {
@@ -83433,7 +83423,7 @@ async function missingBootstrapFiles(kudu) {
   const present = new Set(listing.map((e) => e.name.toLowerCase()));
   return BOOTSTRAP_FILES.filter((f) => !present.has(f.toLowerCase()));
 }
-async function bootstrapSite(kudu, _signal) {
+async function bootstrapSite(kudu) {
   const missing = new Set(await missingBootstrapFiles(kudu));
   const result = { written: [], kept: [] };
   for (const name3 of BOOTSTRAP_FILES) {
@@ -83469,27 +83459,13 @@ function isServing(processes, artifactName2, previous) {
 function siteAnswered(status) {
   return status !== void 0 && status !== 502 && status !== 503 && status !== 504;
 }
-function sleep2(ms, signal) {
-  return new Promise((resolve5, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve5();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-async function wake(client, url, instance) {
+async function wake(url, instance, signal) {
   try {
     const headers = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
-    const res = await client.get(url, headers);
-    await res.readBody();
-    return res.message.statusCode;
+    const res = await sendRequest({ method: "GET", url, headers, signal, idleTimeoutMs: 1e4 });
+    return res.status;
   } catch {
+    if (signal.aborted) throw signal.reason;
     return void 0;
   }
 }
@@ -83499,40 +83475,35 @@ async function verifyDeployment(kudu, target, req, signal) {
   const interval = req.pollIntervalMs ?? 500;
   const instances = req.instances && req.instances.length > 0 ? req.instances : [""];
   const results = new Map(instances.map((i) => [i, { instance: i, ok: false, seen: [] }]));
-  const client = new HttpClient("go-azure-deploy-verify", [], { socketTimeout: 1e4, allowRetries: false, keepAlive: false });
   let lastError = "";
-  try {
-    while (true) {
-      for (const result of results.values()) {
-        if (result.ok) continue;
-        const status = await wake(client, target.webappUrl, result.instance);
-        result.lastStatus = status;
-        try {
-          const processes = await kudu.processes(result.instance || void 0);
-          result.seen = processes.map((p) => p.name);
-          result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
-        } catch (err) {
-          lastError = messageOf(err);
-        }
+  while (true) {
+    for (const result of results.values()) {
+      if (result.ok) continue;
+      const status = await wake(target.webappUrl, result.instance, signal);
+      result.lastStatus = status;
+      try {
+        const processes = await kudu.processes(result.instance || void 0);
+        result.seen = processes.map((p) => p.name);
+        result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
+      } catch (err) {
+        lastError = messageOf(err);
       }
-      const waiting = [...results.values()].filter((r) => !r.ok);
-      if (waiting.length === 0) {
-        const seconds = (performance.now() - started) / 1e3;
-        const where = instances.length > 1 ? ` on all ${instances.length} instances` : "";
-        return { ok: true, detail: `${req.artifactName} is serving${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds };
-      }
-      if (performance.now() + interval > deadline) {
-        const seconds = (performance.now() - started) / 1e3;
-        const seen = waiting.map(
-          (r) => `${r.instance ? `instance ${r.instance}: ` : ""}${r.seen.length > 0 ? r.seen.join(", ") : "no processes"}, site ${r.lastStatus === void 0 ? "did not answer" : `answered ${r.lastStatus}`}`
-        ).join("; ");
-        const detail = `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` + (lastError ? `; last Kudu error: ${lastError}` : "");
-        return { ok: false, detail, instances: [...results.values()], seconds };
-      }
-      await sleep2(interval, signal);
     }
-  } finally {
-    client.dispose();
+    const waiting = [...results.values()].filter((r) => !r.ok);
+    if (waiting.length === 0) {
+      const seconds = (performance.now() - started) / 1e3;
+      const where = instances.length > 1 ? ` on all ${instances.length} instances` : "";
+      return { ok: true, detail: `${req.artifactName} is serving${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds };
+    }
+    if (performance.now() + interval > deadline) {
+      const seconds = (performance.now() - started) / 1e3;
+      const seen = waiting.map(
+        (r) => `${r.instance ? `instance ${r.instance}: ` : ""}${r.seen.length > 0 ? r.seen.join(", ") : "no processes"}, site ${r.lastStatus === void 0 ? "did not answer" : `answered ${r.lastStatus}`}`
+      ).join("; ");
+      const detail = `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` + (lastError ? `; last Kudu error: ${lastError}` : "");
+      return { ok: false, detail, instances: [...results.values()], seconds };
+    }
+    await sleep(interval, signal);
   }
 }
 async function tailOfStdoutLog(kudu, lines = 30) {
@@ -83632,8 +83603,8 @@ async function prune(kudu, req, result) {
 }
 
 // src/rollback.ts
-async function rollbackArtifact(kudu, signal) {
-  const current = await readCurrentArtifact(kudu, signal);
+async function rollbackArtifact(kudu) {
+  const current = await readCurrentArtifact(kudu);
   if (current === "") {
     throw new ActionError(`Cannot roll back: ${ARTIFACT_FILE} is missing or empty, so nothing has been deployed to this site by go-azure-deploy yet.`);
   }
@@ -83648,12 +83619,12 @@ async function rollbackArtifact(kudu, signal) {
     );
   }
   info(`Rolling back from ${current} to ${candidate.name} (uploaded ${new Date(landedAt(candidate)).toISOString()}).`);
-  await switchArtifact(kudu, candidate.name, signal);
+  await switchArtifact(kudu, candidate.name);
   return { from: current, to: candidate.name };
 }
 
 // src/plan.ts
-async function planDeploy(kudu, req, _signal) {
+async function planDeploy(kudu, req) {
   const lines = [];
   const listing = await kudu.listDir(TARGET_DIR) ?? [];
   const present = listing.find((e) => e.name === req.artifactName && !isDirectory2(e));
@@ -83923,7 +83894,6 @@ async function deploy(cfg, signal, stages, facts) {
       signal
     )
   );
-  facts.artifactPath = built.binaryPath;
   facts.binarySize = built.size;
   setOutput("artifact-path", built.binaryPath);
   const pkg = await stages.run(
@@ -83938,13 +83908,13 @@ async function deploy(cfg, signal, stages, facts) {
   );
   facts.zipSize = pkg.zipSize;
   const { target, kudu } = await signIn(cfg, signal, stages, facts);
-  const previous = await stages.run("Read the site", () => readCurrentArtifact(kudu, signal));
+  const previous = await stages.run("Read the site", () => readCurrentArtifact(kudu));
   facts.previousArtifact = previous;
   setOutput("previous-artifact", previous);
   if (cfg.dryRun) {
     const plan = await stages.run(
       "Dry run",
-      () => planDeploy(kudu, { artifactName: name3, pkg, previous, keep: cfg.keep, bootstrap: cfg.bootstrap }, signal)
+      () => planDeploy(kudu, { artifactName: name3, pkg, previous, keep: cfg.keep, bootstrap: cfg.bootstrap })
     );
     facts.dryRunPlan = plan;
     for (const line of plan) info(`would: ${line}`);
@@ -83953,14 +83923,14 @@ async function deploy(cfg, signal, stages, facts) {
   }
   const uploaded = await stages.run(
     "Upload",
-    () => uploadArtifact(kudu, pkg, name3, signal, { onProgress: uploadProgressLogger(pkg.zipSize) })
+    () => uploadArtifact(kudu, pkg, name3, { onProgress: uploadProgressLogger(pkg.zipSize) })
   );
   facts.uploadSkipped = uploaded.skipped;
-  if (cfg.bootstrap) await stages.run("Bootstrap", () => bootstrapSite(kudu, signal));
+  if (cfg.bootstrap) await stages.run("Bootstrap", () => bootstrapSite(kudu));
   if (previous === name3) {
     info(`_artifact.txt already names ${name3}; nothing to switch.`);
   } else {
-    await stages.run("Switch", () => switchArtifact(kudu, name3, signal));
+    await stages.run("Switch", () => switchArtifact(kudu, name3));
   }
   if (cfg.verify) await verifyOrRollBack(cfg, kudu, target, name3, previous, signal, stages, facts);
   const pruned = await stages.run(
@@ -83983,8 +83953,7 @@ async function signIn(cfg, signal, stages, facts) {
 }
 async function rollback(cfg, signal, stages, facts) {
   const { target, kudu } = await signIn(cfg, signal, stages, facts);
-  const result = await stages.run("Rollback", () => rollbackArtifact(kudu, signal));
-  facts.rollback = result;
+  const result = await stages.run("Rollback", () => rollbackArtifact(kudu));
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
   setOutput("previous-artifact", result.from);
@@ -83992,21 +83961,23 @@ async function rollback(cfg, signal, stages, facts) {
   if (cfg.verify) {
     const verified = await stages.run(
       "Verify",
-      () => verifyDeployment(kudu, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal)
+      async () => verifyDeployment(
+        kudu,
+        target,
+        { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
+        signal
+      )
     );
     facts.verification = verified.detail;
+    facts.instances = verified.instances;
     if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
   }
 }
 async function verifyOrRollBack(cfg, kudu, target, name3, previous, signal, stages, facts) {
+  const instances = await instancesOf(target, signal);
   const verified = await stages.run(
     "Verify",
-    async () => verifyDeployment(
-      kudu,
-      target,
-      { artifactName: name3, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
-      signal
-    )
+    () => verifyDeployment(kudu, target, { artifactName: name3, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances }, signal)
   );
   facts.verification = verified.detail;
   facts.instances = verified.instances;
@@ -84018,11 +83989,11 @@ async function verifyOrRollBack(cfg, kudu, target, name3, previous, signal, stag
   let rollbackLine = "auto-rollback is off, so _artifact.txt still names the new artifact.";
   if (cfg.autoRollback && previous !== "" && previous !== name3) {
     rollbackLine = await stages.run("Auto-rollback", async () => {
-      await switchArtifact(kudu, previous, signal);
+      await switchArtifact(kudu, previous);
       const back = await verifyDeployment(
         kudu,
         target,
-        { artifactName: previous, previous: name3, timeoutSeconds: cfg.verifyTimeoutSeconds },
+        { artifactName: previous, previous: name3, timeoutSeconds: cfg.verifyTimeoutSeconds, instances },
         signal
       );
       return back.ok ? `rolled back: _artifact.txt names ${previous} again and it is serving.` : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;

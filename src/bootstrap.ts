@@ -40,7 +40,7 @@ export async function missingBootstrapFiles(kudu: KuduClient): Promise<string[]>
   return BOOTSTRAP_FILES.filter((f) => !present.has(f.toLowerCase()));
 }
 
-export async function bootstrapSite(kudu: KuduClient, _signal: AbortSignal): Promise<BootstrapResult> {
+export async function bootstrapSite(kudu: KuduClient): Promise<BootstrapResult> {
   const missing = new Set(await missingBootstrapFiles(kudu));
   const result: BootstrapResult = { written: [], kept: [] };
   for (const name of BOOTSTRAP_FILES) {

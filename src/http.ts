@@ -53,8 +53,20 @@ export function agentFor(url: string): http.Agent {
   return agents.getAgent(url);
 }
 
-/** Sends one request and reads the whole answer. Rejects on network errors and on abort. */
-export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
+/** An answer whose body is left to read as a stream (a large download). */
+export interface HttpStream {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: http.IncomingMessage;
+  /** Request body bytes written so far. */
+  readonly bytesSent: number;
+}
+
+/**
+ * Sends one request and resolves once the answer's head arrives. Network errors, the idle timeout
+ * and an abort reject before that, and destroy the body stream after it.
+ */
+export function openRequest(req: HttpRequest): Promise<HttpStream> {
   const url = new URL(req.url);
   const transport = url.protocol === 'https:' ? https : http;
   const headers: Record<string, string> = { 'User-Agent': USER_AGENT, ...req.headers };
@@ -62,7 +74,7 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
   else if (req.body !== undefined) headers['Content-Length'] = String(req.bodyLength ?? 0);
   else if (req.method !== 'GET' && req.method !== 'HEAD') headers['Content-Length'] = '0';
 
-  return new Promise<HttpResponse>((resolve, reject) => {
+  return new Promise<HttpStream>((resolve, reject) => {
     if (req.signal?.aborted) {
       reject(req.signal.reason);
       return;
@@ -70,48 +82,34 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
     let settled = false;
     let bytesSent = 0;
     let source: Readable | undefined;
-    const finish = (err: unknown, value?: HttpResponse): void => {
+    const fail = (err: unknown): void => {
+      source?.destroy();
+      request.destroy(err instanceof Error ? err : undefined);
       if (settled) return;
       settled = true;
       req.signal?.removeEventListener('abort', onAbort);
-      if (err !== undefined) {
-        source?.destroy();
-        request.destroy();
-        reject(err);
-      } else {
-        // An answer before the whole body went (e.g. 401 mid-upload): stop reading the file.
-        if (source !== undefined && !source.readableEnded) source.destroy();
-        resolve(value as HttpResponse);
-      }
+      reject(err);
     };
-    const onAbort = (): void => finish(req.signal?.reason ?? new Error('aborted'));
+    const onAbort = (): void => fail(req.signal?.reason ?? new Error('aborted'));
 
-    const request = transport.request(
-      url,
-      { method: req.method, headers, agent: agentFor(req.url) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (!res.complete) {
-            finish(new NetworkError('the connection closed mid-answer', 'ECONNRESET'));
-            return;
-          }
-          finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), bytesSent });
-        });
-        res.on('error', (err) => finish(asNetworkError(err)));
-        res.on('aborted', () =>
-          finish(new NetworkError('the connection closed mid-answer', 'ECONNRESET')),
-        );
-      },
-    );
-    request.on('error', (err) => finish(asNetworkError(err)));
+    const request = transport.request(url, { method: req.method, headers, agent: agentFor(req.url) }, (res) => {
+      // An answer before the whole body went (e.g. 401 mid-upload): stop reading the file.
+      if (source !== undefined && !source.readableEnded) source.destroy();
+      settled = true;
+      res.once('close', () => req.signal?.removeEventListener('abort', onAbort));
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: res,
+        get bytesSent() {
+          return bytesSent;
+        },
+      });
+    });
+    request.on('error', (err) => fail(asNetworkError(err)));
     if (req.idleTimeoutMs !== undefined) {
-      request.setTimeout(req.idleTimeoutMs, () =>
-        finish(
-          new NetworkError(`no data moved for ${Math.round(req.idleTimeoutMs! / 1000)} s`, 'ETIMEDOUT'),
-        ),
-      );
+      const seconds = Math.round(req.idleTimeoutMs / 1000);
+      request.setTimeout(req.idleTimeoutMs, () => fail(new NetworkError(`no data moved for ${seconds} s`, 'ETIMEDOUT')));
     }
     req.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -127,10 +125,25 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
         bytesSent += chunk.length;
         req.onProgress?.(bytesSent);
       });
-      source.on('error', (err) => finish(err));
+      source.on('error', (err) => fail(err));
       source.pipe(request);
     }
   });
+}
+
+/** Sends one request and reads the whole answer. Rejects on network errors and on abort. */
+export async function sendRequest(req: HttpRequest): Promise<HttpResponse> {
+  const res = await openRequest(req);
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (req.signal?.aborted) throw req.signal.reason;
+    if (err instanceof NetworkError) throw err;
+    throw new NetworkError('the connection closed mid-answer', 'ECONNRESET');
+  }
+  if (!res.body.complete) throw new NetworkError('the connection closed mid-answer', 'ECONNRESET');
+  return { status: res.status, headers: res.headers, body: Buffer.concat(chunks), bytesSent: res.bytesSent };
 }
 
 function asNetworkError(err: Error & { code?: string }): Error {

@@ -138,7 +138,6 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
       signal,
     ),
   );
-  facts.artifactPath = built.binaryPath;
   facts.binarySize = built.size;
   core.setOutput('artifact-path', built.binaryPath);
 
@@ -154,13 +153,13 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
   facts.zipSize = pkg.zipSize;
 
   const { target, kudu } = await signIn(cfg, signal, stages, facts);
-  const previous = await stages.run('Read the site', () => readCurrentArtifact(kudu, signal));
+  const previous = await stages.run('Read the site', () => readCurrentArtifact(kudu));
   facts.previousArtifact = previous;
   core.setOutput('previous-artifact', previous);
 
   if (cfg.dryRun) {
     const plan = await stages.run('Dry run', () =>
-      planDeploy(kudu, { artifactName: name, pkg, previous, keep: cfg.keep, bootstrap: cfg.bootstrap }, signal),
+      planDeploy(kudu, { artifactName: name, pkg, previous, keep: cfg.keep, bootstrap: cfg.bootstrap }),
     );
     facts.dryRunPlan = plan;
     for (const line of plan) core.info(`would: ${line}`);
@@ -169,15 +168,15 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
   }
 
   const uploaded = await stages.run('Upload', () =>
-    uploadArtifact(kudu, pkg, name, signal, { onProgress: uploadProgressLogger(pkg.zipSize) }),
+    uploadArtifact(kudu, pkg, name, { onProgress: uploadProgressLogger(pkg.zipSize) }),
   );
   facts.uploadSkipped = uploaded.skipped;
-  if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu, signal));
+  if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu));
 
   if (previous === name) {
     core.info(`_artifact.txt already names ${name}; nothing to switch.`);
   } else {
-    await stages.run('Switch', () => switchArtifact(kudu, name, signal));
+    await stages.run('Switch', () => switchArtifact(kudu, name));
   }
 
   if (cfg.verify) await verifyOrRollBack(cfg, kudu, target, name, previous, signal, stages, facts);
@@ -209,17 +208,22 @@ async function signIn(
 
 async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, facts: DeployFacts): Promise<void> {
   const { target, kudu } = await signIn(cfg, signal, stages, facts);
-  const result = await stages.run('Rollback', () => rollbackArtifact(kudu, signal));
-  facts.rollback = result;
+  const result = await stages.run('Rollback', () => rollbackArtifact(kudu));
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
   core.setOutput('previous-artifact', result.from);
   core.setOutput('artifact-name', result.to);
   if (cfg.verify) {
-    const verified = await stages.run('Verify', () =>
-      verifyDeployment(kudu, target, { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds }, signal),
+    const verified = await stages.run('Verify', async () =>
+      verifyDeployment(
+        kudu,
+        target,
+        { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
+        signal,
+      ),
     );
     facts.verification = verified.detail;
+    facts.instances = verified.instances;
     if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
   }
 }
@@ -239,13 +243,9 @@ async function verifyOrRollBack(
   stages: StageLog,
   facts: DeployFacts,
 ): Promise<void> {
-  const verified = await stages.run('Verify', async () =>
-    verifyDeployment(
-      kudu,
-      target,
-      { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
-      signal,
-    ),
+  const instances = await instancesOf(target, signal);
+  const verified = await stages.run('Verify', () =>
+    verifyDeployment(kudu, target, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances }, signal),
   );
   facts.verification = verified.detail;
   facts.instances = verified.instances;
@@ -257,11 +257,11 @@ async function verifyOrRollBack(
   let rollbackLine = 'auto-rollback is off, so _artifact.txt still names the new artifact.';
   if (cfg.autoRollback && previous !== '' && previous !== name) {
     rollbackLine = await stages.run('Auto-rollback', async () => {
-      await switchArtifact(kudu, previous, signal);
+      await switchArtifact(kudu, previous);
       const back = await verifyDeployment(
         kudu,
         target,
-        { artifactName: previous, previous: name, timeoutSeconds: cfg.verifyTimeoutSeconds },
+        { artifactName: previous, previous: name, timeoutSeconds: cfg.verifyTimeoutSeconds, instances },
         signal,
       );
       return back.ok

@@ -16,7 +16,7 @@ export interface PlanRequest {
 }
 
 /** Lines describing each change a real deploy would make, in order. Changes nothing. */
-export async function planDeploy(kudu: KuduClient, req: PlanRequest, _signal: AbortSignal): Promise<string[]> {
+export async function planDeploy(kudu: KuduClient, req: PlanRequest): Promise<string[]> {
   const lines: string[] = [];
   const listing = (await kudu.listDir(TARGET_DIR)) ?? [];
   const present = listing.find((e) => e.name === req.artifactName && !isDirectory(e));

@@ -34,7 +34,6 @@ export interface DeployFacts {
   slotName: string;
   webappUrl?: string;
   artifactName?: string;
-  artifactPath?: string;
   commit: string;
   goVersion?: string;
   toolchainCacheHit?: boolean;
@@ -48,7 +47,6 @@ export interface DeployFacts {
   /** Verification per instance ('' = whichever instance answered). */
   instances?: { instance: string; ok: boolean; seen: string[] }[];
   dryRunPlan?: string[];
-  rollback?: { from: string; to: string };
 }
 
 /** Writes the job summary; a failure to write it is a warning, never a failed deploy. */

@@ -11,8 +11,8 @@ export interface RollbackResult {
   to: string;
 }
 
-export async function rollbackArtifact(kudu: KuduClient, signal: AbortSignal): Promise<RollbackResult> {
-  const current = await readCurrentArtifact(kudu, signal);
+export async function rollbackArtifact(kudu: KuduClient): Promise<RollbackResult> {
+  const current = await readCurrentArtifact(kudu);
   if (current === '') {
     throw new ActionError(`Cannot roll back: ${ARTIFACT_FILE} is missing or empty, so nothing has been deployed to this site by go-azure-deploy yet.`);
   }
@@ -29,6 +29,6 @@ export async function rollbackArtifact(kudu: KuduClient, signal: AbortSignal): P
     );
   }
   core.info(`Rolling back from ${current} to ${candidate.name} (uploaded ${new Date(landedAt(candidate)).toISOString()}).`);
-  await switchArtifact(kudu, candidate.name, signal);
+  await switchArtifact(kudu, candidate.name);
   return { from: current, to: candidate.name };
 }

@@ -23,7 +23,7 @@ export function artifactFileContent(artifactName: string): string {
 }
 
 /** The artifact file name _artifact.txt names now, or '' when there is none. */
-export async function readCurrentArtifact(kudu: KuduClient, _signal: AbortSignal): Promise<string> {
+export async function readCurrentArtifact(kudu: KuduClient): Promise<string> {
   const file = await kudu.getFile(ARTIFACT_FILE);
   if (file === null) {
     core.info(`${ARTIFACT_FILE} does not exist yet: this is the first deploy to this site.`);
@@ -35,7 +35,7 @@ export async function readCurrentArtifact(kudu: KuduClient, _signal: AbortSignal
 }
 
 /** Points _artifact.txt at `_target\<artifactName>`. */
-export async function switchArtifact(kudu: KuduClient, artifactName: string, _signal: AbortSignal): Promise<void> {
+export async function switchArtifact(kudu: KuduClient, artifactName: string): Promise<void> {
   // If-Match: * replaces whatever is there (and creates the file on a first deploy).
   await kudu.putFile(ARTIFACT_FILE, artifactFileContent(artifactName), { ifMatch: '*' });
   core.info(`Switched: ${ARTIFACT_FILE} now names _target\\${artifactName}.`);

@@ -12,9 +12,9 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
-import { HttpClient } from '@actions/http-client';
 import { ActionError, messageOf } from './errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from './retry.ts';
+import { openRequest, sendRequest } from './http.ts';
 import {
   listingPlatform,
   nearbyVersions,
@@ -163,28 +163,24 @@ function tempRoot(): string {
   return process.env.RUNNER_TEMP || os.tmpdir();
 }
 
-function httpClient(): HttpClient {
-  // Retries are ours (retry.ts); the client's own would hide what happened from the log.
-  return new HttpClient('go-azure-deploy', [], { allowRetries: false, socketTimeout: 60_000 });
-}
+/** A download with no bytes moving for this long is cut and retried. */
+const IDLE_TIMEOUT_MS = 60_000;
 
 /** Reads and checks the listing; 404 is final (wrong base URL), 5xx and resets are retried. */
 async function fetchListing(base: string, retryBaseDelayMs: number | undefined, signal: AbortSignal): Promise<GoRelease[]> {
   const url = `${base}/?mode=json&include=all`;
-  const client = httpClient();
   const body = await withRetry(
     async () => {
-      const res = await client.get(url);
-      const status = res.message.statusCode ?? 0;
+      const res = await sendRequest({ method: 'GET', url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+      const status = res.status;
       if (status !== 200) {
-        res.message.resume();
-        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.message.headers['retry-after'])));
+        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.headers['retry-after'])));
         throw new ActionError(
           `The Go download listing ${url} answered HTTP ${status}${status === 404 ? ' Not Found' : ''}. ` +
             `Check go-download-base-url (it must serve the JSON listing at ?mode=json&include=all and the archives beside it).`,
         );
       }
-      return res.readBody();
+      return res.body.toString('utf8');
     },
     { what: `GET ${url}`, signal, ...(retryBaseDelayMs !== undefined ? { baseDelayMs: retryBaseDelayMs } : {}) },
   ).catch((err: unknown) => {
@@ -223,15 +219,14 @@ function notFound(spec: VersionSpec, origin: string, releases: readonly GoReleas
 async function downloadVerified(base: string, file: GoFile, retryBaseDelayMs: number | undefined, signal: AbortSignal): Promise<string> {
   const url = `${base}/${encodeURIComponent(file.filename)}`;
   const dest = path.join(tempRoot(), `${randomUUID()}-${file.filename}`);
-  const client = httpClient();
   const started = Date.now();
   core.info(`Downloading ${url}${file.size ? ` (${(file.size / 1048576).toFixed(1)} MiB)` : ''}`);
   try {
     const actual = await withRetry(
       async () => {
-        const res = await client.get(url);
-        const message = res.message;
-        const status = message.statusCode ?? 0;
+        const res = await openRequest({ method: 'GET', url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+        const message = res.body;
+        const status = res.status;
         if (status !== 200) {
           message.resume();
           if (status === 404) {

@@ -21,7 +21,6 @@ export async function uploadArtifact(
   kudu: KuduClient,
   pkg: ArtifactPackage,
   artifactName: string,
-  _signal: AbortSignal,
   opts: UploadOptions = {},
 ): Promise<UploadResult> {
   const before = await kudu.listDir(TARGET_DIR);

@@ -2,7 +2,8 @@
 // process serving on every instance. On failure, gather what a user needs to see why. DESIGN.md §3.9.
 
 import * as core from '@actions/core';
-import { HttpClient } from '@actions/http-client';
+import { sendRequest } from './http.ts';
+import { sleep } from './retry.ts';
 import type { Target } from './target.ts';
 import { messageOf } from './errors.ts';
 
@@ -71,32 +72,17 @@ export function siteAnswered(status: number | undefined): boolean {
   return status !== undefined && status !== 502 && status !== 503 && status !== 504;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /**
  * Sends one request to the site so IIS starts the process if none runs. Any answer will do, even
  * an error status; only the request matters. Pinned to an instance with the ARRAffinity cookie.
  */
-async function wake(client: HttpClient, url: string, instance: string): Promise<number | undefined> {
+async function wake(url: string, instance: string, signal: AbortSignal): Promise<number | undefined> {
   try {
     const headers: Record<string, string> = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
-    const res = await client.get(url, headers);
-    await res.readBody();
-    return res.message.statusCode;
+    const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000 });
+    return res.status;
   } catch {
+    if (signal.aborted) throw signal.reason;
     return undefined;
   }
 }
@@ -116,46 +102,41 @@ export async function verifyDeployment(
   const interval = req.pollIntervalMs ?? 500;
   const instances = req.instances && req.instances.length > 0 ? req.instances : [''];
   const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [] }]));
-  const client = new HttpClient('go-azure-deploy-verify', [], { socketTimeout: 10_000, allowRetries: false, keepAlive: false });
   let lastError = '';
-  try {
-    while (true) {
-      for (const result of results.values()) {
-        if (result.ok) continue;
-        const status = await wake(client, target.webappUrl, result.instance);
-        result.lastStatus = status;
-        try {
-          const processes = await kudu.processes(result.instance || undefined);
-          result.seen = processes.map((p) => p.name);
-          result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
-        } catch (err) {
-          lastError = messageOf(err);
-        }
+  while (true) {
+    for (const result of results.values()) {
+      if (result.ok) continue;
+      const status = await wake(target.webappUrl, result.instance, signal);
+      result.lastStatus = status;
+      try {
+        const processes = await kudu.processes(result.instance || undefined);
+        result.seen = processes.map((p) => p.name);
+        result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
+      } catch (err) {
+        lastError = messageOf(err);
       }
-      const waiting = [...results.values()].filter((r) => !r.ok);
-      if (waiting.length === 0) {
-        const seconds = (performance.now() - started) / 1000;
-        const where = instances.length > 1 ? ` on all ${instances.length} instances` : '';
-        return { ok: true, detail: `${req.artifactName} is serving${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds };
-      }
-      if (performance.now() + interval > deadline) {
-        const seconds = (performance.now() - started) / 1000;
-        const seen = waiting
-          .map(
-            (r) =>
-              `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}, ` +
-              `site ${r.lastStatus === undefined ? 'did not answer' : `answered ${r.lastStatus}`}`,
-          )
-          .join('; ');
-        const detail =
-          `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` +
-          (lastError ? `; last Kudu error: ${lastError}` : '');
-        return { ok: false, detail, instances: [...results.values()], seconds };
-      }
-      await sleep(interval, signal);
     }
-  } finally {
-    client.dispose();
+    const waiting = [...results.values()].filter((r) => !r.ok);
+    if (waiting.length === 0) {
+      const seconds = (performance.now() - started) / 1000;
+      const where = instances.length > 1 ? ` on all ${instances.length} instances` : '';
+      return { ok: true, detail: `${req.artifactName} is serving${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds };
+    }
+    if (performance.now() + interval > deadline) {
+      const seconds = (performance.now() - started) / 1000;
+      const seen = waiting
+        .map(
+          (r) =>
+            `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}, ` +
+            `site ${r.lastStatus === undefined ? 'did not answer' : `answered ${r.lastStatus}`}`,
+        )
+        .join('; ');
+      const detail =
+        `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` +
+        (lastError ? `; last Kudu error: ${lastError}` : '');
+      return { ok: false, detail, instances: [...results.values()], seconds };
+    }
+    await sleep(interval, signal);
   }
 }
 

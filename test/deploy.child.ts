@@ -30,8 +30,8 @@ const target = targetFromPublishProfile(profileConfig(site), process.env.GAD_TES
 core.debug(`target: ${JSON.stringify(target)}`);
 const kudu = new KuduClient(target, signal, { retryBaseDelayMs: 5, attempts: 3 });
 await step('deploy', () => deployStages(kudu, art, signal));
-await step('dry run', async () => planDeploy(kudu, { artifactName: art.name, pkg: art.pkg, previous: await readCurrentArtifact(kudu, signal), keep: 1, bootstrap: true }, signal));
-await step('rollback', () => rollbackArtifact(kudu, signal));
+await step('dry run', async () => planDeploy(kudu, { artifactName: art.name, pkg: art.pkg, previous: await readCurrentArtifact(kudu), keep: 1, bootstrap: true }));
+await step('rollback', () => rollbackArtifact(kudu));
 await step('forbidden', () => kudu.processes());
 await step('unauthorized', () => kudu.listDir('site/wwwroot/unauthorized'));
 await step('failing', () => kudu.getFile('site/wwwroot/failing.txt'));

@@ -130,13 +130,13 @@ test('prune keeps the newest `keep` plus current and previous; a locked one is s
 test('rollback: back to the newest older artifact still present, until there is none', { timeout: 90_000 }, async () => {
   const k = await site();
   const client = clientFor(k, never);
-  await assert.rejects(rollbackArtifact(client, never), (e: Error) => e instanceof ActionError && /nothing has been deployed/.test(e.message));
+  await assert.rejects(rollbackArtifact(client), (e: Error) => e instanceof ActionError && /nothing has been deployed/.test(e.message));
   for (const art of [A, B, C]) await captureStdout(() => deployStages(client, art, never, 5));
   fs.rmSync(wwwroot(k, '_target', B.name));
-  const first = await captureStdout(() => rollbackArtifact(client, never));
+  const first = await captureStdout(() => rollbackArtifact(client));
   assert.deepEqual(first.value, { from: C.name, to: A.name }, 'B is gone, so A');
   assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`);
-  const second = await captureStdout(() => rollbackArtifact(client, never));
+  const second = await captureStdout(() => rollbackArtifact(client));
   assert.ok(second.error instanceof ActionError);
   assert.match((second.error as Error).message, /no older artifact/);
   assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`, 'unchanged by the failed rollback');
@@ -149,8 +149,8 @@ test('dry run changes nothing (the tree compared byte for byte) and lists the pl
   fs.rmSync(wwwroot(k, 'go-azure.bat'));
   const before = snapshotTree(k.home);
   k.resetCounters();
-  const previous = await captureStdout(() => readCurrentArtifact(client, never));
-  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!, keep: 1, bootstrap: true }, never);
+  const previous = await captureStdout(() => readCurrentArtifact(client));
+  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!, keep: 1, bootstrap: true });
   assert.deepEqual(snapshotTree(k.home), before);
   assert.deepEqual([...new Set(k.requests.map((r) => r.method))], ['GET']);
   assert.deepEqual(plan, [

@@ -103,10 +103,10 @@ export interface DeployOutcome {
 
 /** The deploy stages in the pipeline's order (main.ts): read, upload, bootstrap, switch, prune. */
 export async function deployStages(client: KuduClient, art: BuiltArtifact, signal: AbortSignal, keep = 3): Promise<DeployOutcome> {
-  const previous = await readCurrentArtifact(client, signal);
-  const upload = await uploadArtifact(client, art.pkg, art.name, signal);
-  await bootstrapSite(client, signal);
-  if (previous !== art.name) await switchArtifact(client, art.name, signal);
+  const previous = await readCurrentArtifact(client);
+  const upload = await uploadArtifact(client, art.pkg, art.name);
+  await bootstrapSite(client);
+  if (previous !== art.name) await switchArtifact(client, art.name);
   const pruned = await pruneArtifacts(client, { keep, current: art.name, previous }, signal);
   return { previous, upload, pruned };
 }
