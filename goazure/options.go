@@ -35,6 +35,9 @@ type config struct {
 	onListen func(net.Addr)
 	// signals is false in tests that must not touch the process's signal handling.
 	signals bool
+	// quietWait is how long a drain keeps accepting while it waits for a moment with no request
+	// running and no connection open; a test lengthens it to observe that wait.
+	quietWait time.Duration
 }
 
 func newConfig(opts []Option) *config {
@@ -43,6 +46,7 @@ func newConfig(opts []Option) *config {
 		pollInterval: DefaultPollInterval,
 		drainTimeout: DefaultDrainTimeout,
 		signals:      true,
+		quietWait:    100 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(c)

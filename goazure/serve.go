@@ -393,10 +393,6 @@ func (w *watcher) check() string {
 	return next
 }
 
-// quietWait is how long a drain keeps accepting while it waits for a moment with no request
-// running and no connection open.
-const quietWait = 100 * time.Millisecond
-
 // redirectLinger is how long held redirects stay open after ListenAndServe has returned, in case
 // the process does not exit at once; their clients then come back to whatever answers.
 const redirectLinger = time.Second
@@ -422,7 +418,7 @@ func drain(srv *http.Server, ln *closeOnceListener, d *drainer, cfg *config, ser
 		// 502.3 without retrying.
 		select {
 		case <-d.quiet:
-		case <-time.After(quietWait):
+		case <-time.After(cfg.quietWait):
 			// Long requests keep the server busy: close now, so the hand-over's failures come
 			// down to the arrivals during the longest running request, instead of Shutdown's
 			// polling interval of up to 500 ms.

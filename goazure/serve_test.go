@@ -1,6 +1,7 @@
 package goazure
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -246,6 +247,51 @@ func TestConnectionsOpenedBeforeTheHandOverAreServedWithConnectionClose(t *testi
 	close(release)
 	if err := r.wait(t, 2*time.Second); err != nil {
 		t.Fatalf("ListenAndServe = %v, want nil", err)
+	}
+}
+
+func TestPooledConnectionIsNotClosedUnderTheProxy(t *testing.T) {
+	r := start(t, context.Background(), slowHandler(nil, nil), func(c *config) { c.quietWait = 10 * time.Second })
+	// A keep-alive connection the proxy holds in its pool, idle when the hand-over begins.
+	conn, err := net.Dial("tcp4", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	reader := bufio.NewReader(conn)
+	send := func() *http.Response {
+		t.Helper()
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(reader, nil)
+		if err != nil {
+			t.Fatalf("a request on the pooled connection failed: %v", err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := send(); resp.Close {
+		t.Fatal("before the hand-over the answer must keep the connection open")
+	}
+	r.switchTo(t, "next.exe")
+	time.Sleep(200 * time.Millisecond) // ten polls: the hand-over has begun
+	select {
+	case err := <-r.done:
+		t.Fatalf("ListenAndServe returned (%v) while the proxy still held a connection; closing it could reset a request the proxy is sending", err)
+	default:
+	}
+	// The proxy reuses the pooled connection: it is answered, and told to close.
+	if resp := send(); resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("the request on the pooled connection during the drain: status %d, close %v", resp.StatusCode, resp.Close)
+	}
+	// The server closed that connection after the answer; nothing is open or running any more, so
+	// the listener closes and the server returns at once, long before the quiet wait ends.
+	if err := r.wait(t, 2*time.Second); err != nil {
+		t.Fatalf("ListenAndServe = %v, want nil", err)
+	}
+	if got := get(r.addr, "/"); got.err == nil {
+		t.Fatalf("the server still answers after the hand-over: %+v", got)
 	}
 }
 

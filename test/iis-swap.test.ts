@@ -30,10 +30,9 @@ test('swap benchmark, short run: goazure hands over with few failed requests, th
     assert.ok(r.requests > opts.swaps * 50, `the load ran: ${detail}`);
   }
   // Medians, since a busy machine (the tests run in parallel) delays the emulator now and then.
-  // Workload A, all fast: the goal is 0 per swap (bench/swap.ts measures it); what fails is what
-  // reaches the emulator between the listener's close and its noticing the exit, which a loaded
-  // machine stretches to a few milliseconds, so the bound here is 50 ms of arrivals.
-  assert.ok(median(row('goazure', 'A').failed) <= 10, `A: ${detail}`);
+  // Workload A, all fast: the listener closes at a quiet moment, so nothing should fail; the
+  // bound is the benchmark's max goal of 2, for a loaded machine.
+  assert.ok(median(row('goazure', 'A').failed) <= 2, `A: ${detail}`);
   // Workload B: near the floor (the arrivals during the longest in-flight request), and not
   // worse than plain Shutdown, which waits for its next poll after the last request.
   const floor = floorB(opts.rate);
