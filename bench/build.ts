@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildArgs, goBuildEnv, type BuildRequest } from '../src/build.ts';
-import { packageArtifact } from '../src/pack.ts';
+import { buildBinary, goBuildArgs, goBuildEnv, type BuildRequest } from '../src/build/compile.ts';
+import { packageArtifact } from '../src/build/pack.ts';
 import { recordFigure } from './results.ts';
-import { windowsBuildRequest, machineGoBin } from '../test/helpers/buildRequest.ts';
+import { windowsBuildRequest, machineGoBin } from '../sandbox/gobuild.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let appDir = path.resolve(process.argv[2] ?? path.join(repoRoot, 'example'));

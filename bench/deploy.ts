@@ -8,8 +8,8 @@
 // Usage: node_modules/.bin/node bench/deploy.ts [rounds]
 
 import { spawn } from 'node:child_process';
-import { startKudu } from '../test/sandbox/kudu.ts';
-import { buildArtifact, captureStdout, clientFor, commitOf, deployStages, makeApp } from '../test/deployfixture.ts';
+import { startKudu } from '../sandbox/kudu.ts';
+import { buildArtifact, captureStdout, clientFor, commitOf, deployStages, makeApp } from '../sandbox/fixture.ts';
 import { recordFigure } from './results.ts';
 
 const rounds = Number(process.argv[2] ?? 7);

@@ -12,9 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs } from '../test/sandbox/appservice.ts';
-import { seedToolCache } from '../test/sandbox/gomirror.ts';
-import { runAction, repoRoot } from '../test/helpers/runAction.ts';
+import { startAppService, deployInputs } from '../sandbox/appservice.ts';
+import { seedToolCache } from '../sandbox/gomirror.ts';
+import { runAction, repoRoot } from '../sandbox/runner.ts';
 import { recordFigure } from './results.ts';
 
 const rounds = Number(process.argv[2] ?? 5);

@@ -17,7 +17,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildExampleApp, installTemplates, startIisProcess, writeArtifact } from '../test/sandbox/iis.ts';
+import { buildExampleApp, installTemplates, startIisProcess, writeArtifact } from '../sandbox/iis.ts';
 import { recordFigure } from './results.ts';
 
 export type Strategy = 'original' | 'shutdown' | 'goazure' | 'goazure+307';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startGoMirror } from '../test/sandbox/gomirror.ts';
+import { startGoMirror } from '../sandbox/gomirror.ts';
 import { recordFigure } from './results.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -42,7 +42,7 @@ async function bench(rounds: number): Promise<void> {
       });
       server.on('exit', (code) => reject(new Error(`mirror exited (${code})`)));
     });
-    const { setupGo } = await import('../src/toolchain.ts');
+    const { setupGo } = await import('../src/toolchain/install.ts');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-bench-toolchain-'));
     const savedEnv = { ...process.env };
     const quiet = silenceStdout();

@@ -11,10 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs, type AppService } from '../test/sandbox/appservice.ts';
-import { seedToolCache } from '../test/sandbox/gomirror.ts';
-import { startLoad } from '../test/sandbox/load.ts';
-import { runAction, repoRoot, type ActionRun } from '../test/helpers/runAction.ts';
+import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { seedToolCache } from '../sandbox/gomirror.ts';
+import { startLoad } from '../sandbox/load.ts';
+import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 
 const RATE = 100;
 

@@ -1,27 +1,28 @@
-// The pipeline: the stages of DESIGN.md §3 in order, data flowing one way. Each stage lives in its
+// The pipeline: the stages of docs/ARCHITECTURE.md, "The flow", in order, data flowing one way. Each stage lives in its
 // own module; this file only wires them, sets outputs and turns failures into one clear message.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
-import { parseInputs, type Config } from './inputs.ts';
-import { ActionError, DeployTimeoutError, messageOf } from './errors.ts';
-import { setupGo } from './toolchain.ts';
-import { buildBinary } from './build.ts';
-import { artifactName } from './name.ts';
-import { packageArtifact } from './pack.ts';
-import { resolveTarget, type Target } from './target.ts';
-import { KuduClient } from './kudu.ts';
-import { uploadArtifact } from './upload.ts';
-import { bootstrapSite } from './bootstrap.ts';
-import { readCurrentArtifact, switchArtifact } from './switch.ts';
-import { verifyDeployment, tailOfStdoutLog, notServingHints } from './verify.ts';
-import { pruneArtifacts } from './prune.ts';
-import { rollbackArtifact } from './rollback.ts';
-import { planDeploy } from './plan.ts';
-import { swapSlots } from './swap.ts';
-import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './report.ts';
+import { parseInputs, type Config } from './common/inputs.ts';
+import { ActionError, DeployTimeoutError, messageOf } from './common/errors.ts';
+import { setupGo } from './toolchain/install.ts';
+import { buildBinary } from './build/compile.ts';
+import { artifactName } from './build/name.ts';
+import { packageArtifact } from './build/pack.ts';
+import { connectToSite } from './signin/signin.ts';
+import type { SiteConnection } from './signin/connection.ts';
+import { KuduClient } from './site/kudu.ts';
+import { uploadArtifact } from './site/upload.ts';
+import { bootstrapSite } from './site/bootstrap.ts';
+import { readCurrentArtifact, switchArtifact } from './site/switch.ts';
+import { verifyDeployment, tailOfStdoutLog, notServingHints } from './site/verify.ts';
+import { pruneArtifacts } from './site/prune.ts';
+import { rollbackArtifact } from './site/rollback.ts';
+import { planDeploy } from './site/plan.ts';
+import { swapSlots } from './signin/swap.ts';
+import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
@@ -152,7 +153,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
   );
   facts.zipSize = pkg.zipSize;
 
-  const { target, kudu } = await signIn(cfg, signal, stages, facts);
+  const { connection, kudu } = await signIn(cfg, signal, stages, facts);
   const previous = await stages.run('Read the site', () => readCurrentArtifact(kudu));
   facts.previousArtifact = previous;
   core.setOutput('previous-artifact', previous);
@@ -179,7 +180,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
     await stages.run('Switch', () => switchArtifact(kudu, name));
   }
 
-  if (cfg.verify) await verifyOrRollBack(cfg, kudu, target, name, previous, signal, stages, facts);
+  if (cfg.verify) await verifyOrRollBack(cfg, kudu, connection, name, previous, signal, stages, facts);
 
   const pruned = await stages.run('Prune', () =>
     pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous }, signal),
@@ -189,8 +190,8 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
 
   if (cfg.swapSlot !== '') {
     if (!cfg.verify) core.warning(`verify is off: swapping ${cfg.slotName} into ${cfg.swapSlot} without checking the new version serves.`);
-    const swapped = await stages.run('Swap', () => swapSlots(cfg, target, signal));
-    core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.targetUrl}`);
+    const swapped = await stages.run('Swap', () => swapSlots(cfg, connection, signal));
+    core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
   }
 }
 
@@ -199,15 +200,15 @@ async function signIn(
   signal: AbortSignal,
   stages: StageLog,
   facts: DeployFacts,
-): Promise<{ target: Target; kudu: KuduClient }> {
-  const target = await stages.run('Sign in', () => resolveTarget(cfg, signal));
-  facts.webappUrl = target.webappUrl;
-  core.setOutput('webapp-url', target.webappUrl);
-  return { target, kudu: new KuduClient(target, signal) };
+): Promise<{ connection: SiteConnection; kudu: KuduClient }> {
+  const connection = await stages.run('Sign in', () => connectToSite(cfg, signal));
+  facts.webappUrl = connection.webappUrl;
+  core.setOutput('webapp-url', connection.webappUrl);
+  return { connection, kudu: new KuduClient(connection, signal) };
 }
 
 async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, facts: DeployFacts): Promise<void> {
-  const { target, kudu } = await signIn(cfg, signal, stages, facts);
+  const { connection, kudu } = await signIn(cfg, signal, stages, facts);
   const result = await stages.run('Rollback', () => rollbackArtifact(kudu));
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
@@ -217,8 +218,8 @@ async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, fact
     const verified = await stages.run('Verify', async () =>
       verifyDeployment(
         kudu,
-        target,
-        { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
+        connection,
+        { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(connection, signal) },
         signal,
       ),
     );
@@ -236,16 +237,16 @@ async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, fact
 async function verifyOrRollBack(
   cfg: Config,
   kudu: KuduClient,
-  target: Target,
+  connection: SiteConnection,
   name: string,
   previous: string,
   signal: AbortSignal,
   stages: StageLog,
   facts: DeployFacts,
 ): Promise<void> {
-  const instances = await instancesOf(target, signal);
+  const instances = await instancesOf(connection, signal);
   const verified = await stages.run('Verify', () =>
-    verifyDeployment(kudu, target, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances }, signal),
+    verifyDeployment(kudu, connection, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances }, signal),
   );
   facts.verification = verified.detail;
   facts.instances = verified.instances;
@@ -260,7 +261,7 @@ async function verifyOrRollBack(
       await switchArtifact(kudu, previous);
       const back = await verifyDeployment(
         kudu,
-        target,
+        connection,
         { artifactName: previous, previous: name, timeoutSeconds: cfg.verifyTimeoutSeconds, instances },
         signal,
       );
@@ -281,10 +282,10 @@ async function verifyOrRollBack(
 }
 
 /** Instance ids of a scaled-out site, from ARM; none (check whichever answers) without ARM. */
-async function instancesOf(target: Target, signal: AbortSignal): Promise<string[] | undefined> {
-  if (target.arm === undefined) return undefined;
+async function instancesOf(connection: SiteConnection, signal: AbortSignal): Promise<string[] | undefined> {
+  if (connection.arm === undefined) return undefined;
   try {
-    return await target.arm.listInstances(signal);
+    return await connection.arm.listInstances(signal);
   } catch (err) {
     core.warning(`Could not list the site's instances from ARM (${messageOf(err)}); verifying whichever instance answers.`);
     return undefined;

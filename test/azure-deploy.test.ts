@@ -7,11 +7,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runAction } from './helpers/runAction.ts';
-import { startAzureSandbox, type AzureSandbox } from './sandbox/azure.ts';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
-import { machineGoVersion, seedToolCache } from './sandbox/gomirror.ts';
-import { makeApp } from './deployfixture.ts';
+import { runAction } from '../sandbox/runner.ts';
+import { startAzureSandbox, type AzureSandbox } from '../sandbox/azure.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
+import { makeApp } from '../sandbox/fixture.ts';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { CLOUD_ENDPOINTS, cloudEndpoints, isKnownAuthorityHost } from '../src/clouds.ts';
+import { CLOUD_ENDPOINTS, cloudEndpoints, isKnownAuthorityHost } from '../src/signin/clouds.ts';
 import {
   kuduPermissionHint,
   permissionHintFor,
@@ -10,10 +10,10 @@ import {
   siteHosts,
   signInError,
   ID_TOKEN_PERMISSIONS_YAML,
-} from '../src/azure.ts';
-import { swapSlots } from '../src/swap.ts';
-import { parseInputs, type Config } from '../src/inputs.ts';
-import { ActionError } from '../src/errors.ts';
+} from '../src/signin/azure.ts';
+import { swapSlots } from '../src/signin/swap.ts';
+import { parseInputs, type Config } from '../src/common/inputs.ts';
+import { ActionError } from '../src/common/errors.ts';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 function config(inputs: Record<string, string>): Config {

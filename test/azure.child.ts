@@ -3,11 +3,11 @@
 // a process starts, so each test scenario gets a fresh one. Inputs come as JSON in GAD_TEST_INPUTS;
 // the outcome is one line on stdout: `RESULT <json>` or `FAILED <json>`.
 
-import { parseInputs } from '../src/inputs.ts';
-import { targetFromAzure, kuduPermissionHint } from '../src/azure.ts';
-import { swapSlots } from '../src/swap.ts';
-import { messageOf } from '../src/errors.ts';
-import { KuduClient, KuduError } from '../src/kudu.ts';
+import { parseInputs } from '../src/common/inputs.ts';
+import { connectionFromAzure, kuduPermissionHint } from '../src/signin/azure.ts';
+import { swapSlots } from '../src/signin/swap.ts';
+import { messageOf } from '../src/common/errors.ts';
+import { KuduClient, KuduError } from '../src/site/kudu.ts';
 
 const inputs = JSON.parse(process.env.GAD_TEST_INPUTS ?? '{}') as Record<string, string>;
 const controller = new AbortController();
@@ -15,7 +15,7 @@ const timer = setTimeout(() => controller.abort(new Error('the child ran out of 
 
 try {
   const cfg = parseInputs((name) => inputs[name] ?? '', process.env, process.cwd());
-  const target = await targetFromAzure(cfg, controller.signal);
+  const target = await connectionFromAzure(cfg, controller.signal);
   const result: Record<string, unknown> = {
     kuduUrl: target.kuduUrl,
     webappUrl: target.webappUrl,

@@ -6,8 +6,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLOUD_HOSTS, startAzureSandbox, type AzureSandbox } from './sandbox/azure.ts';
-import { startKudu } from './sandbox/kudu.ts';
+import { CLOUD_HOSTS, startAzureSandbox, type AzureSandbox } from '../sandbox/azure.ts';
+import { startKudu } from '../sandbox/kudu.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const childScript = path.join(repoRoot, 'test', 'azure.child.ts');
@@ -358,7 +358,7 @@ test('swap: the staging slot goes into production through the long-running opera
   const prodBefore = sandbox.serving.get('shop');
   const stagingBefore = sandbox.serving.get('shop/staging');
   const result = expectOk(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-slot': 'production' }));
-  assert.deepEqual(result.swap, { targetUrl: 'https://shop.azurewebsites.net', sourceUrl: 'https://shop-staging.azurewebsites.net' });
+  assert.deepEqual(result.swap, { swappedIntoUrl: 'https://shop.azurewebsites.net', sourceUrl: 'https://shop-staging.azurewebsites.net' });
   assert.deepEqual(sandbox.swaps.slice(swapsBefore), [
     { site: 'shop', resourceGroup: 'rg-shop', source: 'production', target: 'staging', preserveVnet: true },
   ]);
@@ -439,9 +439,9 @@ test('swap between two slots, and from production into a slot', { timeout: 120_0
   const swapsBefore = sandbox.swaps.length;
   const before = sandbox.requests.length;
   const betweenSlots = expectOk(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-slot': 'canary' }));
-  assert.deepEqual(betweenSlots.swap, { targetUrl: 'https://shop-canary.azurewebsites.net', sourceUrl: 'https://shop-staging.azurewebsites.net' });
+  assert.deepEqual(betweenSlots.swap, { swappedIntoUrl: 'https://shop-canary.azurewebsites.net', sourceUrl: 'https://shop-staging.azurewebsites.net' });
   const fromProduction = expectOk(await runChild({ ...secretInputs, 'swap-slot': 'staging' }));
-  assert.deepEqual(fromProduction.swap, { targetUrl: 'https://shop-staging.azurewebsites.net', sourceUrl: 'https://shop.azurewebsites.net' });
+  assert.deepEqual(fromProduction.swap, { swappedIntoUrl: 'https://shop-staging.azurewebsites.net', sourceUrl: 'https://shop.azurewebsites.net' });
   assert.deepEqual(sandbox.swaps.slice(swapsBefore), [
     { site: 'shop', resourceGroup: 'rg-shop', source: 'staging', target: 'canary', preserveVnet: true },
     { site: 'shop', resourceGroup: 'rg-shop', source: 'production', target: 'staging', preserveVnet: true },

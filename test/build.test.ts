@@ -9,10 +9,10 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, type BuildRequest } from '../src/build.ts';
-import { checkWindowsExecutable, parsePeHeader } from '../src/pe.ts';
-import { ActionError } from '../src/errors.ts';
-import { windowsBuildRequest, machineGoBin } from './helpers/buildRequest.ts';
+import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, type BuildRequest } from '../src/build/compile.ts';
+import { checkWindowsExecutable, parsePeHeader } from '../src/build/pe.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { windowsBuildRequest, machineGoBin } from '../sandbox/gobuild.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = path.join(repoRoot, 'test', 'fixtures');

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runAction, type ActionRun } from './helpers/runAction.ts';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
-import { machineGoVersion, seedToolCache } from './sandbox/gomirror.ts';
-import { makeApp, snapshotTree } from './deployfixture.ts';
+import { runAction, type ActionRun } from '../sandbox/runner.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
+import { makeApp, snapshotTree } from '../sandbox/fixture.ts';
 
 const SHA1 = '1111111111aaaaaaaaaabbbbbbbbbbcccccccccc';
 const SHA2 = '2222222222aaaaaaaaaabbbbbbbbbbcccccccccc';

@@ -5,9 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ActionError } from '../src/errors.ts';
-import { startKudu, type FaultSpec, type KuduEmulator } from './sandbox/kudu.ts';
-import { artifactTxt, buildArtifact, captureStdout, clientFor, commitOf, deployStages, makeApp, type BuiltArtifact } from './deployfixture.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { startKudu, type FaultSpec, type KuduEmulator } from '../sandbox/kudu.ts';
+import { artifactTxt, buildArtifact, captureStdout, clientFor, commitOf, deployStages, makeApp, type BuiltArtifact } from '../sandbox/fixture.ts';
 
 const never = new AbortController().signal;
 let OLD: BuiltArtifact, NEW: BuiltArtifact;

@@ -5,8 +5,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
-import { buildArtifact, commitOf, makeApp } from './deployfixture.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { buildArtifact, commitOf, makeApp } from '../sandbox/fixture.ts';
 
 let kudu: KuduEmulator | undefined;
 after(() => kudu?.close());

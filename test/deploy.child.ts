@@ -3,13 +3,13 @@
 // GAD_TEST_ARTIFACT (JSON); failures end as the entry point ends them, with core.setFailed.
 
 import * as core from '@actions/core';
-import { KuduClient } from '../src/kudu.ts';
-import { targetFromPublishProfile } from '../src/publishprofile.ts';
-import { rollbackArtifact } from '../src/rollback.ts';
-import { planDeploy } from '../src/plan.ts';
-import { readCurrentArtifact } from '../src/switch.ts';
-import { ActionError, messageOf } from '../src/errors.ts';
-import { deployStages, profileConfig, type BuiltArtifact } from './deployfixture.ts';
+import { KuduClient } from '../src/site/kudu.ts';
+import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { rollbackArtifact } from '../src/site/rollback.ts';
+import { planDeploy } from '../src/site/plan.ts';
+import { readCurrentArtifact } from '../src/site/switch.ts';
+import { ActionError, messageOf } from '../src/common/errors.ts';
+import { deployStages, profileConfig, type BuiltArtifact } from '../sandbox/fixture.ts';
 
 const art = JSON.parse(process.env.GAD_TEST_ARTIFACT ?? '{}') as BuiltArtifact;
 const site = process.env.GAD_TEST_SITE ?? '';
@@ -26,7 +26,7 @@ async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-const target = targetFromPublishProfile(profileConfig(site), process.env.GAD_TEST_PROFILE ?? '');
+const target = connectionFromPublishProfile(profileConfig(site), process.env.GAD_TEST_PROFILE ?? '');
 core.debug(`target: ${JSON.stringify(target)}`);
 const kudu = new KuduClient(target, signal, { retryBaseDelayMs: 5, attempts: 3 });
 await step('deploy', () => deployStages(kudu, art, signal));

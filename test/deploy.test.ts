@@ -5,14 +5,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ActionError } from '../src/errors.ts';
-import { KuduClient } from '../src/kudu.ts';
-import { targetFromPublishProfile } from '../src/publishprofile.ts';
-import { readCurrentArtifact } from '../src/switch.ts';
-import { rollbackArtifact } from '../src/rollback.ts';
-import { planDeploy } from '../src/plan.ts';
-import { templatesDir } from '../src/bootstrap.ts';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { KuduClient } from '../src/site/kudu.ts';
+import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { readCurrentArtifact } from '../src/site/switch.ts';
+import { rollbackArtifact } from '../src/site/rollback.ts';
+import { planDeploy } from '../src/site/plan.ts';
+import { templatesDir } from '../src/site/bootstrap.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import {
   artifactTxt,
   buildArtifact,
@@ -24,7 +24,7 @@ import {
   profileConfig,
   snapshotTree,
   type BuiltArtifact,
-} from './deployfixture.ts';
+} from '../sandbox/fixture.ts';
 
 const never = new AbortController().signal;
 let A: BuiltArtifact, B: BuiltArtifact, C: BuiltArtifact, D: BuiltArtifact, E: BuiltArtifact;
@@ -167,7 +167,7 @@ test('a wrong password (401) changes nothing and says what to check', { timeout:
   const k = await site();
   await captureStdout(() => deployStages(clientFor(k, never), A, never));
   const before = snapshotTree(k.home);
-  const wrong = new KuduClient(targetFromPublishProfile(profileConfig(k.siteName), k.publishProfileXml({ password: 'wrong-password' })), never, { retryBaseDelayMs: 5 });
+  const wrong = new KuduClient(connectionFromPublishProfile(profileConfig(k.siteName), k.publishProfileXml({ password: 'wrong-password' })), never, { retryBaseDelayMs: 5 });
   const { error } = await captureStdout(() => deployStages(wrong, B, never));
   assert.ok(error instanceof ActionError);
   assert.match(error.message, /401/);

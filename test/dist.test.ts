@@ -1,7 +1,7 @@
 // The bundled action, run as a GitHub runner runs it.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { runAction } from './helpers/runAction.ts';
+import { runAction } from '../sandbox/runner.ts';
 
 test('dist/index.js reports every input problem at once and exits 1 without a stack trace', async () => {
   const run = await runAction({

@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs, type AppService } from './sandbox/appservice.ts';
-import { seedToolCache, machineGoVersion } from './sandbox/gomirror.ts';
-import { startLoad } from './sandbox/load.ts';
-import { runAction, repoRoot, type ActionRun } from './helpers/runAction.ts';
+import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { seedToolCache, machineGoVersion } from '../sandbox/gomirror.ts';
+import { startLoad } from '../sandbox/load.ts';
+import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 
 const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-e2e-toolcache-'));
 seedToolCache(toolCache);

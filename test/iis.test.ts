@@ -1,5 +1,5 @@
 // The IIS emulator with the real example app behind it (a Linux build, the shell launcher): the
-// HttpPlatformHandler behaviour of DESIGN.md §5 and the hand-over of a switch of _artifact.txt.
+// HttpPlatformHandler behaviour of docs/ARCHITECTURE.md, "HttpPlatformHandler" and the hand-over of a switch of _artifact.txt.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildExampleApp, installTemplates, startIis, writeArtifact, type Iis } from './sandbox/iis.ts';
+import { buildExampleApp, installTemplates, startIis, writeArtifact, type Iis } from '../sandbox/iis.ts';
 
 let work: string;
 let v1: string;
@@ -153,7 +153,7 @@ test('a launcher that cannot start logs why, answers 502.5, and rapid fails end 
 });
 
 test('reads startupTimeLimit and rapidFailsPerMinute from the template web.config', async () => {
-  const { readWebConfig } = await import('./sandbox/iis.ts');
+  const { readWebConfig } = await import('../sandbox/iis.ts');
   const { wwwroot } = newSite();
   const cfg = readWebConfig(wwwroot);
   assert.ok((cfg.rapidFailsPerMinute ?? 0) >= 100, 'every deploy is a process exit: the template raises rapidFailsPerMinute');

@@ -3,8 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseInputs, type Config } from '../src/inputs.ts';
-import { InputError } from '../src/errors.ts';
+import { parseInputs, type Config } from '../src/common/inputs.ts';
+import { InputError } from '../src/common/errors.ts';
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-inputs-'));
 fs.mkdirSync(path.join(workspace, 'app'));

@@ -8,12 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import yazl from 'yazl';
-import { ActionError } from '../src/errors.ts';
-import { KuduClient } from '../src/kudu.ts';
-import { USER_AGENT } from '../src/http.ts';
-import { targetFromPublishProfile } from '../src/publishprofile.ts';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
-import { clientFor, profileConfig } from './deployfixture.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { KuduClient, encodePath } from '../src/site/kudu.ts';
+import { USER_AGENT } from '../src/common/http.ts';
+import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { clientFor, profileConfig } from '../sandbox/fixture.ts';
 
 let kudu: KuduEmulator;
 let client: KuduClient;
@@ -37,7 +37,7 @@ async function writeZip(files: Record<string, Buffer | string>): Promise<string>
   return file;
 }
 
-test('getFile / putFile / listDir / deleteFile / processes follow the contract', async () => {
+test('getFile / putFile / listDir / deletePath / processes follow the contract', async () => {
   assert.equal(await client.getFile('site/wwwroot/none.txt'), null);
   await client.putFile('site/wwwroot/c/one.txt', 'one');
   const got = await client.getFile('site/wwwroot/c/one.txt');
@@ -51,13 +51,13 @@ test('getFile / putFile / listDir / deleteFile / processes follow the contract',
   assert.deepEqual(listing?.map((e) => [e.name, e.size]), [['one.txt', 3]]);
   assert.equal(await client.listDir('site/wwwroot/nothing'), null);
 
-  assert.equal(await client.deleteFile('site/wwwroot/c/none.txt'), 'missing');
+  assert.equal(await client.deletePath('site/wwwroot/c/none.txt'), 'missing');
   kudu.lock('site/wwwroot/c/one.txt');
-  assert.equal(await client.deleteFile('site/wwwroot/c/one.txt'), 'locked');
+  assert.equal(await client.deletePath('site/wwwroot/c/one.txt'), 'locked');
   kudu.unlock('site/wwwroot/c/one.txt');
-  assert.equal(await client.deleteFile('site/wwwroot/c/one.txt'), 'deleted');
+  assert.equal(await client.deletePath('site/wwwroot/c/one.txt'), 'deleted');
   await client.putFile('site/wwwroot/c/sub/x.txt', 'x');
-  assert.equal(await client.deleteFile('site/wwwroot/c/sub/', { recursive: true }), 'deleted');
+  assert.equal(await client.deletePath('site/wwwroot/c/sub/', { recursive: true }), 'deleted');
   assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/c/sub')));
 
   assert.deepEqual((await client.processes()).map((p) => [p.id, p.name]), [[7, 'client-site-aaaaaaaaaa']]);
@@ -133,7 +133,7 @@ test('401, 403 and 404 are not retried and say what to check', async () => {
 });
 
 test('a wrong password: 401 with a message, and the password is never in it', async () => {
-  const target = targetFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml({ password: 'not-the-password' }));
+  const target = connectionFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml({ password: 'not-the-password' }));
   const wrong = new KuduClient(target, never, { retryBaseDelayMs: 5 });
   await assert.rejects(wrong.getFile('site/wwwroot/x'), (e: Error) => e instanceof ActionError && /401/.test(e.message) && !e.message.includes('not-the-password'));
 });
@@ -143,7 +143,7 @@ test('an unreachable host fails with a message naming the host, network and prox
   const xml = gone.publishProfileXml();
   const url = gone.url;
   await gone.close();
-  const c = new KuduClient(targetFromPublishProfile(profileConfig('gone'), xml), never, { retryBaseDelayMs: 5, attempts: 2 });
+  const c = new KuduClient(connectionFromPublishProfile(profileConfig('gone'), xml), never, { retryBaseDelayMs: 5, attempts: 2 });
   await assert.rejects(c.processes(), (e: Error) => e instanceof ActionError && e.message.includes(new URL(url).host) && /private endpoint/.test(e.message) && /HTTPS_PROXY/.test(e.message));
 });
 
@@ -156,10 +156,16 @@ test('every request and every wait stops on the abort signal', async () => {
   await assert.rejects(c.processes(), (e: Error) => e.message === 'deadline');
   assert.ok(performance.now() - started < 2000);
 
-  const c2 = new KuduClient(targetFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml()), AbortSignal.timeout(200), { retryBaseDelayMs: 10_000 });
+  const c2 = new KuduClient(connectionFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml()), AbortSignal.timeout(200), { retryBaseDelayMs: 10_000 });
   kudu.fault({ route: '/api/processes', times: 3, status: 503 });
   const started2 = performance.now();
   await assert.rejects(c2.processes());
   assert.ok(performance.now() - started2 < 2000, 'the wait between retries is cut too');
   kudu.clearFaults();
+});
+
+test('VFS paths are encoded per segment, backslashes made slashes', () => {
+  assert.equal(encodePath('site/wwwroot/_target/a b#?.exe'), 'site/wwwroot/_target/a%20b%23%3F.exe');
+  assert.equal(encodePath('site\\wwwroot\\x'), 'site/wwwroot/x');
+  assert.equal(encodePath('/site//wwwroot/'), 'site/wwwroot');
 });

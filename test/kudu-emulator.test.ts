@@ -1,4 +1,4 @@
-// The Kudu emulator answers as Kudu does (DESIGN.md §4), checked with plain HTTP requests so the
+// The Kudu emulator answers as Kudu does (docs/ARCHITECTURE.md, "Kudu"), checked with plain HTTP requests so the
 // emulator is tested independently of the client that uses it.
 
 import { test, before, after } from 'node:test';
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yazl from 'yazl';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 
 let kudu: KuduEmulator;
 let auth: string;

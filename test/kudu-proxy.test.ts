@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { KuduClient } from '../src/kudu.ts';
-import { targetFromPublishProfile } from '../src/publishprofile.ts';
-import { startKudu, type KuduEmulator } from './sandbox/kudu.ts';
-import { profileConfig } from './deployfixture.ts';
+import { KuduClient } from '../src/site/kudu.ts';
+import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { profileConfig } from '../sandbox/fixture.ts';
 
 let kudu: KuduEmulator | undefined;
 let proxy: http.Server | undefined;
@@ -43,7 +43,7 @@ test('requests to the SCM host tunnel through HTTP_PROXY', { timeout: 30_000 }, 
   delete process.env.NO_PROXY;
   delete process.env.no_proxy;
   try {
-    const target = targetFromPublishProfile(profileConfig('proxied', 'production', `http://proxied.scm.sandbox.invalid:${emulatorPort}`), kudu.publishProfileXml());
+    const target = connectionFromPublishProfile(profileConfig('proxied', 'production', `http://proxied.scm.sandbox.invalid:${emulatorPort}`), kudu.publishProfileXml());
     const client = new KuduClient(target, new AbortController().signal, { attempts: 1 });
     assert.deepEqual((await client.processes()).map((p) => p.name), ['proxied-0123456789']);
     assert.deepEqual(tunnels, [`proxied.scm.sandbox.invalid:${emulatorPort}`]);

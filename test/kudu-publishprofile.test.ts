@@ -2,16 +2,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ActionError } from '../src/errors.ts';
-import { expectedUserName, normaliseKuduUrl, parsePublishProfile, targetFromPublishProfile } from '../src/publishprofile.ts';
-import { startKudu } from './sandbox/kudu.ts';
-import { profileConfig } from './deployfixture.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { expectedUserName, normalizeKuduUrl, parsePublishProfile, connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { startKudu } from '../sandbox/kudu.ts';
+import { profileConfig } from '../sandbox/fixture.ts';
 
 test('publishUrl with or without scheme and port gives the same HTTPS base URL', () => {
-  assert.equal(normaliseKuduUrl('my-app.scm.azurewebsites.net'), 'https://my-app.scm.azurewebsites.net');
-  assert.equal(normaliseKuduUrl('my-app.scm.azurewebsites.net:443'), 'https://my-app.scm.azurewebsites.net');
-  assert.equal(normaliseKuduUrl('https://my-app.scm.azurewebsites.net/'), 'https://my-app.scm.azurewebsites.net');
-  assert.equal(normaliseKuduUrl('http://127.0.0.1:8123'), 'http://127.0.0.1:8123');
+  assert.equal(normalizeKuduUrl('my-app.scm.azurewebsites.net'), 'https://my-app.scm.azurewebsites.net');
+  assert.equal(normalizeKuduUrl('my-app.scm.azurewebsites.net:443'), 'https://my-app.scm.azurewebsites.net');
+  assert.equal(normalizeKuduUrl('https://my-app.scm.azurewebsites.net/'), 'https://my-app.scm.azurewebsites.net');
+  assert.equal(normalizeKuduUrl('http://127.0.0.1:8123'), 'http://127.0.0.1:8123');
 });
 
 test('the emulator profile in each publishUrl form parses; MSDeploy/ZipDeploy chosen, not FTP', async () => {
@@ -38,7 +38,7 @@ test('the emulator profile in each publishUrl form parses; MSDeploy/ZipDeploy ch
 test('kudu-url overrides the profile publishUrl; the target authenticates with Basic', async () => {
   const kudu = await startKudu({ siteName: 'pp-site' });
   try {
-    const t = targetFromPublishProfile(profileConfig('pp-site', 'production', kudu.url + '/'), kudu.publishProfileXml({ publishUrlForm: 'host:443' }));
+    const t = connectionFromPublishProfile(profileConfig('pp-site', 'production', kudu.url + '/'), kudu.publishProfileXml({ publishUrlForm: 'host:443' }));
     assert.equal(t.kuduUrl, kudu.url);
     assert.equal(t.authKind, 'basic');
     assert.equal(await t.authorization(), `Basic ${Buffer.from(`$pp-site:${kudu.password}`).toString('base64')}`);
@@ -52,10 +52,10 @@ test('slot profiles: $app__slot matches slot-name; production wants $app', async
   try {
     assert.equal(expectedUserName('pp-site', 'production'), '$pp-site');
     assert.equal(expectedUserName('pp-site', 'staging'), '$pp-site__staging');
-    const t = targetFromPublishProfile(profileConfig('pp-site', 'staging'), kudu.publishProfileXml());
+    const t = connectionFromPublishProfile(profileConfig('pp-site', 'staging'), kudu.publishProfileXml());
     assert.equal(t.kuduUrl, kudu.url);
     assert.throws(
-      () => targetFromPublishProfile(profileConfig('pp-site', 'production'), kudu.publishProfileXml()),
+      () => connectionFromPublishProfile(profileConfig('pp-site', 'production'), kudu.publishProfileXml()),
       (e: Error) => e instanceof ActionError && /site "pp-site" slot "staging"/.test(e.message) && /app-name/.test(e.message),
     );
   } finally {
@@ -67,7 +67,7 @@ test('a profile for another site fails before any request, naming both', async (
   const kudu = await startKudu({ siteName: 'other-site' });
   try {
     assert.throws(
-      () => targetFromPublishProfile(profileConfig('my-site'), kudu.publishProfileXml()),
+      () => connectionFromPublishProfile(profileConfig('my-site'), kudu.publishProfileXml()),
       (e: Error) => e instanceof ActionError && /site "other-site"/.test(e.message) && /"my-site"/.test(e.message),
     );
     assert.equal(kudu.requests.length, 0);

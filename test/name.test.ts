@@ -2,8 +2,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { artifactName, artifactStem, sanitizePrefix, MAX_PREFIX_LENGTH } from '../src/name.ts';
-import { ActionError } from '../src/errors.ts';
+import { artifactName, sanitizePrefix, MAX_PREFIX_LENGTH } from '../src/build/name.ts';
+import { ActionError } from '../src/common/errors.ts';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 
@@ -11,7 +11,6 @@ test('prefix, first 10 hex of the commit, .exe for windows only', () => {
   assert.equal(artifactName('myapp', SHA, 'windows'), 'myapp-0123456789.exe');
   assert.equal(artifactName('myapp', SHA, 'linux'), 'myapp-0123456789');
   assert.equal(artifactName('myapp', SHA.toUpperCase(), 'Windows'), 'myapp-0123456789.exe');
-  assert.equal(artifactStem('myapp-0123456789.exe'), 'myapp-0123456789');
 });
 
 test('same inputs, same name', () => {

@@ -8,10 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yauzl from 'yauzl';
-import { buildBinary } from '../src/build.ts';
-import { packageArtifact, resolveIncludes, normalizePattern, type PackageRequest } from '../src/pack.ts';
-import { ActionError } from '../src/errors.ts';
-import { windowsBuildRequest } from './helpers/buildRequest.ts';
+import { buildBinary } from '../src/build/compile.ts';
+import { packageArtifact, resolveIncludes, normalizePattern, type PackageRequest } from '../src/build/pack.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { windowsBuildRequest } from '../sandbox/gobuild.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const hello = path.join(repoRoot, 'test', 'fixtures', 'hello');

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { repoRoot } from './helpers/runAction.ts';
+import { repoRoot } from '../sandbox/runner.ts';
 
 interface ActionYml {
   inputs: Record<string, { description: string; required?: boolean; default?: string }>;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { uploadProgressLogger } from '../src/report.ts';
+import { uploadProgressLogger } from '../src/common/report.ts';
 
 test('upload progress: percent and rate, at most once per interval, nothing at the end', () => {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { withRetry, RetryableError, backoffDelay, parseRetryAfter, isRetryableStatus, isTransientNetworkError } from '../src/retry.ts';
+import { withRetry, RetryableError, backoffDelay, parseRetryAfter, isRetryableStatus, isTransientNetworkError } from '../src/common/retry.ts';
 
 test('retryable statuses: 408, 429 and 5xx only', () => {
   for (const s of [408, 429, 500, 502, 503, 504]) assert.equal(isRetryableStatus(s), true, String(s));

@@ -16,9 +16,9 @@ import {
   semverToGoVersion,
   versionFromFile,
   type GoRelease,
-} from '../src/goversion.ts';
-import { ActionError } from '../src/errors.ts';
-import { buildListing } from './sandbox/gomirror.ts';
+} from '../src/toolchain/goversion.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { buildListing } from '../sandbox/gomirror.ts';
 
 // The mirror's listing around a Go 1.26.8 (1.27 betas/rcs, 1.26.0–8, 1.25.0–5, …, 1.22.0–11, 1.20–1.20.2).
 const REAL_SHA = 'ab'.repeat(32);

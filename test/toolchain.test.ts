@@ -13,10 +13,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tc from '@actions/tool-cache';
-import { setupGo, type Toolchain, type ToolchainRequest } from '../src/toolchain.ts';
-import { ActionError } from '../src/errors.ts';
-import { parseOutputFile } from './helpers/runAction.ts';
-import { WRONG_SHA256, machineGoVersion, seedToolCache, startGoMirror, toSemver, type GoMirror } from './sandbox/gomirror.ts';
+import { setupGo, type Toolchain, type ToolchainRequest } from '../src/toolchain/install.ts';
+import { ActionError } from '../src/common/errors.ts';
+import { parseOutputFile } from '../sandbox/runner.ts';
+import { WRONG_SHA256, machineGoVersion, seedToolCache, startGoMirror, toSemver, type GoMirror } from '../sandbox/gomirror.ts';
 
 let mirror: GoMirror;
 const LONG = { timeout: 180_000 };

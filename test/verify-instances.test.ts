@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startKudu } from './sandbox/kudu.ts';
-import { KuduClient } from '../src/kudu.ts';
-import { verifyDeployment } from '../src/verify.ts';
-import type { Target } from '../src/target.ts';
+import { startKudu } from '../sandbox/kudu.ts';
+import { KuduClient } from '../src/site/kudu.ts';
+import { verifyDeployment } from '../src/site/verify.ts';
+import type { SiteConnection } from '../src/signin/connection.ts';
 
 /** A site that answers 200 and records the instance each request was pinned to. */
 async function startSite(): Promise<{ url: string; pinned: string[]; close: () => Promise<void> }> {
@@ -27,7 +27,7 @@ async function startSite(): Promise<{ url: string; pinned: string[]; close: () =
 async function setup(serving: (instance: string | undefined) => string) {
   const site = await startSite();
   const kudu = await startKudu({ siteName: 'scaled', processes: (instance) => [{ id: 1, name: 'w3wp' }, { id: 2, name: serving(instance) }] });
-  const target: Target = {
+  const target: SiteConnection = {
     kuduUrl: kudu.url,
     webappUrl: site.url,
     authKind: 'basic',

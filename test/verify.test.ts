@@ -1,11 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { isServing, processNameOf, notServingHints, siteAnswered } from '../src/verify.ts';
-
-test('Kudu names a process after the exe without .exe', () => {
-  assert.equal(processNameOf('Shop-0123456789.exe'), 'shop-0123456789');
-  assert.equal(processNameOf('shop-0123456789'), 'shop-0123456789');
-});
+import { isServing, notServingHints, siteAnswered } from '../src/site/verify.ts';
 
 test('serving means the new process is listed and the previous one is gone', () => {
   const p = (...names: string[]) => names.map((name, id) => ({ id, name }));

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildExampleApp, installTemplates, startIis, winePath, writeArtifact } from './sandbox/iis.ts';
-import { ensureWinePrefix, stopWineServer, wineAvailable, wineCmd } from './sandbox/wine.ts';
+import { buildExampleApp, installTemplates, startIis, winePath, writeArtifact } from '../sandbox/iis.ts';
+import { ensureWinePrefix, stopWineServer, wineAvailable, wineCmd } from '../sandbox/wine.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const skip = wineAvailable() ? false : 'wine is not installed (.ci/run installs it)';

@@ -1,0 +1,158 @@
+// Shared by the deploy tests and the deploy benchmark: real windows/amd64 Go binaries packaged by
+// the real package stage, a Kudu target from the emulator's publish profile, and the deploy
+// stages run in the order the pipeline runs them.
+
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import type { Config } from '../src/common/inputs.ts';
+import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { KuduClient, type KuduClientOptions } from '../src/site/kudu.ts';
+import { packageArtifact, type ArtifactPackage } from '../src/build/pack.ts';
+import { artifactName } from '../src/build/name.ts';
+import { uploadArtifact, type UploadResult } from '../src/site/upload.ts';
+import { bootstrapSite } from '../src/site/bootstrap.ts';
+import { readCurrentArtifact, switchArtifact } from '../src/site/switch.ts';
+import { pruneArtifacts, type PruneResult } from '../src/site/prune.ts';
+import type { KuduEmulator } from './kudu.ts';
+
+const run = promisify(execFile);
+
+const MAIN_GO = `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+var version = "dev"
+
+func main() {
+	port := os.Getenv("HTTP_PLATFORM_PORT")
+	if port == "" {
+		fmt.Println(version)
+		return
+	}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, version) })
+	if err := http.ListenAndServe("127.0.0.1:"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`;
+
+/** A folder with a tiny web app and one static file, ready to build. */
+export function makeApp(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-app-'));
+  fs.writeFileSync(path.join(dir, 'go.mod'), 'module example.com/deployapp\n\ngo 1.22\n');
+  fs.writeFileSync(path.join(dir, 'main.go'), MAIN_GO);
+  fs.mkdirSync(path.join(dir, 'static'));
+  fs.writeFileSync(path.join(dir, 'static', 'app.css'), 'body { color: #333; }\n');
+  return dir;
+}
+
+export interface BuiltArtifact {
+  name: string;
+  pkg: ArtifactPackage;
+  binaryPath: string;
+}
+
+/** Builds the app for windows/amd64 with `commit` stamped in, and packages it as the action does. */
+export async function buildArtifact(appDir: string, commit: string, site = 'go-sandbox'): Promise<BuiltArtifact> {
+  const name = artifactName(site, commit, 'windows');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-build-'));
+  const binaryPath = path.join(out, name);
+  await run('go', ['build', '-trimpath', '-ldflags', `-s -w -X main.version=${commit}`, '-o', binaryPath, '.'], {
+    cwd: appDir,
+    env: { ...process.env, GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' },
+  });
+  const pkg = await packageArtifact({
+    binaryPath,
+    artifactName: name,
+    workingDirectory: appDir,
+    include: ['static/**'],
+    outputPath: path.join(out, `${name}.zip`),
+  });
+  return { name, pkg, binaryPath };
+}
+
+/** A commit id, different for each `n`. */
+export function commitOf(n: number): string {
+  return (n.toString(16).padStart(4, '0') + 'c0ffee0123456789abcdef0123456789abcdef').slice(0, 40);
+}
+
+/** The Config fields the publish-profile target reads. */
+export function profileConfig(appName: string, slotName = 'production', kuduUrl = ''): Config {
+  return { appName, slotName, kuduUrl } as Config;
+}
+
+/** A client for the emulator, signed in with its publish profile, retrying fast. */
+export function clientFor(kudu: KuduEmulator, signal: AbortSignal, opts: KuduClientOptions = {}): KuduClient {
+  const target = connectionFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml());
+  return new KuduClient(target, signal, { retryBaseDelayMs: 20, ...opts });
+}
+
+export interface DeployOutcome {
+  previous: string;
+  upload: UploadResult;
+  pruned: PruneResult;
+}
+
+/** The deploy stages in the pipeline's order (main.ts): read, upload, bootstrap, switch, prune. */
+export async function deployStages(client: KuduClient, art: BuiltArtifact, signal: AbortSignal, keep = 3): Promise<DeployOutcome> {
+  const previous = await readCurrentArtifact(client);
+  const upload = await uploadArtifact(client, art.pkg, art.name);
+  await bootstrapSite(client);
+  if (previous !== art.name) await switchArtifact(client, art.name);
+  const pruned = await pruneArtifacts(client, { keep, current: art.name, previous }, signal);
+  return { previous, upload, pruned };
+}
+
+/** Every file under `dir` with its bytes, for a byte-for-byte comparison of two moments. */
+export function snapshotTree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string, rel: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        out.set(`${r}/`, '');
+        walk(path.join(d, e.name), r);
+      } else {
+        out.set(r, fs.readFileSync(path.join(d, e.name)).toString('base64'));
+      }
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+export function artifactTxt(kudu: KuduEmulator): string | null {
+  const file = path.join(kudu.home, 'site', 'wwwroot', '_artifact.txt');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+}
+
+/** Runs `fn` with process.stdout captured (where @actions/core writes), returning what it wrote. */
+export async function captureStdout<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: unknown; out: string }> {
+  const chunks: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  // Only strings are taken: @actions/core writes strings, while the test runner talks to its
+  // parent through this same stdout in binary messages that must pass untouched.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof chunk !== 'string') return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
+    chunks.push(chunk);
+    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    cb?.();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const value = await fn();
+    return { value, out: chunks.join('') };
+  } catch (error) {
+    return { error, out: chunks.join('') };
+  } finally {
+    process.stdout.write = original;
+  }
+}

@@ -1,0 +1,481 @@
+// A local IIS with HttpPlatformHandler in front of a Go app: a reverse proxy on 127.0.0.1 that
+// behaves as docs/ARCHITECTURE.md, "HttpPlatformHandler" says the real one does. It starts the launcher on the first request with
+// a fresh port in HTTP_PLATFORM_PORT and holds that request until the port accepts (up to
+// startupTimeLimit), forwards over a pool of keep-alive connections to the process, answers 502.3
+// without retrying when the process is alive but refuses or resets a connection, starts the
+// launcher again on the next request after the process exits, and stops starting it (503) once
+// more than rapidFailsPerMinute exits fall within a minute. The process's stdout and stderr go to
+// web.config's stdoutLogFile under <home> (LogFiles/stdout without one), one file per process.
+//
+// The launcher is the shell equivalent of go-azure.bat beside this file for a Linux build
+// ('shell'), or the real templates' go-azure.bat in the site folder run by Wine's cmd for a
+// windows/amd64 build ('wine').
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { defaultWinePrefix, wineVars } from './wine.ts';
+
+export type Launcher = 'shell' | 'wine';
+
+export interface IisOptions {
+  /** The folder playing D:\home; the site is <home>/site/wwwroot. */
+  home: string;
+  launcher: Launcher;
+  /**
+   * Seconds the first request waits for the port to accept. Default: web.config's
+   * startupTimeLimit when the site has one, else 10 as in HttpPlatformHandler.
+   */
+  startupTimeLimit?: number;
+  /** Start attempts per request before 502.5. Default: web.config's, else 10. */
+  startupRetryCount?: number;
+  /** Process exits allowed within a minute before 503. Default: web.config's, else 10. */
+  rapidFailsPerMinute?: number;
+  /** Extra environment for the launched process. */
+  env?: Record<string, string>;
+  /** WINEPREFIX for the 'wine' launcher; see wine.ts's ensureWinePrefix. Default: the shared one under .tmp/. */
+  winePrefix?: string;
+}
+
+export interface IisStats {
+  /** Processes started. */
+  starts: number;
+  /** Processes that exited (each counts toward rapidFailsPerMinute). */
+  exits: number;
+  /** 502.3 answers: the process refused or reset the connection. */
+  badGateway: number;
+  /** 502.5 answers: the process did not start listening within startupTimeLimit. */
+  startFailures: number;
+  /** 503 answers: rapidFailsPerMinute exceeded. */
+  unavailable: number;
+}
+
+export interface Iis {
+  url: string;
+  port: number;
+  /** The running process as Kudu's /api/processes lists it: the exe name without .exe. */
+  processes(): { id: number; name: string }[];
+  /**
+   * Whether relPath (relative to home, either separator) is the running binary, which Windows
+   * locks; for the Kudu emulator's isLocked option.
+   */
+  isLocked(relPath: string): boolean;
+  stats(): IisStats;
+  /** Resolves when the current process (if any) has exited. */
+  backendExited(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Backend {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  /** The binary _artifact.txt named at launch, relative to home with forward slashes. */
+  binaryRel: string;
+  name: string;
+  agent: http.Agent;
+  exited: boolean;
+  exitedPromise: Promise<void>;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const shellLauncherPath = path.join(here, 'go-azure.sh');
+
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
+
+/** Reads the httpPlatform attributes the emulator honours from the site's web.config, if any. */
+export function readWebConfig(wwwroot: string): {
+  startupTimeLimit?: number;
+  startupRetryCount?: number;
+  rapidFailsPerMinute?: number;
+  /** stdoutLogFile relative to %HOME%, forward slashes. */
+  stdoutLogFile?: string;
+} {
+  let xml: string;
+  try {
+    xml = fs.readFileSync(path.join(wwwroot, 'web.config'), 'utf8');
+  } catch {
+    return {};
+  }
+  const attr = (name: string): number | undefined => {
+    const m = new RegExp(`\\b${name}\\s*=\\s*"(\\d+)"`).exec(xml);
+    return m === null ? undefined : Number(m[1]);
+  };
+  return {
+    startupTimeLimit: attr('startupTimeLimit'),
+    startupRetryCount: attr('startupRetryCount'),
+    rapidFailsPerMinute: attr('rapidFailsPerMinute'),
+    stdoutLogFile: /\bstdoutLogFile\s*=\s*"(?:\\\\\?\\)?%HOME%\\([^"]+)"/.exec(xml)?.[1]?.replace(/\\/g, '/'),
+  };
+}
+
+/** The first line of _artifact.txt as the launcher reads it: `_target/<name>`, or '' if none. */
+export function readArtifactLine(wwwroot: string): string {
+  try {
+    const text = fs.readFileSync(path.join(wwwroot, '_artifact.txt'), 'utf8').replace(/^\ufeff/, '');
+    return (text.split(/\r?\n/)[0] ?? '').trim().replace(/\\/g, '/');
+  } catch {
+    return '';
+  }
+}
+
+/** A free port on 127.0.0.1, as HttpPlatformHandler picks one for each process it starts. */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** The Windows path Wine maps a Unix path to (drive Z: is the root). */
+export function winePath(unixPath: string): string {
+  return `Z:${path.resolve(unixPath).replace(/\//g, '\\')}`;
+}
+
+/**
+ * Whether the process has not terminated. IIS learns of an exit from the process handle, which
+ * the kernel signals at termination; Node's 'exit' event comes only once the event loop gets to
+ * the SIGCHLD, which under load is milliseconds later. A terminated but not yet reaped process is a
+ * zombie ('Z') in /proc, so the emulator looks there before each request, as IIS would know.
+ */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+/** Ends a process and everything it started: each launcher runs as its own process group. */
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+export async function startIis(opts: IisOptions): Promise<Iis> {
+  const home = path.resolve(opts.home);
+  const wwwroot = path.join(home, 'site', 'wwwroot');
+  fs.mkdirSync(wwwroot, { recursive: true });
+  fs.mkdirSync(path.join(home, 'LogFiles'), { recursive: true });
+
+  const settings = () => {
+    const fromConfig = readWebConfig(wwwroot);
+    return {
+      startupTimeLimit: opts.startupTimeLimit ?? fromConfig.startupTimeLimit ?? 10,
+      startupRetryCount: Math.max(1, opts.startupRetryCount ?? fromConfig.startupRetryCount ?? 10),
+      rapidFailsPerMinute: opts.rapidFailsPerMinute ?? fromConfig.rapidFailsPerMinute ?? 10,
+      stdoutLogFile: fromConfig.stdoutLogFile ?? 'LogFiles/stdout',
+    };
+  };
+
+  const stats: IisStats = { starts: 0, exits: 0, badGateway: 0, startFailures: 0, unavailable: 0 };
+  const exitTimes: number[] = [];
+  const everyChild = new Set<number>();
+  const agents: http.Agent[] = [];
+  let backend: Backend | undefined;
+  let starting: Promise<Backend | undefined> | undefined;
+  let closing = false;
+
+  const spawnLauncher = (port: number): ChildProcess => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, HTTP_PLATFORM_PORT: String(port) };
+    // HttpPlatformHandler appends a unique suffix to stdoutLogFile for each process.
+    const logName = path.join(home, `${settings().stdoutLogFile}_${new Date().toISOString().replace(/[-:.TZ]/g, '')}_${port}.log`);
+    fs.mkdirSync(path.dirname(logName), { recursive: true });
+    const log = fs.openSync(logName, 'a');
+    let child: ChildProcess;
+    try {
+      if (opts.launcher === 'wine') {
+        Object.assign(env, wineVars(opts.winePrefix ?? defaultWinePrefix));
+        child = spawn('wine', ['cmd', '/c', `${winePath(wwwroot)}\\go-azure.bat`, String(port)], {
+          cwd: wwwroot,
+          env,
+          detached: true,
+          stdio: ['ignore', log, log],
+        });
+      } else {
+        env.GO_AZURE_WWWROOT = wwwroot;
+        child = spawn('/bin/sh', [shellLauncherPath, String(port)], { cwd: wwwroot, env, detached: true, stdio: ['ignore', log, log] });
+      }
+    } finally {
+      fs.closeSync(log);
+    }
+    return child;
+  };
+
+  /** One start attempt: the process, once its port accepts; undefined when it did not start. */
+  const startOnce = async (limitSeconds: number): Promise<Backend | undefined> => {
+    const port = await freePort();
+    const binaryRel = `site/wwwroot/${readArtifactLine(wwwroot)}`;
+    const child = spawnLauncher(port);
+    const pid = child.pid;
+    if (pid === undefined) {
+      await new Promise((resolve) => child.once('error', resolve));
+      return undefined;
+    }
+    everyChild.add(pid);
+    stats.starts++;
+    let markExited: () => void = () => {};
+    const b: Backend = {
+      child,
+      pid,
+      port,
+      binaryRel,
+      name: path.basename(binaryRel).replace(/\.exe$/i, ''),
+      agent: new http.Agent({ keepAlive: true }),
+      exited: false,
+      exitedPromise: new Promise<void>((resolve) => (markExited = resolve)),
+    };
+    agents.push(b.agent);
+    child.once('exit', () => {
+      b.exited = true;
+      everyChild.delete(pid);
+      stats.exits++;
+      exitTimes.push(Date.now());
+      // The pooled connections are left to end by themselves: an answer the process wrote
+      // before it exited still reaches the client, as it does through IIS.
+      // The group may hold more (Wine's cmd and the exe): nothing of it may outlive the process.
+      killGroup(pid, 'SIGKILL');
+      if (backend === b) backend = undefined;
+      markExited();
+    });
+    const deadline = Date.now() + limitSeconds * 1000;
+    while (!b.exited && !closing && Date.now() < deadline) {
+      if (await canConnect(port)) return b;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (!b.exited) killGroup(pid, 'SIGKILL');
+    return undefined;
+  };
+
+  const rapidFailsExceeded = (limit: number): boolean => {
+    const since = Date.now() - 60_000;
+    while (exitTimes.length > 0 && exitTimes[0]! < since) exitTimes.shift();
+    return exitTimes.length >= limit;
+  };
+
+  /** The running process, started if there is none; undefined when it could not be started. */
+  const ensureBackend = async (): Promise<Backend | 'rapid-fails' | undefined> => {
+    if (backend !== undefined && !backend.exited) {
+      if (alive(backend.pid)) return backend;
+      backend.exited = true;
+    }
+    const s = settings();
+    if (rapidFailsExceeded(s.rapidFailsPerMinute)) return 'rapid-fails';
+    starting ??= (async () => {
+      try {
+        for (let attempt = 0; attempt < s.startupRetryCount && !closing; attempt++) {
+          const b = await startOnce(s.startupTimeLimit);
+          if (b !== undefined) {
+            backend = b;
+            return b;
+          }
+          if (rapidFailsExceeded(s.rapidFailsPerMinute)) return undefined;
+        }
+        return undefined;
+      } finally {
+        starting = undefined;
+      }
+    })();
+    return starting;
+  };
+
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer({ keepAlive: true }, (req, res) => {
+    void (async () => {
+      const b = await ensureBackend();
+      if (b === 'rapid-fails') {
+        stats.unavailable++;
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('503 Service Unavailable: the process failed too often (rapidFailsPerMinute)\n');
+        return;
+      }
+      if (b === undefined) {
+        stats.startFailures++;
+        res.writeHead(502, { 'content-type': 'text/plain' }).end('502.5 Bad Gateway: the process failed to start (startupTimeLimit)\n');
+        req.resume();
+        return;
+      }
+      forward(b, req, res);
+    })();
+  });
+
+  const forward = (b: Backend, req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!hopByHop.has(k) && v !== undefined) headers[k] = v;
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    headers['x-original-url'] = req.url ?? '/';
+    let answered = false;
+    const upstream = http.request(
+      { host: '127.0.0.1', port: b.port, method: req.method, path: req.url, headers, agent: b.agent },
+      (up) => {
+        answered = true;
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(up.headers)) if (!hopByHop.has(k) && v !== undefined) out[k] = v;
+        res.writeHead(up.statusCode ?? 502, out);
+        up.pipe(res);
+        up.once('error', () => res.destroy());
+        up.once('aborted', () => res.destroy());
+      },
+    );
+    upstream.once('error', () => {
+      if (answered) {
+        res.destroy();
+        return;
+      }
+      // IIS does not retry: a refused or reset connection is the client's 502.3.
+      stats.badGateway++;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end('502.3 Bad Gateway: the connection to the process was refused or reset\n');
+      else res.destroy();
+    });
+    req.pipe(upstream);
+  };
+
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  const normalize = (rel: string): string => rel.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '').toLowerCase();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    processes: () => (backend !== undefined && !backend.exited ? [{ id: backend.pid, name: backend.name }] : []),
+    isLocked: (rel) => backend !== undefined && !backend.exited && normalize(rel) === normalize(backend.binaryRel),
+    stats: () => ({ ...stats }),
+    backendExited: () => backend?.exitedPromise ?? Promise.resolve(),
+    close: async () => {
+      closing = true;
+      await starting?.catch(() => undefined);
+      for (const pid of everyChild) killGroup(pid, 'SIGTERM');
+      const deadline = Date.now() + 3000;
+      while (everyChild.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const pid of everyChild) killGroup(pid, 'SIGKILL');
+      for (const s of sockets) s.destroy();
+      for (const a of agents) a.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const repoRoot = path.resolve(here, '..');
+
+export interface ExampleBuild {
+  /** Where the binary is written. */
+  outPath: string;
+  version: string;
+  commit: string;
+  goos?: string;
+  goarch?: string;
+}
+
+/** Builds the example app (example/) with its version and commit stamped, as the build stage does. */
+export async function buildExampleApp(b: ExampleBuild): Promise<string> {
+  fs.mkdirSync(path.dirname(b.outPath), { recursive: true });
+  const args = ['build', '-trimpath', '-ldflags', `-s -w -X main.version=${b.version} -X main.commit=${b.commit}`, '-o', b.outPath, '.'];
+  const env = { ...process.env, CGO_ENABLED: '0', GOOS: b.goos ?? process.env.GOOS ?? 'linux', GOARCH: b.goarch ?? 'amd64', GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod' };
+  const child = spawn('go', args, { cwd: path.join(repoRoot, 'example'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`go ${args.join(' ')} in example/ failed (${code}):\n${output}`);
+  return b.outPath;
+}
+
+/** Copies the action's web.config and go-azure.bat into the site, as bootstrap uploads them. */
+export function installTemplates(wwwroot: string): void {
+  fs.mkdirSync(wwwroot, { recursive: true });
+  for (const f of ['web.config', 'go-azure.bat']) fs.copyFileSync(path.join(repoRoot, 'templates', f), path.join(wwwroot, f));
+}
+
+/** Points _artifact.txt at `_target\<name>` + CRLF, byte for byte what the switch stage writes. */
+export function writeArtifact(wwwroot: string, name: string): void {
+  fs.writeFileSync(path.join(wwwroot, '_artifact.txt'), `_target\\${name}\r\n`);
+}
+
+/**
+ * Runs the emulator in a process of its own, as IIS is to its clients: `node iis.ts '<options
+ * as JSON>'` prints its URL on the first line of stdout and stops (with its processes) when stdin
+ * closes or on SIGTERM. The swap benchmark uses it so that its load generator and the proxy do
+ * not share one event loop.
+ */
+export async function startIisProcess(opts: IisOptions): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl).trim());
+    });
+    child.once('exit', (code) => reject(new Error(`the IIS emulator process exited (${code}) before it listened`)));
+  });
+  return {
+    url,
+    pid: child.pid!,
+    close: async () => {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const iis = await startIis(JSON.parse(process.argv[2] ?? '{}') as IisOptions);
+  process.stdout.write(`${iis.url}\n`);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void iis.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.stdin.resume();
+  process.stdin.once('end', stop);
+  process.stdin.once('close', stop);
+}

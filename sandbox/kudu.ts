@@ -1,0 +1,541 @@
+// A local Kudu (the SCM site of an App Service app): the VFS, zip and processes APIs over a real
+// directory playing D:\home, with the status codes, ETags and redirects of Kudu's own
+// VfsControllerBase/VfsController/ZipController (docs/ARCHITECTURE.md, "Kudu"). Tests and the demo deploy to it.
+// Tests can mark files as locked, as Windows locks a running exe, and inject faults per route.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import yauzl from 'yauzl';
+
+export interface KuduOptions {
+  siteName?: string;
+  /** A deployment slot; the user name becomes `$<site>__<slot>`. */
+  slot?: string;
+  /** destinationAppUrl in the publish profile. */
+  appUrl?: string;
+  /** Extra lock rule besides lock(): true → the file is in use. */
+  isLocked?: (relPath: string) => boolean;
+  /**
+   * The processes GET /api/processes reports (exe names without .exe); `instance` is the
+   * ARRAffinity cookie's value when the request pins one.
+   */
+  processes?: (instance?: string) => { id: number; name: string }[];
+  /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
+  acceptBearer?: (token: string) => boolean;
+  /** Use this directory as D:\home instead of a fresh temporary one. */
+  home?: string;
+}
+
+/**
+ * A fault for the requests matching `route` (a path prefix such as `/api/zip/` or
+ * `/api/vfs/site/wwwroot/_artifact.txt`) and `method` (any when absent). Each matching request
+ * uses up one of `times` (default 1).
+ */
+export interface FaultSpec {
+  route: string;
+  method?: string;
+  times?: number;
+  /** Let this many matching requests through untouched before the fault starts. */
+  skip?: number;
+  /** Answer this status instead of handling the request (the body is still read). */
+  status?: number;
+  /** Retry-After header sent with `status`. */
+  retryAfter?: string;
+  /** Reset the connection after reading this many bytes of the request body. */
+  resetAfterRequestBytes?: number;
+  /** Handle the request, then reset the connection after this many bytes of the answer's body. */
+  resetAfterResponseBytes?: number;
+  /** Wait this long before answering. */
+  delayMs?: number;
+}
+
+export interface KuduRequestLog {
+  method: string;
+  /** URL path and query, never credentials. */
+  path: string;
+  status: number;
+  /** Request body bytes read. */
+  bytesIn: number;
+  userAgent: string;
+}
+
+export type PublishUrlForm = 'emulator' | 'host' | 'host:443' | 'https-url';
+
+export interface KuduEmulator {
+  url: string;
+  /** The directory playing D:\home; site/wwwroot exists. */
+  home: string;
+  siteName: string;
+  userName: string;
+  password: string;
+  /**
+   * A publish profile in the portal's format. The default publishUrl is the emulator's own
+   * URL; the other forms are those real profiles carry (they then need kudu-url to reach here).
+   */
+  publishProfileXml(opts?: { siteName?: string; slot?: string; publishUrlForm?: PublishUrlForm; password?: string }): string;
+  lock(relPath: string): void;
+  unlock(relPath: string): void;
+  fault(spec: FaultSpec): void;
+  clearFaults(): void;
+  /** Request body bytes received since start (or the last resetCounters). */
+  readonly bytesReceived: number;
+  readonly requests: KuduRequestLog[];
+  resetCounters(): void;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
+
+const MIME: Record<string, string> = {
+  '.exe': 'application/x-msdownload',
+  '.txt': 'text/plain',
+  '.config': 'application/xml',
+  '.xml': 'text/xml',
+  '.json': 'application/json',
+  '.html': 'text/html',
+  '.css': 'text/css',
+  '.js': 'application/javascript',
+  '.bat': 'application/x-msdownload',
+  '.zip': 'application/x-zip-compressed',
+};
+
+export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
+  const siteName = opts.siteName ?? 'go-sandbox';
+  const slot = opts.slot;
+  const userName = slot === undefined ? `$${siteName}` : `$${siteName}__${slot}`;
+  const password = crypto.randomBytes(30).toString('base64').replace(/[+/=]/g, 'x');
+  const home = opts.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kudu-home-'));
+  fs.mkdirSync(path.join(home, 'site', 'wwwroot'), { recursive: true });
+  const appUrl = opts.appUrl ?? `http://${slot === undefined ? siteName : `${siteName}-${slot}`}.azurewebsites.net`;
+
+  const locks = new Set<string>();
+  let faults: (FaultSpec & { left: number; toSkip: number })[] = [];
+  const requests: KuduRequestLog[] = [];
+  let bytesReceived = 0;
+  const sockets = new Set<Socket>();
+  const pendingDelays = new Set<() => void>();
+
+  const lockKey = (rel: string): string => rel.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '').toLowerCase();
+  const isLocked = (rel: string): boolean => locks.has(lockKey(rel)) || (opts.isLocked?.(lockKey(rel)) ?? false);
+
+  const authorized = (header: string | undefined): boolean => {
+    if (header === undefined) return false;
+    const [scheme, value] = header.split(' ', 2);
+    if (scheme?.toLowerCase() === 'basic' && value !== undefined) {
+      const expected = Buffer.from(`${userName}:${password}`);
+      const given = Buffer.from(value, 'base64');
+      return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    }
+    if (scheme?.toLowerCase() === 'bearer' && value !== undefined && opts.acceptBearer !== undefined) {
+      return opts.acceptBearer(value);
+    }
+    return false;
+  };
+
+  const takeFault = (method: string, urlPath: string): FaultSpec | undefined => {
+    // `skip` counts matching requests from the moment the fault was added, whichever fault
+    // (if any) then takes them; the first armed fault takes the request.
+    let chosen: (FaultSpec & { left: number; toSkip: number }) | undefined;
+    for (const f of faults) {
+      if (f.left <= 0 || !urlPath.startsWith(f.route) || (f.method !== undefined && f.method.toUpperCase() !== method)) continue;
+      if (f.toSkip > 0) {
+        f.toSkip--;
+        continue;
+      }
+      chosen ??= f;
+    }
+    if (chosen !== undefined) chosen.left--;
+    return chosen;
+  };
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawUrl = req.url ?? '/';
+    const urlPath = rawUrl.split('?')[0];
+    const log: KuduRequestLog = { method, path: rawUrl, status: 0, bytesIn: 0, userAgent: req.headers['user-agent'] ?? '' };
+    requests.push(log);
+    const fault = takeFault(method, urlPath);
+
+    // Read the body, counting bytes; a reset fault cuts the connection part-way.
+    const chunks: Buffer[] = [];
+    const cutAt = fault?.resetAfterRequestBytes;
+    const complete = await new Promise<boolean>((resolve) => {
+      req.on('data', (c: Buffer) => {
+        log.bytesIn += c.length;
+        bytesReceived += c.length;
+        if (cutAt !== undefined && log.bytesIn >= cutAt) {
+          req.socket.destroy();
+          resolve(false);
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => resolve(true));
+      req.on('error', () => resolve(false));
+      req.on('close', () => resolve(req.complete));
+    });
+    if (!complete) {
+      log.status = -1;
+      return;
+    }
+    const body = Buffer.concat(chunks);
+
+    if (fault?.delayMs !== undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, fault.delayMs);
+        // close() ends every pending delay, so a stalled answer never outlives the emulator.
+        function done(): void {
+          clearTimeout(timer);
+          pendingDelays.delete(done);
+          resolve();
+        }
+        pendingDelays.add(done);
+      });
+    }
+    if (res.destroyed) return;
+
+    let reply: Reply;
+    if (fault?.status !== undefined) {
+      reply = {
+        status: fault.status,
+        headers: fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
+        body: JSON.stringify({ Message: `injected fault ${fault.status}` }),
+      };
+    } else if (!authorized(req.headers.authorization)) {
+      reply = { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="site"' }, body: '401 - Unauthorized: Access is denied due to invalid credentials.' };
+    } else {
+      try {
+        reply = await route(method, rawUrl, req.headers, body);
+      } catch (err) {
+        reply = { status: 500, body: JSON.stringify({ Message: String(err) }) };
+      }
+    }
+    log.status = reply.status;
+    const payload = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
+    const cutReply = fault?.resetAfterResponseBytes;
+    if (cutReply !== undefined && cutReply >= payload.length) {
+      // The request was carried out but its answer is lost: the client must cope by retrying.
+      req.socket.destroy();
+      log.status = -1;
+      return;
+    }
+    res.writeHead(reply.status, { 'Content-Length': String(payload.length), ...reply.headers });
+    if (cutReply !== undefined) {
+      res.write(payload.subarray(0, cutReply), () => res.socket?.destroy());
+      log.status = -1;
+      return;
+    }
+    res.end(payload);
+  }
+
+  function localPath(rel: string): string | null {
+    const full = path.resolve(home, ...rel.split('/').filter((s) => s !== ''));
+    if (full !== home && !full.startsWith(home + path.sep)) return null;
+    return full;
+  }
+
+  function windowsPath(rel: string): string {
+    return ('D:\\home\\' + rel.split('/').filter((s) => s !== '').join('\\')).replace(/\\$/, '');
+  }
+
+  function etagOf(full: string): string {
+    const st = fs.statSync(full, { bigint: true });
+    return `"${st.mtimeNs.toString(16)}"`;
+  }
+
+  function ifMatchOk(header: string | undefined, current: string): 'missing' | 'match' | 'mismatch' {
+    if (header === undefined) return 'missing';
+    const tags = header.split(',').map((t) => t.trim());
+    return tags.includes('*') || tags.includes(current) ? 'match' : 'mismatch';
+  }
+
+  function listing(full: string, rel: string, selfUrl: string): Reply {
+    const entries = fs.readdirSync(full, { withFileTypes: true }).map((d) => {
+      const st = fs.statSync(path.join(full, d.name));
+      const dir = d.isDirectory();
+      return {
+        name: d.name,
+        size: dir ? 0 : st.size,
+        mtime: st.mtime.toISOString(),
+        crtime: st.birthtime.toISOString(),
+        mime: dir ? 'inode/directory' : (MIME[path.extname(d.name).toLowerCase()] ?? 'application/octet-stream'),
+        href: selfUrl + encodeURIComponent(d.name) + (dir ? '/' : ''),
+        path: windowsPath(`${rel}/${d.name}`),
+      };
+    });
+    return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(entries) };
+  }
+
+  /** Deletes a tree, skipping locked files; true when everything went. */
+  function deleteTree(full: string, rel: string): boolean {
+    let all = true;
+    for (const d of fs.readdirSync(full, { withFileTypes: true })) {
+      const childRel = `${rel}/${d.name}`;
+      const child = path.join(full, d.name);
+      if (d.isDirectory()) {
+        if (!deleteTree(child, childRel)) all = false;
+      } else if (isLocked(childRel)) {
+        all = false;
+      } else {
+        fs.rmSync(child);
+      }
+    }
+    if (all) fs.rmdirSync(full);
+    return all;
+  }
+
+  async function route(method: string, rawUrl: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<Reply> {
+    const u = new URL(rawUrl, 'http://kudu');
+    const p = u.pathname;
+    if (p === '/api/processes' || p === '/api/processes/') {
+      if (method !== 'GET') return { status: 405 };
+      const selfUrl = `${url}/api/processes/`;
+      const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
+      const list = (opts.processes?.(instance) ?? []).map((x) => ({ id: x.id, name: x.name, href: `${selfUrl}${x.id}`, user_name: `IIS APPPOOL\\${siteName}` }));
+      return { status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(list) };
+    }
+    if (p.startsWith('/api/zip/')) {
+      if (method !== 'PUT') return { status: 405 };
+      const rel = decodeRel(p.slice('/api/zip/'.length));
+      // As ZipController: an existing folder, or any path ending in `/`, is extracted into; a
+      // file path is not a zip target (404).
+      const full = localPath(rel.replace(/\/+$/, ''));
+      const st = full === null ? undefined : fs.statSync(full, { throwIfNoEntry: false });
+      if (!(st?.isDirectory() ?? false) && !p.endsWith('/')) return { status: 404 };
+      if (st !== undefined && !st.isDirectory()) return { status: 404 };
+      return extractZip(rel, body);
+    }
+    if (p === '/api/vfs' || p.startsWith('/api/vfs/')) {
+      const relRaw = decodeRel(p.slice('/api/vfs'.length));
+      const slashed = p.endsWith('/');
+      const rel = relRaw.replace(/\/+$/, '');
+      const full = localPath(rel);
+      if (full === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
+      const st = fs.statSync(full, { throwIfNoEntry: false });
+      const selfUrl = `${url}${p}`;
+      switch (method) {
+        case 'GET':
+        case 'HEAD': {
+          if (st === undefined) return { status: 404, body: JSON.stringify({ Message: `'${windowsPath(rel)}' not found.` }) };
+          if (st.isDirectory()) {
+            if (!slashed) return { status: 307, headers: { Location: `${url}${p}/${u.search}` } };
+            return listing(full, rel, selfUrl);
+          }
+          if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
+          const content = fs.readFileSync(full);
+          return {
+            status: 200,
+            headers: { ETag: etagOf(full), 'Content-Type': MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream' },
+            body: method === 'HEAD' ? Buffer.alloc(0) : content,
+          };
+        }
+        case 'PUT': {
+          if (st?.isDirectory() || (st === undefined && slashed)) {
+            if (st !== undefined) return { status: 409, body: JSON.stringify({ Message: 'Cannot update a directory.' }) };
+            fs.mkdirSync(full, { recursive: true });
+            return { status: 201 };
+          }
+          if (st !== undefined) {
+            const current = etagOf(full);
+            const m = ifMatchOk(headers['if-match'], current);
+            if (m === 'missing') return { status: 412, body: JSON.stringify({ Message: 'Updating an existing resource requires an If-Match header.' }) };
+            if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
+            if (isLocked(rel)) return { status: 409, body: JSON.stringify({ Message: `Could not write to '${windowsPath(rel)}': the file is in use.` }) };
+          }
+          try {
+            fs.mkdirSync(path.dirname(full), { recursive: true });
+          } catch {
+            return { status: 409, body: JSON.stringify({ Message: 'A parent of the path is a file.' }) };
+          }
+          fs.writeFileSync(full, body);
+          return { status: st === undefined ? 201 : 204, headers: { ETag: etagOf(full) } };
+        }
+        case 'DELETE': {
+          // As VfsControllerBase: a folder needs no If-Match, but `?recursive=true` unless empty;
+          // a file needs If-Match, and one Windows holds open comes back as 404.
+          if (st === undefined) return { status: 404, body: JSON.stringify({ Message: `'${windowsPath(rel)}' not found.` }) };
+          if (st.isDirectory()) {
+            const recursive = u.searchParams.get('recursive')?.toLowerCase() === 'true';
+            if (!recursive && fs.readdirSync(full).length > 0) {
+              return { status: 409, body: JSON.stringify({ Message: 'The directory is not empty.' }) };
+            }
+            if (!deleteTree(full, rel)) return { status: 409, body: JSON.stringify({ Message: 'Cannot delete directory: a file in it is in use.' }) };
+            return { status: 200 };
+          }
+          if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
+          const current = etagOf(full);
+          const m = ifMatchOk(headers['if-match'], current);
+          if (m === 'missing') return { status: 412, body: JSON.stringify({ Message: 'Deleting a resource requires an If-Match header.' }) };
+          if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
+          // Windows refuses to open a running exe for delete; Kudu reports that as 404.
+          if (isLocked(rel)) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
+          fs.rmSync(full);
+          return { status: 200 };
+        }
+        default:
+          return { status: 405 };
+      }
+    }
+    return { status: 404, body: 'Not found' };
+  }
+
+  /** Extracts over `dirRel`, deleting nothing; stops with 400 at the first entry it cannot write. */
+  async function extractZip(dirRel: string, body: Buffer): Promise<Reply> {
+    const dirFull = localPath(dirRel.replace(/\/+$/, ''));
+    if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
+    let zip: yauzl.ZipFile;
+    try {
+      zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+        yauzl.fromBuffer(body, { lazyEntries: true, strictFileNames: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z))),
+      );
+    } catch (err) {
+      return { status: 400, body: JSON.stringify({ Message: `The zip could not be read: ${(err as Error).message}` }) };
+    }
+    fs.mkdirSync(dirFull, { recursive: true });
+    const fail = (msg: string): Reply => {
+      zip.close();
+      return { status: 400, body: JSON.stringify({ Message: msg }) };
+    };
+    for (;;) {
+      const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
+        zip.once('entry', (e: yauzl.Entry) => resolve(e));
+        zip.once('end', () => resolve(null));
+        zip.once('error', reject);
+        zip.readEntry();
+      }).catch((err: Error) => err);
+      if (entry instanceof Error) return fail(`The zip is damaged: ${entry.message}`);
+      if (entry === null) break;
+      zip.removeAllListeners('entry');
+      zip.removeAllListeners('end');
+      zip.removeAllListeners('error');
+      const name = entry.fileName.replace(/\\/g, '/');
+      const rel = `${dirRel.replace(/\/+$/, '')}/${name}`.replace(/\/+$/, '');
+      const target = localPath(rel);
+      if (target === null || (target !== dirFull && !target.startsWith(dirFull + path.sep))) return fail(`Entry ${name} points outside the folder.`);
+      if (name.endsWith('/')) {
+        fs.mkdirSync(target, { recursive: true });
+        continue;
+      }
+      if (isLocked(rel)) return fail(`The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.`);
+      let content: Buffer;
+      try {
+        content = await new Promise<Buffer>((resolve, reject) =>
+          zip.openReadStream(entry, (err, stream) => {
+            if (err) return reject(err);
+            const parts: Buffer[] = [];
+            stream.on('data', (c: Buffer) => parts.push(c));
+            stream.on('end', () => resolve(Buffer.concat(parts)));
+            stream.on('error', reject);
+          }),
+        );
+      } catch (err) {
+        return fail(`The zip is damaged at ${name}: ${(err as Error).message}`);
+      }
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
+      // creation time. Kudu then sets the modification time to the entry's time (best effort),
+      // so mtime is the packaging time and only crtime tells when a new file landed.
+      fs.writeFileSync(target, content);
+      const stamped = entry.getLastModDate();
+      if (!Number.isNaN(stamped.getTime())) fs.utimesSync(target, new Date(), stamped);
+    }
+    zip.close();
+    return { status: 200 };
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const scmHost = (site: string, slotName?: string): string =>
+    `${slotName === undefined ? site : `${site}-${slotName}`}.scm.azurewebsites.net`;
+
+  return {
+    url,
+    home,
+    siteName,
+    userName,
+    password,
+    publishProfileXml(o = {}) {
+      const site = o.siteName ?? siteName;
+      const slotName = o.slot ?? slot;
+      const user = slotName === undefined ? `$${site}` : `$${site}__${slotName}`;
+      const pwd = o.password ?? password;
+      const host = scmHost(site, slotName);
+      const form = o.publishUrlForm ?? 'emulator';
+      const publishUrl = form === 'emulator' ? url : form === 'host' ? host : form === 'host:443' ? `${host}:443` : `https://${host}`;
+      const display = slotName === undefined ? site : `${site}-${slotName}`;
+      const msdeploySite = slotName === undefined ? site : `${site}__${slotName}`;
+      const attr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+      return (
+        `<publishData>` +
+        `<publishProfile profileName="${attr(display)} - Web Deploy" publishMethod="MSDeploy" publishUrl="${attr(publishUrl)}" ` +
+        `msdeploySite="${attr(msdeploySite)}" userName="${attr(user)}" userPWD="${attr(pwd)}" destinationAppUrl="${attr(appUrl)}" ` +
+        `SQLServerDBConnectionString="" mySQLDBConnectionString="" hostingProviderForumLink="" controlPanelLink="https://portal.azure.com" webSystem="WebSites">` +
+        `<databases /></publishProfile>` +
+        `<publishProfile profileName="${attr(display)} - FTP" publishMethod="FTP" publishUrl="ftps://waws-prod-sandbox.ftp.azurewebsites.windows.net/site/wwwroot" ` +
+        `ftpPassiveMode="True" userName="${attr(`${msdeploySite}\\${user}`)}" userPWD="${attr(pwd)}" destinationAppUrl="${attr(appUrl)}" ` +
+        `SQLServerDBConnectionString="" mySQLDBConnectionString="" hostingProviderForumLink="" controlPanelLink="https://portal.azure.com" webSystem="WebSites">` +
+        `<databases /></publishProfile>` +
+        `<publishProfile profileName="${attr(display)} - Zip Deploy" publishMethod="ZipDeploy" publishUrl="${attr(publishUrl)}" ` +
+        `userName="${attr(user)}" userPWD="${attr(pwd)}" destinationAppUrl="${attr(appUrl)}" ` +
+        `SQLServerDBConnectionString="" mySQLDBConnectionString="" hostingProviderForumLink="" controlPanelLink="https://portal.azure.com" webSystem="WebSites">` +
+        `<databases /></publishProfile>` +
+        `</publishData>`
+      );
+    },
+    lock(relPath) {
+      locks.add(lockKey(relPath));
+    },
+    unlock(relPath) {
+      locks.delete(lockKey(relPath));
+    },
+    fault(spec) {
+      faults.push({ ...spec, left: spec.times ?? 1, toSkip: spec.skip ?? 0 });
+    },
+    clearFaults() {
+      faults = [];
+    },
+    get bytesReceived() {
+      return bytesReceived;
+    },
+    requests,
+    resetCounters() {
+      bytesReceived = 0;
+      requests.length = 0;
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        for (const done of [...pendingDelays]) done();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
+
+/** `/site/wwwroot/a%20b/` → `site/wwwroot/a b/` (the trailing slash kept). */
+function decodeRel(p: string): string {
+  const trailing = p.endsWith('/');
+  const rel = p
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => decodeURIComponent(s))
+    .join('/');
+  return trailing && rel !== '' ? `${rel}/` : rel;
+}

@@ -1,0 +1,213 @@
+// Packages the binary and its include files into one zip ready for upload.
+//
+// Layout, relative to the site's `_target/` folder the zip is extracted into:
+//   <name>                    the binary (`<prefix>-<sha10>.exe`)
+//   <name without .exe>/...   the include files, keeping their paths under working-directory
+// so the old and the new version each keep their own assets while both exist.
+//
+// The zip is written as a stream (files are read one at a time as yazl asks for them) and is
+// deterministic: entries sorted, fixed timestamps and modes, so the same input gives the same bytes.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as core from '@actions/core';
+import yazl from 'yazl';
+import { ActionError } from '../common/errors.ts';
+import { artifactStem } from '../site/layout.ts';
+
+export interface PackageRequest {
+  binaryPath: string;
+  artifactName: string;
+  workingDirectory: string;
+  /** include globs, relative to workingDirectory; a leading `!` excludes. */
+  include: string[];
+  /** Where the zip is written. */
+  outputPath: string;
+  /**
+   * Deflate level 1-9. Default 6: on a Go binary level 9 saves well under 1% more and takes about
+   * twice as long (bench/build.ts).
+   */
+  compressionLevel?: number;
+  /**
+   * The modification time stored for every entry. Default: a fixed date, so the zip depends only
+   * on its content.
+   */
+  mtime?: Date;
+}
+
+export interface PackageEntry {
+  /** Path inside the zip, forward slashes, relative to `_target/`. */
+  path: string;
+  /** Uncompressed size in bytes. */
+  size: number;
+}
+
+export interface ArtifactPackage {
+  zipPath: string;
+  zipSize: number;
+  binarySize: number;
+  entries: PackageEntry[];
+}
+
+/** A file selected by `include`. */
+export interface IncludedFile {
+  /** Path relative to the working directory, forward slashes. */
+  relativePath: string;
+  absolutePath: string;
+  size: number;
+}
+
+// DOS timestamps (the zip's own) hold local time; built from local fields, the stored bytes are the
+// same in every time zone.
+const FIXED_MTIME = new Date(2000, 0, 1, 0, 0, 0);
+
+function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+/** Checks one include pattern and returns it in forward-slash form, without `!` and `./`. */
+export function normalizePattern(raw: string): { pattern: string; exclude: boolean } {
+  const exclude = raw.startsWith('!');
+  let p = (exclude ? raw.slice(1) : raw).trim().replace(/\\/g, '/');
+  while (p.startsWith('./')) p = p.slice(2);
+  p = p.replace(/\/+$/, '');
+  if (p === '' || p === '.') {
+    throw new ActionError(`include: "${raw}" selects nothing; give a path or glob relative to working-directory, e.g. static/**.`);
+  }
+  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) {
+    throw new ActionError(`include: "${raw}" is an absolute path; give it relative to working-directory, e.g. static/**.`);
+  }
+  if (p.split('/').includes('..')) {
+    throw new ActionError(`include: "${raw}" reaches outside working-directory with ".."; only files under working-directory can ship with the app.`);
+  }
+  return { pattern: p, exclude };
+}
+
+function isUnder(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Selects the files `include` names: each pattern is a glob relative to the working directory; a
+ * folder it matches ships with everything in it; a `!pattern` removes the files it matches (or
+ * everything under a folder it matches) from the whole selection. Sorted by path. A pattern that
+ * matches nothing gets a warning naming it.
+ */
+export async function resolveIncludes(workingDirectory: string, include: readonly string[]): Promise<IncludedFile[]> {
+  const patterns = include.map(normalizePattern);
+  const excludes = patterns.filter((p) => p.exclude).map((p) => p.pattern);
+  const root = await fs.promises.realpath(workingDirectory);
+  const isExcluded = (rel: string): boolean => {
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (excludes.some((x) => path.posix.matchesGlob(prefix, x))) return true;
+    }
+    return false;
+  };
+
+  const selected = new Map<string, IncludedFile>();
+  const addFile = async (abs: string, size: number, pattern: string): Promise<boolean> => {
+    // A symbolic link out of the working directory would ship files the patterns never named.
+    const real = await fs.promises.realpath(abs);
+    if (!isUnder(root, real)) {
+      core.warning(`include: "${pattern}" matched ${toPosix(path.relative(workingDirectory, abs))}, a link to ${real} outside working-directory; it is not shipped.`);
+      return false;
+    }
+    const rel = toPosix(path.relative(workingDirectory, abs));
+    if (isExcluded(rel)) return false;
+    selected.set(rel, { relativePath: rel, absolutePath: abs, size });
+    return true;
+  };
+
+  for (const { pattern, exclude } of patterns) {
+    if (exclude) continue;
+    let matched = 0;
+    let kept = 0;
+    for await (const hit of fs.promises.glob(pattern, { cwd: workingDirectory })) {
+      const abs = path.resolve(workingDirectory, hit);
+      const st = await fs.promises.stat(abs).catch(() => undefined);
+      if (st === undefined) continue;
+      if (st.isFile()) {
+        matched++;
+        if (await addFile(abs, st.size, pattern)) kept++;
+      } else if (st.isDirectory()) {
+        for (const entry of await fs.promises.readdir(abs, { recursive: true, withFileTypes: true })) {
+          const child = path.join(entry.parentPath, entry.name);
+          const cst = entry.isFile() || entry.isSymbolicLink() ? await fs.promises.stat(child).catch(() => undefined) : undefined;
+          if (cst === undefined || !cst.isFile()) continue;
+          matched++;
+          if (await addFile(child, cst.size, pattern)) kept++;
+        }
+      }
+    }
+    if (matched === 0) {
+      core.warning(`include: "${pattern}" matched no files under ${workingDirectory}; nothing from it ships with this version.`);
+    } else if (kept === 0) {
+      core.warning(`include: every file "${pattern}" matched is removed by a "!" pattern; nothing from it ships with this version.`);
+    }
+  }
+
+  const files = [...selected.values()].sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
+  // The site's file system ignores case: two paths differing only in case would overwrite each other.
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    const key = f.relativePath.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new ActionError(
+        `include: "${other}" and "${f.relativePath}" differ only in letter case; on the Windows site one would overwrite the other. Rename one or exclude it with "!".`,
+      );
+    }
+    seen.set(key, f.relativePath);
+  }
+  return files;
+}
+
+export async function packageArtifact(req: PackageRequest): Promise<ArtifactPackage> {
+  const level = req.compressionLevel ?? 6;
+  const mtime = req.mtime ?? FIXED_MTIME;
+  const entryOptions = (size: number, mode: number): Partial<yazl.ReadStreamOptions> => ({
+    mtime,
+    mode,
+    compress: true,
+    compressionLevel: level,
+    // The fixed default date goes in the DOS field only, which holds it time-zone free.
+    forceDosTimestamp: req.mtime === undefined,
+    size,
+  });
+
+  const binarySize = (await fs.promises.stat(req.binaryPath)).size;
+  const files = await resolveIncludes(req.workingDirectory, req.include);
+  const stem = artifactStem(req.artifactName);
+
+  const zip = new yazl.ZipFile();
+  const entries: PackageEntry[] = [];
+  const add = (absolutePath: string, zipPath: string, size: number, mode: number): void => {
+    // Lazily opened, one file at a time: the binary is streamed through deflate, never held whole.
+    zip.addReadStreamLazy(zipPath, entryOptions(size, mode), (cb) => cb(null, fs.createReadStream(absolutePath)));
+    entries.push({ path: zipPath, size });
+  };
+  add(req.binaryPath, req.artifactName, binarySize, 0o100755);
+  for (const f of files) add(f.absolutePath, `${stem}/${f.relativePath}`, f.size, 0o100644);
+  zip.end();
+
+  await fs.promises.mkdir(path.dirname(req.outputPath), { recursive: true });
+  // yazl reports read errors and size mismatches on the ZipFile itself, not on its stream.
+  const zipError = new Promise<never>((_, reject) => zip.on('error', reject));
+  zipError.catch(() => undefined);
+  try {
+    await Promise.race([pipeline(zip.outputStream, fs.createWriteStream(req.outputPath)), zipError]);
+  } catch (err) {
+    await fs.promises.rm(req.outputPath, { force: true });
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new ActionError(`Packaging ${req.artifactName} into ${req.outputPath} failed: ${msg}. A file may have changed while it was being read; run the deploy again.`);
+  }
+  const zipSize = (await fs.promises.stat(req.outputPath)).size;
+  core.info(
+    `Packaged ${req.artifactName} (${binarySize} bytes) and ${files.length} include file${files.length === 1 ? '' : 's'} into ${req.outputPath} (${zipSize} bytes, ${(zipSize / binarySize).toFixed(2)} of the binary).`,
+  );
+  return { zipPath: req.outputPath, zipSize, binarySize, entries };
+}

@@ -1,0 +1,121 @@
+// The report stage: log groups with durations, outputs, and the job summary. docs/ARCHITECTURE.md, "The flow".
+
+import * as core from '@actions/core';
+
+/** Durations of the stages run so far, in order. */
+export class StageLog {
+  readonly stages: { name: string; seconds: number; ok: boolean }[] = [];
+  /** The stage running now, if any. */
+  current: string | undefined;
+
+  /** Runs `fn` inside a log group named `name` and records how long it took. */
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    core.startGroup(name);
+    this.current = name;
+    let ok = false;
+    try {
+      const value = await fn();
+      ok = true;
+      return value;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.current = undefined;
+      this.stages.push({ name, seconds, ok });
+      core.info(`${name}: ${ok ? 'done' : 'failed'} in ${seconds.toFixed(1)} s`);
+      core.endGroup();
+    }
+  }
+}
+
+/** The facts of one deploy that end up in the outputs and the job summary. */
+export interface DeployFacts {
+  appName: string;
+  slotName: string;
+  webappUrl?: string;
+  artifactName?: string;
+  commit: string;
+  goVersion?: string;
+  toolchainCacheHit?: boolean;
+  binarySize?: number;
+  zipSize?: number;
+  previousArtifact?: string;
+  uploadSkipped?: boolean;
+  pruned?: string[];
+  pruneSkipped?: string[];
+  verification?: string;
+  /** Verification per instance ('' = whichever instance answered). */
+  instances?: { instance: string; ok: boolean; seen: string[] }[];
+  dryRunPlan?: string[];
+}
+
+/** Writes the job summary; a failure to write it is a warning, never a failed deploy. */
+export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome: string): Promise<void> {
+  const mib = (n?: number): string => (n === undefined ? '' : `${(n / 1048576).toFixed(2)} MiB`);
+  const rows: [string, string][] = [
+    ['Site', facts.appName],
+    ['Slot', facts.slotName],
+    ['URL', facts.webappUrl ?? ''],
+    ['Artifact', facts.artifactName ?? ''],
+    ['Commit', facts.commit],
+    ['Go', facts.goVersion ?? ''],
+    ['Toolchain cache hit', facts.toolchainCacheHit === undefined ? '' : String(facts.toolchainCacheHit)],
+    ['Binary size', mib(facts.binarySize)],
+    ['Zip size', mib(facts.zipSize)],
+    ['Previous artifact', facts.previousArtifact ?? ''],
+    ['Upload', facts.uploadSkipped === undefined ? '' : facts.uploadSkipped ? 'skipped: already on the site' : 'uploaded'],
+    ['Pruned', (facts.pruned ?? []).join(', ')],
+    ['Kept (in use)', (facts.pruneSkipped ?? []).join(', ')],
+    ['Verification', facts.verification ?? ''],
+  ];
+  try {
+    const summary = core.summary
+      .addHeading(`go-azure-deploy: ${outcome}`, 2)
+      .addTable([
+        [{ data: 'What', header: true }, { data: 'Value', header: true }],
+        ...rows.filter(([, v]) => v !== '').map(([k, v]) => [k, escapeHtml(v)]),
+      ])
+      .addHeading('Stages', 3)
+      .addTable([
+        [{ data: 'Stage', header: true }, { data: 'Seconds', header: true }, { data: 'Result', header: true }],
+        ...stages.stages.map((s) => [s.name, s.seconds.toFixed(1), s.ok ? 'ok' : 'failed']),
+      ]);
+    if (facts.instances !== undefined && facts.instances.length > 0) {
+      summary.addHeading('Verification', 3).addTable([
+        [{ data: 'Instance', header: true }, { data: 'Serving the new version', header: true }, { data: 'Processes seen', header: true }],
+        ...facts.instances.map((i) => [escapeHtml(i.instance || 'any'), i.ok ? 'yes' : 'no', escapeHtml(i.seen.join(', '))]),
+      ]);
+    }
+    if (facts.dryRunPlan !== undefined) {
+      summary.addHeading('Dry run: planned changes', 3).addList(facts.dryRunPlan.map(escapeHtml));
+    }
+    await summary.write();
+  } catch (err) {
+    core.warning(`Could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Progress for a large upload: percent and rate, at most once per `everyMs`, so a slow upload
+ * shows it is moving without flooding the log. A fast upload prints nothing.
+ */
+export function uploadProgressLogger(
+  total: number,
+  log: (line: string) => void = core.info,
+  now: () => number = () => performance.now(),
+  everyMs = 5000,
+): (sent: number) => void {
+  const started = now();
+  let lastLog = started;
+  return (sent: number) => {
+    const t = now();
+    if (t - lastLog < everyMs || sent >= total) return;
+    lastLog = t;
+    const rate = sent / 1048576 / ((t - started) / 1000);
+    log(`Uploaded ${Math.floor((sent / total) * 100)}% (${(sent / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB, ${rate.toFixed(1)} MiB/s)`);
+  };
+}

@@ -1,0 +1,332 @@
+// The one Kudu client: VFS, zip and processes APIs over the one retry policy. See docs/ARCHITECTURE.md, "Kudu".
+// Paths are relative to D:\home with forward slashes, e.g. `site/wwwroot/_artifact.txt`.
+
+import * as fs from 'node:fs';
+import type { SiteConnection } from '../signin/connection.ts';
+import { ActionError } from '../common/errors.ts';
+import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
+import { sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
+
+/** One entry of a VFS directory listing, as Kudu returns it. */
+export interface VfsEntry {
+  name: string;
+  size: number;
+  /** ISO date of the last write. */
+  mtime: string;
+  crtime?: string;
+  mime: string;
+  href: string;
+  path: string;
+}
+
+/** One entry of GET /api/processes; `name` is the exe name without `.exe`. */
+export interface KuduProcess {
+  id: number;
+  name: string;
+  href: string;
+  [more: string]: unknown;
+}
+
+export interface KuduClientOptions {
+  /** Attempts per request, the first included (default 5). */
+  attempts?: number;
+  /** First retry delay; doubles each time with jitter (default 1000 ms). */
+  retryBaseDelayMs?: number;
+  /** A request with no bytes moving either way for this long is cut and retried (default 120 s). */
+  idleTimeoutMs?: number;
+}
+
+/** A Kudu answer the caller may want to act on (412, 409, …); the message says what to do. */
+export class KuduError extends ActionError {
+  override name = 'KuduError';
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function isDirectory(entry: VfsEntry): boolean {
+  return entry.mime === 'inode/directory';
+}
+
+interface Call {
+  method: string;
+  /** Path after the base URL, already encoded, e.g. `/api/vfs/site/wwwroot/`. */
+  apiPath: string;
+  headers?: Record<string, string>;
+  body?: Buffer | (() => fs.ReadStream);
+  bodyLength?: number;
+  onProgress?: (bytesSent: number) => void;
+  /** Statuses the caller handles itself (besides 2xx). */
+  accept?: number[];
+}
+
+export class KuduClient {
+  readonly baseUrl: string;
+  private readonly connection: SiteConnection;
+  private readonly signal: AbortSignal;
+  private readonly attempts: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly idleTimeoutMs: number;
+
+  constructor(connection: SiteConnection, signal: AbortSignal, opts: KuduClientOptions = {}) {
+    this.connection = connection;
+    this.baseUrl = connection.kuduUrl.replace(/\/+$/, '');
+    this.signal = signal;
+    this.attempts = opts.attempts ?? 5;
+    this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 1000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
+  }
+
+  /** A file's content and ETag; null when it does not exist. */
+  async getFile(path: string): Promise<{ body: Buffer; etag: string } | null> {
+    const res = await this.call({ method: 'GET', apiPath: vfsPath(path, false), accept: [404] });
+    if (res.status === 404) return null;
+    return { body: res.body, etag: headerOf(res, 'etag') };
+  }
+
+  /**
+   * Writes a file. Without `ifMatch` this only creates: Kudu refuses (412) to replace an existing
+   * file, which is what the bootstrap stage relies on to never overwrite a user's file.
+   */
+  async putFile(path: string, body: Buffer | string, opts: { ifMatch?: string } = {}): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (opts.ifMatch !== undefined) headers['If-Match'] = opts.ifMatch;
+    const res = await this.call({
+      method: 'PUT',
+      apiPath: vfsPath(path, false),
+      headers,
+      body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
+      accept: [409, 412],
+    });
+    if (res.status === 412) {
+      throw new KuduError(
+        opts.ifMatch === undefined
+          ? `${path} already exists on the site and was left as it is (Kudu answered 412).`
+          : `${path} changed on the site while the action was writing it (Kudu answered 412 to If-Match ${opts.ifMatch}); run the deploy again.`,
+        412,
+      );
+    }
+    if (res.status === 409) {
+      throw new KuduError(
+        `Kudu could not write ${path} (409 Conflict: ${briefBody(res)}): the file is in use or a folder has that name. ` +
+          `Stop whatever holds it open on the site, then run the deploy again.`,
+        409,
+      );
+    }
+  }
+
+  /**
+   * Deletes a file, or a folder with everything in it when `recursive`. Kudu answers 404 both
+   * for a missing file and for one Windows keeps locked (a running exe), so a 404 is told apart
+   * by looking again.
+   */
+  async deletePath(path: string, opts: { recursive?: boolean; ifMatch?: string } = {}): Promise<'deleted' | 'locked' | 'missing'> {
+    const folder = opts.recursive === true || path.endsWith('/');
+    const apiPath = vfsPath(path, folder) + (opts.recursive ? '?recursive=true' : '');
+    const res = await this.call({
+      method: 'DELETE',
+      apiPath,
+      headers: { 'If-Match': opts.ifMatch ?? '*' },
+      accept: [404, 409, 412],
+    });
+    if (res.status === 409) return 'locked';
+    if (res.status === 412) {
+      throw new KuduError(`${path} changed on the site before it could be deleted (Kudu answered 412); it is left in place.`, 412);
+    }
+    if (res.status === 404) {
+      const still = folder ? await this.listDir(path) : await this.exists(path);
+      return still ? 'locked' : 'missing';
+    }
+    return 'deleted';
+  }
+
+  /** A folder's entries; null when the folder does not exist. */
+  async listDir(path: string): Promise<VfsEntry[] | null> {
+    const res = await this.call({ method: 'GET', apiPath: vfsPath(path, true), accept: [404] });
+    if (res.status === 404) return null;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new ActionError(
+        `Kudu's listing of ${path} is not JSON (${briefBody(res)}). The kudu-url or publishUrl may point at something other than the site's SCM endpoint.`,
+      );
+    }
+    if (!Array.isArray(parsed)) throw new ActionError(`Kudu's listing of ${path} is not a JSON array (${briefBody(res)}).`);
+    return parsed.map((e: Record<string, unknown>) => ({
+      name: String(e.name ?? ''),
+      size: Number(e.size ?? 0),
+      mtime: String(e.mtime ?? ''),
+      crtime: e.crtime === undefined ? undefined : String(e.crtime),
+      mime: String(e.mime ?? ''),
+      href: String(e.href ?? ''),
+      path: String(e.path ?? ''),
+    }));
+  }
+
+  /**
+   * Streams a zip from disk to Kudu's zip API, which extracts it over `dir` and deletes nothing.
+   * Each attempt re-opens the file, so a connection cut mid-body is retried from the start.
+   */
+  async putZip(dir: string, zipPath: string, opts: { onProgress?: (bytesSent: number) => void } = {}): Promise<{ bytesSent: number }> {
+    const size = fs.statSync(zipPath).size;
+    const res = await this.call({
+      method: 'PUT',
+      apiPath: `/api/zip/${encodePath(dir)}/`,
+      headers: { 'Content-Type': 'application/zip' },
+      body: () => fs.createReadStream(zipPath, { highWaterMark: 256 * 1024 }),
+      bodyLength: size,
+      onProgress: opts.onProgress,
+      accept: [400, 409],
+    });
+    if (res.status === 400 || res.status === 409) {
+      throw new KuduError(
+        `Kudu could not extract the package into ${dir} (HTTP ${res.status}: ${briefBody(res)}). ` +
+          `A file in it is probably in use on the site (a running exe is locked), or the zip is damaged. ` +
+          `Nothing was switched; the site still runs the previous version.`,
+        res.status,
+      );
+    }
+    return { bytesSent: res.bytesSent };
+  }
+
+  /**
+   * The running processes of one instance. A scaled-out site answers from whichever instance the
+   * front end picks, unless the ARRAffinity cookie names one.
+   */
+  async processes(instance?: string): Promise<KuduProcess[]> {
+    const headers: Record<string, string> = {};
+    if (instance !== undefined && instance !== '') headers.Cookie = `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}`;
+    const res = await this.call({ method: 'GET', apiPath: '/api/processes', headers });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new ActionError(`Kudu's process list is not JSON (${briefBody(res)}).`);
+    }
+    if (!Array.isArray(parsed)) throw new ActionError(`Kudu's process list is not a JSON array (${briefBody(res)}).`);
+    return parsed as KuduProcess[];
+  }
+
+  private async exists(path: string): Promise<boolean> {
+    const res = await this.call({ method: 'GET', apiPath: vfsPath(path, false), accept: [404, 307] });
+    return res.status !== 404;
+  }
+
+  /** One request through the retry policy; failures become messages that say what to check. */
+  private async call(c: Call): Promise<HttpResponse> {
+    const url = this.baseUrl + c.apiPath;
+    const what = `${c.method} ${safeUrl(url)}`;
+    try {
+      return await withRetry(
+        async () => {
+          const res = await sendRequest({
+            method: c.method,
+            url,
+            headers: { Authorization: await this.connection.authorization(), ...c.headers },
+            body: c.body,
+            bodyLength: c.bodyLength,
+            onProgress: c.onProgress,
+            signal: this.signal,
+            idleTimeoutMs: this.idleTimeoutMs,
+          });
+          if (res.status >= 200 && res.status < 300) return res;
+          if (c.accept?.includes(res.status)) return res;
+          if (isRetryableStatus(res.status)) {
+            throw new RetryableError(`HTTP ${res.status}${briefBody(res) ? `: ${briefBody(res)}` : ''}`, parseRetryAfter(headerOf(res, 'retry-after')));
+          }
+          throw this.statusError(res, what);
+        },
+        { what, signal: this.signal, attempts: this.attempts, baseDelayMs: this.retryBaseDelayMs },
+      );
+    } catch (err) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (err instanceof ActionError) throw err;
+      if (err instanceof RetryableError) {
+        throw new ActionError(
+          `Kudu kept failing: ${what} answered ${err.message} ${this.attempts} times. ` +
+            `The site's SCM endpoint may be restarting or overloaded; run the deploy again in a few minutes.`,
+        );
+      }
+      if (isTransientNetworkError(err)) {
+        throw new ActionError(
+          `Could not reach Kudu at ${new URL(url).host} after ${this.attempts} attempts (${(err as Error).message}). ` +
+            `Check the app-name and slot-name (or kudu-url), that the runner can reach the site (a private endpoint needs a runner inside its network), ` +
+            `and HTTPS_PROXY/NO_PROXY if the runner sits behind a proxy.`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private statusError(res: HttpResponse, what: string): ActionError {
+    const host = new URL(this.baseUrl).host;
+    const how = this.connection.authKind === 'basic' ? 'the publish profile' : 'the Entra ID sign-in';
+    // Signed in through ARM, the connection knows which permission the identity lacks and how to grant it.
+    const hint = this.connection.arm?.kuduPermissionHint ? ` ${this.connection.arm.kuduPermissionHint}` : '';
+    switch (res.status) {
+      case 401:
+        return new KuduError(
+          `Kudu at ${host} refused the credentials (401) for ${what}. ` +
+            (this.connection.authKind === 'basic'
+              ? `Download the publish profile again (resetting it changes the password) and update the secret; ` +
+                `also check that SCM basic auth publishing credentials are enabled on the site (Configuration → General settings).`
+              : `Check that the identity has a role on the site that allows deployment (e.g. Website Contributor).${hint}`),
+          401,
+        );
+      case 403:
+        return new KuduError(
+          `Kudu at ${host} forbade ${what} (403). ` +
+            (this.connection.authKind === 'basic'
+              ? `SCM basic auth publishing credentials are probably disabled on the site: enable them, or sign in with Entra ID instead. `
+              : `The identity lacks deploy rights on the site. `) +
+            `Access restrictions or a private endpoint on the SCM site also answer 403 to runners outside the allowed network.${hint}`,
+          403,
+        );
+      case 404:
+        return new KuduError(
+          `Kudu at ${host} answered 404 to ${what}: that is not this site's SCM endpoint. ` +
+            `Check app-name and slot-name (and kudu-url, or the publishUrl in ${how}).`,
+          404,
+        );
+      default:
+        return new KuduError(`Kudu answered HTTP ${res.status} to ${what}: ${briefBody(res) || '(no body)'}.`, res.status);
+    }
+  }
+}
+
+/** `site/wwwroot/x y` → `site/wwwroot/x%20y`; each segment encoded, slashes kept. */
+export function encodePath(path: string): string {
+  return path
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((s) => s !== '')
+    .map(encodeURIComponent)
+    .join('/');
+}
+
+function vfsPath(path: string, folder: boolean): string {
+  const encoded = encodePath(path);
+  return `/api/vfs/${encoded}${folder && encoded !== '' ? '/' : ''}`;
+}
+
+function headerOf(res: HttpResponse, name: string): string {
+  const v = res.headers[name];
+  return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+}
+
+/** The start of an error body, on one line, for messages. */
+function briefBody(res: HttpResponse): string {
+  const text = res.body.toString('utf8').replace(/\s+/g, ' ').trim();
+  if (text === '') return '';
+  try {
+    const json = JSON.parse(text) as { Message?: unknown; message?: unknown; ExceptionMessage?: unknown };
+    const msg = json.ExceptionMessage ?? json.Message ?? json.message;
+    if (typeof msg === 'string') return msg.slice(0, 300);
+  } catch {
+    // not JSON: use the text itself
+  }
+  return text.slice(0, 300);
+}

@@ -1,0 +1,41 @@
+// The site's layout: where the action puts things under Kudu's D:\home and how an artifact's name
+// maps to what the site shows of it. Every other module takes these from here; the Go package
+// (goazure/artifact.go) and the launcher (templates/go-azure.bat) read the same layout on the site.
+// See docs/ARCHITECTURE.md, "The site".
+
+/** The app's folder, relative to D:\home (Kudu's VFS root): where IIS's web.config lives. */
+export const SITE_ROOT = 'site/wwwroot';
+
+/** The file that names the binary the launcher starts: the only file whose change switches versions. */
+export const ARTIFACT_FILE = `${SITE_ROOT}/_artifact.txt`;
+
+/** The folder that holds every uploaded version: `<name>.exe` and its include files in `<name>/`. */
+export const ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
+
+/** The files HttpPlatformHandler needs to start the launcher, written once if absent. */
+export const LAUNCHER_FILES = ['web.config', 'go-azure.bat'] as const;
+
+/**
+ * An artifact's name without `.exe`. The same stem is three things on the site: the folder its
+ * include files ship in (`_target/<stem>/`), the process name Kudu lists for it, and (compared
+ * without case, as Windows does) the key under which prune and verify match files and processes.
+ */
+export function artifactStem(artifactName: string): string {
+  return artifactName.replace(/\.exe$/i, '');
+}
+
+/**
+ * The artifact file name in `_artifact.txt`'s content, or '' when it names none. Accepts what a
+ * person editing the file by hand may leave: `_target/x` or `_target\x`, a BOM, spaces, any line
+ * ending or none.
+ */
+export function parseArtifactFile(content: string): string {
+  const line = content.replace(/^\uFEFF/, '').split(/\r?\n|\r/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+  const parts = line.split(/[\\/]+/).filter((p) => p !== '');
+  return parts.length === 0 ? '' : parts[parts.length - 1];
+}
+
+/** The content the launcher and the Go package read: a relative path and CRLF (cmd's SET /P needs it). */
+export function artifactFileContent(artifactName: string): string {
+  return `_target\\${artifactName}\r\n`;
+}
