@@ -1086,14 +1086,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path14 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path15 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path14 && path14[0] !== "/") {
-          path14 = `/${path14}`;
+        if (path15 && path15[0] !== "/") {
+          path15 = `/${path15}`;
         }
-        return new URL(`${origin}${path14}`);
+        return new URL(`${origin}${path15}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1544,39 +1544,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path14, origin }
+          request: { method, path: path15, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path14);
+        debuglog("sending request to %s %s/%s", method, origin, path15);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path14, origin },
+          request: { method, path: path15, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path14,
+          path15,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path14, origin }
+          request: { method, path: path15, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path14);
+        debuglog("trailers received from %s %s/%s", method, origin, path15);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path14, origin },
+          request: { method, path: path15, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path14,
+          path15,
           error2.message
         );
       });
@@ -1625,9 +1625,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path14, origin }
+            request: { method, path: path15, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path14);
+          debuglog("sending request to %s %s/%s", method, origin, path15);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1690,7 +1690,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path14,
+        path: path15,
         method,
         body,
         headers,
@@ -1705,11 +1705,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path14 !== "string") {
+        if (typeof path15 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path14[0] !== "/" && !(path14.startsWith("http://") || path14.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path15[0] !== "/" && !(path15.startsWith("http://") || path15.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path14)) {
+        } else if (invalidPathRegex.test(path15)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1775,7 +1775,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade2 || null;
-        this.path = query ? buildURL(path14, query) : path14;
+        this.path = query ? buildURL(path15, query) : path15;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6468,7 +6468,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request) {
-      const { method, path: path14, host, upgrade: upgrade2, blocking, reset } = request;
+      const { method, path: path15, host, upgrade: upgrade2, blocking, reset } = request;
       let { body, headers, contentLength } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util2.isFormDataLike(body)) {
@@ -6549,7 +6549,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path14} HTTP/1.1\r
+      let header2 = `${method} ${path15} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -7078,7 +7078,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request) {
       const session = client[kHTTP2Session];
-      const { method, path: path14, host, upgrade: upgrade2, expectContinue, signal, headers: reqHeaders } = request;
+      const { method, path: path15, host, upgrade: upgrade2, expectContinue, signal, headers: reqHeaders } = request;
       let { body } = request;
       if (upgrade2) {
         util2.errorRequest(client, request, new Error("Upgrade not supported for H2"));
@@ -7175,7 +7175,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path14;
+      headers[HTTP2_HEADER_PATH] = path15;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7528,9 +7528,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util2.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path14 = search ? `${pathname}${search}` : pathname;
+        const path15 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path14;
+        this.opts.path = path15;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8769,10 +8769,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path14 = "/",
+          path: path15 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path14;
+        opts.path = origin + path15;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10744,20 +10744,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path14) {
-      if (typeof path14 !== "string") {
-        return path14;
+    function safeUrl2(path15) {
+      if (typeof path15 !== "string") {
+        return path15;
       }
-      const pathSegments = path14.split("?");
+      const pathSegments = path15.split("?");
       if (pathSegments.length !== 2) {
-        return path14;
+        return path15;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path14, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path14);
+    function matchKey(mockDispatch2, { path: path15, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path15);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10779,7 +10779,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path14 }) => matchValue(safeUrl2(path14), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path15 }) => matchValue(safeUrl2(path15), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10817,9 +10817,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path14, method, body, headers, query } = opts;
+      const { path: path15, method, body, headers, query } = opts;
       return {
-        path: path14,
+        path: path15,
         method,
         body,
         headers,
@@ -11282,10 +11282,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path14, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path15, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path14,
+            Path: path15,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16164,9 +16164,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path14) {
-      for (let i = 0; i < path14.length; ++i) {
-        const code = path14.charCodeAt(i);
+    function validateCookiePath(path15) {
+      for (let i = 0; i < path15.length; ++i) {
+        const code = path15.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19086,11 +19086,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path14 = opts.path;
+          let path15 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path14 = `/${path14}`;
+            path15 = `/${path15}`;
           }
-          url = new URL(util2.parseOrigin(url).origin + path14);
+          url = new URL(util2.parseOrigin(url).origin + path15);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -26016,7 +26016,7 @@ var init_open = __esm({
 
 // src/main.ts
 import * as os11 from "node:os";
-import * as path13 from "node:path";
+import * as path14 from "node:path";
 import * as fs16 from "node:fs";
 
 // node_modules/@actions/core/lib/command.js
@@ -28091,11 +28091,11 @@ function getIDToken(aud) {
   });
 }
 
-// src/inputs.ts
+// src/common/inputs.ts
 import * as fs3 from "node:fs";
 import * as path5 from "node:path";
 
-// src/errors.ts
+// src/common/errors.ts
 var ActionError = class extends Error {
   name = "ActionError";
 };
@@ -28117,7 +28117,7 @@ function messageOf(err) {
   return err instanceof Error ? err.message : String(err);
 }
 
-// src/inputs.ts
+// src/common/inputs.ts
 var CLOUDS = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"];
 var GO_TARGETS = /* @__PURE__ */ new Set([
   "aix/ppc64",
@@ -28321,7 +28321,7 @@ function parseInputs(input, env, cwd) {
   return cfg;
 }
 
-// src/toolchain.ts
+// src/toolchain/install.ts
 import { spawn as spawn2, execFile } from "node:child_process";
 import { createHash, randomUUID as randomUUID3 } from "node:crypto";
 import * as fs5 from "node:fs";
@@ -28538,7 +28538,7 @@ function _getTempDirectory() {
   return tempDirectory;
 }
 
-// src/retry.ts
+// src/common/retry.ts
 var RetryableError = class extends Error {
   name = "RetryableError";
   /** Server-requested wait (from Retry-After), in milliseconds. */
@@ -28604,7 +28604,7 @@ async function withRetry(attempt, opts) {
   }
 }
 
-// src/http.ts
+// src/common/http.ts
 import * as http2 from "node:http";
 import * as https2 from "node:https";
 
@@ -28652,7 +28652,7 @@ var package_default = {
   }
 };
 
-// src/http.ts
+// src/common/http.ts
 var USER_AGENT = `go-azure-deploy/${package_default.version}`;
 var NetworkError = class extends Error {
   name = "NetworkError";
@@ -28748,7 +28748,7 @@ function safeUrl(url) {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-// src/goversion.ts
+// src/toolchain/goversion.ts
 var import_semver = __toESM(require_semver2(), 1);
 import * as path7 from "node:path";
 var GO_NAME = /^(?:go)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(rc|beta|alpha)(\d+))?$/;
@@ -28905,7 +28905,7 @@ function pickArchive(release, osName, arch4) {
   return release.files.find((f) => f.kind === "archive" && f.os === osName && f.arch === arch4);
 }
 
-// src/toolchain.ts
+// src/toolchain/install.ts
 var TOOL = "go";
 async function setupGo(req, signal) {
   const { spec, origin } = chooseVersion(req);
@@ -29174,12 +29174,12 @@ async function activate(goRoot, cacheHit, expectedSemver) {
   return { goRoot, goBin, version: version3, cacheHit };
 }
 
-// src/build.ts
+// src/build/compile.ts
 import { spawn as spawn3, execFile as execFile2 } from "node:child_process";
 import * as fs7 from "node:fs";
 import * as path9 from "node:path";
 
-// src/pe.ts
+// src/build/pe.ts
 import * as fs6 from "node:fs/promises";
 var PE_TARGETS = {
   amd64: { machine: 34404, magic: 523 },
@@ -29258,7 +29258,7 @@ async function checkWindowsExecutable(filePath, goarch) {
   return header2;
 }
 
-// src/build.ts
+// src/build/compile.ts
 var OWNED_FLAGS = {
   "-o": "the output path is chosen by the action",
   "-ldflags": "use the ldflags input; it is appended after the version stamping",
@@ -29415,7 +29415,7 @@ async function cgoPackages(req, signal) {
   return run4.output.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("go:"));
 }
 async function buildFailure(req, run4, signal) {
-  const target = `${req.goos}/${req.goarch}`;
+  const platform3 = `${req.goos}/${req.goarch}`;
   const out = run4.output;
   if (/go\.mod file not found|cannot find main module/.test(out)) {
     return new ActionError(
@@ -29429,12 +29429,12 @@ async function buildFailure(req, run4, signal) {
     const cgo = await cgoPackages(req, signal).catch(() => []);
     if (cgo.length > 0) {
       return new ActionError(
-        `package: "${req.package}" needs cgo (import "C" in ${cgo.join("; ")}), and the build runs with CGO_ENABLED=0: a cross-build for ${target} cannot compile C code. Replace the cgo dependency with a pure-Go one (e.g. modernc.org/sqlite for mattn/go-sqlite3), or give it a pure-Go fallback behind a build tag.`
+        `package: "${req.package}" needs cgo (import "C" in ${cgo.join("; ")}), and the build runs with CGO_ENABLED=0: a cross-build for ${platform3} cannot compile C code. Replace the cgo dependency with a pure-Go one (e.g. modernc.org/sqlite for mattn/go-sqlite3), or give it a pure-Go fallback behind a build tag.`
       );
     }
     if (/build constraints exclude all Go files/.test(out)) {
       return new ActionError(
-        `package: every Go file of "${req.package}" is excluded by build constraints for ${target}${req.buildTags.length > 0 ? ` with build-tags ${req.buildTags.join(",")}` : ""}. Check goos, goarch and build-tags. ${lastLine(out)}`
+        `package: every Go file of "${req.package}" is excluded by build constraints for ${platform3}${req.buildTags.length > 0 ? ` with build-tags ${req.buildTags.join(",")}` : ""}. Check goos, goarch and build-tags. ${lastLine(out)}`
       );
     }
   }
@@ -29451,10 +29451,10 @@ async function buildFailure(req, run4, signal) {
     const first = diags[0];
     const where = `${annotationPath(first.file, req.workingDirectory, repoRoot) ?? first.file}:${first.line}${first.column !== void 0 ? `:${first.column}` : ""}`;
     return new ActionError(
-      `go build of "${req.package}" for ${target} failed with ${diags.length} compile error${diags.length === 1 ? "" : "s"}; first: ${where}: ${first.message}. Each error is annotated on its line; the full output is in the log above.`
+      `go build of "${req.package}" for ${platform3} failed with ${diags.length} compile error${diags.length === 1 ? "" : "s"}; first: ${where}: ${first.message}. Each error is annotated on its line; the full output is in the log above.`
     );
   }
-  return new ActionError(`go build of "${req.package}" for ${target} failed (exit code ${run4.code}): ${lastLine(out)} Check package, build-flags and the log above.`);
+  return new ActionError(`go build of "${req.package}" for ${platform3} failed (exit code ${run4.code}): ${lastLine(out)} Check package, build-flags and the log above.`);
 }
 function lastLine(out) {
   const lines = out.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
@@ -29518,7 +29518,7 @@ async function buildBinary(req, signal) {
   return { binaryPath: req.outputPath, size, vcsStampingDisabled: disableVcs };
 }
 
-// src/name.ts
+// src/build/name.ts
 var MAX_PREFIX_LENGTH = 40;
 var COMMIT_DIGITS = 10;
 var WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/;
@@ -29549,15 +29549,32 @@ function artifactName(prefix, commit, goos, inputName = "artifact-prefix") {
   const ext = goos.trim().toLowerCase() === "windows" ? ".exe" : "";
   return `${safe}-${hex.slice(0, COMMIT_DIGITS)}${ext}`;
 }
-function artifactStem(name3) {
-  return name3.replace(/\.exe$/i, "");
-}
 
-// src/pack.ts
+// src/build/pack.ts
 import * as fs8 from "node:fs";
 import * as path10 from "node:path";
 import { pipeline as pipeline2 } from "node:stream/promises";
 var import_yazl = __toESM(require_yazl(), 1);
+
+// src/site/layout.ts
+var SITE_ROOT = "site/wwwroot";
+var ARTIFACT_FILE = `${SITE_ROOT}/_artifact.txt`;
+var ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
+var LAUNCHER_FILES = ["web.config", "go-azure.bat"];
+function artifactStem(artifactName2) {
+  return artifactName2.replace(/\.exe$/i, "");
+}
+function parseArtifactFile(content) {
+  const line = content.replace(/^\uFEFF/, "").split(/\r?\n|\r/).map((l) => l.trim()).find((l) => l !== "") ?? "";
+  const parts = line.split(/[\\/]+/).filter((p) => p !== "");
+  return parts.length === 0 ? "" : parts[parts.length - 1];
+}
+function artifactFileContent(artifactName2) {
+  return `_target\\${artifactName2}\r
+`;
+}
+
+// src/build/pack.ts
 var FIXED_MTIME = new Date(2e3, 0, 1, 0, 0, 0);
 function toPosix(p) {
   return p.split(path10.sep).join("/");
@@ -31809,16 +31826,16 @@ var MatcherView = class {
    * @returns {string|undefined}
    */
   getCurrentTag() {
-    const path14 = this._matcher.path;
-    return path14.length > 0 ? path14[path14.length - 1].tag : void 0;
+    const path15 = this._matcher.path;
+    return path15.length > 0 ? path15[path15.length - 1].tag : void 0;
   }
   /**
    * Get current namespace.
    * @returns {string|undefined}
    */
   getCurrentNamespace() {
-    const path14 = this._matcher.path;
-    return path14.length > 0 ? path14[path14.length - 1].namespace : void 0;
+    const path15 = this._matcher.path;
+    return path15.length > 0 ? path15[path15.length - 1].namespace : void 0;
   }
   /**
    * Get current node's attribute value.
@@ -31826,9 +31843,9 @@ var MatcherView = class {
    * @returns {*}
    */
   getAttrValue(attrName) {
-    const path14 = this._matcher.path;
-    if (path14.length === 0) return void 0;
-    return path14[path14.length - 1].values?.[attrName];
+    const path15 = this._matcher.path;
+    if (path15.length === 0) return void 0;
+    return path15[path15.length - 1].values?.[attrName];
   }
   /**
    * Check if current node has an attribute.
@@ -31836,9 +31853,9 @@ var MatcherView = class {
    * @returns {boolean}
    */
   hasAttr(attrName) {
-    const path14 = this._matcher.path;
-    if (path14.length === 0) return false;
-    const current = path14[path14.length - 1];
+    const path15 = this._matcher.path;
+    if (path15.length === 0) return false;
+    const current = path15[path15.length - 1];
     return current.values !== void 0 && attrName in current.values;
   }
   /**
@@ -31864,18 +31881,18 @@ var MatcherView = class {
    * @returns {number}
    */
   getPosition() {
-    const path14 = this._matcher.path;
-    if (path14.length === 0) return -1;
-    return path14[path14.length - 1].position ?? 0;
+    const path15 = this._matcher.path;
+    if (path15.length === 0) return -1;
+    return path15[path15.length - 1].position ?? 0;
   }
   /**
    * Get current node's repeat counter (occurrence count of this tag name).
    * @returns {number}
    */
   getCounter() {
-    const path14 = this._matcher.path;
-    if (path14.length === 0) return -1;
-    return path14[path14.length - 1].counter ?? 0;
+    const path15 = this._matcher.path;
+    if (path15.length === 0) return -1;
+    return path15[path15.length - 1].counter ?? 0;
   }
   /**
    * Get current node's sibling index (alias for getPosition).
@@ -32117,21 +32134,21 @@ var Matcher = class {
    * @returns {string}
    */
   toString(separator, includeNamespace = true) {
-    const sep5 = separator || this.separator;
-    const isDefault = sep5 === this.separator && includeNamespace === true;
+    const sep6 = separator || this.separator;
+    const isDefault = sep6 === this.separator && includeNamespace === true;
     if (isDefault) {
       if (this._pathStringCache !== null) {
         return this._pathStringCache;
       }
       const result = this.path.map(
         (n) => n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-      ).join(sep5);
+      ).join(sep6);
       this._pathStringCache = result;
       return result;
     }
     return this.path.map(
       (n) => includeNamespace && n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-    ).join(sep5);
+    ).join(sep6);
   }
   /**
    * Get path as array of tag names.
@@ -33650,8 +33667,8 @@ function readStopNodeData(xmlData, tagName, i) {
           const nextLt = xmlData.indexOf("<", i + 1);
           if (nextLt === -1 || nextLt > nextGt) {
             const exp = xmlData.substring(i + 1, nextGt);
-            const sep5 = exp.search(/\s/);
-            const name3 = sep5 === -1 ? exp : exp.substring(0, sep5);
+            const sep6 = exp.search(/\s/);
+            const name3 = sep6 === -1 ? exp : exp.substring(0, sep6);
             if (name3 === tagName && exp[exp.length - 1] !== "/") openTagCount++;
             i = nextGt;
           }
@@ -33875,7 +33892,7 @@ var XMLValidator = {
   validate
 };
 
-// src/publishprofile.ts
+// src/signin/publishprofile.ts
 var KUDU_METHODS = ["ZipDeploy", "MSDeploy"];
 function parsePublishProfile(xml) {
   const problem = (what) => new ActionError(`publish-profile: ${what} Paste the whole file the portal downloads (Get publish profile) into the secret.`);
@@ -33912,13 +33929,13 @@ function parsePublishProfile(xml) {
   const webappUrl = field("destinationAppUrl").replace(/\/+$/, "");
   let kuduUrl;
   try {
-    kuduUrl = normaliseKuduUrl(publishUrl);
+    kuduUrl = normalizeKuduUrl(publishUrl);
   } catch {
     throw problem(`the ${method} profile's publishUrl "${publishUrl}" is not a host name or URL.`);
   }
   return { publishMethod: method, kuduUrl, userName, password, webappUrl };
 }
-function normaliseKuduUrl(value) {
+function normalizeKuduUrl(value) {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
   const u = new URL(withScheme);
   if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error(`unsupported scheme ${u.protocol}`);
@@ -33928,7 +33945,7 @@ function normaliseKuduUrl(value) {
 function expectedUserName(appName, slotName) {
   return slotName === "" || slotName.toLowerCase() === "production" ? `$${appName}` : `$${appName}__${slotName}`;
 }
-function targetFromPublishProfile(cfg, xml) {
+function connectionFromPublishProfile(cfg, xml) {
   const profile = parsePublishProfile(xml);
   const expected = expectedUserName(cfg.appName, cfg.slotName);
   if (profile.userName.toLowerCase() !== expected.toLowerCase()) {
@@ -33940,7 +33957,7 @@ function targetFromPublishProfile(cfg, xml) {
   let kuduUrl = profile.kuduUrl;
   if (cfg.kuduUrl !== "") {
     try {
-      kuduUrl = normaliseKuduUrl(cfg.kuduUrl);
+      kuduUrl = normalizeKuduUrl(cfg.kuduUrl);
     } catch {
       throw new ActionError(`kudu-url: "${cfg.kuduUrl}" is not a URL; give the SCM base URL, e.g. https://my-app.scm.azurewebsites.net`);
     }
@@ -48357,8 +48374,8 @@ function getClient(endpoint, clientOptions = {}) {
   }
   const { allowInsecureConnection: allowInsecureConnection2, httpClient } = clientOptions;
   const endpointUrl = clientOptions.endpoint ?? endpoint;
-  const client = (path14, ...args) => {
-    const getUrl = (requestOptions) => buildRequestUrl(endpointUrl, path14, args, { allowInsecureConnection: allowInsecureConnection2, ...requestOptions });
+  const client = (path15, ...args) => {
+    const getUrl = (requestOptions) => buildRequestUrl(endpointUrl, path15, args, { allowInsecureConnection: allowInsecureConnection2, ...requestOptions });
     return {
       get: (requestOptions = {}) => {
         return buildOperation("GET", getUrl(requestOptions), pipeline3, requestOptions, allowInsecureConnection2, httpClient);
@@ -49550,15 +49567,15 @@ function getRequestUrl(baseUri, operationSpec, operationArguments, fallbackObjec
   let isAbsolutePath = false;
   let requestUrl = replaceAll2(baseUri, urlReplacements);
   if (operationSpec.path) {
-    let path14 = replaceAll2(operationSpec.path, urlReplacements);
-    if (operationSpec.path === "/{nextLink}" && path14.startsWith("/")) {
-      path14 = path14.substring(1);
+    let path15 = replaceAll2(operationSpec.path, urlReplacements);
+    if (operationSpec.path === "/{nextLink}" && path15.startsWith("/")) {
+      path15 = path15.substring(1);
     }
-    if (isAbsoluteUrl(path14)) {
-      requestUrl = path14;
+    if (isAbsoluteUrl(path15)) {
+      requestUrl = path15;
       isAbsolutePath = true;
     } else {
-      requestUrl = appendPath2(requestUrl, path14);
+      requestUrl = appendPath2(requestUrl, path15);
     }
   }
   const { queryParams, sequenceParams } = calculateQueryParameters(operationSpec, operationArguments, fallbackObject);
@@ -49604,9 +49621,9 @@ function appendPath2(url, pathToAppend) {
   }
   const searchStart = pathToAppend.indexOf("?");
   if (searchStart !== -1) {
-    const path14 = pathToAppend.substring(0, searchStart);
+    const path15 = pathToAppend.substring(0, searchStart);
     const search = pathToAppend.substring(searchStart + 1);
-    newPath = newPath + path14;
+    newPath = newPath + path15;
     if (search) {
       parsedUrl.search = parsedUrl.search ? `${parsedUrl.search}&${search}` : search;
     }
@@ -60298,31 +60315,31 @@ function getClient2(endpoint, credentialsOrPipelineOptions, clientOptions = {}) 
     ...clientOptions,
     pipeline: pipeline3
   });
-  const client = (path14, ...args) => {
+  const client = (path15, ...args) => {
     return {
       get: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).get(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).get(wrapRequestParameters(requestOptions));
       },
       post: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).post(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).post(wrapRequestParameters(requestOptions));
       },
       put: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).put(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).put(wrapRequestParameters(requestOptions));
       },
       patch: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).patch(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).patch(wrapRequestParameters(requestOptions));
       },
       delete: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).delete(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).delete(wrapRequestParameters(requestOptions));
       },
       head: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).head(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).head(wrapRequestParameters(requestOptions));
       },
       options: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).options(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).options(wrapRequestParameters(requestOptions));
       },
       trace: (requestOptions = {}) => {
-        return tspClient.path(path14, ...args).trace(wrapRequestParameters(requestOptions));
+        return tspClient.path(path15, ...args).trace(wrapRequestParameters(requestOptions));
       }
     };
   };
@@ -60616,12 +60633,12 @@ function normalizeUnreserved(uri) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/operations.js
 function _listSourceControlsSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/sourcecontrols{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/sourcecontrols{?api%2Dversion}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60639,13 +60656,13 @@ function listSourceControls(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSourceControlsSend(context3, options), _listSourceControlsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateSourceControlSend(context3, sourceControlType, requestMessage, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/sourcecontrols/{sourceControlType}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/sourcecontrols/{sourceControlType}{?api%2Dversion}", {
     sourceControlType,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -60666,13 +60683,13 @@ async function updateSourceControl(context3, sourceControlType, requestMessage, 
   return _updateSourceControlDeserialize(result);
 }
 function _getSourceControlSend(context3, sourceControlType, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/sourcecontrols/{sourceControlType}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/sourcecontrols/{sourceControlType}{?api%2Dversion}", {
     sourceControlType,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60691,12 +60708,12 @@ async function getSourceControl(context3, sourceControlType, options = { request
   return _getSourceControlDeserialize(result);
 }
 function _updatePublishingUserSend(context3, userDetails, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/publishingUsers/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/publishingUsers/web{?api%2Dversion}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -60717,12 +60734,12 @@ async function updatePublishingUser(context3, userDetails, options = { requestOp
   return _updatePublishingUserDeserialize(result);
 }
 function _getPublishingUserSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/publishingUsers/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/publishingUsers/web{?api%2Dversion}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60741,14 +60758,14 @@ async function getPublishingUser(context3, options = { requestOptions: {} }) {
   return _getPublishingUserDeserialize(result);
 }
 function _moveSend(context3, resourceGroupName, moveResourceEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/moveResources{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/moveResources{?api%2Dversion}", {
     resourceGroupName,
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: csmMoveResourceEnvelopeSerializer(moveResourceEnvelope)
@@ -60768,13 +60785,13 @@ async function move(context3, resourceGroupName, moveResourceEnvelope, options =
   return _moveDeserialize(result);
 }
 function _verifyHostingEnvironmentVnetSend(context3, parameters, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/verifyHostingEnvironmentVnet{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/verifyHostingEnvironmentVnet{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -60795,13 +60812,13 @@ async function verifyHostingEnvironmentVnet(context3, parameters, options = { re
   return _verifyHostingEnvironmentVnetDeserialize(result);
 }
 function _listSkusSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/skus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/skus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60820,13 +60837,13 @@ async function listSkus(context3, options = { requestOptions: {} }) {
   return _listSkusDeserialize(result);
 }
 function _listPremierAddOnOffersSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/premieraddonoffers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/premieraddonoffers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60844,14 +60861,14 @@ function listPremierAddOnOffers(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listPremierAddOnOffersSend(context3, options), _listPremierAddOnOffersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _regionalCheckNameAvailabilitySend(context3, location, name3, typeParam, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/checknameavailability{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/checknameavailability{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     location,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -60877,13 +60894,13 @@ async function regionalCheckNameAvailability(context3, location, name3, typePara
   return _regionalCheckNameAvailabilityDeserialize(result);
 }
 function _listSiteIdentifiersAssignedToHostNameSend(context3, nameIdentifier, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/listSitesAssignedToHostName{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/listSitesAssignedToHostName{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -60903,7 +60920,7 @@ function listSiteIdentifiersAssignedToHostName(context3, nameIdentifier, options
   return buildPagedAsyncIterator(context3, () => _listSiteIdentifiersAssignedToHostNameSend(context3, nameIdentifier, options), _listSiteIdentifiersAssignedToHostNameDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listGeoRegionsSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/geoRegions{?api%2Dversion,sku,linuxWorkersEnabled,xenonWorkersEnabled,linuxDynamicWorkersEnabled,customModeWorkersEnabled}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/geoRegions{?api%2Dversion,sku,linuxWorkersEnabled,xenonWorkersEnabled,linuxDynamicWorkersEnabled,customModeWorkersEnabled}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     sku: options?.sku,
@@ -60914,7 +60931,7 @@ function _listGeoRegionsSend(context3, options = { requestOptions: {} }) {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60932,14 +60949,14 @@ function listGeoRegions(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listGeoRegionsSend(context3, options), _listGeoRegionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listCustomHostNameSitesSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/customhostnameSites{?api%2Dversion,hostname}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/customhostnameSites{?api%2Dversion,hostname}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     hostname: options?.hostname
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -60957,13 +60974,13 @@ function listCustomHostNameSites(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listCustomHostNameSitesSend(context3, options), _listCustomHostNameSitesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _checkNameAvailabilitySend(context3, name3, typeParam, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/checknameavailability{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/checknameavailability{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -60989,7 +61006,7 @@ async function checkNameAvailability(context3, name3, typeParam, options = { req
   return _checkNameAvailabilityDeserialize(result);
 }
 function _listBillingMetersSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/billingMeters{?api%2Dversion,billingLocation,osType}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/billingMeters{?api%2Dversion,billingLocation,osType}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     billingLocation: options?.billingLocation,
@@ -60997,7 +61014,7 @@ function _listBillingMetersSend(context3, options = { requestOptions: {} }) {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61015,13 +61032,13 @@ function listBillingMeters(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listBillingMetersSend(context3, options), _listBillingMetersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listAseRegionsSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/aseRegions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/aseRegions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61039,13 +61056,13 @@ function listAseRegions(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listAseRegionsSend(context3, options), _listAseRegionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSubscriptionDeploymentLocationsSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deploymentLocations{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deploymentLocations{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61064,14 +61081,14 @@ async function getSubscriptionDeploymentLocations(context3, options = { requestO
   return _getSubscriptionDeploymentLocationsDeserialize(result);
 }
 function _validateSend(context3, resourceGroupName, validateRequest, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/validate{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/validate{?api%2Dversion}", {
     resourceGroupName,
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -61092,14 +61109,14 @@ async function validate2(context3, resourceGroupName, validateRequest, options =
   return _validateDeserialize(result);
 }
 function _validateMoveSend(context3, resourceGroupName, moveResourceEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/validateMoveResources{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/validateMoveResources{?api%2Dversion}", {
     resourceGroupName,
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: csmMoveResourceEnvelopeSerializer(moveResourceEnvelope)
@@ -61775,7 +61792,7 @@ function getLongRunningPoller(client, processResponseBody, expectedStatuses, opt
       initialResponse = await getInitialResponse();
       return getLroResponse(initialResponse, expectedStatuses);
     },
-    sendPollRequest: async (path14, pollOptions) => {
+    sendPollRequest: async (path15, pollOptions) => {
       function abortListener() {
         pollAbortController.abort();
       }
@@ -61794,7 +61811,7 @@ function getLongRunningPoller(client, processResponseBody, expectedStatuses, opt
       }
       let response;
       try {
-        const pollingPath = apiVersion ? addApiVersionToUrl2(path14, apiVersion) : path14;
+        const pollingPath = apiVersion ? addApiVersionToUrl2(path15, apiVersion) : path15;
         response = await client.pathUnchecked(pollingPath).get({ abortSignal });
       } finally {
         options.abortSignal?.removeEventListener("abort", abortListener);
@@ -61837,7 +61854,7 @@ function addApiVersionToUrl2(url, apiVersion) {
 function _listPrivateEndpointConnectionListSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -61845,7 +61862,7 @@ function _listPrivateEndpointConnectionListSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61867,7 +61884,7 @@ function listPrivateEndpointConnectionList(context3, resourceGroupName, name3, o
 function _deletePrivateEndpointConnectionSend(context3, resourceGroupName, name3, privateEndpointConnectionName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -61876,7 +61893,7 @@ function _deletePrivateEndpointConnectionSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({
+  return context3.path(path15).delete({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61904,7 +61921,7 @@ function deletePrivateEndpointConnection(context3, resourceGroupName, name3, pri
 function _approveOrRejectPrivateEndpointConnectionSend(context3, resourceGroupName, name3, privateEndpointConnectionName, privateEndpointWrapper, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -61913,7 +61930,7 @@ function _approveOrRejectPrivateEndpointConnectionSend(context3, resourceGroupNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -61943,7 +61960,7 @@ function approveOrRejectPrivateEndpointConnection(context3, resourceGroupName, n
 function _getPrivateEndpointConnectionSend(context3, resourceGroupName, name3, privateEndpointConnectionName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -61952,7 +61969,7 @@ function _getPrivateEndpointConnectionSend(context3, resourceGroupName, name3, p
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61973,7 +61990,7 @@ async function getPrivateEndpointConnection(context3, resourceGroupName, name3, 
   return _getPrivateEndpointConnectionDeserialize(result);
 }
 function _listMultiRoleUsagesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/usages{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/usages{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -61981,7 +61998,7 @@ function _listMultiRoleUsagesSend(context3, resourceGroupName, name3, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -61999,7 +62016,7 @@ function listMultiRoleUsages(context3, resourceGroupName, name3, options = { req
   return buildPagedAsyncIterator(context3, () => _listMultiRoleUsagesSend(context3, resourceGroupName, name3, options), _listMultiRoleUsagesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listMultiRolePoolSkusSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/skus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/skus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62007,7 +62024,7 @@ function _listMultiRolePoolSkusSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62027,7 +62044,7 @@ function listMultiRolePoolSkus(context3, resourceGroupName, name3, options = { r
 function _listMultiRoleMetricDefinitionsSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/metricdefinitions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/metricdefinitions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62035,7 +62052,7 @@ function _listMultiRoleMetricDefinitionsSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62057,7 +62074,7 @@ function listMultiRoleMetricDefinitions(context3, resourceGroupName, name3, opti
 function _listMultiRolePoolInstanceMetricDefinitionsSend(context3, resourceGroupName, name3, instance, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/instances/{instance}/metricdefinitions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default/instances/{instance}/metricdefinitions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62066,7 +62083,7 @@ function _listMultiRolePoolInstanceMetricDefinitionsSend(context3, resourceGroup
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62086,7 +62103,7 @@ function listMultiRolePoolInstanceMetricDefinitions(context3, resourceGroupName,
   return buildPagedAsyncIterator(context3, () => _listMultiRolePoolInstanceMetricDefinitionsSend(context3, resourceGroupName, name3, instance, options), _listMultiRolePoolInstanceMetricDefinitionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listMultiRolePoolsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62094,7 +62111,7 @@ function _listMultiRolePoolsSend(context3, resourceGroupName, name3, options = {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62112,7 +62129,7 @@ function listMultiRolePools(context3, resourceGroupName, name3, options = { requ
   return buildPagedAsyncIterator(context3, () => _listMultiRolePoolsSend(context3, resourceGroupName, name3, options), _listMultiRolePoolsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateMultiRolePoolSend(context3, resourceGroupName, name3, multiRolePoolEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62120,7 +62137,7 @@ function _updateMultiRolePoolSend(context3, resourceGroupName, name3, multiRoleP
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62141,7 +62158,7 @@ async function updateMultiRolePool(context3, resourceGroupName, name3, multiRole
   return _updateMultiRolePoolDeserialize(result);
 }
 function _createOrUpdateMultiRolePoolSend(context3, resourceGroupName, name3, multiRolePoolEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62149,7 +62166,7 @@ function _createOrUpdateMultiRolePoolSend(context3, resourceGroupName, name3, mu
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62175,7 +62192,7 @@ function createOrUpdateMultiRolePool(context3, resourceGroupName, name3, multiRo
   });
 }
 function _getMultiRolePoolSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/multiRolePools/default{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62183,7 +62200,7 @@ function _getMultiRolePoolSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62204,7 +62221,7 @@ async function getMultiRolePool(context3, resourceGroupName, name3, options = { 
 function _updateAseNetworkingConfigurationSend(context3, resourceGroupName, name3, aseNetworkingConfiguration, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/networking{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/networking{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62212,7 +62229,7 @@ function _updateAseNetworkingConfigurationSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62237,7 +62254,7 @@ async function updateAseNetworkingConfiguration(context3, resourceGroupName, nam
 function _getAseV3NetworkingConfigurationSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/networking{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/networking{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62245,7 +62262,7 @@ function _getAseV3NetworkingConfigurationSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62268,7 +62285,7 @@ async function getAseV3NetworkingConfiguration(context3, resourceGroupName, name
 function _deleteAseCustomDnsSuffixConfigurationSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/customdnssuffix{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/customdnssuffix{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62276,7 +62293,7 @@ function _deleteAseCustomDnsSuffixConfigurationSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({
+  return context3.path(path15).delete({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62299,7 +62316,7 @@ async function deleteAseCustomDnsSuffixConfiguration(context3, resourceGroupName
 function _updateAseCustomDnsSuffixConfigurationSend(context3, resourceGroupName, name3, customDnsSuffixConfiguration, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/customdnssuffix{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/customdnssuffix{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62307,7 +62324,7 @@ function _updateAseCustomDnsSuffixConfigurationSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62332,7 +62349,7 @@ async function updateAseCustomDnsSuffixConfiguration(context3, resourceGroupName
 function _getAseCustomDnsSuffixConfigurationSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/customdnssuffix{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/configurations/customdnssuffix{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62340,7 +62357,7 @@ function _getAseCustomDnsSuffixConfigurationSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62361,7 +62378,7 @@ async function getAseCustomDnsSuffixConfiguration(context3, resourceGroupName, n
   return _getAseCustomDnsSuffixConfigurationDeserialize(result);
 }
 function _getVipInfoSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/capacities/virtualip{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/capacities/virtualip{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62369,7 +62386,7 @@ function _getVipInfoSend(context3, resourceGroupName, name3, options = { request
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62388,7 +62405,7 @@ async function getVipInfo(context3, resourceGroupName, name3, options = { reques
   return _getVipInfoDeserialize(result);
 }
 function _listUsagesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/usages{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/usages{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62397,7 +62414,7 @@ function _listUsagesSend(context3, resourceGroupName, name3, options = { request
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62415,7 +62432,7 @@ function listUsages(context3, resourceGroupName, name3, options = { requestOptio
   return buildPagedAsyncIterator(context3, () => _listUsagesSend(context3, resourceGroupName, name3, options), _listUsagesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listSuspendSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/suspend{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/suspend{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62423,7 +62440,7 @@ function _listSuspendSend(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62448,7 +62465,7 @@ function listSuspend(context3, resourceGroupName, name3, options = { requestOpti
   return buildPagedAsyncIterator(context3, async () => await initialPagingPoller, _listSuspendDeserialize, ["200", "202", "201"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listWebAppsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/sites{?api%2Dversion,propertiesToInclude}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/sites{?api%2Dversion,propertiesToInclude}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62457,7 +62474,7 @@ function _listWebAppsSend(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62475,7 +62492,7 @@ function listWebApps(context3, resourceGroupName, name3, options = { requestOpti
   return buildPagedAsyncIterator(context3, () => _listWebAppsSend(context3, resourceGroupName, name3, options), _listWebAppsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listAppServicePlansSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/serverfarms{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/serverfarms{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62483,7 +62500,7 @@ function _listAppServicePlansSend(context3, resourceGroupName, name3, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62501,7 +62518,7 @@ function listAppServicePlans(context3, resourceGroupName, name3, options = { req
   return buildPagedAsyncIterator(context3, () => _listAppServicePlansSend(context3, resourceGroupName, name3, options), _listAppServicePlansDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listResumeSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/resume{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/resume{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62509,7 +62526,7 @@ function _listResumeSend(context3, resourceGroupName, name3, options = { request
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62534,7 +62551,7 @@ function listResume(context3, resourceGroupName, name3, options = { requestOptio
   return buildPagedAsyncIterator(context3, async () => await initialPagingPoller, _listResumeDeserialize, ["200", "202", "201"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _rebootSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/reboot{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/reboot{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62542,7 +62559,7 @@ function _rebootSend(context3, resourceGroupName, name3, options = { requestOpti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _rebootDeserialize(result) {
   const expectedStatuses = ["202"];
@@ -62558,7 +62575,7 @@ async function reboot(context3, resourceGroupName, name3, options = { requestOpt
   return _rebootDeserialize(result);
 }
 function _getPrivateLinkResourcesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateLinkResources{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/privateLinkResources{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62566,7 +62583,7 @@ function _getPrivateLinkResourcesSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62587,7 +62604,7 @@ async function getPrivateLinkResources(context3, resourceGroupName, name3, optio
 function _listOutboundNetworkDependenciesEndpointsSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/outboundNetworkDependenciesEndpoints{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/outboundNetworkDependenciesEndpoints{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62595,7 +62612,7 @@ function _listOutboundNetworkDependenciesEndpointsSend(context3, resourceGroupNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62615,7 +62632,7 @@ function listOutboundNetworkDependenciesEndpoints(context3, resourceGroupName, n
   return buildPagedAsyncIterator(context3, () => _listOutboundNetworkDependenciesEndpointsSend(context3, resourceGroupName, name3, options), _listOutboundNetworkDependenciesEndpointsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listOperationsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/operations{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/operations{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62623,7 +62640,7 @@ function _listOperationsSend(context3, resourceGroupName, name3, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62642,7 +62659,7 @@ async function listOperations(context3, resourceGroupName, name3, options = { re
   return _listOperationsDeserialize(result);
 }
 function _upgradeSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/upgrade{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/upgrade{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62650,7 +62667,7 @@ function _upgradeSend(context3, resourceGroupName, name3, options = { requestOpt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _upgradeDeserialize(result) {
   const expectedStatuses = ["202", "200", "201"];
@@ -62673,7 +62690,7 @@ function upgrade(context3, resourceGroupName, name3, options = { requestOptions:
 function _testUpgradeAvailableNotificationSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/testUpgradeAvailableNotification{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/testUpgradeAvailableNotification{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62681,7 +62698,7 @@ function _testUpgradeAvailableNotificationSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _testUpgradeAvailableNotificationDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -62701,7 +62718,7 @@ async function testUpgradeAvailableNotification(context3, resourceGroupName, nam
 function _listInboundNetworkDependenciesEndpointsSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/inboundNetworkDependenciesEndpoints{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/inboundNetworkDependenciesEndpoints{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62709,7 +62726,7 @@ function _listInboundNetworkDependenciesEndpointsSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62729,7 +62746,7 @@ function listInboundNetworkDependenciesEndpoints(context3, resourceGroupName, na
   return buildPagedAsyncIterator(context3, () => _listInboundNetworkDependenciesEndpointsSend(context3, resourceGroupName, name3, options), _listInboundNetworkDependenciesEndpointsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getDiagnosticsItemSend(context3, resourceGroupName, name3, diagnosticsName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/diagnostics/{diagnosticsName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/diagnostics/{diagnosticsName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62738,7 +62755,7 @@ function _getDiagnosticsItemSend(context3, resourceGroupName, name3, diagnostics
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62757,7 +62774,7 @@ async function getDiagnosticsItem(context3, resourceGroupName, name3, diagnostic
   return _getDiagnosticsItemDeserialize(result);
 }
 function _listDiagnosticsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/diagnostics{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/diagnostics{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62765,7 +62782,7 @@ function _listDiagnosticsSend(context3, resourceGroupName, name3, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62784,7 +62801,7 @@ async function listDiagnostics(context3, resourceGroupName, name3, options = { r
   return _listDiagnosticsDeserialize(result);
 }
 function _listChangeVnetSend(context3, resourceGroupName, name3, vnetInfo, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/changeVirtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/changeVirtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62792,7 +62809,7 @@ function _listChangeVnetSend(context3, resourceGroupName, name3, vnetInfo, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62819,7 +62836,7 @@ function listChangeVnet(context3, resourceGroupName, name3, vnetInfo, options = 
   return buildPagedAsyncIterator(context3, async () => await initialPagingPoller, _listChangeVnetDeserialize, ["200", "202", "201"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listCapacitiesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/capacities/compute{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/capacities/compute{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62827,7 +62844,7 @@ function _listCapacitiesSend(context3, resourceGroupName, name3, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62845,13 +62862,13 @@ function listCapacities(context3, resourceGroupName, name3, options = { requestO
   return buildPagedAsyncIterator(context3, () => _listCapacitiesSend(context3, resourceGroupName, name3, options), _listCapacitiesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/hostingEnvironments{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/hostingEnvironments{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62869,14 +62886,14 @@ function list(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend(context3, options), _listDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listByResourceGroupSend(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -62894,7 +62911,7 @@ function listByResourceGroup(context3, resourceGroupName, options = { requestOpt
   return buildPagedAsyncIterator(context3, () => _listByResourceGroupSend(context3, resourceGroupName, options), _listByResourceGroupDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _$deleteSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion,forceDelete}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion,forceDelete}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62903,7 +62920,7 @@ function _$deleteSend(context3, resourceGroupName, name3, options = { requestOpt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _$deleteDeserialize(result) {
   const expectedStatuses = ["202", "204", "200"];
@@ -62924,7 +62941,7 @@ function $delete(context3, resourceGroupName, name3, options = { requestOptions:
   });
 }
 function _updateSend(context3, resourceGroupName, name3, hostingEnvironmentEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62932,7 +62949,7 @@ function _updateSend(context3, resourceGroupName, name3, hostingEnvironmentEnvel
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62953,7 +62970,7 @@ async function update(context3, resourceGroupName, name3, hostingEnvironmentEnve
   return _updateDeserialize(result);
 }
 function _createOrUpdateSend(context3, resourceGroupName, name3, hostingEnvironmentEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62961,7 +62978,7 @@ function _createOrUpdateSend(context3, resourceGroupName, name3, hostingEnvironm
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -62987,7 +63004,7 @@ function createOrUpdate(context3, resourceGroupName, name3, hostingEnvironmentEn
   });
 }
 function _getSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -62995,7 +63012,7 @@ function _getSend(context3, resourceGroupName, name3, options = { requestOptions
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63014,7 +63031,7 @@ async function get(context3, resourceGroupName, name3, options = { requestOption
   return _getDeserialize(result);
 }
 function _listWebWorkerUsagesSend(context3, resourceGroupName, name3, workerPoolName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/usages{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/usages{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63023,7 +63040,7 @@ function _listWebWorkerUsagesSend(context3, resourceGroupName, name3, workerPool
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63041,7 +63058,7 @@ function listWebWorkerUsages(context3, resourceGroupName, name3, workerPoolName,
   return buildPagedAsyncIterator(context3, () => _listWebWorkerUsagesSend(context3, resourceGroupName, name3, workerPoolName, options), _listWebWorkerUsagesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listWorkerPoolSkusSend(context3, resourceGroupName, name3, workerPoolName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/skus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/skus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63050,7 +63067,7 @@ function _listWorkerPoolSkusSend(context3, resourceGroupName, name3, workerPoolN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63070,7 +63087,7 @@ function listWorkerPoolSkus(context3, resourceGroupName, name3, workerPoolName, 
 function _listWebWorkerMetricDefinitionsSend(context3, resourceGroupName, name3, workerPoolName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/metricdefinitions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/metricdefinitions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63079,7 +63096,7 @@ function _listWebWorkerMetricDefinitionsSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63101,7 +63118,7 @@ function listWebWorkerMetricDefinitions(context3, resourceGroupName, name3, work
 function _listWorkerPoolInstanceMetricDefinitionsSend(context3, resourceGroupName, name3, workerPoolName, instance, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/instances/{instance}/metricdefinitions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}/instances/{instance}/metricdefinitions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63111,7 +63128,7 @@ function _listWorkerPoolInstanceMetricDefinitionsSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63131,7 +63148,7 @@ function listWorkerPoolInstanceMetricDefinitions(context3, resourceGroupName, na
   return buildPagedAsyncIterator(context3, () => _listWorkerPoolInstanceMetricDefinitionsSend(context3, resourceGroupName, name3, workerPoolName, instance, options), _listWorkerPoolInstanceMetricDefinitionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listWorkerPoolsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63139,7 +63156,7 @@ function _listWorkerPoolsSend(context3, resourceGroupName, name3, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63157,7 +63174,7 @@ function listWorkerPools(context3, resourceGroupName, name3, options = { request
   return buildPagedAsyncIterator(context3, () => _listWorkerPoolsSend(context3, resourceGroupName, name3, options), _listWorkerPoolsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateWorkerPoolSend(context3, resourceGroupName, name3, workerPoolName, workerPoolEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63166,7 +63183,7 @@ function _updateWorkerPoolSend(context3, resourceGroupName, name3, workerPoolNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -63187,7 +63204,7 @@ async function updateWorkerPool(context3, resourceGroupName, name3, workerPoolNa
   return _updateWorkerPoolDeserialize(result);
 }
 function _createOrUpdateWorkerPoolSend(context3, resourceGroupName, name3, workerPoolName, workerPoolEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63196,7 +63213,7 @@ function _createOrUpdateWorkerPoolSend(context3, resourceGroupName, name3, worke
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -63222,7 +63239,7 @@ function createOrUpdateWorkerPool(context3, resourceGroupName, name3, workerPool
   });
 }
 function _getWorkerPoolSend(context3, resourceGroupName, name3, workerPoolName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/workerPools/{workerPoolName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63231,7 +63248,7 @@ function _getWorkerPoolSend(context3, resourceGroupName, name3, workerPoolName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63414,7 +63431,7 @@ function _getAppServiceEnvironmentsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/appServicePlans/operations.js
 function _listRoutesForVnetSend(context3, resourceGroupName, name3, vnetName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63423,7 +63440,7 @@ function _listRoutesForVnetSend(context3, resourceGroupName, name3, vnetName, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63442,7 +63459,7 @@ async function listRoutesForVnet(context3, resourceGroupName, name3, vnetName, o
   return _listRoutesForVnetDeserialize(result);
 }
 function _deleteVnetRouteSend(context3, resourceGroupName, name3, vnetName, routeName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63452,7 +63469,7 @@ function _deleteVnetRouteSend(context3, resourceGroupName, name3, vnetName, rout
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteVnetRouteDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -63468,7 +63485,7 @@ async function deleteVnetRoute(context3, resourceGroupName, name3, vnetName, rou
   return _deleteVnetRouteDeserialize(result);
 }
 function _updateVnetRouteSend(context3, resourceGroupName, name3, vnetName, routeName, route, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63478,7 +63495,7 @@ function _updateVnetRouteSend(context3, resourceGroupName, name3, vnetName, rout
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -63499,7 +63516,7 @@ async function updateVnetRoute(context3, resourceGroupName, name3, vnetName, rou
   return _updateVnetRouteDeserialize(result);
 }
 function _createOrUpdateVnetRouteSend(context3, resourceGroupName, name3, vnetName, routeName, route, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63509,7 +63526,7 @@ function _createOrUpdateVnetRouteSend(context3, resourceGroupName, name3, vnetNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -63530,7 +63547,7 @@ async function createOrUpdateVnetRoute(context3, resourceGroupName, name3, vnetN
   return _createOrUpdateVnetRouteDeserialize(result);
 }
 function _getRouteForVnetSend(context3, resourceGroupName, name3, vnetName, routeName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/routes/{routeName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63540,7 +63557,7 @@ function _getRouteForVnetSend(context3, resourceGroupName, name3, vnetName, rout
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63559,7 +63576,7 @@ async function getRouteForVnet(context3, resourceGroupName, name3, vnetName, rou
   return _getRouteForVnetDeserialize(result);
 }
 function _updateVnetGatewaySend(context3, resourceGroupName, name3, vnetName, gatewayName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63569,7 +63586,7 @@ function _updateVnetGatewaySend(context3, resourceGroupName, name3, vnetName, ga
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -63590,7 +63607,7 @@ async function updateVnetGateway(context3, resourceGroupName, name3, vnetName, g
   return _updateVnetGatewayDeserialize(result);
 }
 function _getVnetGatewaySend(context3, resourceGroupName, name3, vnetName, gatewayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63600,7 +63617,7 @@ function _getVnetGatewaySend(context3, resourceGroupName, name3, vnetName, gatew
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63619,7 +63636,7 @@ async function getVnetGateway(context3, resourceGroupName, name3, vnetName, gate
   return _getVnetGatewayDeserialize(result);
 }
 function _listVnetsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63627,7 +63644,7 @@ function _listVnetsSend(context3, resourceGroupName, name3, options = { requestO
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63646,7 +63663,7 @@ async function listVnets(context3, resourceGroupName, name3, options = { request
   return _listVnetsDeserialize(result);
 }
 function _getVnetFromServerFarmSend(context3, resourceGroupName, name3, vnetName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63655,7 +63672,7 @@ function _getVnetFromServerFarmSend(context3, resourceGroupName, name3, vnetName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63674,7 +63691,7 @@ async function getVnetFromServerFarm(context3, resourceGroupName, name3, vnetNam
   return _getVnetFromServerFarmDeserialize(result);
 }
 function _getHybridConnectionPlanLimitSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionPlanLimits/limit{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionPlanLimits/limit{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63682,7 +63699,7 @@ function _getHybridConnectionPlanLimitSend(context3, resourceGroupName, name3, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63701,7 +63718,7 @@ async function getHybridConnectionPlanLimit(context3, resourceGroupName, name3, 
   return _getHybridConnectionPlanLimitDeserialize(result);
 }
 function _listWebAppsByHybridConnectionSend(context3, resourceGroupName, name3, namespaceName, relayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}/sites{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}/sites{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63711,7 +63728,7 @@ function _listWebAppsByHybridConnectionSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63729,7 +63746,7 @@ function listWebAppsByHybridConnection(context3, resourceGroupName, name3, names
   return buildPagedAsyncIterator(context3, () => _listWebAppsByHybridConnectionSend(context3, resourceGroupName, name3, namespaceName, relayName, options), _listWebAppsByHybridConnectionDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listHybridConnectionKeysSend(context3, resourceGroupName, name3, namespaceName, relayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}/listKeys{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}/listKeys{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63739,7 +63756,7 @@ function _listHybridConnectionKeysSend(context3, resourceGroupName, name3, names
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63758,7 +63775,7 @@ async function listHybridConnectionKeys(context3, resourceGroupName, name3, name
   return _listHybridConnectionKeysDeserialize(result);
 }
 function _deleteHybridConnectionSend(context3, resourceGroupName, name3, namespaceName, relayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63768,7 +63785,7 @@ function _deleteHybridConnectionSend(context3, resourceGroupName, name3, namespa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHybridConnectionDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -63784,7 +63801,7 @@ async function deleteHybridConnection(context3, resourceGroupName, name3, namesp
   return _deleteHybridConnectionDeserialize(result);
 }
 function _getHybridConnectionSend(context3, resourceGroupName, name3, namespaceName, relayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63794,7 +63811,7 @@ function _getHybridConnectionSend(context3, resourceGroupName, name3, namespaceN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63813,7 +63830,7 @@ async function getHybridConnection(context3, resourceGroupName, name3, namespace
   return _getHybridConnectionDeserialize(result);
 }
 function _rebootWorkerSend(context3, resourceGroupName, name3, workerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/workers/{workerName}/reboot{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/workers/{workerName}/reboot{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63822,7 +63839,7 @@ function _rebootWorkerSend(context3, resourceGroupName, name3, workerName, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _rebootWorkerDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -63838,7 +63855,7 @@ async function rebootWorker(context3, resourceGroupName, name3, workerName, opti
   return _rebootWorkerDeserialize(result);
 }
 function _listUsagesSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/usages{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/usages{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63847,7 +63864,7 @@ function _listUsagesSend2(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63865,7 +63882,7 @@ function listUsages2(context3, resourceGroupName, name3, options = { requestOpti
   return buildPagedAsyncIterator(context3, () => _listUsagesSend2(context3, resourceGroupName, name3, options), _listUsagesDeserialize2, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getServerFarmSkusSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/skus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/skus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63873,7 +63890,7 @@ function _getServerFarmSkusSend(context3, resourceGroupName, name3, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63892,7 +63909,7 @@ async function getServerFarmSkus(context3, resourceGroupName, name3, options = {
   return _getServerFarmSkusDeserialize(result);
 }
 function _listWebAppsSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/sites{?api%2Dversion,%24skipToken,%24filter,%24top}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/sites{?api%2Dversion,%24skipToken,%24filter,%24top}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63903,7 +63920,7 @@ function _listWebAppsSend2(context3, resourceGroupName, name3, options = { reque
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63921,7 +63938,7 @@ function listWebApps2(context3, resourceGroupName, name3, options = { requestOpt
   return buildPagedAsyncIterator(context3, () => _listWebAppsSend2(context3, resourceGroupName, name3, options), _listWebAppsDeserialize2, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _restartWebAppsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/restartSites{?api%2Dversion,softRestart}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/restartSites{?api%2Dversion,softRestart}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63930,7 +63947,7 @@ function _restartWebAppsSend(context3, resourceGroupName, name3, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _restartWebAppsDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -63946,7 +63963,7 @@ async function restartWebApps(context3, resourceGroupName, name3, options = { re
   return _restartWebAppsDeserialize(result);
 }
 function _listHybridConnectionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionRelays{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/hybridConnectionRelays{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63954,7 +63971,7 @@ function _listHybridConnectionsSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63972,7 +63989,7 @@ function listHybridConnections(context3, resourceGroupName, name3, options = { r
   return buildPagedAsyncIterator(context3, () => _listHybridConnectionsSend(context3, resourceGroupName, name3, options), _listHybridConnectionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listCapabilitiesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/capabilities{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/capabilities{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -63980,7 +63997,7 @@ function _listCapabilitiesSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -63999,14 +64016,14 @@ async function listCapabilities(context3, resourceGroupName, name3, options = { 
   return _listCapabilitiesDeserialize(result);
 }
 function _listSend2(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/serverfarms{?api%2Dversion,detailed}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/serverfarms{?api%2Dversion,detailed}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     detailed: options?.detailed
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64024,14 +64041,14 @@ function list2(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend2(context3, options), _listDeserialize2, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listByResourceGroupSend2(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64049,7 +64066,7 @@ function listByResourceGroup2(context3, resourceGroupName, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listByResourceGroupSend2(context3, resourceGroupName, options), _listByResourceGroupDeserialize2, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _$deleteSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64057,7 +64074,7 @@ function _$deleteSend2(context3, resourceGroupName, name3, options = { requestOp
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _$deleteDeserialize2(result) {
   const expectedStatuses = ["200", "204"];
@@ -64073,7 +64090,7 @@ async function $delete2(context3, resourceGroupName, name3, options = { requestO
   return _$deleteDeserialize2(result);
 }
 function _updateSend2(context3, resourceGroupName, name3, appServicePlan, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64081,7 +64098,7 @@ function _updateSend2(context3, resourceGroupName, name3, appServicePlan, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -64102,7 +64119,7 @@ async function update2(context3, resourceGroupName, name3, appServicePlan, optio
   return _updateDeserialize2(result);
 }
 function _createOrUpdateSend2(context3, resourceGroupName, name3, appServicePlan, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64110,7 +64127,7 @@ function _createOrUpdateSend2(context3, resourceGroupName, name3, appServicePlan
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -64136,7 +64153,7 @@ function createOrUpdate2(context3, resourceGroupName, name3, appServicePlan, opt
   });
 }
 function _getSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64144,7 +64161,7 @@ function _getSend2(context3, resourceGroupName, name3, options = { requestOption
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64163,7 +64180,7 @@ async function get2(context3, resourceGroupName, name3, options = { requestOptio
   return _getDeserialize2(result);
 }
 function _getServerFarmInstanceDetailsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/listinstances{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/listinstances{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64171,7 +64188,7 @@ function _getServerFarmInstanceDetailsSend(context3, resourceGroupName, name3, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64190,7 +64207,7 @@ async function getServerFarmInstanceDetails(context3, resourceGroupName, name3, 
   return _getServerFarmInstanceDetailsDeserialize(result);
 }
 function _recycleManagedInstanceWorkerSend(context3, resourceGroupName, name3, workerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/workers/{workerName}/recycleinstance{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/workers/{workerName}/recycleinstance{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64199,7 +64216,7 @@ function _recycleManagedInstanceWorkerSend(context3, resourceGroupName, name3, w
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64218,7 +64235,7 @@ async function recycleManagedInstanceWorker(context3, resourceGroupName, name3, 
   return _recycleManagedInstanceWorkerDeserialize(result);
 }
 function _getServerFarmRdpPasswordSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/getrdppassword{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/serverfarms/{name}/getrdppassword{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64226,7 +64243,7 @@ function _getServerFarmRdpPasswordSend(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64296,14 +64313,14 @@ function _getAppServicePlansOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/certificates/operations.js
 function _listSend3(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/certificates{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/certificates{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     "%24filter": options?.filter
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64321,14 +64338,14 @@ function list3(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend3(context3, options), _listDeserialize3, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listByResourceGroupSend3(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64346,7 +64363,7 @@ function listByResourceGroup3(context3, resourceGroupName, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listByResourceGroupSend3(context3, resourceGroupName, options), _listByResourceGroupDeserialize3, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _$deleteSend3(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64354,7 +64371,7 @@ function _$deleteSend3(context3, resourceGroupName, name3, options = { requestOp
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _$deleteDeserialize3(result) {
   const expectedStatuses = ["200", "204"];
@@ -64370,7 +64387,7 @@ async function $delete3(context3, resourceGroupName, name3, options = { requestO
   return _$deleteDeserialize3(result);
 }
 function _updateSend3(context3, resourceGroupName, name3, certificateEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64378,7 +64395,7 @@ function _updateSend3(context3, resourceGroupName, name3, certificateEnvelope, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -64399,7 +64416,7 @@ async function update3(context3, resourceGroupName, name3, certificateEnvelope, 
   return _updateDeserialize3(result);
 }
 function _createOrUpdateSend3(context3, resourceGroupName, name3, certificateEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64407,7 +64424,7 @@ function _createOrUpdateSend3(context3, resourceGroupName, name3, certificateEnv
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -64428,7 +64445,7 @@ async function createOrUpdate3(context3, resourceGroupName, name3, certificateEn
   return _createOrUpdateDeserialize3(result);
 }
 function _getSend3(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/certificates/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -64436,7 +64453,7 @@ function _getSend3(context3, resourceGroupName, name3, options = { requestOption
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64474,13 +64491,13 @@ function _getCertificatesOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/deletedWebApps/operations.js
 function _listSend4(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deletedSites{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deletedSites{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64498,14 +64515,14 @@ function list4(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend4(context3, options), _listDeserialize4, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listByLocationSend(context3, location, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/deletedSites{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/deletedSites{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     location,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64523,7 +64540,7 @@ function listByLocation(context3, location, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listByLocationSend(context3, location, options), _listByLocationDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getDeletedWebAppByLocationSend(context3, location, deletedSiteId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/deletedSites/{deletedSiteId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/deletedSites/{deletedSiteId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     location,
     deletedSiteId,
@@ -64531,7 +64548,7 @@ function _getDeletedWebAppByLocationSend(context3, location, deletedSiteId, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64566,7 +64583,7 @@ function _getDeletedWebAppsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/diagnostics/operations.js
 function _executeSiteDetectorSlotSend(context3, resourceGroupName, siteName, detectorName, diagnosticCategory, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/detectors/{detectorName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/detectors/{detectorName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64580,7 +64597,7 @@ function _executeSiteDetectorSlotSend(context3, resourceGroupName, siteName, det
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64599,7 +64616,7 @@ async function executeSiteDetectorSlot(context3, resourceGroupName, siteName, de
   return _executeSiteDetectorSlotDeserialize(result);
 }
 function _listSiteDetectorsSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/detectors{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/detectors{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64609,7 +64626,7 @@ function _listSiteDetectorsSlotSend(context3, resourceGroupName, siteName, diagn
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64627,7 +64644,7 @@ function listSiteDetectorsSlot(context3, resourceGroupName, siteName, diagnostic
   return buildPagedAsyncIterator(context3, () => _listSiteDetectorsSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, slot, options), _listSiteDetectorsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteDetectorSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, detectorName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/detectors/{detectorName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/detectors/{detectorName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64638,7 +64655,7 @@ function _getSiteDetectorSlotSend(context3, resourceGroupName, siteName, diagnos
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64657,7 +64674,7 @@ async function getSiteDetectorSlot(context3, resourceGroupName, siteName, diagno
   return _getSiteDetectorSlotDeserialize(result);
 }
 function _executeSiteDetectorSend(context3, resourceGroupName, siteName, detectorName, diagnosticCategory, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/detectors/{detectorName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/detectors/{detectorName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64670,7 +64687,7 @@ function _executeSiteDetectorSend(context3, resourceGroupName, siteName, detecto
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64689,7 +64706,7 @@ async function executeSiteDetector(context3, resourceGroupName, siteName, detect
   return _executeSiteDetectorDeserialize(result);
 }
 function _listSiteDetectorsSend(context3, resourceGroupName, siteName, diagnosticCategory, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/detectors{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/detectors{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64698,7 +64715,7 @@ function _listSiteDetectorsSend(context3, resourceGroupName, siteName, diagnosti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64716,7 +64733,7 @@ function listSiteDetectors(context3, resourceGroupName, siteName, diagnosticCate
   return buildPagedAsyncIterator(context3, () => _listSiteDetectorsSend(context3, resourceGroupName, siteName, diagnosticCategory, options), _listSiteDetectorsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteDetectorSend(context3, resourceGroupName, siteName, diagnosticCategory, detectorName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/detectors/{detectorName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/detectors/{detectorName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64726,7 +64743,7 @@ function _getSiteDetectorSend(context3, resourceGroupName, siteName, diagnosticC
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64745,7 +64762,7 @@ async function getSiteDetector(context3, resourceGroupName, siteName, diagnostic
   return _getSiteDetectorDeserialize(result);
 }
 function _executeSiteAnalysisSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, analysisName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/analyses/{analysisName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/analyses/{analysisName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64759,7 +64776,7 @@ function _executeSiteAnalysisSlotSend(context3, resourceGroupName, siteName, dia
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64778,7 +64795,7 @@ async function executeSiteAnalysisSlot(context3, resourceGroupName, siteName, di
   return _executeSiteAnalysisSlotDeserialize(result);
 }
 function _listSiteAnalysesSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/analyses{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/analyses{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64788,7 +64805,7 @@ function _listSiteAnalysesSlotSend(context3, resourceGroupName, siteName, diagno
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64806,7 +64823,7 @@ function listSiteAnalysesSlot(context3, resourceGroupName, siteName, diagnosticC
   return buildPagedAsyncIterator(context3, () => _listSiteAnalysesSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, slot, options), _listSiteAnalysesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteAnalysisSlotSend(context3, resourceGroupName, siteName, diagnosticCategory, analysisName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/analyses/{analysisName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}/analyses/{analysisName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64817,7 +64834,7 @@ function _getSiteAnalysisSlotSend(context3, resourceGroupName, siteName, diagnos
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64836,7 +64853,7 @@ async function getSiteAnalysisSlot(context3, resourceGroupName, siteName, diagno
   return _getSiteAnalysisSlotDeserialize(result);
 }
 function _executeSiteAnalysisSend(context3, resourceGroupName, siteName, diagnosticCategory, analysisName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/analyses/{analysisName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/analyses/{analysisName}/execute{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64849,7 +64866,7 @@ function _executeSiteAnalysisSend(context3, resourceGroupName, siteName, diagnos
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64868,7 +64885,7 @@ async function executeSiteAnalysis(context3, resourceGroupName, siteName, diagno
   return _executeSiteAnalysisDeserialize(result);
 }
 function _listSiteAnalysesSend(context3, resourceGroupName, siteName, diagnosticCategory, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/analyses{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/analyses{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64877,7 +64894,7 @@ function _listSiteAnalysesSend(context3, resourceGroupName, siteName, diagnostic
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64895,7 +64912,7 @@ function listSiteAnalyses(context3, resourceGroupName, siteName, diagnosticCateg
   return buildPagedAsyncIterator(context3, () => _listSiteAnalysesSend(context3, resourceGroupName, siteName, diagnosticCategory, options), _listSiteAnalysesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteAnalysisSend(context3, resourceGroupName, siteName, diagnosticCategory, analysisName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/analyses/{analysisName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}/analyses/{analysisName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64905,7 +64922,7 @@ function _getSiteAnalysisSend(context3, resourceGroupName, siteName, diagnosticC
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64924,7 +64941,7 @@ async function getSiteAnalysis(context3, resourceGroupName, siteName, diagnostic
   return _getSiteAnalysisDeserialize(result);
 }
 function _listSiteDiagnosticCategoriesSlotSend(context3, resourceGroupName, siteName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64933,7 +64950,7 @@ function _listSiteDiagnosticCategoriesSlotSend(context3, resourceGroupName, site
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64951,7 +64968,7 @@ function listSiteDiagnosticCategoriesSlot(context3, resourceGroupName, siteName,
   return buildPagedAsyncIterator(context3, () => _listSiteDiagnosticCategoriesSlotSend(context3, resourceGroupName, siteName, slot, options), _listSiteDiagnosticCategoriesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteDiagnosticCategorySlotSend(context3, resourceGroupName, siteName, diagnosticCategory, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/diagnostics/{diagnosticCategory}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64961,7 +64978,7 @@ function _getSiteDiagnosticCategorySlotSend(context3, resourceGroupName, siteNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -64980,7 +64997,7 @@ async function getSiteDiagnosticCategorySlot(context3, resourceGroupName, siteNa
   return _getSiteDiagnosticCategorySlotDeserialize(result);
 }
 function _listSiteDiagnosticCategoriesSend(context3, resourceGroupName, siteName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -64988,7 +65005,7 @@ function _listSiteDiagnosticCategoriesSend(context3, resourceGroupName, siteName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65006,7 +65023,7 @@ function listSiteDiagnosticCategories(context3, resourceGroupName, siteName, opt
   return buildPagedAsyncIterator(context3, () => _listSiteDiagnosticCategoriesSend(context3, resourceGroupName, siteName, options), _listSiteDiagnosticCategoriesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteDiagnosticCategorySend(context3, resourceGroupName, siteName, diagnosticCategory, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/diagnostics/{diagnosticCategory}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65015,7 +65032,7 @@ function _getSiteDiagnosticCategorySend(context3, resourceGroupName, siteName, d
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65034,7 +65051,7 @@ async function getSiteDiagnosticCategory(context3, resourceGroupName, siteName, 
   return _getSiteDiagnosticCategoryDeserialize(result);
 }
 function _listSiteDetectorResponsesSlotSend(context3, resourceGroupName, siteName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/detectors{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/detectors{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65043,7 +65060,7 @@ function _listSiteDetectorResponsesSlotSend(context3, resourceGroupName, siteNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65061,7 +65078,7 @@ function listSiteDetectorResponsesSlot(context3, resourceGroupName, siteName, sl
   return buildPagedAsyncIterator(context3, () => _listSiteDetectorResponsesSlotSend(context3, resourceGroupName, siteName, slot, options), _listSiteDetectorResponsesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteDetectorResponseSlotSend(context3, resourceGroupName, siteName, detectorName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/detectors/{detectorName}{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/slots/{slot}/detectors/{detectorName}{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65074,7 +65091,7 @@ function _getSiteDetectorResponseSlotSend(context3, resourceGroupName, siteName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65095,7 +65112,7 @@ async function getSiteDetectorResponseSlot(context3, resourceGroupName, siteName
 function _listHostingEnvironmentDetectorResponsesSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/detectors{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/detectors{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -65103,7 +65120,7 @@ function _listHostingEnvironmentDetectorResponsesSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65123,7 +65140,7 @@ function listHostingEnvironmentDetectorResponses(context3, resourceGroupName, na
   return buildPagedAsyncIterator(context3, () => _listHostingEnvironmentDetectorResponsesSend(context3, resourceGroupName, name3, options), _listHostingEnvironmentDetectorResponsesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getHostingEnvironmentDetectorResponseSend(context3, resourceGroupName, name3, detectorName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/detectors/{detectorName}{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{name}/detectors/{detectorName}{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -65135,7 +65152,7 @@ function _getHostingEnvironmentDetectorResponseSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65154,7 +65171,7 @@ async function getHostingEnvironmentDetectorResponse(context3, resourceGroupName
   return _getHostingEnvironmentDetectorResponseDeserialize(result);
 }
 function _listSiteDetectorResponsesSend(context3, resourceGroupName, siteName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/detectors{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/detectors{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65162,7 +65179,7 @@ function _listSiteDetectorResponsesSend(context3, resourceGroupName, siteName, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65180,7 +65197,7 @@ function listSiteDetectorResponses(context3, resourceGroupName, siteName, option
   return buildPagedAsyncIterator(context3, () => _listSiteDetectorResponsesSend(context3, resourceGroupName, siteName, options), _listSiteDetectorResponsesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteDetectorResponseSend(context3, resourceGroupName, siteName, detectorName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/detectors/{detectorName}{?api%2Dversion,startTime,endTime,timeGrain}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/detectors/{detectorName}{?api%2Dversion,startTime,endTime,timeGrain}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65192,7 +65209,7 @@ function _getSiteDetectorResponseSend(context3, resourceGroupName, siteName, det
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65246,14 +65263,14 @@ function _getDiagnosticsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/getUsagesInLocation/operations.js
 function _listSend5(context3, location, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/usages{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/usages{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     location,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65285,7 +65302,7 @@ function _getGetUsagesInLocationOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/global/operations.js
 function _getSubscriptionOperationWithAsyncResponseSend(context3, location, operationId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/operations/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/operations/{operationId}{?api%2Dversion}", {
     location,
     operationId,
     subscriptionId: context3.subscriptionId,
@@ -65293,7 +65310,7 @@ function _getSubscriptionOperationWithAsyncResponseSend(context3, location, oper
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).get({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _getSubscriptionOperationWithAsyncResponseDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -65309,14 +65326,14 @@ async function getSubscriptionOperationWithAsyncResponse(context3, location, ope
   return _getSubscriptionOperationWithAsyncResponseDeserialize(result);
 }
 function _getDeletedWebAppSnapshotsSend(context3, deletedSiteId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deletedSites/{deletedSiteId}/snapshots{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deletedSites/{deletedSiteId}/snapshots{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     deletedSiteId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65335,14 +65352,14 @@ async function getDeletedWebAppSnapshots(context3, deletedSiteId, options = { re
   return _getDeletedWebAppSnapshotsDeserialize(result);
 }
 function _getDeletedWebAppSend(context3, deletedSiteId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deletedSites/{deletedSiteId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/deletedSites/{deletedSiteId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     deletedSiteId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65377,13 +65394,13 @@ function _getGlobalOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/kubeEnvironments/operations.js
 function _listBySubscriptionSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/kubeEnvironments{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/kubeEnvironments{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65401,14 +65418,14 @@ function listBySubscription(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listBySubscriptionSend(context3, options), _listBySubscriptionDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listByResourceGroupSend4(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65426,7 +65443,7 @@ function listByResourceGroup4(context3, resourceGroupName, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listByResourceGroupSend4(context3, resourceGroupName, options), _listByResourceGroupDeserialize4, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _$deleteSend4(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -65434,7 +65451,7 @@ function _$deleteSend4(context3, resourceGroupName, name3, options = { requestOp
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _$deleteDeserialize4(result) {
   const expectedStatuses = ["200", "202", "204"];
@@ -65455,7 +65472,7 @@ function $delete4(context3, resourceGroupName, name3, options = { requestOptions
   });
 }
 function _updateSend4(context3, resourceGroupName, name3, kubeEnvironmentEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -65463,7 +65480,7 @@ function _updateSend4(context3, resourceGroupName, name3, kubeEnvironmentEnvelop
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -65484,7 +65501,7 @@ async function update4(context3, resourceGroupName, name3, kubeEnvironmentEnvelo
   return _updateDeserialize4(result);
 }
 function _createOrUpdateSend4(context3, resourceGroupName, name3, kubeEnvironmentEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -65492,7 +65509,7 @@ function _createOrUpdateSend4(context3, resourceGroupName, name3, kubeEnvironmen
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -65518,7 +65535,7 @@ function createOrUpdate4(context3, resourceGroupName, name3, kubeEnvironmentEnve
   });
 }
 function _getSend4(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/kubeEnvironments/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -65526,7 +65543,7 @@ function _getSend4(context3, resourceGroupName, name3, options = { requestOption
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65580,14 +65597,14 @@ function _getKubeEnvironmentsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/provider/operations.js
 function _listAvailableStacksOnPremSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/availableStacks{?api%2Dversion,osTypeSelected}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/availableStacks{?api%2Dversion,osTypeSelected}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     osTypeSelected: options?.osTypeSelected
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65605,13 +65622,13 @@ function listAvailableStacksOnPrem(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listAvailableStacksOnPremSend(context3, options), _listAvailableStacksOnPremDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listWebAppStacksSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/webAppStacks{?api%2Dversion,stackOsType}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/webAppStacks{?api%2Dversion,stackOsType}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     stackOsType: options?.stackOsType
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65629,14 +65646,14 @@ function listWebAppStacks(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listWebAppStacksSend(context3, options), _listWebAppStacksDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listWebAppStacksForLocationSend(context3, location, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/locations/{location}/webAppStacks{?api%2Dversion,stackOsType}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/locations/{location}/webAppStacks{?api%2Dversion,stackOsType}", {
     location,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     stackOsType: options?.stackOsType
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65654,14 +65671,14 @@ function listWebAppStacksForLocation(context3, location, options = { requestOpti
   return buildPagedAsyncIterator(context3, () => _listWebAppStacksForLocationSend(context3, location, options), _listWebAppStacksForLocationDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listFunctionAppStacksForLocationSend(context3, location, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/locations/{location}/functionAppStacks{?api%2Dversion,stackOsType}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/locations/{location}/functionAppStacks{?api%2Dversion,stackOsType}", {
     location,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     stackOsType: options?.stackOsType
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65679,13 +65696,13 @@ function listFunctionAppStacksForLocation(context3, location, options = { reques
   return buildPagedAsyncIterator(context3, () => _listFunctionAppStacksForLocationSend(context3, location, options), _listFunctionAppStacksForLocationDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listFunctionAppStacksSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/functionAppStacks{?api%2Dversion,stackOsType}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/functionAppStacks{?api%2Dversion,stackOsType}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     stackOsType: options?.stackOsType
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65703,13 +65720,13 @@ function listFunctionAppStacks(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listFunctionAppStacksSend(context3, options), _listFunctionAppStacksDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listAvailableStacksSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/availableStacks{?api%2Dversion,osTypeSelected}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/availableStacks{?api%2Dversion,osTypeSelected}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     osTypeSelected: options?.osTypeSelected
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65727,12 +65744,12 @@ function listAvailableStacks(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listAvailableStacksSend(context3, options), _listAvailableStacksDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listOperationsSend2(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/providers/Microsoft.Web/operations{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/providers/Microsoft.Web/operations{?api%2Dversion}", {
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65772,14 +65789,14 @@ function _getProviderOperations(context3) {
 function _disableRecommendationForSubscriptionSend(context3, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/recommendations/{name}/disable{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/recommendations/{name}/disable{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     name: name3,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _disableRecommendationForSubscriptionDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -65797,13 +65814,13 @@ async function disableRecommendationForSubscription(context3, name3, options = {
   return _disableRecommendationForSubscriptionDeserialize(result);
 }
 function _resetAllFiltersSend(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/recommendations/reset{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/recommendations/reset{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _resetAllFiltersDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -65819,7 +65836,7 @@ async function resetAllFilters(context3, options = { requestOptions: {} }) {
   return _resetAllFiltersDeserialize(result);
 }
 function _listSend6(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/recommendations{?api%2Dversion,featured,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/recommendations{?api%2Dversion,featured,%24filter}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
     featured: options?.featured,
@@ -65827,7 +65844,7 @@ function _listSend6(context3, options = { requestOptions: {} }) {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65845,7 +65862,7 @@ function list6(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend6(context3, options), _listDeserialize6, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _resetAllFiltersForWebAppSend(context3, resourceGroupName, siteName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/reset{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/reset{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65853,7 +65870,7 @@ function _resetAllFiltersForWebAppSend(context3, resourceGroupName, siteName, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _resetAllFiltersForWebAppDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -65869,7 +65886,7 @@ async function resetAllFiltersForWebApp(context3, resourceGroupName, siteName, o
   return _resetAllFiltersForWebAppDeserialize(result);
 }
 function _disableAllForWebAppSend(context3, resourceGroupName, siteName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/disable{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/disable{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65877,7 +65894,7 @@ function _disableAllForWebAppSend(context3, resourceGroupName, siteName, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _disableAllForWebAppDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -65893,7 +65910,7 @@ async function disableAllForWebApp(context3, resourceGroupName, siteName, option
   return _disableAllForWebAppDeserialize(result);
 }
 function _listRecommendedRulesForWebAppSend(context3, resourceGroupName, siteName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations{?api%2Dversion,featured,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations{?api%2Dversion,featured,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65903,7 +65920,7 @@ function _listRecommendedRulesForWebAppSend(context3, resourceGroupName, siteNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65921,7 +65938,7 @@ function listRecommendedRulesForWebApp(context3, resourceGroupName, siteName, op
   return buildPagedAsyncIterator(context3, () => _listRecommendedRulesForWebAppSend(context3, resourceGroupName, siteName, options), _listRecommendedRulesForWebAppDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listHistoryForWebAppSend(context3, resourceGroupName, siteName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendationHistory{?api%2Dversion,expiredOnly,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendationHistory{?api%2Dversion,expiredOnly,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -65931,7 +65948,7 @@ function _listHistoryForWebAppSend(context3, resourceGroupName, siteName, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -65951,7 +65968,7 @@ function listHistoryForWebApp(context3, resourceGroupName, siteName, options = {
 function _disableRecommendationForHostingEnvironmentSend(context3, resourceGroupName, environmentName, name3, hostingEnvironmentName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/{name}/disable{?api%2Dversion,environmentName}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/{name}/disable{?api%2Dversion,environmentName}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     hostingEnvironmentName,
@@ -65961,7 +65978,7 @@ function _disableRecommendationForHostingEnvironmentSend(context3, resourceGroup
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _disableRecommendationForHostingEnvironmentDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -65979,7 +65996,7 @@ async function disableRecommendationForHostingEnvironment(context3, resourceGrou
   return _disableRecommendationForHostingEnvironmentDeserialize(result);
 }
 function _getRuleDetailsByHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/{name}{?api%2Dversion,updateSeen,recommendationId}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/{name}{?api%2Dversion,updateSeen,recommendationId}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     hostingEnvironmentName,
@@ -65990,7 +66007,7 @@ function _getRuleDetailsByHostingEnvironmentSend(context3, resourceGroupName, ho
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66011,7 +66028,7 @@ async function getRuleDetailsByHostingEnvironment(context3, resourceGroupName, h
 function _resetAllFiltersForHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, environmentName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/reset{?api%2Dversion,environmentName}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/reset{?api%2Dversion,environmentName}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     hostingEnvironmentName,
@@ -66020,7 +66037,7 @@ function _resetAllFiltersForHostingEnvironmentSend(context3, resourceGroupName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _resetAllFiltersForHostingEnvironmentDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -66038,7 +66055,7 @@ async function resetAllFiltersForHostingEnvironment(context3, resourceGroupName,
   return _resetAllFiltersForHostingEnvironmentDeserialize(result);
 }
 function _disableAllForHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/disable{?api%2Dversion,environmentName}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations/disable{?api%2Dversion,environmentName}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     hostingEnvironmentName,
@@ -66047,7 +66064,7 @@ function _disableAllForHostingEnvironmentSend(context3, resourceGroupName, hosti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _disableAllForHostingEnvironmentDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -66065,7 +66082,7 @@ async function disableAllForHostingEnvironment(context3, resourceGroupName, host
 function _listRecommendedRulesForHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations{?api%2Dversion,featured,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendations{?api%2Dversion,featured,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     hostingEnvironmentName,
@@ -66075,7 +66092,7 @@ function _listRecommendedRulesForHostingEnvironmentSend(context3, resourceGroupN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66095,7 +66112,7 @@ function listRecommendedRulesForHostingEnvironment(context3, resourceGroupName, 
   return buildPagedAsyncIterator(context3, () => _listRecommendedRulesForHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, options), _listRecommendedRulesForHostingEnvironmentDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listHistoryForHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendationHistory{?api%2Dversion,expiredOnly,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/hostingEnvironments/{hostingEnvironmentName}/recommendationHistory{?api%2Dversion,expiredOnly,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     hostingEnvironmentName,
@@ -66105,7 +66122,7 @@ function _listHistoryForHostingEnvironmentSend(context3, resourceGroupName, host
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66123,7 +66140,7 @@ function listHistoryForHostingEnvironment(context3, resourceGroupName, hostingEn
   return buildPagedAsyncIterator(context3, () => _listHistoryForHostingEnvironmentSend(context3, resourceGroupName, hostingEnvironmentName, options), _listHistoryForHostingEnvironmentDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _disableRecommendationForSiteSend(context3, resourceGroupName, siteName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/{name}/disable{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/{name}/disable{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -66132,7 +66149,7 @@ function _disableRecommendationForSiteSend(context3, resourceGroupName, siteName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _disableRecommendationForSiteDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -66148,7 +66165,7 @@ async function disableRecommendationForSite(context3, resourceGroupName, siteNam
   return _disableRecommendationForSiteDeserialize(result);
 }
 function _getRuleDetailsByWebAppSend(context3, resourceGroupName, siteName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/{name}{?api%2Dversion,updateSeen,recommendationId}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{siteName}/recommendations/{name}{?api%2Dversion,updateSeen,recommendationId}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     siteName,
@@ -66159,7 +66176,7 @@ function _getRuleDetailsByWebAppSend(context3, resourceGroupName, siteName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66206,14 +66223,14 @@ function _getRecommendationsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/resourceHealthMetadata/operations.js
 function _listByResourceGroupSend5(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/resourceHealthMetadata{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/resourceHealthMetadata{?api%2Dversion}", {
     resourceGroupName,
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66231,13 +66248,13 @@ function listByResourceGroup5(context3, resourceGroupName, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listByResourceGroupSend5(context3, resourceGroupName, options), _listByResourceGroupDeserialize5, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listSend7(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/resourceHealthMetadata{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/resourceHealthMetadata{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66255,7 +66272,7 @@ function list7(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend7(context3, options), _listDeserialize7, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listBySiteSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/resourceHealthMetadata{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/resourceHealthMetadata{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66264,7 +66281,7 @@ function _listBySiteSlotSend(context3, resourceGroupName, name3, slot, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66282,7 +66299,7 @@ function listBySiteSlot(context3, resourceGroupName, name3, slot, options = { re
   return buildPagedAsyncIterator(context3, () => _listBySiteSlotSend(context3, resourceGroupName, name3, slot, options), _listBySiteSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getBySiteSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/resourceHealthMetadata/default{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/resourceHealthMetadata/default{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66291,7 +66308,7 @@ function _getBySiteSlotSend(context3, resourceGroupName, name3, slot, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66310,7 +66327,7 @@ async function getBySiteSlot(context3, resourceGroupName, name3, slot, options =
   return _getBySiteSlotDeserialize(result);
 }
 function _listBySiteSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/resourceHealthMetadata{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/resourceHealthMetadata{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66318,7 +66335,7 @@ function _listBySiteSend(context3, resourceGroupName, name3, options = { request
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66336,7 +66353,7 @@ function listBySite(context3, resourceGroupName, name3, options = { requestOptio
   return buildPagedAsyncIterator(context3, () => _listBySiteSend(context3, resourceGroupName, name3, options), _listBySiteDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getBySiteSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/resourceHealthMetadata/default{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/resourceHealthMetadata/default{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66344,7 +66361,7 @@ function _getBySiteSend(context3, resourceGroupName, name3, options = { requestO
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66382,7 +66399,7 @@ function _getResourceHealthMetadataOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/siteCertificates/operations.js
 function _listSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66391,7 +66408,7 @@ function _listSlotSend(context3, resourceGroupName, name3, slot, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66409,7 +66426,7 @@ function listSlot(context3, resourceGroupName, name3, slot, options = { requestO
   return buildPagedAsyncIterator(context3, () => _listSlotSend(context3, resourceGroupName, name3, slot, options), _listSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteSlotSend(context3, resourceGroupName, name3, slot, certificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66419,7 +66436,7 @@ function _deleteSlotSend(context3, resourceGroupName, name3, slot, certificateNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -66435,7 +66452,7 @@ async function deleteSlot(context3, resourceGroupName, name3, slot, certificateN
   return _deleteSlotDeserialize(result);
 }
 function _updateSlotSend(context3, resourceGroupName, name3, slot, certificateName, certificateEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66445,7 +66462,7 @@ function _updateSlotSend(context3, resourceGroupName, name3, slot, certificateNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66466,7 +66483,7 @@ async function updateSlot(context3, resourceGroupName, name3, slot, certificateN
   return _updateSlotDeserialize(result);
 }
 function _createOrUpdateSlotSend(context3, resourceGroupName, name3, slot, certificateName, certificateEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66476,7 +66493,7 @@ function _createOrUpdateSlotSend(context3, resourceGroupName, name3, slot, certi
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66497,7 +66514,7 @@ async function createOrUpdateSlot(context3, resourceGroupName, name3, slot, cert
   return _createOrUpdateSlotDeserialize(result);
 }
 function _getSlotSend(context3, resourceGroupName, name3, slot, certificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66507,7 +66524,7 @@ function _getSlotSend(context3, resourceGroupName, name3, slot, certificateName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66526,7 +66543,7 @@ async function getSlot(context3, resourceGroupName, name3, slot, certificateName
   return _getSlotDeserialize(result);
 }
 function _listSend8(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66534,7 +66551,7 @@ function _listSend8(context3, resourceGroupName, name3, options = { requestOptio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66552,7 +66569,7 @@ function list8(context3, resourceGroupName, name3, options = { requestOptions: {
   return buildPagedAsyncIterator(context3, () => _listSend8(context3, resourceGroupName, name3, options), _listDeserialize8, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _$deleteSend5(context3, resourceGroupName, name3, certificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66561,7 +66578,7 @@ function _$deleteSend5(context3, resourceGroupName, name3, certificateName, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _$deleteDeserialize5(result) {
   const expectedStatuses = ["200", "204"];
@@ -66577,7 +66594,7 @@ async function $delete5(context3, resourceGroupName, name3, certificateName, opt
   return _$deleteDeserialize5(result);
 }
 function _updateSend5(context3, resourceGroupName, name3, certificateName, certificateEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66586,7 +66603,7 @@ function _updateSend5(context3, resourceGroupName, name3, certificateName, certi
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66607,7 +66624,7 @@ async function update5(context3, resourceGroupName, name3, certificateName, cert
   return _updateDeserialize5(result);
 }
 function _createOrUpdateSend5(context3, resourceGroupName, name3, certificateName, certificateEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66616,7 +66633,7 @@ function _createOrUpdateSend5(context3, resourceGroupName, name3, certificateNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66637,7 +66654,7 @@ async function createOrUpdate5(context3, resourceGroupName, name3, certificateNa
   return _createOrUpdateDeserialize5(result);
 }
 function _getSend5(context3, resourceGroupName, name3, certificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/certificates/{certificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66646,7 +66663,7 @@ function _getSend5(context3, resourceGroupName, name3, certificateName, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66688,14 +66705,14 @@ function _getSiteCertificatesOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/staticSites/operations.js
 function _previewWorkflowSend(context3, location, staticSitesWorkflowPreviewRequest, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/previewStaticSiteWorkflowFile{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/locations/{location}/previewStaticSiteWorkflowFile{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     location,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66716,7 +66733,7 @@ async function previewWorkflow(context3, location, staticSitesWorkflowPreviewReq
   return _previewWorkflowDeserialize(result);
 }
 function _validateBackendForBuildSend(context3, resourceGroupName, name3, environmentName, linkedBackendName, staticSiteLinkedBackendEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}/validate{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}/validate{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66726,7 +66743,7 @@ function _validateBackendForBuildSend(context3, resourceGroupName, name3, enviro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: staticSiteLinkedBackendARMResourceSerializer(staticSiteLinkedBackendEnvelope)
@@ -66751,7 +66768,7 @@ function validateBackendForBuild(context3, resourceGroupName, name3, environment
   });
 }
 function _listLinkedBackendsForBuildSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66760,7 +66777,7 @@ function _listLinkedBackendsForBuildSend(context3, resourceGroupName, name3, env
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66778,7 +66795,7 @@ function listLinkedBackendsForBuild(context3, resourceGroupName, name3, environm
   return buildPagedAsyncIterator(context3, () => _listLinkedBackendsForBuildSend(context3, resourceGroupName, name3, environmentName, options), _listLinkedBackendsForBuildDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _unlinkBackendFromBuildSend(context3, resourceGroupName, name3, environmentName, linkedBackendName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}{?api%2Dversion,isCleaningAuthConfig}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}{?api%2Dversion,isCleaningAuthConfig}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66789,7 +66806,7 @@ function _unlinkBackendFromBuildSend(context3, resourceGroupName, name3, environ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _unlinkBackendFromBuildDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -66805,7 +66822,7 @@ async function unlinkBackendFromBuild(context3, resourceGroupName, name3, enviro
   return _unlinkBackendFromBuildDeserialize(result);
 }
 function _linkBackendToBuildSend(context3, resourceGroupName, name3, environmentName, linkedBackendName, staticSiteLinkedBackendEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66815,7 +66832,7 @@ function _linkBackendToBuildSend(context3, resourceGroupName, name3, environment
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66841,7 +66858,7 @@ function linkBackendToBuild(context3, resourceGroupName, name3, environmentName,
   });
 }
 function _getLinkedBackendForBuildSend(context3, resourceGroupName, name3, environmentName, linkedBackendName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66851,7 +66868,7 @@ function _getLinkedBackendForBuildSend(context3, resourceGroupName, name3, envir
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66870,7 +66887,7 @@ async function getLinkedBackendForBuild(context3, resourceGroupName, name3, envi
   return _getLinkedBackendForBuildDeserialize(result);
 }
 function _validateBackendSend(context3, resourceGroupName, name3, linkedBackendName, staticSiteLinkedBackendEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}/validate{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}/validate{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66879,7 +66896,7 @@ function _validateBackendSend(context3, resourceGroupName, name3, linkedBackendN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: staticSiteLinkedBackendARMResourceSerializer(staticSiteLinkedBackendEnvelope)
@@ -66904,7 +66921,7 @@ function validateBackend(context3, resourceGroupName, name3, linkedBackendName, 
   });
 }
 function _listLinkedBackendsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66912,7 +66929,7 @@ function _listLinkedBackendsSend(context3, resourceGroupName, name3, options = {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -66930,7 +66947,7 @@ function listLinkedBackends(context3, resourceGroupName, name3, options = { requ
   return buildPagedAsyncIterator(context3, () => _listLinkedBackendsSend(context3, resourceGroupName, name3, options), _listLinkedBackendsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _unlinkBackendSend(context3, resourceGroupName, name3, linkedBackendName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}{?api%2Dversion,isCleaningAuthConfig}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}{?api%2Dversion,isCleaningAuthConfig}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66940,7 +66957,7 @@ function _unlinkBackendSend(context3, resourceGroupName, name3, linkedBackendNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _unlinkBackendDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -66956,7 +66973,7 @@ async function unlinkBackend(context3, resourceGroupName, name3, linkedBackendNa
   return _unlinkBackendDeserialize(result);
 }
 function _linkBackendSend(context3, resourceGroupName, name3, linkedBackendName, staticSiteLinkedBackendEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -66965,7 +66982,7 @@ function _linkBackendSend(context3, resourceGroupName, name3, linkedBackendName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -66991,7 +67008,7 @@ function linkBackend(context3, resourceGroupName, name3, linkedBackendName, stat
   });
 }
 function _getLinkedBackendSend(context3, resourceGroupName, name3, linkedBackendName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/linkedBackends/{linkedBackendName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67000,7 +67017,7 @@ function _getLinkedBackendSend(context3, resourceGroupName, name3, linkedBackend
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67021,7 +67038,7 @@ async function getLinkedBackend(context3, resourceGroupName, name3, linkedBacken
 function _validateCustomDomainCanBeAddedToStaticSiteSend(context3, resourceGroupName, name3, domainName, staticSiteCustomDomainRequestPropertiesEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}/validate{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}/validate{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67030,7 +67047,7 @@ function _validateCustomDomainCanBeAddedToStaticSiteSend(context3, resourceGroup
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: staticSiteCustomDomainRequestPropertiesARMResourceSerializer(staticSiteCustomDomainRequestPropertiesEnvelope)
@@ -67057,7 +67074,7 @@ function validateCustomDomainCanBeAddedToStaticSite(context3, resourceGroupName,
   });
 }
 function _listStaticSiteCustomDomainsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67065,7 +67082,7 @@ function _listStaticSiteCustomDomainsSend(context3, resourceGroupName, name3, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67083,7 +67100,7 @@ function listStaticSiteCustomDomains(context3, resourceGroupName, name3, options
   return buildPagedAsyncIterator(context3, () => _listStaticSiteCustomDomainsSend(context3, resourceGroupName, name3, options), _listStaticSiteCustomDomainsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteStaticSiteCustomDomainSend(context3, resourceGroupName, name3, domainName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67092,7 +67109,7 @@ function _deleteStaticSiteCustomDomainSend(context3, resourceGroupName, name3, d
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteStaticSiteCustomDomainDeserialize(result) {
   const expectedStatuses = ["200", "202"];
@@ -67113,7 +67130,7 @@ function deleteStaticSiteCustomDomain(context3, resourceGroupName, name3, domain
   });
 }
 function _createOrUpdateStaticSiteCustomDomainSend(context3, resourceGroupName, name3, domainName, staticSiteCustomDomainRequestPropertiesEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67122,7 +67139,7 @@ function _createOrUpdateStaticSiteCustomDomainSend(context3, resourceGroupName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67148,7 +67165,7 @@ function createOrUpdateStaticSiteCustomDomain(context3, resourceGroupName, name3
   });
 }
 function _getStaticSiteCustomDomainSend(context3, resourceGroupName, name3, domainName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/customDomains/{domainName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67157,7 +67174,7 @@ function _getStaticSiteCustomDomainSend(context3, resourceGroupName, name3, doma
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67176,7 +67193,7 @@ async function getStaticSiteCustomDomain(context3, resourceGroupName, name3, dom
   return _getStaticSiteCustomDomainDeserialize(result);
 }
 function _listBasicAuthSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/basicAuth{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/basicAuth{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67184,7 +67201,7 @@ function _listBasicAuthSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67202,7 +67219,7 @@ function listBasicAuth(context3, resourceGroupName, name3, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listBasicAuthSend(context3, resourceGroupName, name3, options), _listBasicAuthDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _createOrUpdateBasicAuthSend(context3, resourceGroupName, name3, basicAuthName, basicAuthEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/basicAuth/{basicAuthName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/basicAuth/{basicAuthName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67211,7 +67228,7 @@ function _createOrUpdateBasicAuthSend(context3, resourceGroupName, name3, basicA
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67232,7 +67249,7 @@ async function createOrUpdateBasicAuth(context3, resourceGroupName, name3, basic
   return _createOrUpdateBasicAuthDeserialize(result);
 }
 function _getBasicAuthSend(context3, resourceGroupName, name3, basicAuthName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/basicAuth/{basicAuthName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/basicAuth/{basicAuthName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67241,7 +67258,7 @@ function _getBasicAuthSend(context3, resourceGroupName, name3, basicAuthName, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67262,7 +67279,7 @@ async function getBasicAuth(context3, resourceGroupName, name3, basicAuthName, o
 function _listUserProvidedFunctionAppsForStaticSiteSend(context3, resourceGroupName, name3, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67270,7 +67287,7 @@ function _listUserProvidedFunctionAppsForStaticSiteSend(context3, resourceGroupN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67292,7 +67309,7 @@ function listUserProvidedFunctionAppsForStaticSite(context3, resourceGroupName, 
 function _detachUserProvidedFunctionAppFromStaticSiteSend(context3, resourceGroupName, name3, functionAppName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67301,7 +67318,7 @@ function _detachUserProvidedFunctionAppFromStaticSiteSend(context3, resourceGrou
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _detachUserProvidedFunctionAppFromStaticSiteDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -67321,7 +67338,7 @@ async function detachUserProvidedFunctionAppFromStaticSite(context3, resourceGro
 function _registerUserProvidedFunctionAppWithStaticSiteSend(context3, resourceGroupName, name3, functionAppName, staticSiteUserProvidedFunctionEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion,isForced}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion,isForced}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67331,7 +67348,7 @@ function _registerUserProvidedFunctionAppWithStaticSiteSend(context3, resourceGr
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67361,7 +67378,7 @@ function registerUserProvidedFunctionAppWithStaticSite(context3, resourceGroupNa
 function _getUserProvidedFunctionAppForStaticSiteSend(context3, resourceGroupName, name3, functionAppName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67370,7 +67387,7 @@ function _getUserProvidedFunctionAppForStaticSiteSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67393,7 +67410,7 @@ async function getUserProvidedFunctionAppForStaticSite(context3, resourceGroupNa
 function _listUserProvidedFunctionAppsForStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67402,7 +67419,7 @@ function _listUserProvidedFunctionAppsForStaticSiteBuildSend(context3, resourceG
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67424,7 +67441,7 @@ function listUserProvidedFunctionAppsForStaticSiteBuild(context3, resourceGroupN
 function _detachUserProvidedFunctionAppFromStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, functionAppName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67434,7 +67451,7 @@ function _detachUserProvidedFunctionAppFromStaticSiteBuildSend(context3, resourc
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _detachUserProvidedFunctionAppFromStaticSiteBuildDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -67454,7 +67471,7 @@ async function detachUserProvidedFunctionAppFromStaticSiteBuild(context3, resour
 function _registerUserProvidedFunctionAppWithStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, functionAppName, staticSiteUserProvidedFunctionEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion,isForced}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion,isForced}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67465,7 +67482,7 @@ function _registerUserProvidedFunctionAppWithStaticSiteBuildSend(context3, resou
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67495,7 +67512,7 @@ function registerUserProvidedFunctionAppWithStaticSiteBuild(context3, resourceGr
 function _getUserProvidedFunctionAppForStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, functionAppName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/userProvidedFunctionApps/{functionAppName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67505,7 +67522,7 @@ function _getUserProvidedFunctionAppForStaticSiteBuildSend(context3, resourceGro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67526,7 +67543,7 @@ async function getUserProvidedFunctionAppForStaticSiteBuild(context3, resourceGr
   return _getUserProvidedFunctionAppForStaticSiteBuildDeserialize(result);
 }
 function _getDatabaseConnectionWithDetailsSend(context3, resourceGroupName, name3, databaseConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}/show{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}/show{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67535,7 +67552,7 @@ function _getDatabaseConnectionWithDetailsSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67554,7 +67571,7 @@ async function getDatabaseConnectionWithDetails(context3, resourceGroupName, nam
   return _getDatabaseConnectionWithDetailsDeserialize(result);
 }
 function _listDatabaseConnectionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67562,7 +67579,7 @@ function _listDatabaseConnectionsSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67580,7 +67597,7 @@ function listDatabaseConnections(context3, resourceGroupName, name3, options = {
   return buildPagedAsyncIterator(context3, () => _listDatabaseConnectionsSend(context3, resourceGroupName, name3, options), _listDatabaseConnectionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteDatabaseConnectionSend(context3, resourceGroupName, name3, databaseConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67589,7 +67606,7 @@ function _deleteDatabaseConnectionSend(context3, resourceGroupName, name3, datab
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteDatabaseConnectionDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -67605,7 +67622,7 @@ async function deleteDatabaseConnection(context3, resourceGroupName, name3, data
   return _deleteDatabaseConnectionDeserialize(result);
 }
 function _updateDatabaseConnectionSend(context3, resourceGroupName, name3, databaseConnectionName, databaseConnectionRequestEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67614,7 +67631,7 @@ function _updateDatabaseConnectionSend(context3, resourceGroupName, name3, datab
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67635,7 +67652,7 @@ async function updateDatabaseConnection(context3, resourceGroupName, name3, data
   return _updateDatabaseConnectionDeserialize(result);
 }
 function _createOrUpdateDatabaseConnectionSend(context3, resourceGroupName, name3, databaseConnectionName, databaseConnectionRequestEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67644,7 +67661,7 @@ function _createOrUpdateDatabaseConnectionSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67665,7 +67682,7 @@ async function createOrUpdateDatabaseConnection(context3, resourceGroupName, nam
   return _createOrUpdateDatabaseConnectionDeserialize(result);
 }
 function _getDatabaseConnectionSend(context3, resourceGroupName, name3, databaseConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67674,7 +67691,7 @@ function _getDatabaseConnectionSend(context3, resourceGroupName, name3, database
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67693,7 +67710,7 @@ async function getDatabaseConnection(context3, resourceGroupName, name3, databas
   return _getDatabaseConnectionDeserialize(result);
 }
 function _getBuildDatabaseConnectionWithDetailsSend(context3, resourceGroupName, name3, environmentName, databaseConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}/show{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}/show{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67703,7 +67720,7 @@ function _getBuildDatabaseConnectionWithDetailsSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67722,7 +67739,7 @@ async function getBuildDatabaseConnectionWithDetails(context3, resourceGroupName
   return _getBuildDatabaseConnectionWithDetailsDeserialize(result);
 }
 function _listBuildDatabaseConnectionsSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67731,7 +67748,7 @@ function _listBuildDatabaseConnectionsSend(context3, resourceGroupName, name3, e
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67749,7 +67766,7 @@ function listBuildDatabaseConnections(context3, resourceGroupName, name3, enviro
   return buildPagedAsyncIterator(context3, () => _listBuildDatabaseConnectionsSend(context3, resourceGroupName, name3, environmentName, options), _listBuildDatabaseConnectionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteBuildDatabaseConnectionSend(context3, resourceGroupName, name3, environmentName, databaseConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67759,7 +67776,7 @@ function _deleteBuildDatabaseConnectionSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteBuildDatabaseConnectionDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -67775,7 +67792,7 @@ async function deleteBuildDatabaseConnection(context3, resourceGroupName, name3,
   return _deleteBuildDatabaseConnectionDeserialize(result);
 }
 function _updateBuildDatabaseConnectionSend(context3, resourceGroupName, name3, environmentName, databaseConnectionName, databaseConnectionRequestEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67785,7 +67802,7 @@ function _updateBuildDatabaseConnectionSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67806,7 +67823,7 @@ async function updateBuildDatabaseConnection(context3, resourceGroupName, name3,
   return _updateBuildDatabaseConnectionDeserialize(result);
 }
 function _createOrUpdateBuildDatabaseConnectionSend(context3, resourceGroupName, name3, environmentName, databaseConnectionName, databaseConnectionRequestEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67816,7 +67833,7 @@ function _createOrUpdateBuildDatabaseConnectionSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -67837,7 +67854,7 @@ async function createOrUpdateBuildDatabaseConnection(context3, resourceGroupName
   return _createOrUpdateBuildDatabaseConnectionDeserialize(result);
 }
 function _getBuildDatabaseConnectionSend(context3, resourceGroupName, name3, environmentName, databaseConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/databaseConnections/{databaseConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67847,7 +67864,7 @@ function _getBuildDatabaseConnectionSend(context3, resourceGroupName, name3, env
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67866,7 +67883,7 @@ async function getBuildDatabaseConnection(context3, resourceGroupName, name3, en
   return _getBuildDatabaseConnectionDeserialize(result);
 }
 function _createZipDeploymentForStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, staticSiteZipDeploymentEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/zipdeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/zipdeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67875,7 +67892,7 @@ function _createZipDeploymentForStaticSiteBuildSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: staticSiteZipDeploymentARMResourceSerializer(staticSiteZipDeploymentEnvelope)
@@ -67902,7 +67919,7 @@ function createZipDeploymentForStaticSiteBuild(context3, resourceGroupName, name
 function _listBuildDatabaseConnectionsWithDetailsSend(context3, resourceGroupName, name3, environmentName, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/showDatabaseConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/showDatabaseConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67911,7 +67928,7 @@ function _listBuildDatabaseConnectionsWithDetailsSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67931,7 +67948,7 @@ function listBuildDatabaseConnectionsWithDetails(context3, resourceGroupName, na
   return buildPagedAsyncIterator(context3, () => _listBuildDatabaseConnectionsWithDetailsSend(context3, resourceGroupName, name3, environmentName, options), _listBuildDatabaseConnectionsWithDetailsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listStaticSiteBuildFunctionAppSettingsSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/listFunctionAppSettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/listFunctionAppSettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67940,7 +67957,7 @@ function _listStaticSiteBuildFunctionAppSettingsSend(context3, resourceGroupName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67959,7 +67976,7 @@ async function listStaticSiteBuildFunctionAppSettings(context3, resourceGroupNam
   return _listStaticSiteBuildFunctionAppSettingsDeserialize(result);
 }
 function _listStaticSiteBuildAppSettingsSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/listAppSettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/listAppSettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67968,7 +67985,7 @@ function _listStaticSiteBuildAppSettingsSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -67987,7 +68004,7 @@ async function listStaticSiteBuildAppSettings(context3, resourceGroupName, name3
   return _listStaticSiteBuildAppSettingsDeserialize(result);
 }
 function _listStaticSiteBuildFunctionsSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/functions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/functions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -67996,7 +68013,7 @@ function _listStaticSiteBuildFunctionsSend(context3, resourceGroupName, name3, e
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68016,7 +68033,7 @@ function listStaticSiteBuildFunctions(context3, resourceGroupName, name3, enviro
 function _createOrUpdateStaticSiteBuildFunctionAppSettingsSend(context3, resourceGroupName, name3, environmentName, appSettings, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/config/functionappsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/config/functionappsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68025,7 +68042,7 @@ function _createOrUpdateStaticSiteBuildFunctionAppSettingsSend(context3, resourc
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68050,7 +68067,7 @@ async function createOrUpdateStaticSiteBuildFunctionAppSettings(context3, resour
 function _createOrUpdateStaticSiteBuildAppSettingsSend(context3, resourceGroupName, name3, environmentName, appSettings, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/config/appsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}/config/appsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68059,7 +68076,7 @@ function _createOrUpdateStaticSiteBuildAppSettingsSend(context3, resourceGroupNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68082,7 +68099,7 @@ async function createOrUpdateStaticSiteBuildAppSettings(context3, resourceGroupN
   return _createOrUpdateStaticSiteBuildAppSettingsDeserialize(result);
 }
 function _listStaticSiteBuildsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68090,7 +68107,7 @@ function _listStaticSiteBuildsSend(context3, resourceGroupName, name3, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68108,7 +68125,7 @@ function listStaticSiteBuilds(context3, resourceGroupName, name3, options = { re
   return buildPagedAsyncIterator(context3, () => _listStaticSiteBuildsSend(context3, resourceGroupName, name3, options), _listStaticSiteBuildsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68117,7 +68134,7 @@ function _deleteStaticSiteBuildSend(context3, resourceGroupName, name3, environm
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteStaticSiteBuildDeserialize(result) {
   const expectedStatuses = ["200", "202", "204"];
@@ -68138,7 +68155,7 @@ function deleteStaticSiteBuild(context3, resourceGroupName, name3, environmentNa
   });
 }
 function _getStaticSiteBuildSend(context3, resourceGroupName, name3, environmentName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/builds/{environmentName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68147,7 +68164,7 @@ function _getStaticSiteBuildSend(context3, resourceGroupName, name3, environment
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68166,7 +68183,7 @@ async function getStaticSiteBuild(context3, resourceGroupName, name3, environmen
   return _getStaticSiteBuildDeserialize(result);
 }
 function _createZipDeploymentForStaticSiteSend(context3, resourceGroupName, name3, staticSiteZipDeploymentEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/zipdeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/zipdeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68174,7 +68191,7 @@ function _createZipDeploymentForStaticSiteSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: staticSiteZipDeploymentARMResourceSerializer(staticSiteZipDeploymentEnvelope)
@@ -68199,7 +68216,7 @@ function createZipDeploymentForStaticSite(context3, resourceGroupName, name3, st
   });
 }
 function _listDatabaseConnectionsWithDetailsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/showDatabaseConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/showDatabaseConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68207,7 +68224,7 @@ function _listDatabaseConnectionsWithDetailsSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68225,7 +68242,7 @@ function listDatabaseConnectionsWithDetails(context3, resourceGroupName, name3, 
   return buildPagedAsyncIterator(context3, () => _listDatabaseConnectionsWithDetailsSend(context3, resourceGroupName, name3, options), _listDatabaseConnectionsWithDetailsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _resetStaticSiteApiKeySend(context3, resourceGroupName, name3, resetPropertiesEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/resetapikey{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/resetapikey{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68233,7 +68250,7 @@ function _resetStaticSiteApiKeySend(context3, resourceGroupName, name3, resetPro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: staticSiteResetPropertiesARMResourceSerializer(resetPropertiesEnvelope)
@@ -68253,7 +68270,7 @@ async function resetStaticSiteApiKey(context3, resourceGroupName, name3, resetPr
   return _resetStaticSiteApiKeyDeserialize(result);
 }
 function _getPrivateLinkResourcesSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateLinkResources{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateLinkResources{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68261,7 +68278,7 @@ function _getPrivateLinkResourcesSend2(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68280,7 +68297,7 @@ async function getPrivateLinkResources2(context3, resourceGroupName, name3, opti
   return _getPrivateLinkResourcesDeserialize2(result);
 }
 function _listStaticSiteSecretsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listSecrets{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listSecrets{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68288,7 +68305,7 @@ function _listStaticSiteSecretsSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68307,7 +68324,7 @@ async function listStaticSiteSecrets(context3, resourceGroupName, name3, options
   return _listStaticSiteSecretsDeserialize(result);
 }
 function _listStaticSiteFunctionAppSettingsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listFunctionAppSettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listFunctionAppSettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68315,7 +68332,7 @@ function _listStaticSiteFunctionAppSettingsSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68334,7 +68351,7 @@ async function listStaticSiteFunctionAppSettings(context3, resourceGroupName, na
   return _listStaticSiteFunctionAppSettingsDeserialize(result);
 }
 function _listStaticSiteConfiguredRolesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listConfiguredRoles{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listConfiguredRoles{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68342,7 +68359,7 @@ function _listStaticSiteConfiguredRolesSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68361,7 +68378,7 @@ async function listStaticSiteConfiguredRoles(context3, resourceGroupName, name3,
   return _listStaticSiteConfiguredRolesDeserialize(result);
 }
 function _listStaticSiteAppSettingsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listAppSettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/listAppSettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68369,7 +68386,7 @@ function _listStaticSiteAppSettingsSend(context3, resourceGroupName, name3, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68388,7 +68405,7 @@ async function listStaticSiteAppSettings(context3, resourceGroupName, name3, opt
   return _listStaticSiteAppSettingsDeserialize(result);
 }
 function _listStaticSiteFunctionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/functions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/functions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68396,7 +68413,7 @@ function _listStaticSiteFunctionsSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68414,7 +68431,7 @@ function listStaticSiteFunctions(context3, resourceGroupName, name3, options = {
   return buildPagedAsyncIterator(context3, () => _listStaticSiteFunctionsSend(context3, resourceGroupName, name3, options), _listStaticSiteFunctionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _detachStaticSiteSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/detach{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/detach{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68422,7 +68439,7 @@ function _detachStaticSiteSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _detachStaticSiteDeserialize(result) {
   const expectedStatuses = ["202", "200", "201"];
@@ -68443,7 +68460,7 @@ function detachStaticSite(context3, resourceGroupName, name3, options = { reques
   });
 }
 function _createUserRolesInvitationLinkSend(context3, resourceGroupName, name3, staticSiteUserRolesInvitationEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/createUserInvitation{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/createUserInvitation{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68451,7 +68468,7 @@ function _createUserRolesInvitationLinkSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68474,7 +68491,7 @@ async function createUserRolesInvitationLink(context3, resourceGroupName, name3,
 function _createOrUpdateStaticSiteFunctionAppSettingsSend(context3, resourceGroupName, name3, appSettings, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/config/functionappsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/config/functionappsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68482,7 +68499,7 @@ function _createOrUpdateStaticSiteFunctionAppSettingsSend(context3, resourceGrou
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68505,7 +68522,7 @@ async function createOrUpdateStaticSiteFunctionAppSettings(context3, resourceGro
   return _createOrUpdateStaticSiteFunctionAppSettingsDeserialize(result);
 }
 function _createOrUpdateStaticSiteAppSettingsSend(context3, resourceGroupName, name3, appSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/config/appsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/config/appsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68513,7 +68530,7 @@ function _createOrUpdateStaticSiteAppSettingsSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68534,7 +68551,7 @@ async function createOrUpdateStaticSiteAppSettings(context3, resourceGroupName, 
   return _createOrUpdateStaticSiteAppSettingsDeserialize(result);
 }
 function _updateStaticSiteUserSend(context3, resourceGroupName, name3, authprovider, userid, staticSiteUserEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/microsoft.Web/staticSites/{name}/authproviders/{authprovider}/users/{userid}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/microsoft.Web/staticSites/{name}/authproviders/{authprovider}/users/{userid}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68544,7 +68561,7 @@ function _updateStaticSiteUserSend(context3, resourceGroupName, name3, authprovi
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68565,7 +68582,7 @@ async function updateStaticSiteUser(context3, resourceGroupName, name3, authprov
   return _updateStaticSiteUserDeserialize(result);
 }
 function _deleteStaticSiteUserSend(context3, resourceGroupName, name3, authprovider, userid, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/authproviders/{authprovider}/users/{userid}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/authproviders/{authprovider}/users/{userid}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68575,7 +68592,7 @@ function _deleteStaticSiteUserSend(context3, resourceGroupName, name3, authprovi
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteStaticSiteUserDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -68591,7 +68608,7 @@ async function deleteStaticSiteUser(context3, resourceGroupName, name3, authprov
   return _deleteStaticSiteUserDeserialize(result);
 }
 function _listStaticSiteUsersSend(context3, resourceGroupName, name3, authprovider, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/authproviders/{authprovider}/listUsers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/authproviders/{authprovider}/listUsers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68600,7 +68617,7 @@ function _listStaticSiteUsersSend(context3, resourceGroupName, name3, authprovid
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68618,13 +68635,13 @@ function listStaticSiteUsers(context3, resourceGroupName, name3, authprovider, o
   return buildPagedAsyncIterator(context3, () => _listStaticSiteUsersSend(context3, resourceGroupName, name3, authprovider, options), _listStaticSiteUsersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listSend9(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/staticSites{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/staticSites{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68642,14 +68659,14 @@ function list9(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend9(context3, options), _listDeserialize9, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listStaticSitesByResourceGroupSend(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68667,7 +68684,7 @@ function listStaticSitesByResourceGroup(context3, resourceGroupName, options = {
   return buildPagedAsyncIterator(context3, () => _listStaticSitesByResourceGroupSend(context3, resourceGroupName, options), _listStaticSitesByResourceGroupDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteStaticSiteSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68675,7 +68692,7 @@ function _deleteStaticSiteSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteStaticSiteDeserialize(result) {
   const expectedStatuses = ["200", "202"];
@@ -68696,7 +68713,7 @@ function deleteStaticSite(context3, resourceGroupName, name3, options = { reques
   });
 }
 function _updateStaticSiteSend(context3, resourceGroupName, name3, staticSiteEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68704,7 +68721,7 @@ function _updateStaticSiteSend(context3, resourceGroupName, name3, staticSiteEnv
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68725,7 +68742,7 @@ async function updateStaticSite(context3, resourceGroupName, name3, staticSiteEn
   return _updateStaticSiteDeserialize(result);
 }
 function _createOrUpdateStaticSiteSend(context3, resourceGroupName, name3, staticSiteEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68733,7 +68750,7 @@ function _createOrUpdateStaticSiteSend(context3, resourceGroupName, name3, stati
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68759,7 +68776,7 @@ function createOrUpdateStaticSite(context3, resourceGroupName, name3, staticSite
   });
 }
 function _getStaticSiteSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68767,7 +68784,7 @@ function _getStaticSiteSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68786,7 +68803,7 @@ async function getStaticSite(context3, resourceGroupName, name3, options = { req
   return _getStaticSiteDeserialize(result);
 }
 function _listPrivateEndpointConnectionListSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68794,7 +68811,7 @@ function _listPrivateEndpointConnectionListSend2(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68812,7 +68829,7 @@ function listPrivateEndpointConnectionList2(context3, resourceGroupName, name3, 
   return buildPagedAsyncIterator(context3, () => _listPrivateEndpointConnectionListSend2(context3, resourceGroupName, name3, options), _listPrivateEndpointConnectionListDeserialize2, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deletePrivateEndpointConnectionSend2(context3, resourceGroupName, name3, privateEndpointConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68821,7 +68838,7 @@ function _deletePrivateEndpointConnectionSend2(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({
+  return context3.path(path15).delete({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -68847,7 +68864,7 @@ function deletePrivateEndpointConnection2(context3, resourceGroupName, name3, pr
 function _approveOrRejectPrivateEndpointConnectionSend2(context3, resourceGroupName, name3, privateEndpointConnectionName, privateEndpointWrapper, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68856,7 +68873,7 @@ function _approveOrRejectPrivateEndpointConnectionSend2(context3, resourceGroupN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -68884,7 +68901,7 @@ function approveOrRejectPrivateEndpointConnection2(context3, resourceGroupName, 
   });
 }
 function _getPrivateEndpointConnectionSend2(context3, resourceGroupName, name3, privateEndpointConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/staticSites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -68893,7 +68910,7 @@ function _getPrivateEndpointConnectionSend2(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69146,7 +69163,7 @@ async function getBinaryStreamResponse2(streamableMethod) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/webApps/operations.js
 function _listWorkflowsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/workflows{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/workflows{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69154,7 +69171,7 @@ function _listWorkflowsSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69172,7 +69189,7 @@ function listWorkflows(context3, resourceGroupName, name3, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listWorkflowsSend(context3, resourceGroupName, name3, options), _listWorkflowsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getWorkflowSend(context3, resourceGroupName, name3, workflowName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/workflows/{workflowName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/workflows/{workflowName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69181,7 +69198,7 @@ function _getWorkflowSend(context3, resourceGroupName, name3, workflowName, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69200,7 +69217,7 @@ async function getWorkflow(context3, resourceGroupName, name3, workflowName, opt
   return _getWorkflowDeserialize(result);
 }
 function _listInstanceWorkflowsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/workflows{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/workflows{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69209,7 +69226,7 @@ function _listInstanceWorkflowsSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69227,7 +69244,7 @@ function listInstanceWorkflowsSlot(context3, resourceGroupName, name3, slot, opt
   return buildPagedAsyncIterator(context3, () => _listInstanceWorkflowsSlotSend(context3, resourceGroupName, name3, slot, options), _listInstanceWorkflowsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceWorkflowSlotSend(context3, resourceGroupName, name3, slot, workflowName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/workflows/{workflowName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/workflows/{workflowName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69237,7 +69254,7 @@ function _getInstanceWorkflowSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69256,7 +69273,7 @@ async function getInstanceWorkflowSlot(context3, resourceGroupName, name3, slot,
   return _getInstanceWorkflowSlotDeserialize(result);
 }
 function _listWebJobsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/webjobs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/webjobs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69264,7 +69281,7 @@ function _listWebJobsSend(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69282,7 +69299,7 @@ function listWebJobs(context3, resourceGroupName, name3, options = { requestOpti
   return buildPagedAsyncIterator(context3, () => _listWebJobsSend(context3, resourceGroupName, name3, options), _listWebJobsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/webjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/webjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69291,7 +69308,7 @@ function _getWebJobSend(context3, resourceGroupName, name3, webJobName, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69310,7 +69327,7 @@ async function getWebJob(context3, resourceGroupName, name3, webJobName, options
   return _getWebJobDeserialize(result);
 }
 function _listWebJobsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/webjobs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/webjobs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69319,7 +69336,7 @@ function _listWebJobsSlotSend(context3, resourceGroupName, name3, slot, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69337,7 +69354,7 @@ function listWebJobsSlot(context3, resourceGroupName, name3, slot, options = { r
   return buildPagedAsyncIterator(context3, () => _listWebJobsSlotSend(context3, resourceGroupName, name3, slot, options), _listWebJobsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/webjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/webjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69347,7 +69364,7 @@ function _getWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69366,7 +69383,7 @@ async function getWebJobSlot(context3, resourceGroupName, name3, webJobName, slo
   return _getWebJobSlotDeserialize(result);
 }
 function _listTriggeredWebJobHistorySend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}/history{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}/history{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69375,7 +69392,7 @@ function _listTriggeredWebJobHistorySend(context3, resourceGroupName, name3, web
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69393,7 +69410,7 @@ function listTriggeredWebJobHistory(context3, resourceGroupName, name3, webJobNa
   return buildPagedAsyncIterator(context3, () => _listTriggeredWebJobHistorySend(context3, resourceGroupName, name3, webJobName, options), _listTriggeredWebJobHistoryDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getTriggeredWebJobHistorySend(context3, resourceGroupName, name3, webJobName, id, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}/history/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}/history/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69403,7 +69420,7 @@ function _getTriggeredWebJobHistorySend(context3, resourceGroupName, name3, webJ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69422,7 +69439,7 @@ async function getTriggeredWebJobHistory(context3, resourceGroupName, name3, web
   return _getTriggeredWebJobHistoryDeserialize(result);
 }
 function _listTriggeredWebJobHistorySlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}/history{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}/history{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69432,7 +69449,7 @@ function _listTriggeredWebJobHistorySlotSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69450,7 +69467,7 @@ function listTriggeredWebJobHistorySlot(context3, resourceGroupName, name3, webJ
   return buildPagedAsyncIterator(context3, () => _listTriggeredWebJobHistorySlotSend(context3, resourceGroupName, name3, webJobName, slot, options), _listTriggeredWebJobHistorySlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getTriggeredWebJobHistorySlotSend(context3, resourceGroupName, name3, webJobName, id, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}/history/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}/history/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69461,7 +69478,7 @@ function _getTriggeredWebJobHistorySlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69480,7 +69497,7 @@ async function getTriggeredWebJobHistorySlot(context3, resourceGroupName, name3,
   return _getTriggeredWebJobHistorySlotDeserialize(result);
 }
 function _runTriggeredWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}/run{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}/run{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69489,7 +69506,7 @@ function _runTriggeredWebJobSend(context3, resourceGroupName, name3, webJobName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _runTriggeredWebJobDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -69505,7 +69522,7 @@ async function runTriggeredWebJob(context3, resourceGroupName, name3, webJobName
   return _runTriggeredWebJobDeserialize(result);
 }
 function _listTriggeredWebJobsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69513,7 +69530,7 @@ function _listTriggeredWebJobsSend(context3, resourceGroupName, name3, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69531,7 +69548,7 @@ function listTriggeredWebJobs(context3, resourceGroupName, name3, options = { re
   return buildPagedAsyncIterator(context3, () => _listTriggeredWebJobsSend(context3, resourceGroupName, name3, options), _listTriggeredWebJobsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteTriggeredWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69540,7 +69557,7 @@ function _deleteTriggeredWebJobSend(context3, resourceGroupName, name3, webJobNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteTriggeredWebJobDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -69556,7 +69573,7 @@ async function deleteTriggeredWebJob(context3, resourceGroupName, name3, webJobN
   return _deleteTriggeredWebJobDeserialize(result);
 }
 function _getTriggeredWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69565,7 +69582,7 @@ function _getTriggeredWebJobSend(context3, resourceGroupName, name3, webJobName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69584,7 +69601,7 @@ async function getTriggeredWebJob(context3, resourceGroupName, name3, webJobName
   return _getTriggeredWebJobDeserialize(result);
 }
 function _runTriggeredWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}/run{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}/run{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69594,7 +69611,7 @@ function _runTriggeredWebJobSlotSend(context3, resourceGroupName, name3, webJobN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _runTriggeredWebJobSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -69610,7 +69627,7 @@ async function runTriggeredWebJobSlot(context3, resourceGroupName, name3, webJob
   return _runTriggeredWebJobSlotDeserialize(result);
 }
 function _listTriggeredWebJobsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69619,7 +69636,7 @@ function _listTriggeredWebJobsSlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69637,7 +69654,7 @@ function listTriggeredWebJobsSlot(context3, resourceGroupName, name3, slot, opti
   return buildPagedAsyncIterator(context3, () => _listTriggeredWebJobsSlotSend(context3, resourceGroupName, name3, slot, options), _listTriggeredWebJobsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteTriggeredWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69647,7 +69664,7 @@ function _deleteTriggeredWebJobSlotSend(context3, resourceGroupName, name3, webJ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteTriggeredWebJobSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -69663,7 +69680,7 @@ async function deleteTriggeredWebJobSlot(context3, resourceGroupName, name3, web
   return _deleteTriggeredWebJobSlotDeserialize(result);
 }
 function _getTriggeredWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/triggeredwebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69673,7 +69690,7 @@ function _getTriggeredWebJobSlotSend(context3, resourceGroupName, name3, webJobN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69692,7 +69709,7 @@ async function getTriggeredWebJobSlot(context3, resourceGroupName, name3, webJob
   return _getTriggeredWebJobSlotDeserialize(result);
 }
 function _deleteSourceControlSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion,additionalFlags}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion,additionalFlags}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69701,7 +69718,7 @@ function _deleteSourceControlSend(context3, resourceGroupName, name3, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSourceControlDeserialize(result) {
   const expectedStatuses = ["200", "202"];
@@ -69717,7 +69734,7 @@ async function deleteSourceControl(context3, resourceGroupName, name3, options =
   return _deleteSourceControlDeserialize(result);
 }
 function _updateSourceControlSend2(context3, resourceGroupName, name3, siteSourceControl, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69725,7 +69742,7 @@ function _updateSourceControlSend2(context3, resourceGroupName, name3, siteSourc
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -69746,7 +69763,7 @@ async function updateSourceControl2(context3, resourceGroupName, name3, siteSour
   return _updateSourceControlDeserialize2(result);
 }
 function _createOrUpdateSourceControlSend(context3, resourceGroupName, name3, siteSourceControl, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69754,7 +69771,7 @@ function _createOrUpdateSourceControlSend(context3, resourceGroupName, name3, si
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -69780,7 +69797,7 @@ function createOrUpdateSourceControl(context3, resourceGroupName, name3, siteSou
   });
 }
 function _getSourceControlSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sourcecontrols/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69788,7 +69805,7 @@ function _getSourceControlSend2(context3, resourceGroupName, name3, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69807,7 +69824,7 @@ async function getSourceControl2(context3, resourceGroupName, name3, options = {
   return _getSourceControlDeserialize2(result);
 }
 function _deleteSourceControlSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion,additionalFlags}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion,additionalFlags}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69817,7 +69834,7 @@ function _deleteSourceControlSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSourceControlSlotDeserialize(result) {
   const expectedStatuses = ["200", "202"];
@@ -69833,7 +69850,7 @@ async function deleteSourceControlSlot(context3, resourceGroupName, name3, slot,
   return _deleteSourceControlSlotDeserialize(result);
 }
 function _updateSourceControlSlotSend(context3, resourceGroupName, name3, slot, siteSourceControl, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69842,7 +69859,7 @@ function _updateSourceControlSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -69863,7 +69880,7 @@ async function updateSourceControlSlot(context3, resourceGroupName, name3, slot,
   return _updateSourceControlSlotDeserialize(result);
 }
 function _createOrUpdateSourceControlSlotSend(context3, resourceGroupName, name3, slot, siteSourceControl, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69872,7 +69889,7 @@ function _createOrUpdateSourceControlSlotSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -69898,7 +69915,7 @@ function createOrUpdateSourceControlSlot(context3, resourceGroupName, name3, slo
   });
 }
 function _getSourceControlSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sourcecontrols/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69907,7 +69924,7 @@ function _getSourceControlSlotSend(context3, resourceGroupName, name3, slot, opt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69926,7 +69943,7 @@ async function getSourceControlSlot(context3, resourceGroupName, name3, slot, op
   return _getSourceControlSlotDeserialize(result);
 }
 function _listSiteExtensionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69935,7 +69952,7 @@ function _listSiteExtensionsSlotSend(context3, resourceGroupName, name3, slot, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -69953,7 +69970,7 @@ function listSiteExtensionsSlot(context3, resourceGroupName, name3, slot, option
   return buildPagedAsyncIterator(context3, () => _listSiteExtensionsSlotSend(context3, resourceGroupName, name3, slot, options), _listSiteExtensionsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteSiteExtensionSlotSend(context3, resourceGroupName, name3, siteExtensionId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69963,7 +69980,7 @@ function _deleteSiteExtensionSlotSend(context3, resourceGroupName, name3, siteEx
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSiteExtensionSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -69979,7 +69996,7 @@ async function deleteSiteExtensionSlot(context3, resourceGroupName, name3, siteE
   return _deleteSiteExtensionSlotDeserialize(result);
 }
 function _installSiteExtensionSlotSend(context3, resourceGroupName, name3, siteExtensionId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -69989,7 +70006,7 @@ function _installSiteExtensionSlotSend(context3, resourceGroupName, name3, siteE
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70013,7 +70030,7 @@ function installSiteExtensionSlot(context3, resourceGroupName, name3, siteExtens
   });
 }
 function _getSiteExtensionSlotSend(context3, resourceGroupName, name3, siteExtensionId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70023,7 +70040,7 @@ function _getSiteExtensionSlotSend(context3, resourceGroupName, name3, siteExten
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70042,7 +70059,7 @@ async function getSiteExtensionSlot(context3, resourceGroupName, name3, siteExte
   return _getSiteExtensionSlotDeserialize(result);
 }
 function _listSiteExtensionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70050,7 +70067,7 @@ function _listSiteExtensionsSend(context3, resourceGroupName, name3, options = {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70068,7 +70085,7 @@ function listSiteExtensions(context3, resourceGroupName, name3, options = { requ
   return buildPagedAsyncIterator(context3, () => _listSiteExtensionsSend(context3, resourceGroupName, name3, options), _listSiteExtensionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteSiteExtensionSend(context3, resourceGroupName, name3, siteExtensionId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70077,7 +70094,7 @@ function _deleteSiteExtensionSend(context3, resourceGroupName, name3, siteExtens
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSiteExtensionDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -70093,7 +70110,7 @@ async function deleteSiteExtension(context3, resourceGroupName, name3, siteExten
   return _deleteSiteExtensionDeserialize(result);
 }
 function _installSiteExtensionSend(context3, resourceGroupName, name3, siteExtensionId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70102,7 +70119,7 @@ function _installSiteExtensionSend(context3, resourceGroupName, name3, siteExten
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70126,7 +70143,7 @@ function installSiteExtension(context3, resourceGroupName, name3, siteExtensionI
   });
 }
 function _getSiteExtensionSend(context3, resourceGroupName, name3, siteExtensionId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/siteextensions/{siteExtensionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70135,7 +70152,7 @@ function _getSiteExtensionSend(context3, resourceGroupName, name3, siteExtension
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70154,7 +70171,7 @@ async function getSiteExtension(context3, resourceGroupName, name3, siteExtensio
   return _getSiteExtensionDeserialize(result);
 }
 function _listSiteContainersSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70163,7 +70180,7 @@ function _listSiteContainersSlotSend(context3, resourceGroupName, name3, slot, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70181,7 +70198,7 @@ function listSiteContainersSlot(context3, resourceGroupName, name3, slot, option
   return buildPagedAsyncIterator(context3, () => _listSiteContainersSlotSend(context3, resourceGroupName, name3, slot, options), _listSiteContainersSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteSiteContainerSlotSend(context3, resourceGroupName, name3, slot, containerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers/{containerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers/{containerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70191,7 +70208,7 @@ function _deleteSiteContainerSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSiteContainerSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -70207,7 +70224,7 @@ async function deleteSiteContainerSlot(context3, resourceGroupName, name3, slot,
   return _deleteSiteContainerSlotDeserialize(result);
 }
 function _createOrUpdateSiteContainerSlotSend(context3, resourceGroupName, name3, slot, containerName, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers/{containerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers/{containerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70217,7 +70234,7 @@ function _createOrUpdateSiteContainerSlotSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70238,7 +70255,7 @@ async function createOrUpdateSiteContainerSlot(context3, resourceGroupName, name
   return _createOrUpdateSiteContainerSlotDeserialize(result);
 }
 function _getSiteContainerSlotSend(context3, resourceGroupName, name3, slot, containerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers/{containerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sitecontainers/{containerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70248,7 +70265,7 @@ function _getSiteContainerSlotSend(context3, resourceGroupName, name3, slot, con
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70267,7 +70284,7 @@ async function getSiteContainerSlot(context3, resourceGroupName, name3, slot, co
   return _getSiteContainerSlotDeserialize(result);
 }
 function _listSiteContainersSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70275,7 +70292,7 @@ function _listSiteContainersSend(context3, resourceGroupName, name3, options = {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70293,7 +70310,7 @@ function listSiteContainers(context3, resourceGroupName, name3, options = { requ
   return buildPagedAsyncIterator(context3, () => _listSiteContainersSend(context3, resourceGroupName, name3, options), _listSiteContainersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteSiteContainerSend(context3, resourceGroupName, name3, containerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers/{containerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers/{containerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70302,7 +70319,7 @@ function _deleteSiteContainerSend(context3, resourceGroupName, name3, containerN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSiteContainerDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -70318,7 +70335,7 @@ async function deleteSiteContainer(context3, resourceGroupName, name3, container
   return _deleteSiteContainerDeserialize(result);
 }
 function _createOrUpdateSiteContainerSend(context3, resourceGroupName, name3, containerName, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers/{containerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers/{containerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70327,7 +70344,7 @@ function _createOrUpdateSiteContainerSend(context3, resourceGroupName, name3, co
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70348,7 +70365,7 @@ async function createOrUpdateSiteContainer(context3, resourceGroupName, name3, c
   return _createOrUpdateSiteContainerDeserialize(result);
 }
 function _getSiteContainerSend(context3, resourceGroupName, name3, containerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers/{containerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sitecontainers/{containerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70357,7 +70374,7 @@ function _getSiteContainerSend(context3, resourceGroupName, name3, containerName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70376,7 +70393,7 @@ async function getSiteContainer(context3, resourceGroupName, name3, containerNam
   return _getSiteContainerDeserialize(result);
 }
 function _listPublicCertificatesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70385,7 +70402,7 @@ function _listPublicCertificatesSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70403,7 +70420,7 @@ function listPublicCertificatesSlot(context3, resourceGroupName, name3, slot, op
   return buildPagedAsyncIterator(context3, () => _listPublicCertificatesSlotSend(context3, resourceGroupName, name3, slot, options), _listPublicCertificatesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deletePublicCertificateSlotSend(context3, resourceGroupName, name3, slot, publicCertificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70413,7 +70430,7 @@ function _deletePublicCertificateSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deletePublicCertificateSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -70429,7 +70446,7 @@ async function deletePublicCertificateSlot(context3, resourceGroupName, name3, s
   return _deletePublicCertificateSlotDeserialize(result);
 }
 function _createOrUpdatePublicCertificateSlotSend(context3, resourceGroupName, name3, publicCertificateName, slot, publicCertificate, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70439,7 +70456,7 @@ function _createOrUpdatePublicCertificateSlotSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70460,7 +70477,7 @@ async function createOrUpdatePublicCertificateSlot(context3, resourceGroupName, 
   return _createOrUpdatePublicCertificateSlotDeserialize(result);
 }
 function _getPublicCertificateSlotSend(context3, resourceGroupName, name3, slot, publicCertificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70470,7 +70487,7 @@ function _getPublicCertificateSlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70489,7 +70506,7 @@ async function getPublicCertificateSlot(context3, resourceGroupName, name3, slot
   return _getPublicCertificateSlotDeserialize(result);
 }
 function _listPublicCertificatesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70497,7 +70514,7 @@ function _listPublicCertificatesSend(context3, resourceGroupName, name3, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70515,7 +70532,7 @@ function listPublicCertificates(context3, resourceGroupName, name3, options = { 
   return buildPagedAsyncIterator(context3, () => _listPublicCertificatesSend(context3, resourceGroupName, name3, options), _listPublicCertificatesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deletePublicCertificateSend(context3, resourceGroupName, name3, publicCertificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70524,7 +70541,7 @@ function _deletePublicCertificateSend(context3, resourceGroupName, name3, public
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deletePublicCertificateDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -70540,7 +70557,7 @@ async function deletePublicCertificate(context3, resourceGroupName, name3, publi
   return _deletePublicCertificateDeserialize(result);
 }
 function _createOrUpdatePublicCertificateSend(context3, resourceGroupName, name3, publicCertificateName, publicCertificate, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70549,7 +70566,7 @@ function _createOrUpdatePublicCertificateSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70570,7 +70587,7 @@ async function createOrUpdatePublicCertificate(context3, resourceGroupName, name
   return _createOrUpdatePublicCertificateDeserialize(result);
 }
 function _getPublicCertificateSend(context3, resourceGroupName, name3, publicCertificateName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publicCertificates/{publicCertificateName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70579,7 +70596,7 @@ function _getPublicCertificateSend(context3, resourceGroupName, name3, publicCer
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70598,7 +70615,7 @@ async function getPublicCertificate(context3, resourceGroupName, name3, publicCe
   return _getPublicCertificateDeserialize(result);
 }
 function _putPrivateAccessVnetSlotSend(context3, resourceGroupName, name3, slot, access2, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateAccess/virtualNetworks{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateAccess/virtualNetworks{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70607,7 +70624,7 @@ function _putPrivateAccessVnetSlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70628,7 +70645,7 @@ async function putPrivateAccessVnetSlot(context3, resourceGroupName, name3, slot
   return _putPrivateAccessVnetSlotDeserialize(result);
 }
 function _getPrivateAccessSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateAccess/virtualNetworks{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateAccess/virtualNetworks{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70637,7 +70654,7 @@ function _getPrivateAccessSlotSend(context3, resourceGroupName, name3, slot, opt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70656,7 +70673,7 @@ async function getPrivateAccessSlot(context3, resourceGroupName, name3, slot, op
   return _getPrivateAccessSlotDeserialize(result);
 }
 function _putPrivateAccessVnetSend(context3, resourceGroupName, name3, access2, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateAccess/virtualNetworks{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateAccess/virtualNetworks{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70664,7 +70681,7 @@ function _putPrivateAccessVnetSend(context3, resourceGroupName, name3, access2, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70685,7 +70702,7 @@ async function putPrivateAccessVnet(context3, resourceGroupName, name3, access2,
   return _putPrivateAccessVnetDeserialize(result);
 }
 function _getPrivateAccessSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateAccess/virtualNetworks{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateAccess/virtualNetworks{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70693,7 +70710,7 @@ function _getPrivateAccessSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70712,7 +70729,7 @@ async function getPrivateAccess(context3, resourceGroupName, name3, options = { 
   return _getPrivateAccessDeserialize(result);
 }
 function _deletePremierAddOnSlotSend(context3, resourceGroupName, name3, premierAddOnName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70722,7 +70739,7 @@ function _deletePremierAddOnSlotSend(context3, resourceGroupName, name3, premier
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deletePremierAddOnSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -70738,7 +70755,7 @@ async function deletePremierAddOnSlot(context3, resourceGroupName, name3, premie
   return _deletePremierAddOnSlotDeserialize(result);
 }
 function _updatePremierAddOnSlotSend(context3, resourceGroupName, name3, premierAddOnName, slot, premierAddOn, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70748,7 +70765,7 @@ function _updatePremierAddOnSlotSend(context3, resourceGroupName, name3, premier
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70769,7 +70786,7 @@ async function updatePremierAddOnSlot(context3, resourceGroupName, name3, premie
   return _updatePremierAddOnSlotDeserialize(result);
 }
 function _addPremierAddOnSlotSend(context3, resourceGroupName, name3, premierAddOnName, slot, premierAddOn, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70779,7 +70796,7 @@ function _addPremierAddOnSlotSend(context3, resourceGroupName, name3, premierAdd
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70800,7 +70817,7 @@ async function addPremierAddOnSlot(context3, resourceGroupName, name3, premierAd
   return _addPremierAddOnSlotDeserialize(result);
 }
 function _getPremierAddOnSlotSend(context3, resourceGroupName, name3, premierAddOnName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70810,7 +70827,7 @@ function _getPremierAddOnSlotSend(context3, resourceGroupName, name3, premierAdd
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70829,7 +70846,7 @@ async function getPremierAddOnSlot(context3, resourceGroupName, name3, premierAd
   return _getPremierAddOnSlotDeserialize(result);
 }
 function _deletePremierAddOnSend(context3, resourceGroupName, name3, premierAddOnName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70838,7 +70855,7 @@ function _deletePremierAddOnSend(context3, resourceGroupName, name3, premierAddO
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deletePremierAddOnDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -70854,7 +70871,7 @@ async function deletePremierAddOn(context3, resourceGroupName, name3, premierAdd
   return _deletePremierAddOnDeserialize(result);
 }
 function _updatePremierAddOnSend(context3, resourceGroupName, name3, premierAddOnName, premierAddOn, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70863,7 +70880,7 @@ function _updatePremierAddOnSend(context3, resourceGroupName, name3, premierAddO
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70884,7 +70901,7 @@ async function updatePremierAddOn(context3, resourceGroupName, name3, premierAdd
   return _updatePremierAddOnDeserialize(result);
 }
 function _addPremierAddOnSend(context3, resourceGroupName, name3, premierAddOnName, premierAddOn, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70893,7 +70910,7 @@ function _addPremierAddOnSend(context3, resourceGroupName, name3, premierAddOnNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -70914,7 +70931,7 @@ async function addPremierAddOn(context3, resourceGroupName, name3, premierAddOnN
   return _addPremierAddOnDeserialize(result);
 }
 function _getPremierAddOnSend(context3, resourceGroupName, name3, premierAddOnName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons/{premierAddOnName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70923,7 +70940,7 @@ function _getPremierAddOnSend(context3, resourceGroupName, name3, premierAddOnNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70942,7 +70959,7 @@ async function getPremierAddOn(context3, resourceGroupName, name3, premierAddOnN
   return _getPremierAddOnDeserialize(result);
 }
 function _listNetworkFeaturesSlotSend(context3, resourceGroupName, name3, view, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkFeatures/{view}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkFeatures/{view}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70952,7 +70969,7 @@ function _listNetworkFeaturesSlotSend(context3, resourceGroupName, name3, view, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70971,7 +70988,7 @@ async function listNetworkFeaturesSlot(context3, resourceGroupName, name3, view,
   return _listNetworkFeaturesSlotDeserialize(result);
 }
 function _listNetworkFeaturesSend(context3, resourceGroupName, name3, view, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkFeatures/{view}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkFeatures/{view}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -70980,7 +70997,7 @@ function _listNetworkFeaturesSend(context3, resourceGroupName, name3, view, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -70999,7 +71016,7 @@ async function listNetworkFeatures(context3, resourceGroupName, name3, view, opt
   return _listNetworkFeaturesDeserialize(result);
 }
 function _deleteSwiftVirtualNetworkSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71008,7 +71025,7 @@ function _deleteSwiftVirtualNetworkSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSwiftVirtualNetworkSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -71026,7 +71043,7 @@ async function deleteSwiftVirtualNetworkSlot(context3, resourceGroupName, name3,
 function _updateSwiftVirtualNetworkConnectionWithCheckSlotSend(context3, resourceGroupName, name3, slot, connectionEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71035,7 +71052,7 @@ function _updateSwiftVirtualNetworkConnectionWithCheckSlotSend(context3, resourc
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -71060,7 +71077,7 @@ async function updateSwiftVirtualNetworkConnectionWithCheckSlot(context3, resour
 function _createOrUpdateSwiftVirtualNetworkConnectionWithCheckSlotSend(context3, resourceGroupName, name3, slot, connectionEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71069,7 +71086,7 @@ function _createOrUpdateSwiftVirtualNetworkConnectionWithCheckSlotSend(context3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -71092,7 +71109,7 @@ async function createOrUpdateSwiftVirtualNetworkConnectionWithCheckSlot(context3
   return _createOrUpdateSwiftVirtualNetworkConnectionWithCheckSlotDeserialize(result);
 }
 function _getSwiftVirtualNetworkConnectionSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71101,7 +71118,7 @@ function _getSwiftVirtualNetworkConnectionSlotSend(context3, resourceGroupName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71120,7 +71137,7 @@ async function getSwiftVirtualNetworkConnectionSlot(context3, resourceGroupName,
   return _getSwiftVirtualNetworkConnectionSlotDeserialize(result);
 }
 function _deleteSwiftVirtualNetworkSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71128,7 +71145,7 @@ function _deleteSwiftVirtualNetworkSend(context3, resourceGroupName, name3, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSwiftVirtualNetworkDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -71146,7 +71163,7 @@ async function deleteSwiftVirtualNetwork(context3, resourceGroupName, name3, opt
 function _updateSwiftVirtualNetworkConnectionWithCheckSend(context3, resourceGroupName, name3, connectionEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71154,7 +71171,7 @@ function _updateSwiftVirtualNetworkConnectionWithCheckSend(context3, resourceGro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -71179,7 +71196,7 @@ async function updateSwiftVirtualNetworkConnectionWithCheck(context3, resourceGr
 function _createOrUpdateSwiftVirtualNetworkConnectionWithCheckSend(context3, resourceGroupName, name3, connectionEnvelope, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71187,7 +71204,7 @@ function _createOrUpdateSwiftVirtualNetworkConnectionWithCheckSend(context3, res
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -71210,7 +71227,7 @@ async function createOrUpdateSwiftVirtualNetworkConnectionWithCheck(context3, re
   return _createOrUpdateSwiftVirtualNetworkConnectionWithCheckDeserialize(result);
 }
 function _getSwiftVirtualNetworkConnectionSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkConfig/virtualNetwork{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71218,7 +71235,7 @@ function _getSwiftVirtualNetworkConnectionSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71237,7 +71254,7 @@ async function getSwiftVirtualNetworkConnection(context3, resourceGroupName, nam
   return _getSwiftVirtualNetworkConnectionDeserialize(result);
 }
 function _getMigrateMySqlStatusSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/migratemysql/status{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/migratemysql/status{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71246,7 +71263,7 @@ function _getMigrateMySqlStatusSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71265,7 +71282,7 @@ async function getMigrateMySqlStatusSlot(context3, resourceGroupName, name3, slo
   return _getMigrateMySqlStatusSlotDeserialize(result);
 }
 function _getMigrateMySqlStatusSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/migratemysql/status{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/migratemysql/status{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71273,7 +71290,7 @@ function _getMigrateMySqlStatusSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71292,7 +71309,7 @@ async function getMigrateMySqlStatus(context3, resourceGroupName, name3, options
   return _getMigrateMySqlStatusDeserialize(result);
 }
 function _listProcessModulesSlotSend(context3, resourceGroupName, name3, processId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/modules{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/modules{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71302,7 +71319,7 @@ function _listProcessModulesSlotSend(context3, resourceGroupName, name3, process
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71320,7 +71337,7 @@ function listProcessModulesSlot(context3, resourceGroupName, name3, processId, s
   return buildPagedAsyncIterator(context3, () => _listProcessModulesSlotSend(context3, resourceGroupName, name3, processId, slot, options), _listProcessModulesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getProcessModuleSlotSend(context3, resourceGroupName, name3, processId, baseAddress, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71331,7 +71348,7 @@ function _getProcessModuleSlotSend(context3, resourceGroupName, name3, processId
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71350,7 +71367,7 @@ async function getProcessModuleSlot(context3, resourceGroupName, name3, processI
   return _getProcessModuleSlotDeserialize(result);
 }
 function _listInstanceProcessModulesSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/modules{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/modules{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71361,7 +71378,7 @@ function _listInstanceProcessModulesSlotSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71379,7 +71396,7 @@ function listInstanceProcessModulesSlot(context3, resourceGroupName, name3, proc
   return buildPagedAsyncIterator(context3, () => _listInstanceProcessModulesSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options), _listInstanceProcessModulesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceProcessModuleSlotSend(context3, resourceGroupName, name3, processId, baseAddress, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71391,7 +71408,7 @@ function _getInstanceProcessModuleSlotSend(context3, resourceGroupName, name3, p
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71410,7 +71427,7 @@ async function getInstanceProcessModuleSlot(context3, resourceGroupName, name3, 
   return _getInstanceProcessModuleSlotDeserialize(result);
 }
 function _listProcessModulesSend(context3, resourceGroupName, name3, processId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/modules{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/modules{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71419,7 +71436,7 @@ function _listProcessModulesSend(context3, resourceGroupName, name3, processId, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71437,7 +71454,7 @@ function listProcessModules(context3, resourceGroupName, name3, processId, optio
   return buildPagedAsyncIterator(context3, () => _listProcessModulesSend(context3, resourceGroupName, name3, processId, options), _listProcessModulesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getProcessModuleSend(context3, resourceGroupName, name3, processId, baseAddress, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71447,7 +71464,7 @@ function _getProcessModuleSend(context3, resourceGroupName, name3, processId, ba
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71466,7 +71483,7 @@ async function getProcessModule(context3, resourceGroupName, name3, processId, b
   return _getProcessModuleDeserialize(result);
 }
 function _listInstanceProcessModulesSend(context3, resourceGroupName, name3, processId, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/modules{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/modules{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71476,7 +71493,7 @@ function _listInstanceProcessModulesSend(context3, resourceGroupName, name3, pro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71494,7 +71511,7 @@ function listInstanceProcessModules(context3, resourceGroupName, name3, processI
   return buildPagedAsyncIterator(context3, () => _listInstanceProcessModulesSend(context3, resourceGroupName, name3, processId, instanceId, options), _listInstanceProcessModulesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceProcessModuleSend(context3, resourceGroupName, name3, processId, baseAddress, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/modules/{baseAddress}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71505,7 +71522,7 @@ function _getInstanceProcessModuleSend(context3, resourceGroupName, name3, proce
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71524,7 +71541,7 @@ async function getInstanceProcessModule(context3, resourceGroupName, name3, proc
   return _getInstanceProcessModuleDeserialize(result);
 }
 function _listProcessThreadsSlotSend(context3, resourceGroupName, name3, processId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/threads{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/threads{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71534,7 +71551,7 @@ function _listProcessThreadsSlotSend(context3, resourceGroupName, name3, process
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71552,7 +71569,7 @@ function listProcessThreadsSlot(context3, resourceGroupName, name3, processId, s
   return buildPagedAsyncIterator(context3, () => _listProcessThreadsSlotSend(context3, resourceGroupName, name3, processId, slot, options), _listProcessThreadsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getProcessDumpSlotSend(context3, resourceGroupName, name3, processId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/dump{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}/dump{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71562,7 +71579,7 @@ function _getProcessDumpSlotSend(context3, resourceGroupName, name3, processId, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "*/*", ...options.requestOptions?.headers }
   });
@@ -71582,7 +71599,7 @@ async function getProcessDumpSlot(context3, resourceGroupName, name3, processId,
   return _getProcessDumpSlotDeserialize(result);
 }
 function _listProcessesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71591,7 +71608,7 @@ function _listProcessesSlotSend(context3, resourceGroupName, name3, slot, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71609,7 +71626,7 @@ function listProcessesSlot(context3, resourceGroupName, name3, slot, options = {
   return buildPagedAsyncIterator(context3, () => _listProcessesSlotSend(context3, resourceGroupName, name3, slot, options), _listProcessesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteProcessSlotSend(context3, resourceGroupName, name3, processId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71619,7 +71636,7 @@ function _deleteProcessSlotSend(context3, resourceGroupName, name3, processId, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteProcessSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -71635,7 +71652,7 @@ async function deleteProcessSlot(context3, resourceGroupName, name3, processId, 
   return _deleteProcessSlotDeserialize(result);
 }
 function _getProcessSlotSend(context3, resourceGroupName, name3, processId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71645,7 +71662,7 @@ function _getProcessSlotSend(context3, resourceGroupName, name3, processId, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71664,7 +71681,7 @@ async function getProcessSlot(context3, resourceGroupName, name3, processId, slo
   return _getProcessSlotDeserialize(result);
 }
 function _listInstanceProcessThreadsSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/threads{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/threads{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71675,7 +71692,7 @@ function _listInstanceProcessThreadsSlotSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71693,7 +71710,7 @@ function listInstanceProcessThreadsSlot(context3, resourceGroupName, name3, proc
   return buildPagedAsyncIterator(context3, () => _listInstanceProcessThreadsSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options), _listInstanceProcessThreadsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceProcessDumpSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/dump{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}/dump{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71704,7 +71721,7 @@ function _getInstanceProcessDumpSlotSend(context3, resourceGroupName, name3, pro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "*/*", ...options.requestOptions?.headers }
   });
@@ -71724,7 +71741,7 @@ async function getInstanceProcessDumpSlot(context3, resourceGroupName, name3, pr
   return _getInstanceProcessDumpSlotDeserialize(result);
 }
 function _listInstanceProcessesSlotSend(context3, resourceGroupName, name3, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71734,7 +71751,7 @@ function _listInstanceProcessesSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71752,7 +71769,7 @@ function listInstanceProcessesSlot(context3, resourceGroupName, name3, slot, ins
   return buildPagedAsyncIterator(context3, () => _listInstanceProcessesSlotSend(context3, resourceGroupName, name3, slot, instanceId, options), _listInstanceProcessesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteInstanceProcessSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71763,7 +71780,7 @@ function _deleteInstanceProcessSlotSend(context3, resourceGroupName, name3, proc
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteInstanceProcessSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -71779,7 +71796,7 @@ async function deleteInstanceProcessSlot(context3, resourceGroupName, name3, pro
   return _deleteInstanceProcessSlotDeserialize(result);
 }
 function _getInstanceProcessSlotSend(context3, resourceGroupName, name3, processId, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71790,7 +71807,7 @@ function _getInstanceProcessSlotSend(context3, resourceGroupName, name3, process
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71809,7 +71826,7 @@ async function getInstanceProcessSlot(context3, resourceGroupName, name3, proces
   return _getInstanceProcessSlotDeserialize(result);
 }
 function _listProcessThreadsSend(context3, resourceGroupName, name3, processId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/threads{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/threads{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71818,7 +71835,7 @@ function _listProcessThreadsSend(context3, resourceGroupName, name3, processId, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71836,7 +71853,7 @@ function listProcessThreads(context3, resourceGroupName, name3, processId, optio
   return buildPagedAsyncIterator(context3, () => _listProcessThreadsSend(context3, resourceGroupName, name3, processId, options), _listProcessThreadsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getProcessDumpSend(context3, resourceGroupName, name3, processId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/dump{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}/dump{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71845,7 +71862,7 @@ function _getProcessDumpSend(context3, resourceGroupName, name3, processId, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "*/*", ...options.requestOptions?.headers }
   });
@@ -71865,7 +71882,7 @@ async function getProcessDump(context3, resourceGroupName, name3, processId, opt
   return _getProcessDumpDeserialize(result);
 }
 function _listProcessesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71873,7 +71890,7 @@ function _listProcessesSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71891,7 +71908,7 @@ function listProcesses(context3, resourceGroupName, name3, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listProcessesSend(context3, resourceGroupName, name3, options), _listProcessesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteProcessSend(context3, resourceGroupName, name3, processId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71900,7 +71917,7 @@ function _deleteProcessSend(context3, resourceGroupName, name3, processId, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteProcessDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -71916,7 +71933,7 @@ async function deleteProcess(context3, resourceGroupName, name3, processId, opti
   return _deleteProcessDeserialize(result);
 }
 function _getProcessSend(context3, resourceGroupName, name3, processId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71925,7 +71942,7 @@ function _getProcessSend(context3, resourceGroupName, name3, processId, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71944,7 +71961,7 @@ async function getProcess(context3, resourceGroupName, name3, processId, options
   return _getProcessDeserialize(result);
 }
 function _listInstanceProcessThreadsSend(context3, resourceGroupName, name3, processId, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/threads{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/threads{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71954,7 +71971,7 @@ function _listInstanceProcessThreadsSend(context3, resourceGroupName, name3, pro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -71972,7 +71989,7 @@ function listInstanceProcessThreads(context3, resourceGroupName, name3, processI
   return buildPagedAsyncIterator(context3, () => _listInstanceProcessThreadsSend(context3, resourceGroupName, name3, processId, instanceId, options), _listInstanceProcessThreadsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceProcessDumpSend(context3, resourceGroupName, name3, processId, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/dump{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}/dump{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -71982,7 +71999,7 @@ function _getInstanceProcessDumpSend(context3, resourceGroupName, name3, process
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "*/*", ...options.requestOptions?.headers }
   });
@@ -72002,7 +72019,7 @@ async function getInstanceProcessDump(context3, resourceGroupName, name3, proces
   return _getInstanceProcessDumpDeserialize(result);
 }
 function _listInstanceProcessesSend(context3, resourceGroupName, name3, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72011,7 +72028,7 @@ function _listInstanceProcessesSend(context3, resourceGroupName, name3, instance
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72029,7 +72046,7 @@ function listInstanceProcesses(context3, resourceGroupName, name3, instanceId, o
   return buildPagedAsyncIterator(context3, () => _listInstanceProcessesSend(context3, resourceGroupName, name3, instanceId, options), _listInstanceProcessesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteInstanceProcessSend(context3, resourceGroupName, name3, processId, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72039,7 +72056,7 @@ function _deleteInstanceProcessSend(context3, resourceGroupName, name3, processI
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteInstanceProcessDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -72055,7 +72072,7 @@ async function deleteInstanceProcess(context3, resourceGroupName, name3, process
   return _deleteInstanceProcessDeserialize(result);
 }
 function _getInstanceProcessSend(context3, resourceGroupName, name3, processId, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/processes/{processId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72065,7 +72082,7 @@ function _getInstanceProcessSend(context3, resourceGroupName, name3, processId, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72084,7 +72101,7 @@ async function getInstanceProcess(context3, resourceGroupName, name3, processId,
   return _getInstanceProcessDeserialize(result);
 }
 function _listInstanceIdentifiersSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72093,7 +72110,7 @@ function _listInstanceIdentifiersSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72111,7 +72128,7 @@ function listInstanceIdentifiersSlot(context3, resourceGroupName, name3, slot, o
   return buildPagedAsyncIterator(context3, () => _listInstanceIdentifiersSlotSend(context3, resourceGroupName, name3, slot, options), _listInstanceIdentifiersSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceInfoSlotSend(context3, resourceGroupName, name3, instanceId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72121,7 +72138,7 @@ function _getInstanceInfoSlotSend(context3, resourceGroupName, name3, instanceId
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72140,7 +72157,7 @@ async function getInstanceInfoSlot(context3, resourceGroupName, name3, instanceI
   return _getInstanceInfoSlotDeserialize(result);
 }
 function _listInstanceIdentifiersSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72148,7 +72165,7 @@ function _listInstanceIdentifiersSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72166,7 +72183,7 @@ function listInstanceIdentifiers(context3, resourceGroupName, name3, options = {
   return buildPagedAsyncIterator(context3, () => _listInstanceIdentifiersSend(context3, resourceGroupName, name3, options), _listInstanceIdentifiersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getInstanceInfoSend(context3, resourceGroupName, name3, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72175,7 +72192,7 @@ function _getInstanceInfoSend(context3, resourceGroupName, name3, instanceId, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72194,7 +72211,7 @@ async function getInstanceInfo(context3, resourceGroupName, name3, instanceId, o
   return _getInstanceInfoDeserialize(result);
 }
 function _deleteRelayServiceConnectionSlotSend(context3, resourceGroupName, name3, entityName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72204,7 +72221,7 @@ function _deleteRelayServiceConnectionSlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteRelayServiceConnectionSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -72220,7 +72237,7 @@ async function deleteRelayServiceConnectionSlot(context3, resourceGroupName, nam
   return _deleteRelayServiceConnectionSlotDeserialize(result);
 }
 function _updateRelayServiceConnectionSlotSend(context3, resourceGroupName, name3, entityName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72230,7 +72247,7 @@ function _updateRelayServiceConnectionSlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72251,7 +72268,7 @@ async function updateRelayServiceConnectionSlot(context3, resourceGroupName, nam
   return _updateRelayServiceConnectionSlotDeserialize(result);
 }
 function _createOrUpdateRelayServiceConnectionSlotSend(context3, resourceGroupName, name3, entityName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72261,7 +72278,7 @@ function _createOrUpdateRelayServiceConnectionSlotSend(context3, resourceGroupNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72282,7 +72299,7 @@ async function createOrUpdateRelayServiceConnectionSlot(context3, resourceGroupN
   return _createOrUpdateRelayServiceConnectionSlotDeserialize(result);
 }
 function _getRelayServiceConnectionSlotSend(context3, resourceGroupName, name3, entityName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72292,7 +72309,7 @@ function _getRelayServiceConnectionSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72311,7 +72328,7 @@ async function getRelayServiceConnectionSlot(context3, resourceGroupName, name3,
   return _getRelayServiceConnectionSlotDeserialize(result);
 }
 function _deleteRelayServiceConnectionSend(context3, resourceGroupName, name3, entityName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72320,7 +72337,7 @@ function _deleteRelayServiceConnectionSend(context3, resourceGroupName, name3, e
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteRelayServiceConnectionDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -72336,7 +72353,7 @@ async function deleteRelayServiceConnection(context3, resourceGroupName, name3, 
   return _deleteRelayServiceConnectionDeserialize(result);
 }
 function _updateRelayServiceConnectionSend(context3, resourceGroupName, name3, entityName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72345,7 +72362,7 @@ function _updateRelayServiceConnectionSend(context3, resourceGroupName, name3, e
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72366,7 +72383,7 @@ async function updateRelayServiceConnection(context3, resourceGroupName, name3, 
   return _updateRelayServiceConnectionDeserialize(result);
 }
 function _createOrUpdateRelayServiceConnectionSend(context3, resourceGroupName, name3, entityName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72375,7 +72392,7 @@ function _createOrUpdateRelayServiceConnectionSend(context3, resourceGroupName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72396,7 +72413,7 @@ async function createOrUpdateRelayServiceConnection(context3, resourceGroupName,
   return _createOrUpdateRelayServiceConnectionDeserialize(result);
 }
 function _getRelayServiceConnectionSend(context3, resourceGroupName, name3, entityName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection/{entityName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72405,7 +72422,7 @@ function _getRelayServiceConnectionSend(context3, resourceGroupName, name3, enti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72424,7 +72441,7 @@ async function getRelayServiceConnection(context3, resourceGroupName, name3, ent
   return _getRelayServiceConnectionDeserialize(result);
 }
 function _listHostNameBindingsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72433,7 +72450,7 @@ function _listHostNameBindingsSlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72451,7 +72468,7 @@ function listHostNameBindingsSlot(context3, resourceGroupName, name3, slot, opti
   return buildPagedAsyncIterator(context3, () => _listHostNameBindingsSlotSend(context3, resourceGroupName, name3, slot, options), _listHostNameBindingsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteHostNameBindingSlotSend(context3, resourceGroupName, name3, slot, hostName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings/{hostName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings/{hostName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72461,7 +72478,7 @@ function _deleteHostNameBindingSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHostNameBindingSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -72477,7 +72494,7 @@ async function deleteHostNameBindingSlot(context3, resourceGroupName, name3, slo
   return _deleteHostNameBindingSlotDeserialize(result);
 }
 function _createOrUpdateHostNameBindingSlotSend(context3, resourceGroupName, name3, hostName, slot, hostNameBinding, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings/{hostName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings/{hostName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72487,7 +72504,7 @@ function _createOrUpdateHostNameBindingSlotSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72508,7 +72525,7 @@ async function createOrUpdateHostNameBindingSlot(context3, resourceGroupName, na
   return _createOrUpdateHostNameBindingSlotDeserialize(result);
 }
 function _getHostNameBindingSlotSend(context3, resourceGroupName, name3, slot, hostName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings/{hostName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hostNameBindings/{hostName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72518,7 +72535,7 @@ function _getHostNameBindingSlotSend(context3, resourceGroupName, name3, slot, h
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72537,7 +72554,7 @@ async function getHostNameBindingSlot(context3, resourceGroupName, name3, slot, 
   return _getHostNameBindingSlotDeserialize(result);
 }
 function _listHostNameBindingsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72545,7 +72562,7 @@ function _listHostNameBindingsSend(context3, resourceGroupName, name3, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72563,7 +72580,7 @@ function listHostNameBindings(context3, resourceGroupName, name3, options = { re
   return buildPagedAsyncIterator(context3, () => _listHostNameBindingsSend(context3, resourceGroupName, name3, options), _listHostNameBindingsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteHostNameBindingSend(context3, resourceGroupName, name3, hostName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings/{hostName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings/{hostName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72572,7 +72589,7 @@ function _deleteHostNameBindingSend(context3, resourceGroupName, name3, hostName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHostNameBindingDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -72588,7 +72605,7 @@ async function deleteHostNameBinding(context3, resourceGroupName, name3, hostNam
   return _deleteHostNameBindingDeserialize(result);
 }
 function _createOrUpdateHostNameBindingSend(context3, resourceGroupName, name3, hostName, hostNameBinding, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings/{hostName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings/{hostName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72597,7 +72614,7 @@ function _createOrUpdateHostNameBindingSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72618,7 +72635,7 @@ async function createOrUpdateHostNameBinding(context3, resourceGroupName, name3,
   return _createOrUpdateHostNameBindingDeserialize(result);
 }
 function _getHostNameBindingSend(context3, resourceGroupName, name3, hostName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings/{hostName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostNameBindings/{hostName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72627,7 +72644,7 @@ function _getHostNameBindingSend(context3, resourceGroupName, name3, hostName, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72646,7 +72663,7 @@ async function getHostNameBinding(context3, resourceGroupName, name3, hostName, 
   return _getHostNameBindingDeserialize(result);
 }
 function _listFunctionSecretsSlotSend(context3, resourceGroupName, name3, functionName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/listsecrets{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/listsecrets{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72656,7 +72673,7 @@ function _listFunctionSecretsSlotSend(context3, resourceGroupName, name3, functi
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72675,7 +72692,7 @@ async function listFunctionSecretsSlot(context3, resourceGroupName, name3, funct
   return _listFunctionSecretsSlotDeserialize(result);
 }
 function _listFunctionKeysSlotSend(context3, resourceGroupName, name3, functionName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/listkeys{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/listkeys{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72685,7 +72702,7 @@ function _listFunctionKeysSlotSend(context3, resourceGroupName, name3, functionN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72704,7 +72721,7 @@ async function listFunctionKeysSlot(context3, resourceGroupName, name3, function
   return _listFunctionKeysSlotDeserialize(result);
 }
 function _deleteFunctionSecretSlotSend(context3, resourceGroupName, name3, functionName, keyName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72715,7 +72732,7 @@ function _deleteFunctionSecretSlotSend(context3, resourceGroupName, name3, funct
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteFunctionSecretSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -72731,7 +72748,7 @@ async function deleteFunctionSecretSlot(context3, resourceGroupName, name3, func
   return _deleteFunctionSecretSlotDeserialize(result);
 }
 function _createOrUpdateFunctionSecretSlotSend(context3, resourceGroupName, name3, functionName, keyName, slot, key, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72742,7 +72759,7 @@ function _createOrUpdateFunctionSecretSlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72763,7 +72780,7 @@ async function createOrUpdateFunctionSecretSlot(context3, resourceGroupName, nam
   return _createOrUpdateFunctionSecretSlotDeserialize(result);
 }
 function _listInstanceFunctionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72772,7 +72789,7 @@ function _listInstanceFunctionsSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72790,7 +72807,7 @@ function listInstanceFunctionsSlot(context3, resourceGroupName, name3, slot, opt
   return buildPagedAsyncIterator(context3, () => _listInstanceFunctionsSlotSend(context3, resourceGroupName, name3, slot, options), _listInstanceFunctionsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteInstanceFunctionSlotSend(context3, resourceGroupName, name3, functionName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72800,7 +72817,7 @@ function _deleteInstanceFunctionSlotSend(context3, resourceGroupName, name3, fun
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteInstanceFunctionSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -72816,7 +72833,7 @@ async function deleteInstanceFunctionSlot(context3, resourceGroupName, name3, fu
   return _deleteInstanceFunctionSlotDeserialize(result);
 }
 function _createInstanceFunctionSlotSend(context3, resourceGroupName, name3, functionName, slot, functionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72826,7 +72843,7 @@ function _createInstanceFunctionSlotSend(context3, resourceGroupName, name3, fun
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72852,7 +72869,7 @@ function createInstanceFunctionSlot(context3, resourceGroupName, name3, function
   });
 }
 function _getInstanceFunctionSlotSend(context3, resourceGroupName, name3, functionName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/{functionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72862,7 +72879,7 @@ function _getInstanceFunctionSlotSend(context3, resourceGroupName, name3, functi
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72881,7 +72898,7 @@ async function getInstanceFunctionSlot(context3, resourceGroupName, name3, funct
   return _getInstanceFunctionSlotDeserialize(result);
 }
 function _listFunctionSecretsSend(context3, resourceGroupName, name3, functionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/listsecrets{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/listsecrets{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72890,7 +72907,7 @@ function _listFunctionSecretsSend(context3, resourceGroupName, name3, functionNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72909,7 +72926,7 @@ async function listFunctionSecrets(context3, resourceGroupName, name3, functionN
   return _listFunctionSecretsDeserialize(result);
 }
 function _listFunctionKeysSend(context3, resourceGroupName, name3, functionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/listkeys{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/listkeys{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72918,7 +72935,7 @@ function _listFunctionKeysSend(context3, resourceGroupName, name3, functionName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -72937,7 +72954,7 @@ async function listFunctionKeys(context3, resourceGroupName, name3, functionName
   return _listFunctionKeysDeserialize(result);
 }
 function _deleteFunctionSecretSend(context3, resourceGroupName, name3, functionName, keyName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72947,7 +72964,7 @@ function _deleteFunctionSecretSend(context3, resourceGroupName, name3, functionN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteFunctionSecretDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -72963,7 +72980,7 @@ async function deleteFunctionSecret(context3, resourceGroupName, name3, function
   return _deleteFunctionSecretDeserialize(result);
 }
 function _createOrUpdateFunctionSecretSend(context3, resourceGroupName, name3, functionName, keyName, key, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}/keys/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -72973,7 +72990,7 @@ function _createOrUpdateFunctionSecretSend(context3, resourceGroupName, name3, f
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -72994,7 +73011,7 @@ async function createOrUpdateFunctionSecret(context3, resourceGroupName, name3, 
   return _createOrUpdateFunctionSecretDeserialize(result);
 }
 function _listFunctionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73002,7 +73019,7 @@ function _listFunctionsSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73020,7 +73037,7 @@ function listFunctions(context3, resourceGroupName, name3, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listFunctionsSend(context3, resourceGroupName, name3, options), _listFunctionsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteFunctionSend(context3, resourceGroupName, name3, functionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73029,7 +73046,7 @@ function _deleteFunctionSend(context3, resourceGroupName, name3, functionName, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteFunctionDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -73045,7 +73062,7 @@ async function deleteFunction(context3, resourceGroupName, name3, functionName, 
   return _deleteFunctionDeserialize(result);
 }
 function _createFunctionSend(context3, resourceGroupName, name3, functionName, functionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73054,7 +73071,7 @@ function _createFunctionSend(context3, resourceGroupName, name3, functionName, f
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73080,7 +73097,7 @@ function createFunction(context3, resourceGroupName, name3, functionName, functi
   });
 }
 function _getFunctionSend(context3, resourceGroupName, name3, functionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/{functionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73089,7 +73106,7 @@ function _getFunctionSend(context3, resourceGroupName, name3, functionName, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73108,7 +73125,7 @@ async function getFunction(context3, resourceGroupName, name3, functionName, opt
   return _getFunctionDeserialize(result);
 }
 function _getInstanceMSDeployLogSlotSend(context3, resourceGroupName, name3, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/extensions/MSDeploy/log{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/extensions/MSDeploy/log{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73118,7 +73135,7 @@ function _getInstanceMSDeployLogSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73137,7 +73154,7 @@ async function getInstanceMSDeployLogSlot(context3, resourceGroupName, name3, sl
   return _getInstanceMSDeployLogSlotDeserialize(result);
 }
 function _createInstanceMSDeployOperationSlotSend(context3, resourceGroupName, name3, slot, instanceId, msDeploy, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73147,7 +73164,7 @@ function _createInstanceMSDeployOperationSlotSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73173,7 +73190,7 @@ function createInstanceMSDeployOperationSlot(context3, resourceGroupName, name3,
   });
 }
 function _getInstanceMsDeployStatusSlotSend(context3, resourceGroupName, name3, slot, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73183,7 +73200,7 @@ function _getInstanceMsDeployStatusSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73202,7 +73219,7 @@ async function getInstanceMsDeployStatusSlot(context3, resourceGroupName, name3,
   return _getInstanceMsDeployStatusSlotDeserialize(result);
 }
 function _getMSDeployLogSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/extensions/MSDeploy/log{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/extensions/MSDeploy/log{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73211,7 +73228,7 @@ function _getMSDeployLogSlotSend(context3, resourceGroupName, name3, slot, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73230,7 +73247,7 @@ async function getMSDeployLogSlot(context3, resourceGroupName, name3, slot, opti
   return _getMSDeployLogSlotDeserialize(result);
 }
 function _createMSDeployOperationSlotSend(context3, resourceGroupName, name3, slot, msDeploy, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73239,7 +73256,7 @@ function _createMSDeployOperationSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73265,7 +73282,7 @@ function createMSDeployOperationSlot(context3, resourceGroupName, name3, slot, m
   });
 }
 function _getMSDeployStatusSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73274,7 +73291,7 @@ function _getMSDeployStatusSlotSend(context3, resourceGroupName, name3, slot, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73293,7 +73310,7 @@ async function getMSDeployStatusSlot(context3, resourceGroupName, name3, slot, o
   return _getMSDeployStatusSlotDeserialize(result);
 }
 function _getInstanceMSDeployLogSend(context3, resourceGroupName, name3, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/extensions/MSDeploy/log{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/extensions/MSDeploy/log{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73302,7 +73319,7 @@ function _getInstanceMSDeployLogSend(context3, resourceGroupName, name3, instanc
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73321,7 +73338,7 @@ async function getInstanceMSDeployLog(context3, resourceGroupName, name3, instan
   return _getInstanceMSDeployLogDeserialize(result);
 }
 function _createInstanceMSDeployOperationSend(context3, resourceGroupName, name3, instanceId, msDeploy, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73330,7 +73347,7 @@ function _createInstanceMSDeployOperationSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73356,7 +73373,7 @@ function createInstanceMSDeployOperation(context3, resourceGroupName, name3, ins
   });
 }
 function _getInstanceMsDeployStatusSend(context3, resourceGroupName, name3, instanceId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/instances/{instanceId}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73365,7 +73382,7 @@ function _getInstanceMsDeployStatusSend(context3, resourceGroupName, name3, inst
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73384,7 +73401,7 @@ async function getInstanceMsDeployStatus(context3, resourceGroupName, name3, ins
   return _getInstanceMsDeployStatusDeserialize(result);
 }
 function _getMSDeployLogSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/MSDeploy/log{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/MSDeploy/log{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73392,7 +73409,7 @@ function _getMSDeployLogSend(context3, resourceGroupName, name3, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73411,7 +73428,7 @@ async function getMSDeployLog(context3, resourceGroupName, name3, options = { re
   return _getMSDeployLogDeserialize(result);
 }
 function _createMSDeployOperationSend(context3, resourceGroupName, name3, msDeploy, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73419,7 +73436,7 @@ function _createMSDeployOperationSend(context3, resourceGroupName, name3, msDepl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73445,7 +73462,7 @@ function createMSDeployOperation(context3, resourceGroupName, name3, msDeploy, o
   });
 }
 function _getMSDeployStatusSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/MSDeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/MSDeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73453,7 +73470,7 @@ function _getMSDeployStatusSend(context3, resourceGroupName, name3, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73472,7 +73489,7 @@ async function getMSDeployStatus(context3, resourceGroupName, name3, options = {
   return _getMSDeployStatusDeserialize(result);
 }
 function _listDomainOwnershipIdentifiersSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73481,7 +73498,7 @@ function _listDomainOwnershipIdentifiersSlotSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73499,7 +73516,7 @@ function listDomainOwnershipIdentifiersSlot(context3, resourceGroupName, name3, 
   return buildPagedAsyncIterator(context3, () => _listDomainOwnershipIdentifiersSlotSend(context3, resourceGroupName, name3, slot, options), _listDomainOwnershipIdentifiersSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73509,7 +73526,7 @@ function _deleteDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteDomainOwnershipIdentifierSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -73525,7 +73542,7 @@ async function deleteDomainOwnershipIdentifierSlot(context3, resourceGroupName, 
   return _deleteDomainOwnershipIdentifierSlotDeserialize(result);
 }
 function _updateDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, slot, domainOwnershipIdentifier, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73535,7 +73552,7 @@ function _updateDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73558,7 +73575,7 @@ async function updateDomainOwnershipIdentifierSlot(context3, resourceGroupName, 
 function _createOrUpdateDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, slot, domainOwnershipIdentifier, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73568,7 +73585,7 @@ function _createOrUpdateDomainOwnershipIdentifierSlotSend(context3, resourceGrou
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73591,7 +73608,7 @@ async function createOrUpdateDomainOwnershipIdentifierSlot(context3, resourceGro
   return _createOrUpdateDomainOwnershipIdentifierSlotDeserialize(result);
 }
 function _getDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73601,7 +73618,7 @@ function _getDomainOwnershipIdentifierSlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73620,7 +73637,7 @@ async function getDomainOwnershipIdentifierSlot(context3, resourceGroupName, nam
   return _getDomainOwnershipIdentifierSlotDeserialize(result);
 }
 function _listDomainOwnershipIdentifiersSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73628,7 +73645,7 @@ function _listDomainOwnershipIdentifiersSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73646,7 +73663,7 @@ function listDomainOwnershipIdentifiers(context3, resourceGroupName, name3, opti
   return buildPagedAsyncIterator(context3, () => _listDomainOwnershipIdentifiersSend(context3, resourceGroupName, name3, options), _listDomainOwnershipIdentifiersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteDomainOwnershipIdentifierSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73655,7 +73672,7 @@ function _deleteDomainOwnershipIdentifierSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteDomainOwnershipIdentifierDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -73671,7 +73688,7 @@ async function deleteDomainOwnershipIdentifier(context3, resourceGroupName, name
   return _deleteDomainOwnershipIdentifierDeserialize(result);
 }
 function _updateDomainOwnershipIdentifierSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, domainOwnershipIdentifier, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73680,7 +73697,7 @@ function _updateDomainOwnershipIdentifierSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73701,7 +73718,7 @@ async function updateDomainOwnershipIdentifier(context3, resourceGroupName, name
   return _updateDomainOwnershipIdentifierDeserialize(result);
 }
 function _createOrUpdateDomainOwnershipIdentifierSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, domainOwnershipIdentifier, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73710,7 +73727,7 @@ function _createOrUpdateDomainOwnershipIdentifierSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73731,7 +73748,7 @@ async function createOrUpdateDomainOwnershipIdentifier(context3, resourceGroupNa
   return _createOrUpdateDomainOwnershipIdentifierDeserialize(result);
 }
 function _getDomainOwnershipIdentifierSend(context3, resourceGroupName, name3, domainOwnershipIdentifierName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/domainOwnershipIdentifiers/{domainOwnershipIdentifierName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73740,7 +73757,7 @@ function _getDomainOwnershipIdentifierSend(context3, resourceGroupName, name3, d
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73759,7 +73776,7 @@ async function getDomainOwnershipIdentifier(context3, resourceGroupName, name3, 
   return _getDomainOwnershipIdentifierDeserialize(result);
 }
 function _listDeploymentLogSlotSend(context3, resourceGroupName, name3, id, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}/log{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}/log{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73769,7 +73786,7 @@ function _listDeploymentLogSlotSend(context3, resourceGroupName, name3, id, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73788,7 +73805,7 @@ async function listDeploymentLogSlot(context3, resourceGroupName, name3, id, slo
   return _listDeploymentLogSlotDeserialize(result);
 }
 function _listDeploymentsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73797,7 +73814,7 @@ function _listDeploymentsSlotSend(context3, resourceGroupName, name3, slot, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73815,7 +73832,7 @@ function listDeploymentsSlot(context3, resourceGroupName, name3, slot, options =
   return buildPagedAsyncIterator(context3, () => _listDeploymentsSlotSend(context3, resourceGroupName, name3, slot, options), _listDeploymentsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteDeploymentSlotSend(context3, resourceGroupName, name3, id, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73825,7 +73842,7 @@ function _deleteDeploymentSlotSend(context3, resourceGroupName, name3, id, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteDeploymentSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -73841,7 +73858,7 @@ async function deleteDeploymentSlot(context3, resourceGroupName, name3, id, slot
   return _deleteDeploymentSlotDeserialize(result);
 }
 function _createDeploymentSlotSend(context3, resourceGroupName, name3, id, slot, deployment, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73851,7 +73868,7 @@ function _createDeploymentSlotSend(context3, resourceGroupName, name3, id, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -73872,7 +73889,7 @@ async function createDeploymentSlot(context3, resourceGroupName, name3, id, slot
   return _createDeploymentSlotDeserialize(result);
 }
 function _getDeploymentSlotSend(context3, resourceGroupName, name3, id, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployments/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73882,7 +73899,7 @@ function _getDeploymentSlotSend(context3, resourceGroupName, name3, id, slot, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73901,7 +73918,7 @@ async function getDeploymentSlot(context3, resourceGroupName, name3, id, slot, o
   return _getDeploymentSlotDeserialize(result);
 }
 function _listDeploymentLogSend(context3, resourceGroupName, name3, id, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}/log{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}/log{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73910,7 +73927,7 @@ function _listDeploymentLogSend(context3, resourceGroupName, name3, id, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73929,7 +73946,7 @@ async function listDeploymentLog(context3, resourceGroupName, name3, id, options
   return _listDeploymentLogDeserialize(result);
 }
 function _listDeploymentsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73937,7 +73954,7 @@ function _listDeploymentsSend(context3, resourceGroupName, name3, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -73955,7 +73972,7 @@ function listDeployments(context3, resourceGroupName, name3, options = { request
   return buildPagedAsyncIterator(context3, () => _listDeploymentsSend(context3, resourceGroupName, name3, options), _listDeploymentsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteDeploymentSend(context3, resourceGroupName, name3, id, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73964,7 +73981,7 @@ function _deleteDeploymentSend(context3, resourceGroupName, name3, id, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteDeploymentDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -73980,7 +73997,7 @@ async function deleteDeployment(context3, resourceGroupName, name3, id, options 
   return _deleteDeploymentDeserialize(result);
 }
 function _createDeploymentSend(context3, resourceGroupName, name3, id, deployment, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -73989,7 +74006,7 @@ function _createDeploymentSend(context3, resourceGroupName, name3, id, deploymen
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74010,7 +74027,7 @@ async function createDeployment(context3, resourceGroupName, name3, id, deployme
   return _createDeploymentDeserialize(result);
 }
 function _getDeploymentSend(context3, resourceGroupName, name3, id, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployments/{id}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74019,7 +74036,7 @@ function _getDeploymentSend(context3, resourceGroupName, name3, id, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74038,7 +74055,7 @@ async function getDeployment(context3, resourceGroupName, name3, id, options = {
   return _getDeploymentDeserialize(result);
 }
 function _listSlotSiteDeploymentStatusesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deploymentStatus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deploymentStatus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74047,7 +74064,7 @@ function _listSlotSiteDeploymentStatusesSlotSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74065,7 +74082,7 @@ function listSlotSiteDeploymentStatusesSlot(context3, resourceGroupName, name3, 
   return buildPagedAsyncIterator(context3, () => _listSlotSiteDeploymentStatusesSlotSend(context3, resourceGroupName, name3, slot, options), _listSlotSiteDeploymentStatusesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSlotSiteDeploymentStatusSlotSend(context3, resourceGroupName, name3, slot, deploymentStatusId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deploymentStatus/{deploymentStatusId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deploymentStatus/{deploymentStatusId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74075,7 +74092,7 @@ function _getSlotSiteDeploymentStatusSlotSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74099,7 +74116,7 @@ function getSlotSiteDeploymentStatusSlot(context3, resourceGroupName, name3, slo
   });
 }
 function _listProductionSiteDeploymentStatusesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deploymentStatus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deploymentStatus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74107,7 +74124,7 @@ function _listProductionSiteDeploymentStatusesSend(context3, resourceGroupName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74125,7 +74142,7 @@ function listProductionSiteDeploymentStatuses(context3, resourceGroupName, name3
   return buildPagedAsyncIterator(context3, () => _listProductionSiteDeploymentStatusesSend(context3, resourceGroupName, name3, options), _listProductionSiteDeploymentStatusesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getProductionSiteDeploymentStatusSend(context3, resourceGroupName, name3, deploymentStatusId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deploymentStatus/{deploymentStatusId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deploymentStatus/{deploymentStatusId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74134,7 +74151,7 @@ function _getProductionSiteDeploymentStatusSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74158,7 +74175,7 @@ function getProductionSiteDeploymentStatus(context3, resourceGroupName, name3, d
   });
 }
 function _stopContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}/stop{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}/stop{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74168,7 +74185,7 @@ function _stopContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopContinuousWebJobSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -74184,7 +74201,7 @@ async function stopContinuousWebJobSlot(context3, resourceGroupName, name3, webJ
   return _stopContinuousWebJobSlotDeserialize(result);
 }
 function _startContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}/start{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}/start{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74194,7 +74211,7 @@ function _startContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _startContinuousWebJobSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -74210,7 +74227,7 @@ async function startContinuousWebJobSlot(context3, resourceGroupName, name3, web
   return _startContinuousWebJobSlotDeserialize(result);
 }
 function _listContinuousWebJobsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74219,7 +74236,7 @@ function _listContinuousWebJobsSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74237,7 +74254,7 @@ function listContinuousWebJobsSlot(context3, resourceGroupName, name3, slot, opt
   return buildPagedAsyncIterator(context3, () => _listContinuousWebJobsSlotSend(context3, resourceGroupName, name3, slot, options), _listContinuousWebJobsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74247,7 +74264,7 @@ function _deleteContinuousWebJobSlotSend(context3, resourceGroupName, name3, web
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteContinuousWebJobSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -74263,7 +74280,7 @@ async function deleteContinuousWebJobSlot(context3, resourceGroupName, name3, we
   return _deleteContinuousWebJobSlotDeserialize(result);
 }
 function _getContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJobName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74273,7 +74290,7 @@ function _getContinuousWebJobSlotSend(context3, resourceGroupName, name3, webJob
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74292,7 +74309,7 @@ async function getContinuousWebJobSlot(context3, resourceGroupName, name3, webJo
   return _getContinuousWebJobSlotDeserialize(result);
 }
 function _stopContinuousWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}/stop{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}/stop{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74301,7 +74318,7 @@ function _stopContinuousWebJobSend(context3, resourceGroupName, name3, webJobNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopContinuousWebJobDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -74317,7 +74334,7 @@ async function stopContinuousWebJob(context3, resourceGroupName, name3, webJobNa
   return _stopContinuousWebJobDeserialize(result);
 }
 function _startContinuousWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}/start{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}/start{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74326,7 +74343,7 @@ function _startContinuousWebJobSend(context3, resourceGroupName, name3, webJobNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _startContinuousWebJobDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -74342,7 +74359,7 @@ async function startContinuousWebJob(context3, resourceGroupName, name3, webJobN
   return _startContinuousWebJobDeserialize(result);
 }
 function _listContinuousWebJobsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74350,7 +74367,7 @@ function _listContinuousWebJobsSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74368,7 +74385,7 @@ function listContinuousWebJobs(context3, resourceGroupName, name3, options = { r
   return buildPagedAsyncIterator(context3, () => _listContinuousWebJobsSend(context3, resourceGroupName, name3, options), _listContinuousWebJobsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteContinuousWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74377,7 +74394,7 @@ function _deleteContinuousWebJobSend(context3, resourceGroupName, name3, webJobN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteContinuousWebJobDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -74393,7 +74410,7 @@ async function deleteContinuousWebJob(context3, resourceGroupName, name3, webJob
   return _deleteContinuousWebJobDeserialize(result);
 }
 function _getContinuousWebJobSend(context3, resourceGroupName, name3, webJobName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/continuouswebjobs/{webJobName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74402,7 +74419,7 @@ function _getContinuousWebJobSend(context3, resourceGroupName, name3, webJobName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74421,7 +74438,7 @@ async function getContinuousWebJob(context3, resourceGroupName, name3, webJobNam
   return _getContinuousWebJobDeserialize(result);
 }
 function _recoverSiteConfigurationSnapshotSlotSend(context3, resourceGroupName, name3, snapshotId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web/snapshots/{snapshotId}/recover{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web/snapshots/{snapshotId}/recover{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74431,7 +74448,7 @@ function _recoverSiteConfigurationSnapshotSlotSend(context3, resourceGroupName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _recoverSiteConfigurationSnapshotSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -74447,7 +74464,7 @@ async function recoverSiteConfigurationSnapshotSlot(context3, resourceGroupName,
   return _recoverSiteConfigurationSnapshotSlotDeserialize(result);
 }
 function _listConfigurationsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74456,7 +74473,7 @@ function _listConfigurationsSlotSend(context3, resourceGroupName, name3, slot, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74474,7 +74491,7 @@ function listConfigurationsSlot(context3, resourceGroupName, name3, slot, option
   return buildPagedAsyncIterator(context3, () => _listConfigurationsSlotSend(context3, resourceGroupName, name3, slot, options), _listConfigurationsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getConfigurationSnapshotSlotSend(context3, resourceGroupName, name3, snapshotId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web/snapshots/{snapshotId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web/snapshots/{snapshotId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74484,7 +74501,7 @@ function _getConfigurationSnapshotSlotSend(context3, resourceGroupName, name3, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74503,7 +74520,7 @@ async function getConfigurationSnapshotSlot(context3, resourceGroupName, name3, 
   return _getConfigurationSnapshotSlotDeserialize(result);
 }
 function _listConfigurationSnapshotInfoSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web/snapshots{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web/snapshots{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74512,7 +74529,7 @@ function _listConfigurationSnapshotInfoSlotSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74530,7 +74547,7 @@ function listConfigurationSnapshotInfoSlot(context3, resourceGroupName, name3, s
   return buildPagedAsyncIterator(context3, () => _listConfigurationSnapshotInfoSlotSend(context3, resourceGroupName, name3, slot, options), _listConfigurationSnapshotInfoSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateConfigurationSlotSend(context3, resourceGroupName, name3, slot, siteConfig, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74539,7 +74556,7 @@ function _updateConfigurationSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74560,7 +74577,7 @@ async function updateConfigurationSlot(context3, resourceGroupName, name3, slot,
   return _updateConfigurationSlotDeserialize(result);
 }
 function _createOrUpdateConfigurationSlotSend(context3, resourceGroupName, name3, slot, siteConfig, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74569,7 +74586,7 @@ function _createOrUpdateConfigurationSlotSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74590,7 +74607,7 @@ async function createOrUpdateConfigurationSlot(context3, resourceGroupName, name
   return _createOrUpdateConfigurationSlotDeserialize(result);
 }
 function _getConfigurationSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74599,7 +74616,7 @@ function _getConfigurationSlotSend(context3, resourceGroupName, name3, slot, opt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74618,7 +74635,7 @@ async function getConfigurationSlot(context3, resourceGroupName, name3, slot, op
   return _getConfigurationSlotDeserialize(result);
 }
 function _recoverSiteConfigurationSnapshotSend(context3, resourceGroupName, name3, snapshotId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web/snapshots/{snapshotId}/recover{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web/snapshots/{snapshotId}/recover{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74627,7 +74644,7 @@ function _recoverSiteConfigurationSnapshotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _recoverSiteConfigurationSnapshotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -74643,7 +74660,7 @@ async function recoverSiteConfigurationSnapshot(context3, resourceGroupName, nam
   return _recoverSiteConfigurationSnapshotDeserialize(result);
 }
 function _listConfigurationsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74651,7 +74668,7 @@ function _listConfigurationsSend(context3, resourceGroupName, name3, options = {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74669,7 +74686,7 @@ function listConfigurations(context3, resourceGroupName, name3, options = { requ
   return buildPagedAsyncIterator(context3, () => _listConfigurationsSend(context3, resourceGroupName, name3, options), _listConfigurationsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getConfigurationSnapshotSend(context3, resourceGroupName, name3, snapshotId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web/snapshots/{snapshotId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web/snapshots/{snapshotId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74678,7 +74695,7 @@ function _getConfigurationSnapshotSend(context3, resourceGroupName, name3, snaps
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74697,7 +74714,7 @@ async function getConfigurationSnapshot(context3, resourceGroupName, name3, snap
   return _getConfigurationSnapshotDeserialize(result);
 }
 function _listConfigurationSnapshotInfoSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web/snapshots{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web/snapshots{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74705,7 +74722,7 @@ function _listConfigurationSnapshotInfoSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74723,7 +74740,7 @@ function listConfigurationSnapshotInfo(context3, resourceGroupName, name3, optio
   return buildPagedAsyncIterator(context3, () => _listConfigurationSnapshotInfoSend(context3, resourceGroupName, name3, options), _listConfigurationSnapshotInfoDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateConfigurationSend(context3, resourceGroupName, name3, siteConfig, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74731,7 +74748,7 @@ function _updateConfigurationSend(context3, resourceGroupName, name3, siteConfig
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74752,7 +74769,7 @@ async function updateConfiguration(context3, resourceGroupName, name3, siteConfi
   return _updateConfigurationDeserialize(result);
 }
 function _createOrUpdateConfigurationSend(context3, resourceGroupName, name3, siteConfig, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74760,7 +74777,7 @@ function _createOrUpdateConfigurationSend(context3, resourceGroupName, name3, si
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74781,7 +74798,7 @@ async function createOrUpdateConfiguration(context3, resourceGroupName, name3, s
   return _createOrUpdateConfigurationDeserialize(result);
 }
 function _getConfigurationSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/web{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74789,7 +74806,7 @@ function _getConfigurationSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74808,7 +74825,7 @@ async function getConfiguration(context3, resourceGroupName, name3, options = { 
   return _getConfigurationDeserialize(result);
 }
 function _updateSlotConfigurationNamesSend(context3, resourceGroupName, name3, slotConfigNames, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/slotConfigNames{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/slotConfigNames{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74816,7 +74833,7 @@ function _updateSlotConfigurationNamesSend(context3, resourceGroupName, name3, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74837,7 +74854,7 @@ async function updateSlotConfigurationNames(context3, resourceGroupName, name3, 
   return _updateSlotConfigurationNamesDeserialize(result);
 }
 function _listSlotConfigurationNamesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/slotConfigNames{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/slotConfigNames{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74845,7 +74862,7 @@ function _listSlotConfigurationNamesSend(context3, resourceGroupName, name3, opt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74864,7 +74881,7 @@ async function listSlotConfigurationNames(context3, resourceGroupName, name3, op
   return _listSlotConfigurationNamesDeserialize(result);
 }
 function _updateDiagnosticLogsConfigSlotSend(context3, resourceGroupName, name3, slot, siteLogsConfig, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/logs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/logs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74873,7 +74890,7 @@ function _updateDiagnosticLogsConfigSlotSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74894,7 +74911,7 @@ async function updateDiagnosticLogsConfigSlot(context3, resourceGroupName, name3
   return _updateDiagnosticLogsConfigSlotDeserialize(result);
 }
 function _getDiagnosticLogsConfigurationSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/logs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/logs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74903,7 +74920,7 @@ function _getDiagnosticLogsConfigurationSlotSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74922,7 +74939,7 @@ async function getDiagnosticLogsConfigurationSlot(context3, resourceGroupName, n
   return _getDiagnosticLogsConfigurationSlotDeserialize(result);
 }
 function _updateDiagnosticLogsConfigSend(context3, resourceGroupName, name3, siteLogsConfig, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/logs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/logs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74930,7 +74947,7 @@ function _updateDiagnosticLogsConfigSend(context3, resourceGroupName, name3, sit
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -74951,7 +74968,7 @@ async function updateDiagnosticLogsConfig(context3, resourceGroupName, name3, si
   return _updateDiagnosticLogsConfigDeserialize(result);
 }
 function _getDiagnosticLogsConfigurationSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/logs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/logs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74959,7 +74976,7 @@ function _getDiagnosticLogsConfigurationSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -74980,7 +74997,7 @@ async function getDiagnosticLogsConfiguration(context3, resourceGroupName, name3
 function _listSiteConnectionStringKeyVaultReferencesSlotSend(context3, resourceGroupName, name3, slot, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/connectionstrings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/connectionstrings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -74989,7 +75006,7 @@ function _listSiteConnectionStringKeyVaultReferencesSlotSend(context3, resourceG
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75011,7 +75028,7 @@ function listSiteConnectionStringKeyVaultReferencesSlot(context3, resourceGroupN
 function _getSiteConnectionStringKeyVaultReferenceSlotSend(context3, resourceGroupName, name3, connectionStringKey, slot, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/connectionstrings/{connectionStringKey}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/connectionstrings/{connectionStringKey}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75021,7 +75038,7 @@ function _getSiteConnectionStringKeyVaultReferenceSlotSend(context3, resourceGro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75042,7 +75059,7 @@ async function getSiteConnectionStringKeyVaultReferenceSlot(context3, resourceGr
   return _getSiteConnectionStringKeyVaultReferenceSlotDeserialize(result);
 }
 function _listAppSettingsKeyVaultReferencesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/appsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/appsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75051,7 +75068,7 @@ function _listAppSettingsKeyVaultReferencesSlotSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75069,7 +75086,7 @@ function listAppSettingsKeyVaultReferencesSlot(context3, resourceGroupName, name
   return buildPagedAsyncIterator(context3, () => _listAppSettingsKeyVaultReferencesSlotSend(context3, resourceGroupName, name3, slot, options), _listAppSettingsKeyVaultReferencesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getAppSettingKeyVaultReferenceSlotSend(context3, resourceGroupName, name3, appSettingKey, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/appsettings/{appSettingKey}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/configreferences/appsettings/{appSettingKey}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75079,7 +75096,7 @@ function _getAppSettingKeyVaultReferenceSlotSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75098,7 +75115,7 @@ async function getAppSettingKeyVaultReferenceSlot(context3, resourceGroupName, n
   return _getAppSettingKeyVaultReferenceSlotDeserialize(result);
 }
 function _listSiteConnectionStringKeyVaultReferencesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/connectionstrings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/connectionstrings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75106,7 +75123,7 @@ function _listSiteConnectionStringKeyVaultReferencesSend(context3, resourceGroup
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75124,7 +75141,7 @@ function listSiteConnectionStringKeyVaultReferences(context3, resourceGroupName,
   return buildPagedAsyncIterator(context3, () => _listSiteConnectionStringKeyVaultReferencesSend(context3, resourceGroupName, name3, options), _listSiteConnectionStringKeyVaultReferencesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSiteConnectionStringKeyVaultReferenceSend(context3, resourceGroupName, name3, connectionStringKey, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/connectionstrings/{connectionStringKey}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/connectionstrings/{connectionStringKey}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75133,7 +75150,7 @@ function _getSiteConnectionStringKeyVaultReferenceSend(context3, resourceGroupNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75152,7 +75169,7 @@ async function getSiteConnectionStringKeyVaultReference(context3, resourceGroupN
   return _getSiteConnectionStringKeyVaultReferenceDeserialize(result);
 }
 function _listAppSettingsKeyVaultReferencesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/appsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/appsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75160,7 +75177,7 @@ function _listAppSettingsKeyVaultReferencesSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75178,7 +75195,7 @@ function listAppSettingsKeyVaultReferences(context3, resourceGroupName, name3, o
   return buildPagedAsyncIterator(context3, () => _listAppSettingsKeyVaultReferencesSend(context3, resourceGroupName, name3, options), _listAppSettingsKeyVaultReferencesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getAppSettingKeyVaultReferenceSend(context3, resourceGroupName, name3, appSettingKey, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/appsettings/{appSettingKey}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/configreferences/appsettings/{appSettingKey}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75187,7 +75204,7 @@ function _getAppSettingKeyVaultReferenceSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75206,7 +75223,7 @@ async function getAppSettingKeyVaultReference(context3, resourceGroupName, name3
   return _getAppSettingKeyVaultReferenceDeserialize(result);
 }
 function _getAuthSettingsV2SlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettingsV2/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettingsV2/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75215,7 +75232,7 @@ function _getAuthSettingsV2SlotSend(context3, resourceGroupName, name3, slot, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75234,7 +75251,7 @@ async function getAuthSettingsV2Slot(context3, resourceGroupName, name3, slot, o
   return _getAuthSettingsV2SlotDeserialize(result);
 }
 function _updateAuthSettingsV2SlotSend(context3, resourceGroupName, name3, slot, siteAuthSettingsV2, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettingsV2{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettingsV2{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75243,7 +75260,7 @@ function _updateAuthSettingsV2SlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75264,7 +75281,7 @@ async function updateAuthSettingsV2Slot(context3, resourceGroupName, name3, slot
   return _updateAuthSettingsV2SlotDeserialize(result);
 }
 function _getAuthSettingsV2WithoutSecretsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettingsV2{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettingsV2{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75273,7 +75290,7 @@ function _getAuthSettingsV2WithoutSecretsSlotSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75292,7 +75309,7 @@ async function getAuthSettingsV2WithoutSecretsSlot(context3, resourceGroupName, 
   return _getAuthSettingsV2WithoutSecretsSlotDeserialize(result);
 }
 function _getAuthSettingsV2Send(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettingsV2/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettingsV2/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75300,7 +75317,7 @@ function _getAuthSettingsV2Send(context3, resourceGroupName, name3, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75319,7 +75336,7 @@ async function getAuthSettingsV2(context3, resourceGroupName, name3, options = {
   return _getAuthSettingsV2Deserialize(result);
 }
 function _updateAuthSettingsV2Send(context3, resourceGroupName, name3, siteAuthSettingsV2, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettingsV2{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettingsV2{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75327,7 +75344,7 @@ function _updateAuthSettingsV2Send(context3, resourceGroupName, name3, siteAuthS
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75348,7 +75365,7 @@ async function updateAuthSettingsV2(context3, resourceGroupName, name3, siteAuth
   return _updateAuthSettingsV2Deserialize(result);
 }
 function _getAuthSettingsV2WithoutSecretsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettingsV2{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettingsV2{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75356,7 +75373,7 @@ function _getAuthSettingsV2WithoutSecretsSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75375,7 +75392,7 @@ async function getAuthSettingsV2WithoutSecrets(context3, resourceGroupName, name
   return _getAuthSettingsV2WithoutSecretsDeserialize(result);
 }
 function _updateScmAllowedSlotSend(context3, resourceGroupName, name3, slot, csmPublishingAccessPoliciesEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75384,7 +75401,7 @@ function _updateScmAllowedSlotSend(context3, resourceGroupName, name3, slot, csm
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75405,7 +75422,7 @@ async function updateScmAllowedSlot(context3, resourceGroupName, name3, slot, cs
   return _updateScmAllowedSlotDeserialize(result);
 }
 function _getScmAllowedSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75414,7 +75431,7 @@ function _getScmAllowedSlotSend(context3, resourceGroupName, name3, slot, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75433,7 +75450,7 @@ async function getScmAllowedSlot(context3, resourceGroupName, name3, slot, optio
   return _getScmAllowedSlotDeserialize(result);
 }
 function _listBasicPublishingCredentialsPoliciesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75442,7 +75459,7 @@ function _listBasicPublishingCredentialsPoliciesSlotSend(context3, resourceGroup
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75460,7 +75477,7 @@ function listBasicPublishingCredentialsPoliciesSlot(context3, resourceGroupName,
   return buildPagedAsyncIterator(context3, () => _listBasicPublishingCredentialsPoliciesSlotSend(context3, resourceGroupName, name3, slot, options), _listBasicPublishingCredentialsPoliciesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateFtpAllowedSlotSend(context3, resourceGroupName, name3, slot, csmPublishingAccessPoliciesEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75469,7 +75486,7 @@ function _updateFtpAllowedSlotSend(context3, resourceGroupName, name3, slot, csm
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75490,7 +75507,7 @@ async function updateFtpAllowedSlot(context3, resourceGroupName, name3, slot, cs
   return _updateFtpAllowedSlotDeserialize(result);
 }
 function _getFtpAllowedSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75499,7 +75516,7 @@ function _getFtpAllowedSlotSend(context3, resourceGroupName, name3, slot, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75518,7 +75535,7 @@ async function getFtpAllowedSlot(context3, resourceGroupName, name3, slot, optio
   return _getFtpAllowedSlotDeserialize(result);
 }
 function _updateScmAllowedSend(context3, resourceGroupName, name3, csmPublishingAccessPoliciesEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75526,7 +75543,7 @@ function _updateScmAllowedSend(context3, resourceGroupName, name3, csmPublishing
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75547,7 +75564,7 @@ async function updateScmAllowed(context3, resourceGroupName, name3, csmPublishin
   return _updateScmAllowedDeserialize(result);
 }
 function _getScmAllowedSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75555,7 +75572,7 @@ function _getScmAllowedSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75574,7 +75591,7 @@ async function getScmAllowed(context3, resourceGroupName, name3, options = { req
   return _getScmAllowedDeserialize(result);
 }
 function _listBasicPublishingCredentialsPoliciesSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75582,7 +75599,7 @@ function _listBasicPublishingCredentialsPoliciesSend(context3, resourceGroupName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75600,7 +75617,7 @@ function listBasicPublishingCredentialsPolicies(context3, resourceGroupName, nam
   return buildPagedAsyncIterator(context3, () => _listBasicPublishingCredentialsPoliciesSend(context3, resourceGroupName, name3, options), _listBasicPublishingCredentialsPoliciesDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _updateFtpAllowedSend(context3, resourceGroupName, name3, csmPublishingAccessPoliciesEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75608,7 +75625,7 @@ function _updateFtpAllowedSend(context3, resourceGroupName, name3, csmPublishing
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75629,7 +75646,7 @@ async function updateFtpAllowed(context3, resourceGroupName, name3, csmPublishin
   return _updateFtpAllowedDeserialize(result);
 }
 function _getFtpAllowedSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75637,7 +75654,7 @@ function _getFtpAllowedSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75656,7 +75673,7 @@ async function getFtpAllowed(context3, resourceGroupName, name3, options = { req
   return _getFtpAllowedDeserialize(result);
 }
 function _restoreSlotSend(context3, resourceGroupName, name3, backupId, slot, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}/restore{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}/restore{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75666,7 +75683,7 @@ function _restoreSlotSend(context3, resourceGroupName, name3, backupId, slot, re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: restoreRequestSerializer(request)
@@ -75691,7 +75708,7 @@ function restoreSlot(context3, resourceGroupName, name3, backupId, slot, request
   });
 }
 function _listBackupStatusSecretsSlotSend(context3, resourceGroupName, name3, backupId, slot, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75701,7 +75718,7 @@ function _listBackupStatusSecretsSlotSend(context3, resourceGroupName, name3, ba
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75722,7 +75739,7 @@ async function listBackupStatusSecretsSlot(context3, resourceGroupName, name3, b
   return _listBackupStatusSecretsSlotDeserialize(result);
 }
 function _listBackupsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75731,7 +75748,7 @@ function _listBackupsSlotSend(context3, resourceGroupName, name3, slot, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75749,7 +75766,7 @@ function listBackupsSlot(context3, resourceGroupName, name3, slot, options = { r
   return buildPagedAsyncIterator(context3, () => _listBackupsSlotSend(context3, resourceGroupName, name3, slot, options), _listBackupsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteBackupSlotSend(context3, resourceGroupName, name3, backupId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75759,7 +75776,7 @@ function _deleteBackupSlotSend(context3, resourceGroupName, name3, backupId, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteBackupSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -75775,7 +75792,7 @@ async function deleteBackupSlot(context3, resourceGroupName, name3, backupId, sl
   return _deleteBackupSlotDeserialize(result);
 }
 function _getBackupStatusSlotSend(context3, resourceGroupName, name3, backupId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backups/{backupId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75785,7 +75802,7 @@ function _getBackupStatusSlotSend(context3, resourceGroupName, name3, backupId, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75804,7 +75821,7 @@ async function getBackupStatusSlot(context3, resourceGroupName, name3, backupId,
   return _getBackupStatusSlotDeserialize(result);
 }
 function _restoreSend(context3, resourceGroupName, name3, backupId, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}/restore{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}/restore{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75813,7 +75830,7 @@ function _restoreSend(context3, resourceGroupName, name3, backupId, request, opt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: restoreRequestSerializer(request)
@@ -75838,7 +75855,7 @@ function restore(context3, resourceGroupName, name3, backupId, request, options 
   });
 }
 function _listBackupStatusSecretsSend(context3, resourceGroupName, name3, backupId, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75847,7 +75864,7 @@ function _listBackupStatusSecretsSend(context3, resourceGroupName, name3, backup
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -75868,7 +75885,7 @@ async function listBackupStatusSecrets(context3, resourceGroupName, name3, backu
   return _listBackupStatusSecretsDeserialize(result);
 }
 function _listBackupsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75876,7 +75893,7 @@ function _listBackupsSend(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75894,7 +75911,7 @@ function listBackups(context3, resourceGroupName, name3, options = { requestOpti
   return buildPagedAsyncIterator(context3, () => _listBackupsSend(context3, resourceGroupName, name3, options), _listBackupsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteBackupSend(context3, resourceGroupName, name3, backupId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75903,7 +75920,7 @@ function _deleteBackupSend(context3, resourceGroupName, name3, backupId, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteBackupDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -75919,7 +75936,7 @@ async function deleteBackup(context3, resourceGroupName, name3, backupId, option
   return _deleteBackupDeserialize(result);
 }
 function _getBackupStatusSend(context3, resourceGroupName, name3, backupId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backups/{backupId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75928,7 +75945,7 @@ function _getBackupStatusSend(context3, resourceGroupName, name3, backupId, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75947,7 +75964,7 @@ async function getBackupStatus(context3, resourceGroupName, name3, backupId, opt
   return _getBackupStatusDeserialize(result);
 }
 function _listWorkflowsConnectionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/listWorkflowsConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/listWorkflowsConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75955,7 +75972,7 @@ function _listWorkflowsConnectionsSend(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -75974,7 +75991,7 @@ async function listWorkflowsConnections(context3, resourceGroupName, name3, opti
   return _listWorkflowsConnectionsDeserialize(result);
 }
 function _deployWorkflowArtifactsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployWorkflowArtifacts{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/deployWorkflowArtifacts{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -75982,7 +75999,7 @@ function _deployWorkflowArtifactsSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: !options?.workflowArtifacts ? options?.workflowArtifacts : workflowArtifactsSerializer(options?.workflowArtifacts)
@@ -76002,7 +76019,7 @@ async function deployWorkflowArtifacts(context3, resourceGroupName, name3, optio
   return _deployWorkflowArtifactsDeserialize(result);
 }
 function _listUsagesSend3(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/usages{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/usages{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76011,7 +76028,7 @@ function _listUsagesSend3(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76029,7 +76046,7 @@ function listUsages3(context3, resourceGroupName, name3, options = { requestOpti
   return buildPagedAsyncIterator(context3, () => _listUsagesSend3(context3, resourceGroupName, name3, options), _listUsagesDeserialize3, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _syncFunctionTriggersSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/syncfunctiontriggers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/syncfunctiontriggers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76037,7 +76054,7 @@ function _syncFunctionTriggersSend(context3, resourceGroupName, name3, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _syncFunctionTriggersDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -76053,7 +76070,7 @@ async function syncFunctionTriggers(context3, resourceGroupName, name3, options 
   return _syncFunctionTriggersDeserialize(result);
 }
 function _syncRepositorySend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sync{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/sync{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76061,7 +76078,7 @@ function _syncRepositorySend(context3, resourceGroupName, name3, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _syncRepositoryDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -76077,7 +76094,7 @@ async function syncRepository(context3, resourceGroupName, name3, options = { re
   return _syncRepositoryDeserialize(result);
 }
 function _stopNetworkTraceSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/stopNetworkTrace{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/stopNetworkTrace{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76085,7 +76102,7 @@ function _stopNetworkTraceSend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopNetworkTraceDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -76101,7 +76118,7 @@ async function stopNetworkTrace(context3, resourceGroupName, name3, options = { 
   return _stopNetworkTraceDeserialize(result);
 }
 function _stopSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/stop{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/stop{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76109,7 +76126,7 @@ function _stopSend(context3, resourceGroupName, name3, options = { requestOption
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -76125,7 +76142,7 @@ async function stop(context3, resourceGroupName, name3, options = { requestOptio
   return _stopDeserialize(result);
 }
 function _startNetworkTraceSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/startNetworkTrace{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/startNetworkTrace{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76136,7 +76153,7 @@ function _startNetworkTraceSend(context3, resourceGroupName, name3, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76160,7 +76177,7 @@ function startNetworkTrace(context3, resourceGroupName, name3, options = { reque
   });
 }
 function _startSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/start{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/start{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76168,7 +76185,7 @@ function _startSend(context3, resourceGroupName, name3, options = { requestOptio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _startDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -76184,7 +76201,7 @@ async function start(context3, resourceGroupName, name3, options = { requestOpti
   return _startDeserialize(result);
 }
 function _listSnapshotsFromDRSecondarySend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/snapshotsdr{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/snapshotsdr{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76192,7 +76209,7 @@ function _listSnapshotsFromDRSecondarySend(context3, resourceGroupName, name3, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76210,7 +76227,7 @@ function listSnapshotsFromDRSecondary(context3, resourceGroupName, name3, option
   return buildPagedAsyncIterator(context3, () => _listSnapshotsFromDRSecondarySend(context3, resourceGroupName, name3, options), _listSnapshotsFromDRSecondaryDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listSnapshotsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/snapshots{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/snapshots{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76218,7 +76235,7 @@ function _listSnapshotsSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76236,7 +76253,7 @@ function listSnapshots(context3, resourceGroupName, name3, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listSnapshotsSend(context3, resourceGroupName, name3, options), _listSnapshotsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _swapSlotWithProductionSend(context3, resourceGroupName, name3, slotSwapEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slotsswap{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slotsswap{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76244,7 +76261,7 @@ function _swapSlotWithProductionSend(context3, resourceGroupName, name3, slotSwa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: csmSlotEntitySerializer(slotSwapEntity)
@@ -76269,7 +76286,7 @@ function swapSlotWithProduction(context3, resourceGroupName, name3, slotSwapEnti
   });
 }
 function _listSlotDifferencesFromProductionSend(context3, resourceGroupName, name3, slotSwapEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slotsdiffs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slotsdiffs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76277,7 +76294,7 @@ function _listSlotDifferencesFromProductionSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -76297,7 +76314,7 @@ function listSlotDifferencesFromProduction(context3, resourceGroupName, name3, s
   return buildPagedAsyncIterator(context3, () => _listSlotDifferencesFromProductionSend(context3, resourceGroupName, name3, slotSwapEntity, options), _listSlotDifferencesFromProductionDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _restoreSnapshotSend(context3, resourceGroupName, name3, restoreRequest, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restoreSnapshot{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restoreSnapshot{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76305,7 +76322,7 @@ function _restoreSnapshotSend(context3, resourceGroupName, name3, restoreRequest
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: snapshotRestoreRequestSerializer(restoreRequest)
@@ -76330,7 +76347,7 @@ function restoreSnapshot(context3, resourceGroupName, name3, restoreRequest, opt
   });
 }
 function _restoreFromDeletedAppSend(context3, resourceGroupName, name3, restoreRequest, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restoreFromDeletedApp{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restoreFromDeletedApp{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76338,7 +76355,7 @@ function _restoreFromDeletedAppSend(context3, resourceGroupName, name3, restoreR
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: deletedAppRestoreRequestSerializer(restoreRequest)
@@ -76363,7 +76380,7 @@ function restoreFromDeletedApp(context3, resourceGroupName, name3, restoreReques
   });
 }
 function _restoreFromBackupBlobSend(context3, resourceGroupName, name3, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restoreFromBackupBlob{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restoreFromBackupBlob{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76371,7 +76388,7 @@ function _restoreFromBackupBlobSend(context3, resourceGroupName, name3, request,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: restoreRequestSerializer(request)
@@ -76396,7 +76413,7 @@ function restoreFromBackupBlob(context3, resourceGroupName, name3, request, opti
   });
 }
 function _restartSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restart{?api%2Dversion,softRestart,synchronous}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/restart{?api%2Dversion,softRestart,synchronous}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76406,7 +76423,7 @@ function _restartSend(context3, resourceGroupName, name3, options = { requestOpt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _restartDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -76422,7 +76439,7 @@ async function restart(context3, resourceGroupName, name3, options = { requestOp
   return _restartDeserialize(result);
 }
 function _resetProductionSlotConfigSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/resetSlotConfig{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/resetSlotConfig{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76430,7 +76447,7 @@ function _resetProductionSlotConfigSend(context3, resourceGroupName, name3, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _resetProductionSlotConfigDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -76446,7 +76463,7 @@ async function resetProductionSlotConfig(context3, resourceGroupName, name3, opt
   return _resetProductionSlotConfigDeserialize(result);
 }
 function _listPublishingProfileXmlWithSecretsSend(context3, resourceGroupName, name3, publishingProfileOptions, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publishxml{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/publishxml{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76454,7 +76471,7 @@ function _listPublishingProfileXmlWithSecretsSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/xml", ...options.requestOptions?.headers },
@@ -76476,7 +76493,7 @@ async function listPublishingProfileXmlWithSecrets(context3, resourceGroupName, 
   return _listPublishingProfileXmlWithSecretsDeserialize(result);
 }
 function _getPrivateLinkResourcesSend3(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateLinkResources{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateLinkResources{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76484,7 +76501,7 @@ function _getPrivateLinkResourcesSend3(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76503,7 +76520,7 @@ async function getPrivateLinkResources3(context3, resourceGroupName, name3, opti
   return _getPrivateLinkResourcesDeserialize3(result);
 }
 function _listPremierAddOnsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/premieraddons{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76511,7 +76528,7 @@ function _listPremierAddOnsSend(context3, resourceGroupName, name3, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76530,7 +76547,7 @@ async function listPremierAddOns(context3, resourceGroupName, name3, options = {
   return _listPremierAddOnsDeserialize(result);
 }
 function _getSitePhpErrorLogFlagSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/phplogging{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/phplogging{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76538,7 +76555,7 @@ function _getSitePhpErrorLogFlagSend(context3, resourceGroupName, name3, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76557,7 +76574,7 @@ async function getSitePhpErrorLogFlag(context3, resourceGroupName, name3, option
   return _getSitePhpErrorLogFlagDeserialize(result);
 }
 function _listPerfMonCountersSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/perfcounters{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/perfcounters{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76566,7 +76583,7 @@ function _listPerfMonCountersSend(context3, resourceGroupName, name3, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76584,7 +76601,7 @@ function listPerfMonCounters(context3, resourceGroupName, name3, options = { req
   return buildPagedAsyncIterator(context3, () => _listPerfMonCountersSend(context3, resourceGroupName, name3, options), _listPerfMonCountersDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _generateNewSitePublishingPasswordSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/newpassword{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/newpassword{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76592,7 +76609,7 @@ function _generateNewSitePublishingPasswordSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _generateNewSitePublishingPasswordDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -76608,7 +76625,7 @@ async function generateNewSitePublishingPassword(context3, resourceGroupName, na
   return _generateNewSitePublishingPasswordDeserialize(result);
 }
 function _getNetworkTracesV2Send(context3, resourceGroupName, name3, operationId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTraces/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTraces/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76617,7 +76634,7 @@ function _getNetworkTracesV2Send(context3, resourceGroupName, name3, operationId
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76636,7 +76653,7 @@ async function getNetworkTracesV2(context3, resourceGroupName, name3, operationI
   return _getNetworkTracesV2Deserialize(result);
 }
 function _getNetworkTraceOperationV2Send(context3, resourceGroupName, name3, operationId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTraces/current/operationresults/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTraces/current/operationresults/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76645,7 +76662,7 @@ function _getNetworkTraceOperationV2Send(context3, resourceGroupName, name3, ope
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76664,7 +76681,7 @@ async function getNetworkTraceOperationV2(context3, resourceGroupName, name3, op
   return _getNetworkTraceOperationV2Deserialize(result);
 }
 function _getNetworkTracesSend(context3, resourceGroupName, name3, operationId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76673,7 +76690,7 @@ function _getNetworkTracesSend(context3, resourceGroupName, name3, operationId, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76692,7 +76709,7 @@ async function getNetworkTraces(context3, resourceGroupName, name3, operationId,
   return _getNetworkTracesDeserialize(result);
 }
 function _stopWebSiteNetworkTraceSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/stop{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/stop{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76700,7 +76717,7 @@ function _stopWebSiteNetworkTraceSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopWebSiteNetworkTraceDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -76716,7 +76733,7 @@ async function stopWebSiteNetworkTrace(context3, resourceGroupName, name3, optio
   return _stopWebSiteNetworkTraceDeserialize(result);
 }
 function _startWebSiteNetworkTraceOperationSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/startOperation{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/startOperation{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76727,7 +76744,7 @@ function _startWebSiteNetworkTraceOperationSend(context3, resourceGroupName, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76751,7 +76768,7 @@ function startWebSiteNetworkTraceOperation(context3, resourceGroupName, name3, o
   });
 }
 function _startWebSiteNetworkTraceSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/start{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/start{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76762,7 +76779,7 @@ function _startWebSiteNetworkTraceSend(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76781,7 +76798,7 @@ async function startWebSiteNetworkTrace(context3, resourceGroupName, name3, opti
   return _startWebSiteNetworkTraceDeserialize(result);
 }
 function _getNetworkTraceOperationSend(context3, resourceGroupName, name3, operationId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/operationresults/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/networkTrace/operationresults/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76790,7 +76807,7 @@ function _getNetworkTraceOperationSend(context3, resourceGroupName, name3, opera
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76809,7 +76826,7 @@ async function getNetworkTraceOperation(context3, resourceGroupName, name3, oper
   return _getNetworkTraceOperationDeserialize(result);
 }
 function _migrateMySqlSend(context3, resourceGroupName, name3, migrationRequestEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/migratemysql{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/migratemysql{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76817,7 +76834,7 @@ function _migrateMySqlSend(context3, resourceGroupName, name3, migrationRequestE
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -76843,7 +76860,7 @@ function migrateMySql(context3, resourceGroupName, name3, migrationRequestEnvelo
   });
 }
 function _migrateStorageSend(context3, subscriptionName, resourceGroupName, name3, migrationOptions, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/migrate{?api%2Dversion,subscriptionName}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/migrate{?api%2Dversion,subscriptionName}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76852,7 +76869,7 @@ function _migrateStorageSend(context3, subscriptionName, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -76878,7 +76895,7 @@ function migrateStorage(context3, subscriptionName, resourceGroupName, name3, mi
   });
 }
 function _updateMachineKeySend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/updatemachinekey{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/updatemachinekey{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76886,7 +76903,7 @@ function _updateMachineKeySend(context3, resourceGroupName, name3, options = { r
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76905,7 +76922,7 @@ async function updateMachineKey(context3, resourceGroupName, name3, options = { 
   return _updateMachineKeyDeserialize(result);
 }
 function _listSyncFunctionTriggersSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/listsyncfunctiontriggerstatus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/listsyncfunctiontriggerstatus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76913,7 +76930,7 @@ function _listSyncFunctionTriggersSend(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76932,7 +76949,7 @@ async function listSyncFunctionTriggers(context3, resourceGroupName, name3, opti
   return _listSyncFunctionTriggersDeserialize(result);
 }
 function _listSiteBackupsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/listbackups{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/listbackups{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76940,7 +76957,7 @@ function _listSiteBackupsSend(context3, resourceGroupName, name3, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76958,7 +76975,7 @@ function listSiteBackups(context3, resourceGroupName, name3, options = { request
   return buildPagedAsyncIterator(context3, () => _listSiteBackupsSend(context3, resourceGroupName, name3, options), _listSiteBackupsDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _isCloneableSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/iscloneable{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/iscloneable{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76966,7 +76983,7 @@ function _isCloneableSend(context3, resourceGroupName, name3, options = { reques
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -76985,7 +77002,7 @@ async function isCloneable(context3, resourceGroupName, name3, options = { reque
   return _isCloneableDeserialize(result);
 }
 function _listRelayServiceConnectionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridconnection{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -76993,7 +77010,7 @@ function _listRelayServiceConnectionsSend(context3, resourceGroupName, name3, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77012,7 +77029,7 @@ async function listRelayServiceConnections(context3, resourceGroupName, name3, o
   return _listRelayServiceConnectionsDeserialize(result);
 }
 function _listHybridConnectionsSend2(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionRelays{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionRelays{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77020,7 +77037,7 @@ function _listHybridConnectionsSend2(context3, resourceGroupName, name3, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77039,7 +77056,7 @@ async function listHybridConnections2(context3, resourceGroupName, name3, option
   return _listHybridConnectionsDeserialize2(result);
 }
 function _deleteHostSecretSend(context3, resourceGroupName, name3, keyType, keyName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77049,7 +77066,7 @@ function _deleteHostSecretSend(context3, resourceGroupName, name3, keyType, keyN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHostSecretDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -77065,7 +77082,7 @@ async function deleteHostSecret(context3, resourceGroupName, name3, keyType, key
   return _deleteHostSecretDeserialize(result);
 }
 function _createOrUpdateHostSecretSend(context3, resourceGroupName, name3, keyType, keyName, key, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77075,7 +77092,7 @@ function _createOrUpdateHostSecretSend(context3, resourceGroupName, name3, keyTy
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77096,7 +77113,7 @@ async function createOrUpdateHostSecret(context3, resourceGroupName, name3, keyT
   return _createOrUpdateHostSecretDeserialize(result);
 }
 function _syncFunctionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/sync{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/sync{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77104,7 +77121,7 @@ function _syncFunctionsSend(context3, resourceGroupName, name3, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _syncFunctionsDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -77120,7 +77137,7 @@ async function syncFunctions(context3, resourceGroupName, name3, options = { req
   return _syncFunctionsDeserialize(result);
 }
 function _listSyncStatusSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/listsyncstatus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/listsyncstatus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77128,7 +77145,7 @@ function _listSyncStatusSend(context3, resourceGroupName, name3, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _listSyncStatusDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -77144,7 +77161,7 @@ async function listSyncStatus(context3, resourceGroupName, name3, options = { re
   return _listSyncStatusDeserialize(result);
 }
 function _listHostKeysSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/listkeys{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/host/default/listkeys{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77152,7 +77169,7 @@ function _listHostKeysSend(context3, resourceGroupName, name3, options = { reque
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77171,7 +77188,7 @@ async function listHostKeys(context3, resourceGroupName, name3, options = { requ
   return _listHostKeysDeserialize(result);
 }
 function _getFunctionsAdminTokenSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/admin/token{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/functions/admin/token{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77179,7 +77196,7 @@ function _getFunctionsAdminTokenSend(context3, resourceGroupName, name3, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77198,7 +77215,7 @@ async function getFunctionsAdminToken(context3, resourceGroupName, name3, option
   return _getFunctionsAdminTokenDeserialize(result);
 }
 function _createOneDeployOperationSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/onedeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/onedeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77206,7 +77223,7 @@ function _createOneDeployOperationSend(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77225,7 +77242,7 @@ async function createOneDeployOperation(context3, resourceGroupName, name3, opti
   return _createOneDeployOperationDeserialize(result);
 }
 function _getOneDeployStatusSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/onedeploy{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/extensions/onedeploy{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77233,7 +77250,7 @@ function _getOneDeployStatusSend(context3, resourceGroupName, name3, options = {
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77252,7 +77269,7 @@ async function getOneDeployStatus(context3, resourceGroupName, name3, options = 
   return _getOneDeployStatusDeserialize(result);
 }
 function _discoverBackupSend(context3, resourceGroupName, name3, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/discoverbackup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/discoverbackup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77260,7 +77277,7 @@ function _discoverBackupSend(context3, resourceGroupName, name3, request, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77281,7 +77298,7 @@ async function discoverBackup(context3, resourceGroupName, name3, request, optio
   return _discoverBackupDeserialize(result);
 }
 function _getContainerLogsZipSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/containerlogs/zip/download{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/containerlogs/zip/download{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77289,7 +77306,7 @@ function _getContainerLogsZipSend(context3, resourceGroupName, name3, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/zip", ...options.requestOptions?.headers }
   });
@@ -77309,7 +77326,7 @@ async function getContainerLogsZip(context3, resourceGroupName, name3, options =
   return _getContainerLogsZipDeserialize(result);
 }
 function _getWebSiteContainerLogsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/containerlogs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/containerlogs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77317,7 +77334,7 @@ function _getWebSiteContainerLogsSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/octet-stream", ...options.requestOptions?.headers }
   });
@@ -77337,7 +77354,7 @@ async function getWebSiteContainerLogs(context3, resourceGroupName, name3, optio
   return _getWebSiteContainerLogsDeserialize(result);
 }
 function _listSitePushSettingsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/pushsettings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/pushsettings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77345,7 +77362,7 @@ function _listSitePushSettingsSend(context3, resourceGroupName, name3, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77364,7 +77381,7 @@ async function listSitePushSettings(context3, resourceGroupName, name3, options 
   return _listSitePushSettingsDeserialize(result);
 }
 function _updateSitePushSettingsSend(context3, resourceGroupName, name3, pushSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/pushsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/pushsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77372,7 +77389,7 @@ function _updateSitePushSettingsSend(context3, resourceGroupName, name3, pushSet
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77393,7 +77410,7 @@ async function updateSitePushSettings(context3, resourceGroupName, name3, pushSe
   return _updateSitePushSettingsDeserialize(result);
 }
 function _listPublishingCredentialsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/publishingcredentials/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/publishingcredentials/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77401,7 +77418,7 @@ function _listPublishingCredentialsSend(context3, resourceGroupName, name3, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77425,7 +77442,7 @@ function listPublishingCredentials(context3, resourceGroupName, name3, options =
   });
 }
 function _listMetadataSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/metadata/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/metadata/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77433,7 +77450,7 @@ function _listMetadataSend(context3, resourceGroupName, name3, options = { reque
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77452,7 +77469,7 @@ async function listMetadata(context3, resourceGroupName, name3, options = { requ
   return _listMetadataDeserialize(result);
 }
 function _updateMetadataSend(context3, resourceGroupName, name3, metadata, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/metadata{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/metadata{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77460,7 +77477,7 @@ function _updateMetadataSend(context3, resourceGroupName, name3, metadata, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77481,7 +77498,7 @@ async function updateMetadata(context3, resourceGroupName, name3, metadata, opti
   return _updateMetadataDeserialize(result);
 }
 function _listConnectionStringsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/connectionstrings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/connectionstrings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77489,7 +77506,7 @@ function _listConnectionStringsSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77508,7 +77525,7 @@ async function listConnectionStrings(context3, resourceGroupName, name3, options
   return _listConnectionStringsDeserialize(result);
 }
 function _updateConnectionStringsSend(context3, resourceGroupName, name3, connectionStrings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/connectionstrings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/connectionstrings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77516,7 +77533,7 @@ function _updateConnectionStringsSend(context3, resourceGroupName, name3, connec
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77537,7 +77554,7 @@ async function updateConnectionStrings(context3, resourceGroupName, name3, conne
   return _updateConnectionStringsDeserialize(result);
 }
 function _getBackupConfigurationSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/backup/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/backup/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77545,7 +77562,7 @@ function _getBackupConfigurationSend(context3, resourceGroupName, name3, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77564,7 +77581,7 @@ async function getBackupConfiguration(context3, resourceGroupName, name3, option
   return _getBackupConfigurationDeserialize(result);
 }
 function _deleteBackupConfigurationSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/backup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/backup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77572,7 +77589,7 @@ function _deleteBackupConfigurationSend(context3, resourceGroupName, name3, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteBackupConfigurationDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -77588,7 +77605,7 @@ async function deleteBackupConfiguration(context3, resourceGroupName, name3, opt
   return _deleteBackupConfigurationDeserialize(result);
 }
 function _updateBackupConfigurationSend(context3, resourceGroupName, name3, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/backup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/backup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77596,7 +77613,7 @@ function _updateBackupConfigurationSend(context3, resourceGroupName, name3, requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77617,7 +77634,7 @@ async function updateBackupConfiguration(context3, resourceGroupName, name3, req
   return _updateBackupConfigurationDeserialize(result);
 }
 function _listAzureStorageAccountsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/azurestorageaccounts/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/azurestorageaccounts/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77625,7 +77642,7 @@ function _listAzureStorageAccountsSend(context3, resourceGroupName, name3, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77644,7 +77661,7 @@ async function listAzureStorageAccounts(context3, resourceGroupName, name3, opti
   return _listAzureStorageAccountsDeserialize(result);
 }
 function _updateAzureStorageAccountsSend(context3, resourceGroupName, name3, azureStorageAccounts, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/azurestorageaccounts{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/azurestorageaccounts{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77652,7 +77669,7 @@ function _updateAzureStorageAccountsSend(context3, resourceGroupName, name3, azu
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77673,7 +77690,7 @@ async function updateAzureStorageAccounts(context3, resourceGroupName, name3, az
   return _updateAzureStorageAccountsDeserialize(result);
 }
 function _getAuthSettingsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77681,7 +77698,7 @@ function _getAuthSettingsSend(context3, resourceGroupName, name3, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77700,7 +77717,7 @@ async function getAuthSettings(context3, resourceGroupName, name3, options = { r
   return _getAuthSettingsDeserialize(result);
 }
 function _updateAuthSettingsSend(context3, resourceGroupName, name3, siteAuthSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/authsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77708,7 +77725,7 @@ function _updateAuthSettingsSend(context3, resourceGroupName, name3, siteAuthSet
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77729,7 +77746,7 @@ async function updateAuthSettings(context3, resourceGroupName, name3, siteAuthSe
   return _updateAuthSettingsDeserialize(result);
 }
 function _listApplicationSettingsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/appsettings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/appsettings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77737,7 +77754,7 @@ function _listApplicationSettingsSend(context3, resourceGroupName, name3, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77756,7 +77773,7 @@ async function listApplicationSettings(context3, resourceGroupName, name3, optio
   return _listApplicationSettingsDeserialize(result);
 }
 function _updateApplicationSettingsSend(context3, resourceGroupName, name3, appSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/appsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/config/appsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77764,7 +77781,7 @@ function _updateApplicationSettingsSend(context3, resourceGroupName, name3, appS
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77785,7 +77802,7 @@ async function updateApplicationSettings(context3, resourceGroupName, name3, app
   return _updateApplicationSettingsDeserialize(result);
 }
 function _backupSend(context3, resourceGroupName, name3, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/backup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77793,7 +77810,7 @@ function _backupSend(context3, resourceGroupName, name3, request, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77814,7 +77831,7 @@ async function backup(context3, resourceGroupName, name3, request, options = { r
   return _backupDeserialize(result);
 }
 function _applySlotConfigToProductionSend(context3, resourceGroupName, name3, slotSwapEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/applySlotConfig{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/applySlotConfig{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77822,7 +77839,7 @@ function _applySlotConfigToProductionSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: csmSlotEntitySerializer(slotSwapEntity)
@@ -77842,7 +77859,7 @@ async function applySlotConfigToProduction(context3, resourceGroupName, name3, s
   return _applySlotConfigToProductionDeserialize(result);
 }
 function _analyzeCustomHostnameSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/analyzeCustomHostname{?api%2Dversion,hostName}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/analyzeCustomHostname{?api%2Dversion,hostName}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77851,7 +77868,7 @@ function _analyzeCustomHostnameSend(context3, resourceGroupName, name3, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77870,13 +77887,13 @@ async function analyzeCustomHostname(context3, resourceGroupName, name3, options
   return _analyzeCustomHostnameDeserialize(result);
 }
 function _listSend10(context3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/sites{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/providers/Microsoft.Web/sites{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01"
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -77894,7 +77911,7 @@ function list10(context3, options = { requestOptions: {} }) {
   return buildPagedAsyncIterator(context3, () => _listSend10(context3, options), _listDeserialize10, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _$deleteSend6(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion,deleteMetrics,deleteEmptyServerFarm}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion,deleteMetrics,deleteEmptyServerFarm}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77904,7 +77921,7 @@ function _$deleteSend6(context3, resourceGroupName, name3, options = { requestOp
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _$deleteDeserialize6(result) {
   const expectedStatuses = ["200", "204"];
@@ -77920,7 +77937,7 @@ async function $delete6(context3, resourceGroupName, name3, options = { requestO
   return _$deleteDeserialize6(result);
 }
 function _updateSend6(context3, resourceGroupName, name3, siteEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77928,7 +77945,7 @@ function _updateSend6(context3, resourceGroupName, name3, siteEnvelope, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77949,7 +77966,7 @@ async function update6(context3, resourceGroupName, name3, siteEnvelope, options
   return _updateDeserialize6(result);
 }
 function _createOrUpdateSend6(context3, resourceGroupName, name3, siteEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77957,7 +77974,7 @@ function _createOrUpdateSend6(context3, resourceGroupName, name3, siteEnvelope, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -77983,7 +78000,7 @@ function createOrUpdate6(context3, resourceGroupName, name3, siteEnvelope, optio
   });
 }
 function _getSend6(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -77991,7 +78008,7 @@ function _getSend6(context3, resourceGroupName, name3, options = { requestOption
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78010,7 +78027,7 @@ async function get6(context3, resourceGroupName, name3, options = { requestOptio
   return _getDeserialize6(result);
 }
 function _updateVnetConnectionGatewaySend(context3, resourceGroupName, name3, vnetName, gatewayName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78020,7 +78037,7 @@ function _updateVnetConnectionGatewaySend(context3, resourceGroupName, name3, vn
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78041,7 +78058,7 @@ async function updateVnetConnectionGateway(context3, resourceGroupName, name3, v
   return _updateVnetConnectionGatewayDeserialize(result);
 }
 function _createOrUpdateVnetConnectionGatewaySend(context3, resourceGroupName, name3, vnetName, gatewayName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78051,7 +78068,7 @@ function _createOrUpdateVnetConnectionGatewaySend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78072,7 +78089,7 @@ async function createOrUpdateVnetConnectionGateway(context3, resourceGroupName, 
   return _createOrUpdateVnetConnectionGatewayDeserialize(result);
 }
 function _getVnetConnectionGatewaySend(context3, resourceGroupName, name3, vnetName, gatewayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78082,7 +78099,7 @@ function _getVnetConnectionGatewaySend(context3, resourceGroupName, name3, vnetN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78101,7 +78118,7 @@ async function getVnetConnectionGateway(context3, resourceGroupName, name3, vnet
   return _getVnetConnectionGatewayDeserialize(result);
 }
 function _updateVnetConnectionGatewaySlotSend(context3, resourceGroupName, name3, vnetName, gatewayName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78112,7 +78129,7 @@ function _updateVnetConnectionGatewaySlotSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78133,7 +78150,7 @@ async function updateVnetConnectionGatewaySlot(context3, resourceGroupName, name
   return _updateVnetConnectionGatewaySlotDeserialize(result);
 }
 function _createOrUpdateVnetConnectionGatewaySlotSend(context3, resourceGroupName, name3, vnetName, gatewayName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78144,7 +78161,7 @@ function _createOrUpdateVnetConnectionGatewaySlotSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78165,7 +78182,7 @@ async function createOrUpdateVnetConnectionGatewaySlot(context3, resourceGroupNa
   return _createOrUpdateVnetConnectionGatewaySlotDeserialize(result);
 }
 function _getVnetConnectionGatewaySlotSend(context3, resourceGroupName, name3, vnetName, gatewayName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}/gateways/{gatewayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78176,7 +78193,7 @@ function _getVnetConnectionGatewaySlotSend(context3, resourceGroupName, name3, v
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78195,7 +78212,7 @@ async function getVnetConnectionGatewaySlot(context3, resourceGroupName, name3, 
   return _getVnetConnectionGatewaySlotDeserialize(result);
 }
 function _listVnetConnectionsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78203,7 +78220,7 @@ function _listVnetConnectionsSend(context3, resourceGroupName, name3, options = 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78222,7 +78239,7 @@ async function listVnetConnections(context3, resourceGroupName, name3, options =
   return _listVnetConnectionsDeserialize(result);
 }
 function _deleteVnetConnectionSend(context3, resourceGroupName, name3, vnetName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78231,7 +78248,7 @@ function _deleteVnetConnectionSend(context3, resourceGroupName, name3, vnetName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteVnetConnectionDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -78247,7 +78264,7 @@ async function deleteVnetConnection(context3, resourceGroupName, name3, vnetName
   return _deleteVnetConnectionDeserialize(result);
 }
 function _updateVnetConnectionSend(context3, resourceGroupName, name3, vnetName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78256,7 +78273,7 @@ function _updateVnetConnectionSend(context3, resourceGroupName, name3, vnetName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78277,7 +78294,7 @@ async function updateVnetConnection(context3, resourceGroupName, name3, vnetName
   return _updateVnetConnectionDeserialize(result);
 }
 function _createOrUpdateVnetConnectionSend(context3, resourceGroupName, name3, vnetName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78286,7 +78303,7 @@ function _createOrUpdateVnetConnectionSend(context3, resourceGroupName, name3, v
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78307,7 +78324,7 @@ async function createOrUpdateVnetConnection(context3, resourceGroupName, name3, 
   return _createOrUpdateVnetConnectionDeserialize(result);
 }
 function _getVnetConnectionSend(context3, resourceGroupName, name3, vnetName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78316,7 +78333,7 @@ function _getVnetConnectionSend(context3, resourceGroupName, name3, vnetName, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78335,7 +78352,7 @@ async function getVnetConnection(context3, resourceGroupName, name3, vnetName, o
   return _getVnetConnectionDeserialize(result);
 }
 function _listVnetConnectionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78344,7 +78361,7 @@ function _listVnetConnectionsSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78363,7 +78380,7 @@ async function listVnetConnectionsSlot(context3, resourceGroupName, name3, slot,
   return _listVnetConnectionsSlotDeserialize(result);
 }
 function _deleteVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78373,7 +78390,7 @@ function _deleteVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteVnetConnectionSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -78389,7 +78406,7 @@ async function deleteVnetConnectionSlot(context3, resourceGroupName, name3, vnet
   return _deleteVnetConnectionSlotDeserialize(result);
 }
 function _updateVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78399,7 +78416,7 @@ function _updateVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78420,7 +78437,7 @@ async function updateVnetConnectionSlot(context3, resourceGroupName, name3, vnet
   return _updateVnetConnectionSlotDeserialize(result);
 }
 function _createOrUpdateVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78430,7 +78447,7 @@ function _createOrUpdateVnetConnectionSlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78451,7 +78468,7 @@ async function createOrUpdateVnetConnectionSlot(context3, resourceGroupName, nam
   return _createOrUpdateVnetConnectionSlotDeserialize(result);
 }
 function _getVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/virtualNetworkConnections/{vnetName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78461,7 +78478,7 @@ function _getVnetConnectionSlotSend(context3, resourceGroupName, name3, vnetName
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78480,7 +78497,7 @@ async function getVnetConnectionSlot(context3, resourceGroupName, name3, vnetNam
   return _getVnetConnectionSlotDeserialize(result);
 }
 function _deleteHybridConnectionSlotSend(context3, resourceGroupName, name3, namespaceName, relayName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78491,7 +78508,7 @@ function _deleteHybridConnectionSlotSend(context3, resourceGroupName, name3, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHybridConnectionSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -78507,7 +78524,7 @@ async function deleteHybridConnectionSlot(context3, resourceGroupName, name3, na
   return _deleteHybridConnectionSlotDeserialize(result);
 }
 function _updateHybridConnectionSlotSend(context3, resourceGroupName, name3, namespaceName, relayName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78518,7 +78535,7 @@ function _updateHybridConnectionSlotSend(context3, resourceGroupName, name3, nam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78539,7 +78556,7 @@ async function updateHybridConnectionSlot(context3, resourceGroupName, name3, na
   return _updateHybridConnectionSlotDeserialize(result);
 }
 function _createOrUpdateHybridConnectionSlotSend(context3, resourceGroupName, name3, namespaceName, relayName, slot, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78550,7 +78567,7 @@ function _createOrUpdateHybridConnectionSlotSend(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78571,7 +78588,7 @@ async function createOrUpdateHybridConnectionSlot(context3, resourceGroupName, n
   return _createOrUpdateHybridConnectionSlotDeserialize(result);
 }
 function _getHybridConnectionSlotSend(context3, resourceGroupName, name3, namespaceName, relayName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78582,7 +78599,7 @@ function _getHybridConnectionSlotSend(context3, resourceGroupName, name3, namesp
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78601,7 +78618,7 @@ async function getHybridConnectionSlot(context3, resourceGroupName, name3, names
   return _getHybridConnectionSlotDeserialize(result);
 }
 function _deleteHybridConnectionSend2(context3, resourceGroupName, name3, namespaceName, relayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78611,7 +78628,7 @@ function _deleteHybridConnectionSend2(context3, resourceGroupName, name3, namesp
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHybridConnectionDeserialize2(result) {
   const expectedStatuses = ["200"];
@@ -78627,7 +78644,7 @@ async function deleteHybridConnection2(context3, resourceGroupName, name3, names
   return _deleteHybridConnectionDeserialize2(result);
 }
 function _updateHybridConnectionSend(context3, resourceGroupName, name3, namespaceName, relayName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78637,7 +78654,7 @@ function _updateHybridConnectionSend(context3, resourceGroupName, name3, namespa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78658,7 +78675,7 @@ async function updateHybridConnection(context3, resourceGroupName, name3, namesp
   return _updateHybridConnectionDeserialize(result);
 }
 function _createOrUpdateHybridConnectionSend(context3, resourceGroupName, name3, namespaceName, relayName, connectionEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78668,7 +78685,7 @@ function _createOrUpdateHybridConnectionSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78689,7 +78706,7 @@ async function createOrUpdateHybridConnection(context3, resourceGroupName, name3
   return _createOrUpdateHybridConnectionDeserialize(result);
 }
 function _getHybridConnectionSend2(context3, resourceGroupName, name3, namespaceName, relayName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hybridConnectionNamespaces/{namespaceName}/relays/{relayName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78699,7 +78716,7 @@ function _getHybridConnectionSend2(context3, resourceGroupName, name3, namespace
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78718,7 +78735,7 @@ async function getHybridConnection2(context3, resourceGroupName, name3, namespac
   return _getHybridConnectionDeserialize2(result);
 }
 function _listPrivateEndpointConnectionListSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78727,7 +78744,7 @@ function _listPrivateEndpointConnectionListSlotSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78745,7 +78762,7 @@ function listPrivateEndpointConnectionListSlot(context3, resourceGroupName, name
   return buildPagedAsyncIterator(context3, () => _listPrivateEndpointConnectionListSlotSend(context3, resourceGroupName, name3, slot, options), _listPrivateEndpointConnectionListSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deletePrivateEndpointConnectionSlotSend(context3, resourceGroupName, name3, privateEndpointConnectionName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78755,7 +78772,7 @@ function _deletePrivateEndpointConnectionSlotSend(context3, resourceGroupName, n
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({
+  return context3.path(path15).delete({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78781,7 +78798,7 @@ function deletePrivateEndpointConnectionSlot(context3, resourceGroupName, name3,
 function _approveOrRejectPrivateEndpointConnectionSlotSend(context3, resourceGroupName, name3, privateEndpointConnectionName, slot, privateEndpointWrapper, options = {
   requestOptions: {}
 }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78791,7 +78808,7 @@ function _approveOrRejectPrivateEndpointConnectionSlotSend(context3, resourceGro
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78819,7 +78836,7 @@ function approveOrRejectPrivateEndpointConnectionSlot(context3, resourceGroupNam
   });
 }
 function _getPrivateEndpointConnectionSlotSend(context3, resourceGroupName, name3, privateEndpointConnectionName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78829,7 +78846,7 @@ function _getPrivateEndpointConnectionSlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78848,7 +78865,7 @@ async function getPrivateEndpointConnectionSlot(context3, resourceGroupName, nam
   return _getPrivateEndpointConnectionSlotDeserialize(result);
 }
 function _listPrivateEndpointConnectionListSend3(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78856,7 +78873,7 @@ function _listPrivateEndpointConnectionListSend3(context3, resourceGroupName, na
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78874,7 +78891,7 @@ function listPrivateEndpointConnectionList3(context3, resourceGroupName, name3, 
   return buildPagedAsyncIterator(context3, () => _listPrivateEndpointConnectionListSend3(context3, resourceGroupName, name3, options), _listPrivateEndpointConnectionListDeserialize3, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deletePrivateEndpointConnectionSend3(context3, resourceGroupName, name3, privateEndpointConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78883,7 +78900,7 @@ function _deletePrivateEndpointConnectionSend3(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({
+  return context3.path(path15).delete({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78907,7 +78924,7 @@ function deletePrivateEndpointConnection3(context3, resourceGroupName, name3, pr
   });
 }
 function _approveOrRejectPrivateEndpointConnectionSend3(context3, resourceGroupName, name3, privateEndpointConnectionName, privateEndpointWrapper, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78916,7 +78933,7 @@ function _approveOrRejectPrivateEndpointConnectionSend3(context3, resourceGroupN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -78942,7 +78959,7 @@ function approveOrRejectPrivateEndpointConnection3(context3, resourceGroupName, 
   });
 }
 function _getPrivateEndpointConnectionSend3(context3, resourceGroupName, name3, privateEndpointConnectionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/privateEndpointConnections/{privateEndpointConnectionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78951,7 +78968,7 @@ function _getPrivateEndpointConnectionSend3(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78970,7 +78987,7 @@ async function getPrivateEndpointConnection3(context3, resourceGroupName, name3,
   return _getPrivateEndpointConnectionDeserialize3(result);
 }
 function _listWorkflowsConnectionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/listWorkflowsConnections{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/listWorkflowsConnections{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -78979,7 +78996,7 @@ function _listWorkflowsConnectionsSlotSend(context3, resourceGroupName, name3, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -78998,7 +79015,7 @@ async function listWorkflowsConnectionsSlot(context3, resourceGroupName, name3, 
   return _listWorkflowsConnectionsSlotDeserialize(result);
 }
 function _deployWorkflowArtifactsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployWorkflowArtifacts{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/deployWorkflowArtifacts{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79007,7 +79024,7 @@ function _deployWorkflowArtifactsSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: !options?.workflowArtifacts ? options?.workflowArtifacts : workflowArtifactsSerializer(options?.workflowArtifacts)
@@ -79027,7 +79044,7 @@ async function deployWorkflowArtifactsSlot(context3, resourceGroupName, name3, s
   return _deployWorkflowArtifactsSlotDeserialize(result);
 }
 function _listUsagesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/usages{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/usages{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79037,7 +79054,7 @@ function _listUsagesSlotSend(context3, resourceGroupName, name3, slot, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79055,7 +79072,7 @@ function listUsagesSlot(context3, resourceGroupName, name3, slot, options = { re
   return buildPagedAsyncIterator(context3, () => _listUsagesSlotSend(context3, resourceGroupName, name3, slot, options), _listUsagesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _syncFunctionTriggersSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/syncfunctiontriggers{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/syncfunctiontriggers{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79064,7 +79081,7 @@ function _syncFunctionTriggersSlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _syncFunctionTriggersSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -79080,7 +79097,7 @@ async function syncFunctionTriggersSlot(context3, resourceGroupName, name3, slot
   return _syncFunctionTriggersSlotDeserialize(result);
 }
 function _syncRepositorySlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sync{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/sync{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79089,7 +79106,7 @@ function _syncRepositorySlotSend(context3, resourceGroupName, name3, slot, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _syncRepositorySlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -79105,7 +79122,7 @@ async function syncRepositorySlot(context3, resourceGroupName, name3, slot, opti
   return _syncRepositorySlotDeserialize(result);
 }
 function _stopNetworkTraceSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/stopNetworkTrace{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/stopNetworkTrace{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79114,7 +79131,7 @@ function _stopNetworkTraceSlotSend(context3, resourceGroupName, name3, slot, opt
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopNetworkTraceSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -79130,7 +79147,7 @@ async function stopNetworkTraceSlot(context3, resourceGroupName, name3, slot, op
   return _stopNetworkTraceSlotDeserialize(result);
 }
 function _stopSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/stop{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/stop{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79139,7 +79156,7 @@ function _stopSlotSend(context3, resourceGroupName, name3, slot, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -79155,7 +79172,7 @@ async function stopSlot(context3, resourceGroupName, name3, slot, options = { re
   return _stopSlotDeserialize(result);
 }
 function _startNetworkTraceSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/startNetworkTrace{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/startNetworkTrace{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79167,7 +79184,7 @@ function _startNetworkTraceSlotSend(context3, resourceGroupName, name3, slot, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79191,7 +79208,7 @@ function startNetworkTraceSlot(context3, resourceGroupName, name3, slot, options
   });
 }
 function _startSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/start{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/start{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79200,7 +79217,7 @@ function _startSlotSend(context3, resourceGroupName, name3, slot, options = { re
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _startSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -79216,7 +79233,7 @@ async function startSlot(context3, resourceGroupName, name3, slot, options = { r
   return _startSlotDeserialize(result);
 }
 function _listSnapshotsFromDRSecondarySlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/snapshotsdr{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/snapshotsdr{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79225,7 +79242,7 @@ function _listSnapshotsFromDRSecondarySlotSend(context3, resourceGroupName, name
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79243,7 +79260,7 @@ function listSnapshotsFromDRSecondarySlot(context3, resourceGroupName, name3, sl
   return buildPagedAsyncIterator(context3, () => _listSnapshotsFromDRSecondarySlotSend(context3, resourceGroupName, name3, slot, options), _listSnapshotsFromDRSecondarySlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _listSnapshotsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/snapshots{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/snapshots{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79252,7 +79269,7 @@ function _listSnapshotsSlotSend(context3, resourceGroupName, name3, slot, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79270,7 +79287,7 @@ function listSnapshotsSlot(context3, resourceGroupName, name3, slot, options = {
   return buildPagedAsyncIterator(context3, () => _listSnapshotsSlotSend(context3, resourceGroupName, name3, slot, options), _listSnapshotsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _swapSlotSend(context3, resourceGroupName, name3, slot, slotSwapEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/slotsswap{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/slotsswap{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79279,7 +79296,7 @@ function _swapSlotSend(context3, resourceGroupName, name3, slot, slotSwapEntity,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: csmSlotEntitySerializer(slotSwapEntity)
@@ -79304,7 +79321,7 @@ function swapSlot(context3, resourceGroupName, name3, slot, slotSwapEntity, opti
   });
 }
 function _listSlotDifferencesSlotSend(context3, resourceGroupName, name3, slot, slotSwapEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/slotsdiffs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/slotsdiffs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79313,7 +79330,7 @@ function _listSlotDifferencesSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -79333,7 +79350,7 @@ function listSlotDifferencesSlot(context3, resourceGroupName, name3, slot, slotS
   return buildPagedAsyncIterator(context3, () => _listSlotDifferencesSlotSend(context3, resourceGroupName, name3, slot, slotSwapEntity, options), _listSlotDifferencesSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _restoreSnapshotSlotSend(context3, resourceGroupName, name3, slot, restoreRequest, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restoreSnapshot{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restoreSnapshot{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79342,7 +79359,7 @@ function _restoreSnapshotSlotSend(context3, resourceGroupName, name3, slot, rest
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: snapshotRestoreRequestSerializer(restoreRequest)
@@ -79367,7 +79384,7 @@ function restoreSnapshotSlot(context3, resourceGroupName, name3, slot, restoreRe
   });
 }
 function _restoreFromDeletedAppSlotSend(context3, resourceGroupName, name3, slot, restoreRequest, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restoreFromDeletedApp{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restoreFromDeletedApp{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79376,7 +79393,7 @@ function _restoreFromDeletedAppSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: deletedAppRestoreRequestSerializer(restoreRequest)
@@ -79401,7 +79418,7 @@ function restoreFromDeletedAppSlot(context3, resourceGroupName, name3, slot, res
   });
 }
 function _restoreFromBackupBlobSlotSend(context3, resourceGroupName, name3, slot, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restoreFromBackupBlob{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restoreFromBackupBlob{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79410,7 +79427,7 @@ function _restoreFromBackupBlobSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: restoreRequestSerializer(request)
@@ -79435,7 +79452,7 @@ function restoreFromBackupBlobSlot(context3, resourceGroupName, name3, slot, req
   });
 }
 function _restartSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restart{?api%2Dversion,softRestart,synchronous}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/restart{?api%2Dversion,softRestart,synchronous}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79446,7 +79463,7 @@ function _restartSlotSend(context3, resourceGroupName, name3, slot, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _restartSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -79462,7 +79479,7 @@ async function restartSlot(context3, resourceGroupName, name3, slot, options = {
   return _restartSlotDeserialize(result);
 }
 function _resetSlotConfigurationSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/resetSlotConfig{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/resetSlotConfig{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79471,7 +79488,7 @@ function _resetSlotConfigurationSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _resetSlotConfigurationSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -79487,7 +79504,7 @@ async function resetSlotConfigurationSlot(context3, resourceGroupName, name3, sl
   return _resetSlotConfigurationSlotDeserialize(result);
 }
 function _listPublishingProfileXmlWithSecretsSlotSend(context3, resourceGroupName, name3, slot, publishingProfileOptions, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publishxml{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/publishxml{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79496,7 +79513,7 @@ function _listPublishingProfileXmlWithSecretsSlotSend(context3, resourceGroupNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/xml", ...options.requestOptions?.headers },
@@ -79518,7 +79535,7 @@ async function listPublishingProfileXmlWithSecretsSlot(context3, resourceGroupNa
   return _listPublishingProfileXmlWithSecretsSlotDeserialize(result);
 }
 function _getPrivateLinkResourcesSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateLinkResources{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/privateLinkResources{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79527,7 +79544,7 @@ function _getPrivateLinkResourcesSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79546,7 +79563,7 @@ async function getPrivateLinkResourcesSlot(context3, resourceGroupName, name3, s
   return _getPrivateLinkResourcesSlotDeserialize(result);
 }
 function _listPremierAddOnsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/premieraddons{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79555,7 +79572,7 @@ function _listPremierAddOnsSlotSend(context3, resourceGroupName, name3, slot, op
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79574,7 +79591,7 @@ async function listPremierAddOnsSlot(context3, resourceGroupName, name3, slot, o
   return _listPremierAddOnsSlotDeserialize(result);
 }
 function _getSitePhpErrorLogFlagSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/phplogging{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/phplogging{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79583,7 +79600,7 @@ function _getSitePhpErrorLogFlagSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79602,7 +79619,7 @@ async function getSitePhpErrorLogFlagSlot(context3, resourceGroupName, name3, sl
   return _getSitePhpErrorLogFlagSlotDeserialize(result);
 }
 function _listPerfMonCountersSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/perfcounters{?api%2Dversion,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/perfcounters{?api%2Dversion,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79612,7 +79629,7 @@ function _listPerfMonCountersSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79630,7 +79647,7 @@ function listPerfMonCountersSlot(context3, resourceGroupName, name3, slot, optio
   return buildPagedAsyncIterator(context3, () => _listPerfMonCountersSlotSend(context3, resourceGroupName, name3, slot, options), _listPerfMonCountersSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _generateNewSitePublishingPasswordSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/newpassword{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/newpassword{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79639,7 +79656,7 @@ function _generateNewSitePublishingPasswordSlotSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _generateNewSitePublishingPasswordSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -79655,7 +79672,7 @@ async function generateNewSitePublishingPasswordSlot(context3, resourceGroupName
   return _generateNewSitePublishingPasswordSlotDeserialize(result);
 }
 function _getNetworkTracesSlotV2Send(context3, resourceGroupName, name3, operationId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTraces/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTraces/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79665,7 +79682,7 @@ function _getNetworkTracesSlotV2Send(context3, resourceGroupName, name3, operati
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79684,7 +79701,7 @@ async function getNetworkTracesSlotV2(context3, resourceGroupName, name3, operat
   return _getNetworkTracesSlotV2Deserialize(result);
 }
 function _getNetworkTraceOperationSlotV2Send(context3, resourceGroupName, name3, operationId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTraces/current/operationresults/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTraces/current/operationresults/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79694,7 +79711,7 @@ function _getNetworkTraceOperationSlotV2Send(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79713,7 +79730,7 @@ async function getNetworkTraceOperationSlotV2(context3, resourceGroupName, name3
   return _getNetworkTraceOperationSlotV2Deserialize(result);
 }
 function _getNetworkTracesSlotSend(context3, resourceGroupName, name3, operationId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79723,7 +79740,7 @@ function _getNetworkTracesSlotSend(context3, resourceGroupName, name3, operation
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79742,7 +79759,7 @@ async function getNetworkTracesSlot(context3, resourceGroupName, name3, operatio
   return _getNetworkTracesSlotDeserialize(result);
 }
 function _stopWebSiteNetworkTraceSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/stop{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/stop{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79751,7 +79768,7 @@ function _stopWebSiteNetworkTraceSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _stopWebSiteNetworkTraceSlotDeserialize(result) {
   const expectedStatuses = ["200", "204"];
@@ -79767,7 +79784,7 @@ async function stopWebSiteNetworkTraceSlot(context3, resourceGroupName, name3, s
   return _stopWebSiteNetworkTraceSlotDeserialize(result);
 }
 function _startWebSiteNetworkTraceOperationSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/startOperation{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/startOperation{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79779,7 +79796,7 @@ function _startWebSiteNetworkTraceOperationSlotSend(context3, resourceGroupName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79803,7 +79820,7 @@ function startWebSiteNetworkTraceOperationSlot(context3, resourceGroupName, name
   });
 }
 function _startWebSiteNetworkTraceSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/start{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/start{?api%2Dversion,durationInSeconds,maxFrameLength,sasUrl}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79815,7 +79832,7 @@ function _startWebSiteNetworkTraceSlotSend(context3, resourceGroupName, name3, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79834,7 +79851,7 @@ async function startWebSiteNetworkTraceSlot(context3, resourceGroupName, name3, 
   return _startWebSiteNetworkTraceSlotDeserialize(result);
 }
 function _getNetworkTraceOperationSlotSend(context3, resourceGroupName, name3, operationId, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/operationresults/{operationId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/networkTrace/operationresults/{operationId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79844,7 +79861,7 @@ function _getNetworkTraceOperationSlotSend(context3, resourceGroupName, name3, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79863,7 +79880,7 @@ async function getNetworkTraceOperationSlot(context3, resourceGroupName, name3, 
   return _getNetworkTraceOperationSlotDeserialize(result);
 }
 function _listSyncFunctionTriggersSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/listsyncfunctiontriggerstatus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/listsyncfunctiontriggerstatus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79872,7 +79889,7 @@ function _listSyncFunctionTriggersSlotSend(context3, resourceGroupName, name3, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79891,7 +79908,7 @@ async function listSyncFunctionTriggersSlot(context3, resourceGroupName, name3, 
   return _listSyncFunctionTriggersSlotDeserialize(result);
 }
 function _listSiteBackupsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/listbackups{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/listbackups{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79900,7 +79917,7 @@ function _listSiteBackupsSlotSend(context3, resourceGroupName, name3, slot, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79918,7 +79935,7 @@ function listSiteBackupsSlot(context3, resourceGroupName, name3, slot, options =
   return buildPagedAsyncIterator(context3, () => _listSiteBackupsSlotSend(context3, resourceGroupName, name3, slot, options), _listSiteBackupsSlotDeserialize, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _isCloneableSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/iscloneable{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/iscloneable{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79927,7 +79944,7 @@ function _isCloneableSlotSend(context3, resourceGroupName, name3, slot, options 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79946,7 +79963,7 @@ async function isCloneableSlot(context3, resourceGroupName, name3, slot, options
   return _isCloneableSlotDeserialize(result);
 }
 function _listRelayServiceConnectionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridconnection{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79955,7 +79972,7 @@ function _listRelayServiceConnectionsSlotSend(context3, resourceGroupName, name3
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -79974,7 +79991,7 @@ async function listRelayServiceConnectionsSlot(context3, resourceGroupName, name
   return _listRelayServiceConnectionsSlotDeserialize(result);
 }
 function _listHybridConnectionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionRelays{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/hybridConnectionRelays{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -79983,7 +80000,7 @@ function _listHybridConnectionsSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80002,7 +80019,7 @@ async function listHybridConnectionsSlot(context3, resourceGroupName, name3, slo
   return _listHybridConnectionsSlotDeserialize(result);
 }
 function _deleteHostSecretSlotSend(context3, resourceGroupName, name3, keyType, keyName, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80013,7 +80030,7 @@ function _deleteHostSecretSlotSend(context3, resourceGroupName, name3, keyType, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteHostSecretSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -80029,7 +80046,7 @@ async function deleteHostSecretSlot(context3, resourceGroupName, name3, keyType,
   return _deleteHostSecretSlotDeserialize(result);
 }
 function _createOrUpdateHostSecretSlotSend(context3, resourceGroupName, name3, keyType, keyName, slot, key, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/{keyType}/{keyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80040,7 +80057,7 @@ function _createOrUpdateHostSecretSlotSend(context3, resourceGroupName, name3, k
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80061,7 +80078,7 @@ async function createOrUpdateHostSecretSlot(context3, resourceGroupName, name3, 
   return _createOrUpdateHostSecretSlotDeserialize(result);
 }
 function _syncFunctionsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/sync{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/sync{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80070,7 +80087,7 @@ function _syncFunctionsSlotSend(context3, resourceGroupName, name3, slot, option
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _syncFunctionsSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -80086,7 +80103,7 @@ async function syncFunctionsSlot(context3, resourceGroupName, name3, slot, optio
   return _syncFunctionsSlotDeserialize(result);
 }
 function _listSyncStatusSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/listsyncstatus{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/listsyncstatus{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80095,7 +80112,7 @@ function _listSyncStatusSlotSend(context3, resourceGroupName, name3, slot, optio
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _listSyncStatusSlotDeserialize(result) {
   const expectedStatuses = ["204"];
@@ -80111,7 +80128,7 @@ async function listSyncStatusSlot(context3, resourceGroupName, name3, slot, opti
   return _listSyncStatusSlotDeserialize(result);
 }
 function _listHostKeysSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/listkeys{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/host/default/listkeys{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80120,7 +80137,7 @@ function _listHostKeysSlotSend(context3, resourceGroupName, name3, slot, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80139,7 +80156,7 @@ async function listHostKeysSlot(context3, resourceGroupName, name3, slot, option
   return _listHostKeysSlotDeserialize(result);
 }
 function _getFunctionsAdminTokenSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/admin/token{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/functions/admin/token{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80148,7 +80165,7 @@ function _getFunctionsAdminTokenSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80167,7 +80184,7 @@ async function getFunctionsAdminTokenSlot(context3, resourceGroupName, name3, sl
   return _getFunctionsAdminTokenSlotDeserialize(result);
 }
 function _discoverBackupSlotSend(context3, resourceGroupName, name3, slot, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/discoverbackup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/discoverbackup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80176,7 +80193,7 @@ function _discoverBackupSlotSend(context3, resourceGroupName, name3, slot, reque
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80197,7 +80214,7 @@ async function discoverBackupSlot(context3, resourceGroupName, name3, slot, requ
   return _discoverBackupSlotDeserialize(result);
 }
 function _getContainerLogsZipSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/containerlogs/zip/download{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/containerlogs/zip/download{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80206,7 +80223,7 @@ function _getContainerLogsZipSlotSend(context3, resourceGroupName, name3, slot, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/zip", ...options.requestOptions?.headers }
   });
@@ -80226,7 +80243,7 @@ async function getContainerLogsZipSlot(context3, resourceGroupName, name3, slot,
   return _getContainerLogsZipSlotDeserialize(result);
 }
 function _getWebSiteContainerLogsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/containerlogs{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/containerlogs{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80235,7 +80252,7 @@ function _getWebSiteContainerLogsSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/octet-stream", ...options.requestOptions?.headers }
   });
@@ -80255,7 +80272,7 @@ async function getWebSiteContainerLogsSlot(context3, resourceGroupName, name3, s
   return _getWebSiteContainerLogsSlotDeserialize(result);
 }
 function _listSitePushSettingsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/pushsettings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/pushsettings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80264,7 +80281,7 @@ function _listSitePushSettingsSlotSend(context3, resourceGroupName, name3, slot,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80283,7 +80300,7 @@ async function listSitePushSettingsSlot(context3, resourceGroupName, name3, slot
   return _listSitePushSettingsSlotDeserialize(result);
 }
 function _updateSitePushSettingsSlotSend(context3, resourceGroupName, name3, slot, pushSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/pushsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/pushsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80292,7 +80309,7 @@ function _updateSitePushSettingsSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80313,7 +80330,7 @@ async function updateSitePushSettingsSlot(context3, resourceGroupName, name3, sl
   return _updateSitePushSettingsSlotDeserialize(result);
 }
 function _listPublishingCredentialsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/publishingcredentials/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/publishingcredentials/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80322,7 +80339,7 @@ function _listPublishingCredentialsSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80346,7 +80363,7 @@ function listPublishingCredentialsSlot(context3, resourceGroupName, name3, slot,
   });
 }
 function _listMetadataSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/metadata/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/metadata/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80355,7 +80372,7 @@ function _listMetadataSlotSend(context3, resourceGroupName, name3, slot, options
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80374,7 +80391,7 @@ async function listMetadataSlot(context3, resourceGroupName, name3, slot, option
   return _listMetadataSlotDeserialize(result);
 }
 function _updateMetadataSlotSend(context3, resourceGroupName, name3, slot, metadata, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/metadata{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/metadata{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80383,7 +80400,7 @@ function _updateMetadataSlotSend(context3, resourceGroupName, name3, slot, metad
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80404,7 +80421,7 @@ async function updateMetadataSlot(context3, resourceGroupName, name3, slot, meta
   return _updateMetadataSlotDeserialize(result);
 }
 function _listConnectionStringsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/connectionstrings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/connectionstrings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80413,7 +80430,7 @@ function _listConnectionStringsSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80432,7 +80449,7 @@ async function listConnectionStringsSlot(context3, resourceGroupName, name3, slo
   return _listConnectionStringsSlotDeserialize(result);
 }
 function _updateConnectionStringsSlotSend(context3, resourceGroupName, name3, slot, connectionStrings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/connectionstrings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/connectionstrings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80441,7 +80458,7 @@ function _updateConnectionStringsSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80462,7 +80479,7 @@ async function updateConnectionStringsSlot(context3, resourceGroupName, name3, s
   return _updateConnectionStringsSlotDeserialize(result);
 }
 function _getBackupConfigurationSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/backup/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/backup/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80471,7 +80488,7 @@ function _getBackupConfigurationSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80490,7 +80507,7 @@ async function getBackupConfigurationSlot(context3, resourceGroupName, name3, sl
   return _getBackupConfigurationSlotDeserialize(result);
 }
 function _deleteBackupConfigurationSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/backup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/backup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80499,7 +80516,7 @@ function _deleteBackupConfigurationSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteBackupConfigurationSlotDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -80515,7 +80532,7 @@ async function deleteBackupConfigurationSlot(context3, resourceGroupName, name3,
   return _deleteBackupConfigurationSlotDeserialize(result);
 }
 function _updateBackupConfigurationSlotSend(context3, resourceGroupName, name3, slot, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/backup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/backup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80524,7 +80541,7 @@ function _updateBackupConfigurationSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80545,7 +80562,7 @@ async function updateBackupConfigurationSlot(context3, resourceGroupName, name3,
   return _updateBackupConfigurationSlotDeserialize(result);
 }
 function _listAzureStorageAccountsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/azurestorageaccounts/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/azurestorageaccounts/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80554,7 +80571,7 @@ function _listAzureStorageAccountsSlotSend(context3, resourceGroupName, name3, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80573,7 +80590,7 @@ async function listAzureStorageAccountsSlot(context3, resourceGroupName, name3, 
   return _listAzureStorageAccountsSlotDeserialize(result);
 }
 function _updateAzureStorageAccountsSlotSend(context3, resourceGroupName, name3, slot, azureStorageAccounts, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/azurestorageaccounts{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/azurestorageaccounts{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80582,7 +80599,7 @@ function _updateAzureStorageAccountsSlotSend(context3, resourceGroupName, name3,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80603,7 +80620,7 @@ async function updateAzureStorageAccountsSlot(context3, resourceGroupName, name3
   return _updateAzureStorageAccountsSlotDeserialize(result);
 }
 function _getAuthSettingsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80612,7 +80629,7 @@ function _getAuthSettingsSlotSend(context3, resourceGroupName, name3, slot, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80631,7 +80648,7 @@ async function getAuthSettingsSlot(context3, resourceGroupName, name3, slot, opt
   return _getAuthSettingsSlotDeserialize(result);
 }
 function _updateAuthSettingsSlotSend(context3, resourceGroupName, name3, slot, siteAuthSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/authsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80640,7 +80657,7 @@ function _updateAuthSettingsSlotSend(context3, resourceGroupName, name3, slot, s
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80661,7 +80678,7 @@ async function updateAuthSettingsSlot(context3, resourceGroupName, name3, slot, 
   return _updateAuthSettingsSlotDeserialize(result);
 }
 function _listApplicationSettingsSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/appsettings/list{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/appsettings/list{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80670,7 +80687,7 @@ function _listApplicationSettingsSlotSend(context3, resourceGroupName, name3, sl
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80689,7 +80706,7 @@ async function listApplicationSettingsSlot(context3, resourceGroupName, name3, s
   return _listApplicationSettingsSlotDeserialize(result);
 }
 function _updateApplicationSettingsSlotSend(context3, resourceGroupName, name3, slot, appSettings, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/appsettings{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/config/appsettings{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80698,7 +80715,7 @@ function _updateApplicationSettingsSlotSend(context3, resourceGroupName, name3, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80719,7 +80736,7 @@ async function updateApplicationSettingsSlot(context3, resourceGroupName, name3,
   return _updateApplicationSettingsSlotDeserialize(result);
 }
 function _backupSlotSend(context3, resourceGroupName, name3, slot, request, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backup{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/backup{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80728,7 +80745,7 @@ function _backupSlotSend(context3, resourceGroupName, name3, slot, request, opti
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80749,7 +80766,7 @@ async function backupSlot(context3, resourceGroupName, name3, slot, request, opt
   return _backupSlotDeserialize(result);
 }
 function _applySlotConfigurationSlotSend(context3, resourceGroupName, name3, slot, slotSwapEntity, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/applySlotConfig{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/applySlotConfig{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80758,7 +80775,7 @@ function _applySlotConfigurationSlotSend(context3, resourceGroupName, name3, slo
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: csmSlotEntitySerializer(slotSwapEntity)
@@ -80778,7 +80795,7 @@ async function applySlotConfigurationSlot(context3, resourceGroupName, name3, sl
   return _applySlotConfigurationSlotDeserialize(result);
 }
 function _analyzeCustomHostnameSlotSend(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/analyzeCustomHostname{?api%2Dversion,hostName}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}/analyzeCustomHostname{?api%2Dversion,hostName}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80788,7 +80805,7 @@ function _analyzeCustomHostnameSlotSend(context3, resourceGroupName, name3, slot
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80807,7 +80824,7 @@ async function analyzeCustomHostnameSlot(context3, resourceGroupName, name3, slo
   return _analyzeCustomHostnameSlotDeserialize(result);
 }
 function _listByResourceGroupSend6(context3, resourceGroupName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites{?api%2Dversion,includeSlots}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites{?api%2Dversion,includeSlots}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     "api%2Dversion": context3.apiVersion ?? "2025-05-01",
@@ -80815,7 +80832,7 @@ function _listByResourceGroupSend6(context3, resourceGroupName, options = { requ
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80833,7 +80850,7 @@ function listByResourceGroup6(context3, resourceGroupName, options = { requestOp
   return buildPagedAsyncIterator(context3, () => _listByResourceGroupSend6(context3, resourceGroupName, options), _listByResourceGroupDeserialize6, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _deleteSlotSend2(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion,deleteMetrics,deleteEmptyServerFarm}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion,deleteMetrics,deleteEmptyServerFarm}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80844,7 +80861,7 @@ function _deleteSlotSend2(context3, resourceGroupName, name3, slot, options = { 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).delete({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).delete({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _deleteSlotDeserialize2(result) {
   const expectedStatuses = ["200", "204"];
@@ -80860,7 +80877,7 @@ async function deleteSlot2(context3, resourceGroupName, name3, slot, options = {
   return _deleteSlotDeserialize2(result);
 }
 function _updateSlotSend2(context3, resourceGroupName, name3, slot, siteEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80869,7 +80886,7 @@ function _updateSlotSend2(context3, resourceGroupName, name3, slot, siteEnvelope
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).patch({
+  return context3.path(path15).patch({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80890,7 +80907,7 @@ async function updateSlot2(context3, resourceGroupName, name3, slot, siteEnvelop
   return _updateSlotDeserialize2(result);
 }
 function _createOrUpdateSlotSend2(context3, resourceGroupName, name3, slot, siteEnvelope, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80899,7 +80916,7 @@ function _createOrUpdateSlotSend2(context3, resourceGroupName, name3, slot, site
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).put({
+  return context3.path(path15).put({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     headers: { accept: "application/json", ...options.requestOptions?.headers },
@@ -80925,7 +80942,7 @@ function createOrUpdateSlot2(context3, resourceGroupName, name3, slot, siteEnvel
   });
 }
 function _getSlotSend2(context3, resourceGroupName, name3, slot, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots/{slot}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80934,7 +80951,7 @@ function _getSlotSend2(context3, resourceGroupName, name3, slot, options = { req
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -80953,7 +80970,7 @@ async function getSlot2(context3, resourceGroupName, name3, slot, options = { re
   return _getSlotDeserialize2(result);
 }
 function _listSlotsSend(context3, resourceGroupName, name3, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/slots{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -80961,7 +80978,7 @@ function _listSlotsSend(context3, resourceGroupName, name3, options = { requestO
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81696,7 +81713,7 @@ function _getWebAppsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowRunActionRepetitions/operations.js
 function _listExpressionTracesSend(context3, resourceGroupName, name3, workflowName, runName, actionName, repetitionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}/listExpressionTraces{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}/listExpressionTraces{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81708,7 +81725,7 @@ function _listExpressionTracesSend(context3, resourceGroupName, name3, workflowN
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81730,7 +81747,7 @@ function listExpressionTraces(context3, resourceGroupName, name3, workflowName, 
   });
 }
 function _listSend11(context3, resourceGroupName, name3, workflowName, runName, actionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81741,7 +81758,7 @@ function _listSend11(context3, resourceGroupName, name3, workflowName, runName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81759,7 +81776,7 @@ function list11(context3, resourceGroupName, name3, workflowName, runName, actio
   return buildPagedAsyncIterator(context3, () => _listSend11(context3, resourceGroupName, name3, workflowName, runName, actionName, options), _listDeserialize11, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend7(context3, resourceGroupName, name3, workflowName, runName, actionName, repetitionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81771,7 +81788,7 @@ function _getSend7(context3, resourceGroupName, name3, workflowName, runName, ac
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81806,7 +81823,7 @@ function _getWorkflowRunActionRepetitionsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowRunActionRepetitionsRequestHistories/operations.js
 function _listSend12(context3, resourceGroupName, name3, workflowName, runName, actionName, repetitionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}/requestHistories{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}/requestHistories{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81818,7 +81835,7 @@ function _listSend12(context3, resourceGroupName, name3, workflowName, runName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81836,7 +81853,7 @@ function list12(context3, resourceGroupName, name3, workflowName, runName, actio
   return buildPagedAsyncIterator(context3, () => _listSend12(context3, resourceGroupName, name3, workflowName, runName, actionName, repetitionName, options), _listDeserialize12, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend8(context3, resourceGroupName, name3, workflowName, runName, actionName, repetitionName, requestHistoryName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}/requestHistories/{requestHistoryName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/repetitions/{repetitionName}/requestHistories/{requestHistoryName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81849,7 +81866,7 @@ function _getSend8(context3, resourceGroupName, name3, workflowName, runName, ac
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81883,7 +81900,7 @@ function _getWorkflowRunActionRepetitionsRequestHistoriesOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowRunActionScopeRepetitions/operations.js
 function _listSend13(context3, resourceGroupName, name3, workflowName, runName, actionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/scopeRepetitions{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/scopeRepetitions{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81894,7 +81911,7 @@ function _listSend13(context3, resourceGroupName, name3, workflowName, runName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81912,7 +81929,7 @@ function list13(context3, resourceGroupName, name3, workflowName, runName, actio
   return buildPagedAsyncIterator(context3, () => _listSend13(context3, resourceGroupName, name3, workflowName, runName, actionName, options), _listDeserialize13, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend9(context3, resourceGroupName, name3, workflowName, runName, actionName, repetitionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/scopeRepetitions/{repetitionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/scopeRepetitions/{repetitionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81924,7 +81941,7 @@ function _getSend9(context3, resourceGroupName, name3, workflowName, runName, ac
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81958,7 +81975,7 @@ function _getWorkflowRunActionScopeRepetitionsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowRunActions/operations.js
 function _listExpressionTracesSend2(context3, resourceGroupName, name3, workflowName, runName, actionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/listExpressionTraces{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}/listExpressionTraces{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -81969,7 +81986,7 @@ function _listExpressionTracesSend2(context3, resourceGroupName, name3, workflow
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -81991,7 +82008,7 @@ function listExpressionTraces2(context3, resourceGroupName, name3, workflowName,
   });
 }
 function _listSend14(context3, resourceGroupName, name3, workflowName, runName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions{?api%2Dversion,%24top,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions{?api%2Dversion,%24top,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82003,7 +82020,7 @@ function _listSend14(context3, resourceGroupName, name3, workflowName, runName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82021,7 +82038,7 @@ function list14(context3, resourceGroupName, name3, workflowName, runName, optio
   return buildPagedAsyncIterator(context3, () => _listSend14(context3, resourceGroupName, name3, workflowName, runName, options), _listDeserialize14, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend10(context3, resourceGroupName, name3, workflowName, runName, actionName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/actions/{actionName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82032,7 +82049,7 @@ function _getSend10(context3, resourceGroupName, name3, workflowName, runName, a
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82067,7 +82084,7 @@ function _getWorkflowRunActionsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowRuns/operations.js
 function _cancelSend(context3, resourceGroupName, name3, workflowName, runName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/cancel{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}/cancel{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82077,7 +82094,7 @@ function _cancelSend(context3, resourceGroupName, name3, workflowName, runName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _cancelDeserialize(result) {
   const expectedStatuses = ["200"];
@@ -82093,7 +82110,7 @@ async function cancel(context3, resourceGroupName, name3, workflowName, runName,
   return _cancelDeserialize(result);
 }
 function _listSend15(context3, resourceGroupName, name3, workflowName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs{?api%2Dversion,%24top,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs{?api%2Dversion,%24top,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82104,7 +82121,7 @@ function _listSend15(context3, resourceGroupName, name3, workflowName, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82122,7 +82139,7 @@ function list15(context3, resourceGroupName, name3, workflowName, options = { re
   return buildPagedAsyncIterator(context3, () => _listSend15(context3, resourceGroupName, name3, workflowName, options), _listDeserialize15, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend11(context3, resourceGroupName, name3, workflowName, runName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/runs/{runName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82132,7 +82149,7 @@ function _getSend11(context3, resourceGroupName, name3, workflowName, runName, o
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82167,7 +82184,7 @@ function _getWorkflowRunsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowTriggerHistories/operations.js
 function _resubmitSend(context3, resourceGroupName, name3, workflowName, triggerName, historyName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/histories/{historyName}/resubmit{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/histories/{historyName}/resubmit{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82178,7 +82195,7 @@ function _resubmitSend(context3, resourceGroupName, name3, workflowName, trigger
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _resubmitDeserialize(result) {
   const expectedStatuses = ["202", "200", "201"];
@@ -82199,7 +82216,7 @@ function resubmit(context3, resourceGroupName, name3, workflowName, triggerName,
   });
 }
 function _listSend16(context3, resourceGroupName, name3, workflowName, triggerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/histories{?api%2Dversion,%24top,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/histories{?api%2Dversion,%24top,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82211,7 +82228,7 @@ function _listSend16(context3, resourceGroupName, name3, workflowName, triggerNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82229,7 +82246,7 @@ function list16(context3, resourceGroupName, name3, workflowName, triggerName, o
   return buildPagedAsyncIterator(context3, () => _listSend16(context3, resourceGroupName, name3, workflowName, triggerName, options), _listDeserialize16, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend12(context3, resourceGroupName, name3, workflowName, triggerName, historyName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/histories/{historyName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/histories/{historyName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82240,7 +82257,7 @@ function _getSend12(context3, resourceGroupName, name3, workflowName, triggerNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82283,7 +82300,7 @@ function _getWorkflowTriggerHistoriesOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowTriggers/operations.js
 function _getSchemaJsonSend(context3, resourceGroupName, name3, workflowName, triggerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/schemas/json{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/schemas/json{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82293,7 +82310,7 @@ function _getSchemaJsonSend(context3, resourceGroupName, name3, workflowName, tr
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82312,7 +82329,7 @@ async function getSchemaJson(context3, resourceGroupName, name3, workflowName, t
   return _getSchemaJsonDeserialize(result);
 }
 function _runSend(context3, resourceGroupName, name3, workflowName, triggerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/run{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/run{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82322,7 +82339,7 @@ function _runSend(context3, resourceGroupName, name3, workflowName, triggerName,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({ ...operationOptionsToRequestParameters2(options) });
+  return context3.path(path15).post({ ...operationOptionsToRequestParameters2(options) });
 }
 async function _runDeserialize(result) {
   const expectedStatuses = ["202", "200", "201"];
@@ -82343,7 +82360,7 @@ function run2(context3, resourceGroupName, name3, workflowName, triggerName, opt
   });
 }
 function _listCallbackUrlSend(context3, resourceGroupName, name3, workflowName, triggerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/listCallbackUrl{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}/listCallbackUrl{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82353,7 +82370,7 @@ function _listCallbackUrlSend(context3, resourceGroupName, name3, workflowName, 
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82372,7 +82389,7 @@ async function listCallbackUrl(context3, resourceGroupName, name3, workflowName,
   return _listCallbackUrlDeserialize(result);
 }
 function _listSend17(context3, resourceGroupName, name3, workflowName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers{?api%2Dversion,%24top,%24filter}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers{?api%2Dversion,%24top,%24filter}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82383,7 +82400,7 @@ function _listSend17(context3, resourceGroupName, name3, workflowName, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82401,7 +82418,7 @@ function list17(context3, resourceGroupName, name3, workflowName, options = { re
   return buildPagedAsyncIterator(context3, () => _listSend17(context3, resourceGroupName, name3, workflowName, options), _listDeserialize17, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend13(context3, resourceGroupName, name3, workflowName, triggerName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/triggers/{triggerName}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82411,7 +82428,7 @@ function _getSend13(context3, resourceGroupName, name3, workflowName, triggerNam
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82456,7 +82473,7 @@ function _getWorkflowTriggersOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflowVersions/operations.js
 function _listSend18(context3, resourceGroupName, name3, workflowName, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/versions{?api%2Dversion,%24top}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/versions{?api%2Dversion,%24top}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82466,7 +82483,7 @@ function _listSend18(context3, resourceGroupName, name3, workflowName, options =
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82484,7 +82501,7 @@ function list18(context3, resourceGroupName, name3, workflowName, options = { re
   return buildPagedAsyncIterator(context3, () => _listSend18(context3, resourceGroupName, name3, workflowName, options), _listDeserialize18, ["200"], { itemName: "value", nextLinkName: "nextLink", apiVersion: context3.apiVersion ?? "2025-05-01" });
 }
 function _getSend14(context3, resourceGroupName, name3, workflowName, versionId, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/versions/{versionId}{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/versions/{versionId}{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82494,7 +82511,7 @@ function _getSend14(context3, resourceGroupName, name3, workflowName, versionId,
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).get({
+  return context3.path(path15).get({
     ...operationOptionsToRequestParameters2(options),
     headers: { accept: "application/json", ...options.requestOptions?.headers }
   });
@@ -82528,7 +82545,7 @@ function _getWorkflowVersionsOperations(context3) {
 
 // node_modules/@azure/arm-appservice/dist/esm/api/workflows/operations.js
 function _validateSend2(context3, resourceGroupName, name3, workflowName, validateParameter, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/validate{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/validate{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82537,7 +82554,7 @@ function _validateSend2(context3, resourceGroupName, name3, workflowName, valida
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: workflowSerializer(validateParameter)
@@ -82557,7 +82574,7 @@ async function validate3(context3, resourceGroupName, name3, workflowName, valid
   return _validateDeserialize2(result);
 }
 function _regenerateAccessKeySend(context3, resourceGroupName, name3, workflowName, keyType, options = { requestOptions: {} }) {
-  const path14 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/regenerateAccessKey{?api%2Dversion}", {
+  const path15 = expandUrlTemplate("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflowName}/regenerateAccessKey{?api%2Dversion}", {
     subscriptionId: context3.subscriptionId,
     resourceGroupName,
     name: name3,
@@ -82566,7 +82583,7 @@ function _regenerateAccessKeySend(context3, resourceGroupName, name3, workflowNa
   }, {
     allowReserved: options?.requestOptions?.skipUrlEncoding
   });
-  return context3.path(path14).post({
+  return context3.path(path15).post({
     ...operationOptionsToRequestParameters2(options),
     contentType: "application/json",
     body: regenerateActionParameterSerializer(keyType)
@@ -82767,7 +82784,7 @@ var WebSiteManagementClient = class {
   appServiceEnvironments;
 };
 
-// src/clouds.ts
+// src/signin/clouds.ts
 var CLOUD_ENDPOINTS = {
   AzureCloud: {
     authorityHost: "https://login.microsoftonline.com",
@@ -82804,12 +82821,12 @@ function isKnownAuthorityHost(authorityHost) {
   return Object.values(CLOUD_ENDPOINTS).some((c) => c.authorityHost === trimSlash(authorityHost));
 }
 
-// src/azure.ts
+// src/signin/azure.ts
 var ID_TOKEN_PERMISSIONS_YAML = "permissions:\n  id-token: write\n  contents: read";
 var TOKEN_RENEW_MARGIN_MS = 5 * 6e4;
-async function targetFromAzure(cfg, signal) {
+async function connectionFromAzure(cfg, signal) {
   if (cfg.auth.kind === "publish-profile") {
-    throw new Error("targetFromAzure called for a publish profile");
+    throw new Error("connectionFromAzure called for a publish profile");
   }
   const endpoints = cloudEndpoints(cfg.environment);
   if (endpoints.overridden) {
@@ -83096,13 +83113,13 @@ function siteHosts(site, label) {
   return { scmHost: scm.name, appHost };
 }
 
-// src/target.ts
-async function resolveTarget(cfg, signal) {
-  if (cfg.auth.kind === "publish-profile") return targetFromPublishProfile(cfg, cfg.auth.profileXml);
-  return targetFromAzure(cfg, signal);
+// src/signin/signin.ts
+async function connectToSite(cfg, signal) {
+  if (cfg.auth.kind === "publish-profile") return connectionFromPublishProfile(cfg, cfg.auth.profileXml);
+  return connectionFromAzure(cfg, signal);
 }
 
-// src/kudu.ts
+// src/site/kudu.ts
 import * as fs14 from "node:fs";
 var KuduError = class extends ActionError {
   name = "KuduError";
@@ -83117,22 +83134,22 @@ function isDirectory2(entry) {
 }
 var KuduClient = class {
   baseUrl;
-  target;
+  connection;
   signal;
   attempts;
   retryBaseDelayMs;
   idleTimeoutMs;
-  constructor(target, signal, opts = {}) {
-    this.target = target;
-    this.baseUrl = target.kuduUrl.replace(/\/+$/, "");
+  constructor(connection, signal, opts = {}) {
+    this.connection = connection;
+    this.baseUrl = connection.kuduUrl.replace(/\/+$/, "");
     this.signal = signal;
     this.attempts = opts.attempts ?? 5;
     this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 1e3;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 12e4;
   }
   /** A file's content and ETag; null when it does not exist. */
-  async getFile(path14) {
-    const res = await this.call({ method: "GET", apiPath: vfsPath(path14, false), accept: [404] });
+  async getFile(path15) {
+    const res = await this.call({ method: "GET", apiPath: vfsPath(path15, false), accept: [404] });
     if (res.status === 404) return null;
     return { body: res.body, etag: headerOf(res, "etag") };
   }
@@ -83140,25 +83157,25 @@ var KuduClient = class {
    * Writes a file. Without `ifMatch` this only creates: Kudu refuses (412) to replace an existing
    * file, which is what the bootstrap stage relies on to never overwrite a user's file.
    */
-  async putFile(path14, body, opts = {}) {
+  async putFile(path15, body, opts = {}) {
     const headers = {};
     if (opts.ifMatch !== void 0) headers["If-Match"] = opts.ifMatch;
     const res = await this.call({
       method: "PUT",
-      apiPath: vfsPath(path14, false),
+      apiPath: vfsPath(path15, false),
       headers,
       body: Buffer.isBuffer(body) ? body : Buffer.from(body, "utf8"),
       accept: [409, 412]
     });
     if (res.status === 412) {
       throw new KuduError(
-        opts.ifMatch === void 0 ? `${path14} already exists on the site and was left as it is (Kudu answered 412).` : `${path14} changed on the site while the action was writing it (Kudu answered 412 to If-Match ${opts.ifMatch}); run the deploy again.`,
+        opts.ifMatch === void 0 ? `${path15} already exists on the site and was left as it is (Kudu answered 412).` : `${path15} changed on the site while the action was writing it (Kudu answered 412 to If-Match ${opts.ifMatch}); run the deploy again.`,
         412
       );
     }
     if (res.status === 409) {
       throw new KuduError(
-        `Kudu could not write ${path14} (409 Conflict: ${briefBody(res)}): the file is in use or a folder has that name. Stop whatever holds it open on the site, then run the deploy again.`,
+        `Kudu could not write ${path15} (409 Conflict: ${briefBody(res)}): the file is in use or a folder has that name. Stop whatever holds it open on the site, then run the deploy again.`,
         409
       );
     }
@@ -83168,9 +83185,9 @@ var KuduClient = class {
    * for a missing file and for one Windows keeps locked (a running exe), so a 404 is told apart
    * by looking again.
    */
-  async deleteFile(path14, opts = {}) {
-    const folder = opts.recursive === true || path14.endsWith("/");
-    const apiPath = vfsPath(path14, folder) + (opts.recursive ? "?recursive=true" : "");
+  async deletePath(path15, opts = {}) {
+    const folder = opts.recursive === true || path15.endsWith("/");
+    const apiPath = vfsPath(path15, folder) + (opts.recursive ? "?recursive=true" : "");
     const res = await this.call({
       method: "DELETE",
       apiPath,
@@ -83179,27 +83196,27 @@ var KuduClient = class {
     });
     if (res.status === 409) return "locked";
     if (res.status === 412) {
-      throw new KuduError(`${path14} changed on the site before it could be deleted (Kudu answered 412); it is left in place.`, 412);
+      throw new KuduError(`${path15} changed on the site before it could be deleted (Kudu answered 412); it is left in place.`, 412);
     }
     if (res.status === 404) {
-      const still = folder ? await this.listDir(path14) : await this.exists(path14);
+      const still = folder ? await this.listDir(path15) : await this.exists(path15);
       return still ? "locked" : "missing";
     }
     return "deleted";
   }
   /** A folder's entries; null when the folder does not exist. */
-  async listDir(path14) {
-    const res = await this.call({ method: "GET", apiPath: vfsPath(path14, true), accept: [404] });
+  async listDir(path15) {
+    const res = await this.call({ method: "GET", apiPath: vfsPath(path15, true), accept: [404] });
     if (res.status === 404) return null;
     let parsed;
     try {
       parsed = JSON.parse(res.body.toString("utf8"));
     } catch {
       throw new ActionError(
-        `Kudu's listing of ${path14} is not JSON (${briefBody(res)}). The kudu-url or publishUrl may point at something other than the site's SCM endpoint.`
+        `Kudu's listing of ${path15} is not JSON (${briefBody(res)}). The kudu-url or publishUrl may point at something other than the site's SCM endpoint.`
       );
     }
-    if (!Array.isArray(parsed)) throw new ActionError(`Kudu's listing of ${path14} is not a JSON array (${briefBody(res)}).`);
+    if (!Array.isArray(parsed)) throw new ActionError(`Kudu's listing of ${path15} is not a JSON array (${briefBody(res)}).`);
     return parsed.map((e) => ({
       name: String(e.name ?? ""),
       size: Number(e.size ?? 0),
@@ -83250,8 +83267,8 @@ var KuduClient = class {
     if (!Array.isArray(parsed)) throw new ActionError(`Kudu's process list is not a JSON array (${briefBody(res)}).`);
     return parsed;
   }
-  async exists(path14) {
-    const res = await this.call({ method: "GET", apiPath: vfsPath(path14, false), accept: [404, 307] });
+  async exists(path15) {
+    const res = await this.call({ method: "GET", apiPath: vfsPath(path15, false), accept: [404, 307] });
     return res.status !== 404;
   }
   /** One request through the retry policy; failures become messages that say what to check. */
@@ -83264,7 +83281,7 @@ var KuduClient = class {
           const res = await sendRequest({
             method: c.method,
             url,
-            headers: { Authorization: await this.target.authorization(), ...c.headers },
+            headers: { Authorization: await this.connection.authorization(), ...c.headers },
             body: c.body,
             bodyLength: c.bodyLength,
             onProgress: c.onProgress,
@@ -83298,17 +83315,17 @@ var KuduClient = class {
   }
   statusError(res, what) {
     const host = new URL(this.baseUrl).host;
-    const how = this.target.authKind === "basic" ? "the publish profile" : "the Entra ID sign-in";
-    const hint = this.target.arm?.kuduPermissionHint ? ` ${this.target.arm.kuduPermissionHint}` : "";
+    const how = this.connection.authKind === "basic" ? "the publish profile" : "the Entra ID sign-in";
+    const hint = this.connection.arm?.kuduPermissionHint ? ` ${this.connection.arm.kuduPermissionHint}` : "";
     switch (res.status) {
       case 401:
         return new KuduError(
-          `Kudu at ${host} refused the credentials (401) for ${what}. ` + (this.target.authKind === "basic" ? `Download the publish profile again (resetting it changes the password) and update the secret; also check that SCM basic auth publishing credentials are enabled on the site (Configuration \u2192 General settings).` : `Check that the identity has a role on the site that allows deployment (e.g. Website Contributor).${hint}`),
+          `Kudu at ${host} refused the credentials (401) for ${what}. ` + (this.connection.authKind === "basic" ? `Download the publish profile again (resetting it changes the password) and update the secret; also check that SCM basic auth publishing credentials are enabled on the site (Configuration \u2192 General settings).` : `Check that the identity has a role on the site that allows deployment (e.g. Website Contributor).${hint}`),
           401
         );
       case 403:
         return new KuduError(
-          `Kudu at ${host} forbade ${what} (403). ` + (this.target.authKind === "basic" ? `SCM basic auth publishing credentials are probably disabled on the site: enable them, or sign in with Entra ID instead. ` : `The identity lacks deploy rights on the site. `) + `Access restrictions or a private endpoint on the SCM site also answer 403 to runners outside the allowed network.${hint}`,
+          `Kudu at ${host} forbade ${what} (403). ` + (this.connection.authKind === "basic" ? `SCM basic auth publishing credentials are probably disabled on the site: enable them, or sign in with Entra ID instead. ` : `The identity lacks deploy rights on the site. `) + `Access restrictions or a private endpoint on the SCM site also answer 403 to runners outside the allowed network.${hint}`,
           403
         );
       case 404:
@@ -83321,11 +83338,11 @@ var KuduClient = class {
     }
   }
 };
-function encodePath(path14) {
-  return path14.replace(/\\/g, "/").split("/").filter((s) => s !== "").map(encodeURIComponent).join("/");
+function encodePath(path15) {
+  return path15.replace(/\\/g, "/").split("/").filter((s) => s !== "").map(encodeURIComponent).join("/");
 }
-function vfsPath(path14, folder) {
-  const encoded = encodePath(path14);
+function vfsPath(path15, folder) {
+  const encoded = encodePath(path15);
   return `/api/vfs/${encoded}${folder && encoded !== "" ? "/" : ""}`;
 }
 function headerOf(res, name3) {
@@ -83344,18 +83361,87 @@ function briefBody(res) {
   return text.slice(0, 300);
 }
 
-// src/switch.ts
-var ARTIFACT_FILE = "site/wwwroot/_artifact.txt";
-var TARGET_DIR = "site/wwwroot/_target";
-function parseArtifactFile(content) {
-  const line = content.replace(/^\uFEFF/, "").split(/\r?\n|\r/).map((l) => l.trim()).find((l) => l !== "") ?? "";
-  const parts = line.split(/[\\/]+/).filter((p) => p !== "");
-  return parts.length === 0 ? "" : parts[parts.length - 1];
+// src/site/upload.ts
+async function uploadArtifact(kudu, pkg, artifactName2, opts = {}) {
+  const before = await kudu.listDir(ARTIFACTS_DIR);
+  const present = before?.find((e) => e.name === artifactName2 && !isDirectory2(e));
+  if (present !== void 0 && present.size === pkg.binarySize) {
+    info(`${artifactName2} is already in ${ARTIFACTS_DIR} with the same size (${pkg.binarySize} bytes): upload skipped.`);
+    return { skipped: true, bytesSent: 0 };
+  }
+  if (present !== void 0) {
+    info(`${artifactName2} is in ${ARTIFACTS_DIR} with ${present.size} bytes instead of ${pkg.binarySize} (an earlier upload was cut); uploading it again.`);
+  }
+  info(`Uploading ${artifactName2}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${ARTIFACTS_DIR}/`);
+  const { bytesSent } = await kudu.putZip(ARTIFACTS_DIR, pkg.zipPath, {
+    onProgress: (sent) => opts.onProgress?.(sent, pkg.zipSize)
+  });
+  const after = await kudu.listDir(ARTIFACTS_DIR);
+  const landed = after?.find((e) => e.name === artifactName2 && !isDirectory2(e));
+  if (landed === void 0 || landed.size !== pkg.binarySize) {
+    throw new ActionError(
+      `After the upload, ${ARTIFACTS_DIR}/${artifactName2} ${landed === void 0 ? "is missing" : `has ${landed.size} bytes instead of ${pkg.binarySize}`} in Kudu's listing. Nothing was switched; the site still runs the previous version. Run the deploy again; if it repeats, check the site's disk quota.`
+    );
+  }
+  info(`Uploaded and checked: ${artifactName2}, ${landed.size} bytes.`);
+  return { skipped: false, bytesSent };
 }
-function artifactFileContent(artifactName2) {
-  return `_target\\${artifactName2}\r
-`;
+function mib(n) {
+  return `${(n / 1048576).toFixed(2)} MiB`;
 }
+
+// src/site/bootstrap.ts
+import * as fs15 from "node:fs";
+import * as path13 from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+function templatesDir() {
+  let dir = path13.dirname(fileURLToPath2(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = path13.join(dir, "templates");
+    if (fs15.existsSync(path13.join(candidate, LAUNCHER_FILES[1]))) return candidate + path13.sep;
+    dir = path13.dirname(dir);
+  }
+  return path13.join(path13.dirname(fileURLToPath2(import.meta.url)), "..", "templates") + path13.sep;
+}
+function readTemplate(name3) {
+  const file = templatesDir() + name3;
+  try {
+    return fs15.readFileSync(file);
+  } catch (err) {
+    throw new ActionError(
+      `The action's template ${name3} is missing (${file}: ${err.code ?? String(err)}). The action's files are incomplete: use a released tag of go-azure-deploy, or set bootstrap: false and upload web.config and go-azure.bat yourself.`
+    );
+  }
+}
+async function missingBootstrapFiles(kudu) {
+  const listing = await kudu.listDir(SITE_ROOT) ?? [];
+  const present = new Set(listing.map((e) => e.name.toLowerCase()));
+  return LAUNCHER_FILES.filter((f) => !present.has(f.toLowerCase()));
+}
+async function bootstrapSite(kudu) {
+  const missing = new Set(await missingBootstrapFiles(kudu));
+  const result = { written: [], kept: [] };
+  for (const name3 of LAUNCHER_FILES) {
+    if (!missing.has(name3)) {
+      result.kept.push(name3);
+      info(`Kept your ${name3}: ${SITE_ROOT}/${name3} already exists and is never overwritten.`);
+      continue;
+    }
+    const content = readTemplate(name3);
+    try {
+      await kudu.putFile(`${SITE_ROOT}/${name3}`, content);
+      result.written.push(name3);
+      info(`Wrote ${SITE_ROOT}/${name3} from the action's template.`);
+    } catch (err) {
+      if (!(err instanceof KuduError && err.status === 412)) throw err;
+      result.kept.push(name3);
+      info(`Kept your ${name3}: it appeared on the site meanwhile and was not overwritten.`);
+    }
+  }
+  return result;
+}
+
+// src/site/switch.ts
 async function readCurrentArtifact(kudu) {
   const file = await kudu.getFile(ARTIFACT_FILE);
   if (file === null) {
@@ -83371,89 +83457,14 @@ async function switchArtifact(kudu, artifactName2) {
   info(`Switched: ${ARTIFACT_FILE} now names _target\\${artifactName2}.`);
 }
 
-// src/upload.ts
-async function uploadArtifact(kudu, pkg, artifactName2, opts = {}) {
-  const before = await kudu.listDir(TARGET_DIR);
-  const present = before?.find((e) => e.name === artifactName2 && !isDirectory2(e));
-  if (present !== void 0 && present.size === pkg.binarySize) {
-    info(`${artifactName2} is already in ${TARGET_DIR} with the same size (${pkg.binarySize} bytes): upload skipped.`);
-    return { skipped: true, bytesSent: 0 };
-  }
-  if (present !== void 0) {
-    info(`${artifactName2} is in ${TARGET_DIR} with ${present.size} bytes instead of ${pkg.binarySize} (an earlier upload was cut); uploading it again.`);
-  }
-  info(`Uploading ${artifactName2}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${TARGET_DIR}/`);
-  const { bytesSent } = await kudu.putZip(TARGET_DIR, pkg.zipPath, {
-    onProgress: (sent) => opts.onProgress?.(sent, pkg.zipSize)
-  });
-  const after = await kudu.listDir(TARGET_DIR);
-  const landed = after?.find((e) => e.name === artifactName2 && !isDirectory2(e));
-  if (landed === void 0 || landed.size !== pkg.binarySize) {
-    throw new ActionError(
-      `After the upload, ${TARGET_DIR}/${artifactName2} ${landed === void 0 ? "is missing" : `has ${landed.size} bytes instead of ${pkg.binarySize}`} in Kudu's listing. Nothing was switched; the site still runs the previous version. Run the deploy again; if it repeats, check the site's disk quota.`
-    );
-  }
-  info(`Uploaded and checked: ${artifactName2}, ${landed.size} bytes.`);
-  return { skipped: false, bytesSent };
-}
-function mib(n) {
-  return `${(n / 1048576).toFixed(2)} MiB`;
-}
-
-// src/bootstrap.ts
-import * as fs15 from "node:fs";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
-var SITE_DIR = "site/wwwroot";
-var BOOTSTRAP_FILES = ["web.config", "go-azure.bat"];
-function templatesDir() {
-  return fileURLToPath2(new URL("../templates/", import.meta.url));
-}
-function readTemplate(name3) {
-  const file = templatesDir() + name3;
-  try {
-    return fs15.readFileSync(file);
-  } catch (err) {
-    throw new ActionError(
-      `The action's template ${name3} is missing (${file}: ${err.code ?? String(err)}). The action's files are incomplete: use a released tag of go-azure-deploy, or set bootstrap: false and upload web.config and go-azure.bat yourself.`
-    );
-  }
-}
-async function missingBootstrapFiles(kudu) {
-  const listing = await kudu.listDir(SITE_DIR) ?? [];
-  const present = new Set(listing.map((e) => e.name.toLowerCase()));
-  return BOOTSTRAP_FILES.filter((f) => !present.has(f.toLowerCase()));
-}
-async function bootstrapSite(kudu) {
-  const missing = new Set(await missingBootstrapFiles(kudu));
-  const result = { written: [], kept: [] };
-  for (const name3 of BOOTSTRAP_FILES) {
-    if (!missing.has(name3)) {
-      result.kept.push(name3);
-      info(`Kept your ${name3}: ${SITE_DIR}/${name3} already exists and is never overwritten.`);
-      continue;
-    }
-    const content = readTemplate(name3);
-    try {
-      await kudu.putFile(`${SITE_DIR}/${name3}`, content);
-      result.written.push(name3);
-      info(`Wrote ${SITE_DIR}/${name3} from the action's template.`);
-    } catch (err) {
-      if (!(err instanceof KuduError && err.status === 412)) throw err;
-      result.kept.push(name3);
-      info(`Kept your ${name3}: it appeared on the site meanwhile and was not overwritten.`);
-    }
-  }
-  return result;
-}
-
-// src/verify.ts
-function processNameOf(artifactName2) {
-  return artifactName2.replace(/\.exe$/i, "").toLowerCase();
+// src/site/verify.ts
+function processKey(artifactName2) {
+  return artifactStem(artifactName2).toLowerCase();
 }
 function isServing(processes, artifactName2, previous) {
   const names = processes.map((p) => p.name.toLowerCase());
-  const wanted = processNameOf(artifactName2);
-  const old = previous === "" ? "" : processNameOf(previous);
+  const wanted = processKey(artifactName2);
+  const old = previous === "" ? "" : processKey(previous);
   return names.includes(wanted) && (old === "" || old === wanted || !names.includes(old));
 }
 function siteAnswered(status) {
@@ -83469,7 +83480,7 @@ async function wake(url, instance, signal) {
     return void 0;
   }
 }
-async function verifyDeployment(kudu, target, req, signal) {
+async function verifyDeployment(kudu, connection, req, signal) {
   const started = performance.now();
   const deadline = started + req.timeoutSeconds * 1e3;
   const interval = req.pollIntervalMs ?? 500;
@@ -83479,7 +83490,7 @@ async function verifyDeployment(kudu, target, req, signal) {
   while (true) {
     for (const result of results.values()) {
       if (result.ok) continue;
-      const status = await wake(target.webappUrl, result.instance, signal);
+      const status = await wake(connection.webappUrl, result.instance, signal);
       result.lastStatus = status;
       try {
         const processes = await kudu.processes(result.instance || void 0);
@@ -83531,10 +83542,7 @@ function notServingHints(artifactName2, goos) {
   return hints;
 }
 
-// src/prune.ts
-function assetFolderOf(artifactName2) {
-  return artifactName2.replace(/\.exe$/i, "");
-}
+// src/site/prune.ts
 function landedAt(entry) {
   const m = Date.parse(entry.mtime);
   const c = entry.crtime === void 0 ? Number.NaN : Date.parse(entry.crtime);
@@ -83548,9 +83556,9 @@ function choosePrunable(listing, req) {
   const kept = new Set([req.current, req.previous].filter((n) => n !== "").map((n) => n.toLowerCase()));
   for (const a of artifacts.slice(0, Math.max(0, req.keep))) kept.add(a.name.toLowerCase());
   const files = artifacts.filter((a) => !kept.has(a.name.toLowerCase())).map((a) => a.name);
-  const keptFolders = new Set([...kept].map(assetFolderOf));
-  const artifactFolders = new Set(artifacts.map((a) => assetFolderOf(a.name).toLowerCase()));
-  const deletedFolders = new Set(files.map((f) => assetFolderOf(f).toLowerCase()));
+  const keptFolders = new Set([...kept].map(artifactStem));
+  const artifactFolders = new Set(artifacts.map((a) => artifactStem(a.name).toLowerCase()));
+  const deletedFolders = new Set(files.map((f) => artifactStem(f).toLowerCase()));
   const folders = listing.filter(isDirectory2).map((d) => d.name).filter((d) => {
     const key = d.toLowerCase();
     if (keptFolders.has(key)) return false;
@@ -83570,52 +83578,52 @@ async function pruneArtifacts(kudu, req, signal) {
   return result;
 }
 async function prune(kudu, req, result) {
-  const listing = await kudu.listDir(TARGET_DIR);
+  const listing = await kudu.listDir(ARTIFACTS_DIR);
   if (listing === null) return;
   const plan = choosePrunable(listing, req);
   if (plan.files.length === 0 && plan.folders.length === 0) {
-    info(`Nothing to prune: ${newestFirst2(listing).length} artifact(s) in ${TARGET_DIR}, keep is ${req.keep}.`);
+    info(`Nothing to prune: ${newestFirst2(listing).length} artifact(s) in ${ARTIFACTS_DIR}, keep is ${req.keep}.`);
     return;
   }
   const lockedStems = /* @__PURE__ */ new Set();
   for (const name3 of plan.files) {
-    const outcome = await kudu.deleteFile(`${TARGET_DIR}/${name3}`);
+    const outcome = await kudu.deletePath(`${ARTIFACTS_DIR}/${name3}`);
     if (outcome === "locked") {
-      lockedStems.add(assetFolderOf(name3).toLowerCase());
+      lockedStems.add(artifactStem(name3).toLowerCase());
       result.skipped.push(name3);
-      notice(`${TARGET_DIR}/${name3} is in use on the site and was not deleted; the next deploy tries again.`);
+      notice(`${ARTIFACTS_DIR}/${name3} is in use on the site and was not deleted; the next deploy tries again.`);
     } else {
       result.deleted.push(name3);
-      info(`Deleted ${TARGET_DIR}/${name3}${outcome === "missing" ? " (already gone)" : ""}.`);
+      info(`Deleted ${ARTIFACTS_DIR}/${name3}${outcome === "missing" ? " (already gone)" : ""}.`);
     }
   }
   for (const folder of plan.folders) {
     if (lockedStems.has(folder.toLowerCase())) continue;
-    const outcome = await kudu.deleteFile(`${TARGET_DIR}/${folder}/`, { recursive: true });
+    const outcome = await kudu.deletePath(`${ARTIFACTS_DIR}/${folder}/`, { recursive: true });
     if (outcome === "locked") {
       result.skipped.push(`${folder}/`);
-      notice(`${TARGET_DIR}/${folder}/ holds a file in use on the site and was not deleted; the next deploy tries again.`);
+      notice(`${ARTIFACTS_DIR}/${folder}/ holds a file in use on the site and was not deleted; the next deploy tries again.`);
     } else {
       result.deleted.push(`${folder}/`);
-      info(`Deleted ${TARGET_DIR}/${folder}/.`);
+      info(`Deleted ${ARTIFACTS_DIR}/${folder}/.`);
     }
   }
 }
 
-// src/rollback.ts
+// src/site/rollback.ts
 async function rollbackArtifact(kudu) {
   const current = await readCurrentArtifact(kudu);
   if (current === "") {
     throw new ActionError(`Cannot roll back: ${ARTIFACT_FILE} is missing or empty, so nothing has been deployed to this site by go-azure-deploy yet.`);
   }
-  const artifacts = newestFirst2(await kudu.listDir(TARGET_DIR) ?? []);
+  const artifacts = newestFirst2(await kudu.listDir(ARTIFACTS_DIR) ?? []);
   const at = artifacts.findIndex((a) => a.name.toLowerCase() === current.toLowerCase());
   const older = at === -1 ? artifacts : artifacts.slice(at + 1);
   const candidate = older.find((a) => a.size > 0);
   if (candidate === void 0) {
     const present = artifacts.map((a) => a.name).join(", ") || "none";
     throw new ActionError(
-      `Cannot roll back from ${current}: no older artifact is left in ${TARGET_DIR} (present: ${present}). Raise keep so prune leaves more versions, or deploy the older commit instead.`
+      `Cannot roll back from ${current}: no older artifact is left in ${ARTIFACTS_DIR} (present: ${present}). Raise keep so prune leaves more versions, or deploy the older commit instead.`
     );
   }
   info(`Rolling back from ${current} to ${candidate.name} (uploaded ${new Date(landedAt(candidate)).toISOString()}).`);
@@ -83623,22 +83631,22 @@ async function rollbackArtifact(kudu) {
   return { from: current, to: candidate.name };
 }
 
-// src/plan.ts
+// src/site/plan.ts
 async function planDeploy(kudu, req) {
   const lines = [];
-  const listing = await kudu.listDir(TARGET_DIR) ?? [];
+  const listing = await kudu.listDir(ARTIFACTS_DIR) ?? [];
   const present = listing.find((e) => e.name === req.artifactName && !isDirectory2(e));
   if (present !== void 0 && present.size === req.pkg.binarySize) {
-    lines.push(`skip the upload: ${TARGET_DIR}/${req.artifactName} is already there with the same size (${req.pkg.binarySize} bytes)`);
+    lines.push(`skip the upload: ${ARTIFACTS_DIR}/${req.artifactName} is already there with the same size (${req.pkg.binarySize} bytes)`);
   } else {
     lines.push(
-      `upload ${req.artifactName} (${req.pkg.zipSize} bytes zipped, ${req.pkg.binarySize} bytes unpacked, ${req.pkg.entries.length} file(s)) into ${TARGET_DIR}/`
+      `upload ${req.artifactName} (${req.pkg.zipSize} bytes zipped, ${req.pkg.binarySize} bytes unpacked, ${req.pkg.entries.length} file(s)) into ${ARTIFACTS_DIR}/`
     );
   }
   if (req.bootstrap) {
     const missing = new Set(await missingBootstrapFiles(kudu));
-    for (const name3 of BOOTSTRAP_FILES) {
-      lines.push(missing.has(name3) ? `write ${SITE_DIR}/${name3} from the template` : `keep your ${SITE_DIR}/${name3}`);
+    for (const name3 of LAUNCHER_FILES) {
+      lines.push(missing.has(name3) ? `write ${SITE_ROOT}/${name3} from the template` : `keep your ${SITE_ROOT}/${name3}`);
     }
   }
   if (req.previous === req.artifactName) {
@@ -83651,16 +83659,16 @@ async function planDeploy(kudu, req) {
     { name: req.artifactName, size: req.pkg.binarySize, mtime: (/* @__PURE__ */ new Date()).toISOString(), crtime: (/* @__PURE__ */ new Date()).toISOString(), mime: "application/octet-stream", href: "", path: "" }
   ];
   const prune2 = choosePrunable(afterUpload, { keep: req.keep, current: req.artifactName, previous: req.previous });
-  for (const f of prune2.files) lines.push(`delete ${TARGET_DIR}/${f}`);
-  for (const d of prune2.folders) lines.push(`delete ${TARGET_DIR}/${d}/`);
+  for (const f of prune2.files) lines.push(`delete ${ARTIFACTS_DIR}/${f}`);
+  for (const d of prune2.folders) lines.push(`delete ${ARTIFACTS_DIR}/${d}/`);
   if (prune2.files.length === 0 && prune2.folders.length === 0) lines.push(`delete nothing (keep: ${req.keep})`);
   return lines;
 }
 
-// src/swap.ts
+// src/signin/swap.ts
 var POLL_INTERVAL_MS = 5e3;
-async function swapSlots(cfg, target, signal) {
-  const arm = target.arm;
+async function swapSlots(cfg, connection, signal) {
+  const arm = connection.arm;
   if (arm === void 0) {
     throw new ActionError(
       `swap-slot: swapping slots goes through Azure Resource Manager, which a publish profile cannot sign in to. Sign in with client-id and tenant-id (or an Azure CLI session) and subscription-id, or leave swap-slot empty.`
@@ -83710,13 +83718,13 @@ async function swapSlots(cfg, target, signal) {
       );
     }
   };
-  const targetUrl = await urlOf(into);
+  const swappedIntoUrl = await urlOf(into);
   const sourceUrl = await urlOf(source);
-  info(`${into} (${targetUrl}) now serves the new version; ${source} (${sourceUrl}) serves what ${into} served before.`);
-  return { targetUrl, sourceUrl };
+  info(`${into} (${swappedIntoUrl}) now serves the new version; ${source} (${sourceUrl}) serves what ${into} served before.`);
+  return { swappedIntoUrl, sourceUrl };
 }
 
-// src/report.ts
+// src/common/report.ts
 var StageLog = class {
   stages = [];
   /** The stage running now, if any. */
@@ -83808,7 +83816,7 @@ async function run3() {
   const stages = new StageLog();
   const facts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
   try {
-    await withDeadline(cfg.timeoutSeconds, stages, (signal) => deploy(cfg, signal, stages, facts));
+    await withDeadline(cfg.timeoutSeconds, stages, (signal) => deploy({ cfg, signal, stages, facts }));
     await writeSummary(facts, stages, cfg.dryRun ? "dry run" : cfg.rollback ? "rolled back" : "deployed");
   } catch (err) {
     await writeSummary(facts, stages, "failed");
@@ -83848,9 +83856,10 @@ async function withDeadline(seconds, stages, body) {
     clearTimeout(timer);
   }
 }
-async function deploy(cfg, signal, stages, facts) {
+async function deploy(ctx) {
+  const { cfg, signal, stages, facts } = ctx;
   if (cfg.rollback) {
-    await rollback(cfg, signal, stages, facts);
+    await rollback(await signIn(ctx));
     return;
   }
   const prefixInput = getInput("artifact-prefix") !== "" ? "artifact-prefix" : "app-name";
@@ -83874,7 +83883,7 @@ async function deploy(cfg, signal, stages, facts) {
   facts.toolchainCacheHit = go.cacheHit;
   setOutput("go-version", go.version);
   setOutput("toolchain-cache-hit", String(go.cacheHit));
-  const workDir = fs16.mkdtempSync(path13.join(process.env.RUNNER_TEMP || os11.tmpdir(), "go-azure-deploy-"));
+  const workDir = fs16.mkdtempSync(path14.join(process.env.RUNNER_TEMP || os11.tmpdir(), "go-azure-deploy-"));
   const built = await stages.run(
     "Build",
     () => buildBinary(
@@ -83889,7 +83898,7 @@ async function deploy(cfg, signal, stages, facts) {
         buildTags: cfg.buildTags,
         commit: cfg.commit,
         versionLabel: cfg.versionLabel,
-        outputPath: path13.join(workDir, name3)
+        outputPath: path14.join(workDir, name3)
       },
       signal
     )
@@ -83903,11 +83912,12 @@ async function deploy(cfg, signal, stages, facts) {
       artifactName: name3,
       workingDirectory: cfg.workingDirectory,
       include: cfg.include,
-      outputPath: path13.join(workDir, `${name3}.zip`)
+      outputPath: path14.join(workDir, `${name3}.zip`)
     })
   );
   facts.zipSize = pkg.zipSize;
-  const { target, kudu } = await signIn(cfg, signal, stages, facts);
+  const site = await signIn(ctx);
+  const { kudu } = site;
   const previous = await stages.run("Read the site", () => readCurrentArtifact(kudu));
   facts.previousArtifact = previous;
   setOutput("previous-artifact", previous);
@@ -83932,7 +83942,7 @@ async function deploy(cfg, signal, stages, facts) {
   } else {
     await stages.run("Switch", () => switchArtifact(kudu, name3));
   }
-  if (cfg.verify) await verifyOrRollBack(cfg, kudu, target, name3, previous, signal, stages, facts);
+  if (cfg.verify) await verifyOrRollBack(site, { artifact: name3, previous });
   const pruned = await stages.run(
     "Prune",
     () => pruneArtifacts(kudu, { keep: cfg.keep, current: name3, previous }, signal)
@@ -83941,44 +83951,44 @@ async function deploy(cfg, signal, stages, facts) {
   facts.pruneSkipped = pruned.skipped;
   if (cfg.swapSlot !== "") {
     if (!cfg.verify) warning(`verify is off: swapping ${cfg.slotName} into ${cfg.swapSlot} without checking the new version serves.`);
-    const swapped = await stages.run("Swap", () => swapSlots(cfg, target, signal));
-    info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.targetUrl}`);
+    const swapped = await stages.run("Swap", () => swapSlots(cfg, site.connection, signal));
+    info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
   }
 }
-async function signIn(cfg, signal, stages, facts) {
-  const target = await stages.run("Sign in", () => resolveTarget(cfg, signal));
-  facts.webappUrl = target.webappUrl;
-  setOutput("webapp-url", target.webappUrl);
-  return { target, kudu: new KuduClient(target, signal) };
+async function signIn(ctx) {
+  const connection = await ctx.stages.run("Sign in", () => connectToSite(ctx.cfg, ctx.signal));
+  ctx.facts.webappUrl = connection.webappUrl;
+  setOutput("webapp-url", connection.webappUrl);
+  return { ...ctx, connection, kudu: new KuduClient(connection, ctx.signal) };
 }
-async function rollback(cfg, signal, stages, facts) {
-  const { target, kudu } = await signIn(cfg, signal, stages, facts);
+async function rollback(site) {
+  const { cfg, kudu, stages, facts } = site;
   const result = await stages.run("Rollback", () => rollbackArtifact(kudu));
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
   setOutput("previous-artifact", result.from);
   setOutput("artifact-name", result.to);
   if (cfg.verify) {
-    const verified = await stages.run(
-      "Verify",
-      async () => verifyDeployment(
-        kudu,
-        target,
-        { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(target, signal) },
-        signal
-      )
-    );
+    const instances = await instancesOf(site);
+    const verified = await stages.run("Verify", () => verifyServing(site, { artifact: result.to, previous: result.from }, instances));
     facts.verification = verified.detail;
     facts.instances = verified.instances;
     if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
   }
 }
-async function verifyOrRollBack(cfg, kudu, target, name3, previous, signal, stages, facts) {
-  const instances = await instancesOf(target, signal);
-  const verified = await stages.run(
-    "Verify",
-    () => verifyDeployment(kudu, target, { artifactName: name3, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances }, signal)
+function verifyServing(site, change, instances) {
+  return verifyDeployment(
+    site.kudu,
+    site.connection,
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: site.cfg.verifyTimeoutSeconds, instances },
+    site.signal
   );
+}
+async function verifyOrRollBack(site, change) {
+  const { cfg, kudu, stages, facts } = site;
+  const { artifact: name3, previous } = change;
+  const instances = await instancesOf(site);
+  const verified = await stages.run("Verify", () => verifyServing(site, change, instances));
   facts.verification = verified.detail;
   facts.instances = verified.instances;
   if (verified.ok) {
@@ -83990,12 +84000,7 @@ async function verifyOrRollBack(cfg, kudu, target, name3, previous, signal, stag
   if (cfg.autoRollback && previous !== "" && previous !== name3) {
     rollbackLine = await stages.run("Auto-rollback", async () => {
       await switchArtifact(kudu, previous);
-      const back = await verifyDeployment(
-        kudu,
-        target,
-        { artifactName: previous, previous: name3, timeoutSeconds: cfg.verifyTimeoutSeconds, instances },
-        signal
-      );
+      const back = await verifyServing(site, { artifact: previous, previous: name3 }, instances);
       return back.ok ? `rolled back: _artifact.txt names ${previous} again and it is serving.` : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;
     });
     facts.verification = `${verified.detail}; ${rollbackLine}`;
@@ -84011,10 +84016,11 @@ ${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}
 ${hints}`
   );
 }
-async function instancesOf(target, signal) {
-  if (target.arm === void 0) return void 0;
+async function instancesOf(site) {
+  const arm = site.connection.arm;
+  if (arm === void 0) return void 0;
   try {
-    return await target.arm.listInstances(signal);
+    return await arm.listInstances(site.signal);
   } catch (err) {
     warning(`Could not list the site's instances from ARM (${messageOf(err)}); verifying whichever instance answers.`);
     return void 0;

@@ -1,5 +1,7 @@
-// Runs the bundled action (dist/index.js) as a GitHub runner would: a child Node process with
-// INPUT_* variables and the runner's files, and collects what it wrote.
+// Runs the action as a GitHub runner would: a child Node process with INPUT_* variables and the
+// runner's files, and collects what it wrote. It runs the sources (src/index.ts, on Node 24's type
+// stripping) so that tests always see the code as it is; test/dist.test.ts runs the committed
+// bundle (dist/index.js) the same way, which is what action.yml starts.
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -8,7 +10,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const distEntry = path.join(repoRoot, 'dist', 'index.js');
+/** What the runner starts: the bundle action.yml names, or the sources it is built from. */
+export const actionEntries = {
+  dist: path.join(repoRoot, 'dist', 'index.js'),
+  sources: path.join(repoRoot, 'src', 'index.ts'),
+} as const;
 
 export interface ActionRun {
   code: number | null;
@@ -31,6 +37,8 @@ export interface RunActionOptions {
   /** Shared tool cache folder (a fresh one when absent). */
   toolCache?: string;
   timeoutMs?: number;
+  /** Which entry to start; the sources unless a test is about the bundle. */
+  entry?: keyof typeof actionEntries;
 }
 
 /** Parses the GITHUB_OUTPUT file format: `name=value` or `name<<DELIM ... DELIM`. */
@@ -81,7 +89,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   }
   Object.assign(env, opts.env ?? {});
 
-  const child = spawn(process.execPath, [distEntry], { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [actionEntries[opts.entry ?? 'sources']], { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -37,7 +37,7 @@ export async function run(): Promise<void> {
   const stages = new StageLog();
   const facts: DeployFacts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
   try {
-    await withDeadline(cfg.timeoutSeconds, stages, (signal) => deploy(cfg, signal, stages, facts));
+    await withDeadline(cfg.timeoutSeconds, stages, (signal) => deploy({ cfg, signal, stages, facts }));
     await writeSummary(facts, stages, cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
   } catch (err) {
     await writeSummary(facts, stages, 'failed');
@@ -92,9 +92,26 @@ async function withDeadline(
   }
 }
 
-async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts: DeployFacts): Promise<void> {
+/**
+ * What every stage after sign-in works with: the inputs, the deploy's abort signal, the stage log
+ * and the facts that end up in the outputs and the summary, and, once signed in, the site.
+ */
+interface DeployContext {
+  cfg: Config;
+  signal: AbortSignal;
+  stages: StageLog;
+  facts: DeployFacts;
+}
+
+interface SiteContext extends DeployContext {
+  connection: SiteConnection;
+  kudu: KuduClient;
+}
+
+async function deploy(ctx: DeployContext): Promise<void> {
+  const { cfg, signal, stages, facts } = ctx;
   if (cfg.rollback) {
-    await rollback(cfg, signal, stages, facts);
+    await rollback(await signIn(ctx));
     return;
   }
 
@@ -153,7 +170,8 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
   );
   facts.zipSize = pkg.zipSize;
 
-  const { connection, kudu } = await signIn(cfg, signal, stages, facts);
+  const site = await signIn(ctx);
+  const { kudu } = site;
   const previous = await stages.run('Read the site', () => readCurrentArtifact(kudu));
   facts.previousArtifact = previous;
   core.setOutput('previous-artifact', previous);
@@ -180,7 +198,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
     await stages.run('Switch', () => switchArtifact(kudu, name));
   }
 
-  if (cfg.verify) await verifyOrRollBack(cfg, kudu, connection, name, previous, signal, stages, facts);
+  if (cfg.verify) await verifyOrRollBack(site, { artifact: name, previous });
 
   const pruned = await stages.run('Prune', () =>
     pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous }, signal),
@@ -190,43 +208,50 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
 
   if (cfg.swapSlot !== '') {
     if (!cfg.verify) core.warning(`verify is off: swapping ${cfg.slotName} into ${cfg.swapSlot} without checking the new version serves.`);
-    const swapped = await stages.run('Swap', () => swapSlots(cfg, connection, signal));
+    const swapped = await stages.run('Swap', () => swapSlots(cfg, site.connection, signal));
     core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
   }
 }
 
-async function signIn(
-  cfg: Config,
-  signal: AbortSignal,
-  stages: StageLog,
-  facts: DeployFacts,
-): Promise<{ connection: SiteConnection; kudu: KuduClient }> {
-  const connection = await stages.run('Sign in', () => connectToSite(cfg, signal));
-  facts.webappUrl = connection.webappUrl;
+/** Signs in to the site: from here on the stages reach it through one Kudu client. */
+async function signIn(ctx: DeployContext): Promise<SiteContext> {
+  const connection = await ctx.stages.run('Sign in', () => connectToSite(ctx.cfg, ctx.signal));
+  ctx.facts.webappUrl = connection.webappUrl;
   core.setOutput('webapp-url', connection.webappUrl);
-  return { connection, kudu: new KuduClient(connection, signal) };
+  return { ...ctx, connection, kudu: new KuduClient(connection, ctx.signal) };
 }
 
-async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, facts: DeployFacts): Promise<void> {
-  const { connection, kudu } = await signIn(cfg, signal, stages, facts);
+async function rollback(site: SiteContext): Promise<void> {
+  const { cfg, kudu, stages, facts } = site;
   const result = await stages.run('Rollback', () => rollbackArtifact(kudu));
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
   core.setOutput('previous-artifact', result.from);
   core.setOutput('artifact-name', result.to);
   if (cfg.verify) {
-    const verified = await stages.run('Verify', async () =>
-      verifyDeployment(
-        kudu,
-        connection,
-        { artifactName: result.to, previous: result.from, timeoutSeconds: cfg.verifyTimeoutSeconds, instances: await instancesOf(connection, signal) },
-        signal,
-      ),
-    );
+    const instances = await instancesOf(site);
+    const verified = await stages.run('Verify', () => verifyServing(site, { artifact: result.to, previous: result.from }, instances));
     facts.verification = verified.detail;
     facts.instances = verified.instances;
     if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
   }
+}
+
+/** A switch from one artifact to another, as verify and rollback see it. */
+interface Switch {
+  /** The artifact _artifact.txt names now. */
+  artifact: string;
+  /** What it named before ('' on a first deploy). */
+  previous: string;
+}
+
+function verifyServing(site: SiteContext, change: Switch, instances: string[] | undefined) {
+  return verifyDeployment(
+    site.kudu,
+    site.connection,
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: site.cfg.verifyTimeoutSeconds, instances },
+    site.signal,
+  );
 }
 
 /**
@@ -234,20 +259,11 @@ async function rollback(cfg: Config, signal: AbortSignal, stages: StageLog, fact
  * _artifact.txt back at the previous artifact and waits for that to serve again; either way the
  * step then fails with what was seen.
  */
-async function verifyOrRollBack(
-  cfg: Config,
-  kudu: KuduClient,
-  connection: SiteConnection,
-  name: string,
-  previous: string,
-  signal: AbortSignal,
-  stages: StageLog,
-  facts: DeployFacts,
-): Promise<void> {
-  const instances = await instancesOf(connection, signal);
-  const verified = await stages.run('Verify', () =>
-    verifyDeployment(kudu, connection, { artifactName: name, previous, timeoutSeconds: cfg.verifyTimeoutSeconds, instances }, signal),
-  );
+async function verifyOrRollBack(site: SiteContext, change: Switch): Promise<void> {
+  const { cfg, kudu, stages, facts } = site;
+  const { artifact: name, previous } = change;
+  const instances = await instancesOf(site);
+  const verified = await stages.run('Verify', () => verifyServing(site, change, instances));
   facts.verification = verified.detail;
   facts.instances = verified.instances;
   if (verified.ok) {
@@ -259,12 +275,7 @@ async function verifyOrRollBack(
   if (cfg.autoRollback && previous !== '' && previous !== name) {
     rollbackLine = await stages.run('Auto-rollback', async () => {
       await switchArtifact(kudu, previous);
-      const back = await verifyDeployment(
-        kudu,
-        connection,
-        { artifactName: previous, previous: name, timeoutSeconds: cfg.verifyTimeoutSeconds, instances },
-        signal,
-      );
+      const back = await verifyServing(site, { artifact: previous, previous: name }, instances);
       return back.ok
         ? `rolled back: _artifact.txt names ${previous} again and it is serving.`
         : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;
@@ -282,10 +293,11 @@ async function verifyOrRollBack(
 }
 
 /** Instance ids of a scaled-out site, from ARM; none (check whichever answers) without ARM. */
-async function instancesOf(connection: SiteConnection, signal: AbortSignal): Promise<string[] | undefined> {
-  if (connection.arm === undefined) return undefined;
+async function instancesOf(site: SiteContext): Promise<string[] | undefined> {
+  const arm = site.connection.arm;
+  if (arm === undefined) return undefined;
   try {
-    return await connection.arm.listInstances(signal);
+    return await arm.listInstances(site.signal);
   } catch (err) {
     core.warning(`Could not list the site's instances from ARM (${messageOf(err)}); verifying whichever instance answers.`);
     return undefined;

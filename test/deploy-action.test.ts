@@ -1,4 +1,4 @@
-// The bundled action (dist/index.js) run as a runner runs it, signed in with a publish profile,
+// The action run as a runner runs it, signed in with a publish profile,
 // deploying to the Kudu emulator: first deploy, redeploy over a running (locked) binary, dry run,
 // rollback, and a wrong password. The password must never reach the log.
 

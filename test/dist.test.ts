@@ -7,6 +7,7 @@ test('dist/index.js reports every input problem at once and exits 1 without a st
   const run = await runAction({
     inputs: { 'app-name': 'demo', keep: 'many', goarch: 'sparc', 'client-id': 'abc' },
     env: { GITHUB_SHA: 'feedface' },
+    entry: 'dist',
   });
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.equal(run.errors.length, 1, run.stdout);
@@ -23,6 +24,7 @@ test('dist/index.js masks the secret inputs before anything else', async () => {
   const run = await runAction({
     inputs: { 'app-name': 'demo', 'publish-profile': 'profile-secret-value', 'client-secret': 'client-secret-value', 'client-id': 'c', 'tenant-id': 't' },
     env: { GITHUB_SHA: '0123456789abcdef' },
+    entry: 'dist',
   });
   assert.equal(run.code, 1);
   const lines = run.stdout.split('\n');

@@ -1,4 +1,4 @@
-// End to end on the local App Service: the bundled dist/index.js, run as a runner runs it, builds
+// End to end on the local App Service: the action, run as a runner runs it, builds
 // the example app, deploys it through the Kudu emulator, and the IIS emulator serves it.
 
 import { test, after } from 'node:test';
