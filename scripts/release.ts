@@ -82,6 +82,24 @@ function changelogSections(text: string): { unreleased: boolean; releases: Chang
   return { unreleased, releases, malformed };
 }
 
+/**
+ * The section as one line per paragraph and list item: the changelog is wrapped for reading in an
+ * editor, while GitHub shows every line break of a release's notes as a break.
+ */
+function unwrap(body: string): string {
+  const out: string[] = [];
+  let fenced = false;
+  let joinable = false;
+  for (const line of body.split('\n')) {
+    if (line.trimStart().startsWith('```')) fenced = !fenced;
+    const starts = fenced || line.trim() === '' || /^\s*(#|[-*+] |\d+\. |```|\||>)/.test(line);
+    if (joinable && !starts) out[out.length - 1] += ` ${line.trim()}`;
+    else out.push(line);
+    joinable = !fenced && line.trim() !== '' && !line.startsWith('#') && !line.trimStart().startsWith('```');
+  }
+  return out.join('\n');
+}
+
 /** Text in a section besides its `### Added`-style headings: an entry that says something. */
 function hasEntries(body: string): boolean {
   return body.split('\n').some((l) => l.trim() !== '' && !l.startsWith('#'));
@@ -153,7 +171,7 @@ if (!fs.existsSync(changelogPath)) {
   } else if (!hasEntries(section.body)) {
     problems.push(`CHANGELOG.md's section for ${version.text} is empty: list what the release adds, changes or fixes.`);
   } else {
-    notes = section.body;
+    notes = unwrap(section.body);
     ok.push(`CHANGELOG.md has a section for ${version.text} (${section.date})`);
     const newer = changelog.releases.map((s) => parseVersion(s.version)).filter((v) => v !== null && compareVersions(v, version) > 0);
     if (newer.length > 0) problems.push(`CHANGELOG.md already lists ${newer.map((v) => v!.text).join(', ')}, newer than ${version.text}.`);
