@@ -158,6 +158,7 @@ else problems.push(`package.json has version "${pkg.version}", not ${version.tex
 
 // The changelog has a non-empty section for the version, and it is the newest release there.
 let notes = '';
+let changelogVersions: string[] = [];
 const changelogPath = path.join(root, 'CHANGELOG.md');
 if (!fs.existsSync(changelogPath)) {
   problems.push('CHANGELOG.md does not exist: every release needs its section there.');
@@ -165,6 +166,7 @@ if (!fs.existsSync(changelogPath)) {
   const changelog = changelogSections(fs.readFileSync(changelogPath, 'utf8'));
   if (!changelog.unreleased) problems.push('CHANGELOG.md has no "## [Unreleased]" section: keep it at the top for the changes still to be released.');
   for (const line of changelog.malformed) problems.push(`CHANGELOG.md: "${line}" is neither "## [Unreleased]" nor "## [X.Y.Z] - YYYY-MM-DD".`);
+  changelogVersions = changelog.releases.map((s) => s.version);
   const section = changelog.releases.find((s) => s.version === version.text);
   if (section === undefined) {
     problems.push(`CHANGELOG.md has no section for ${version.text}: move the entries under "## [Unreleased]" into "## [${version.text}] - YYYY-MM-DD" and commit it.`);
@@ -197,6 +199,9 @@ try {
     if (at !== null && at !== head) problems.push(`tag ${t} already exists on ${at.slice(0, 12)}, not on HEAD (${head.slice(0, 12)}): a released version is never moved; release a new version.`);
   }
   const released = git(['tag', '--list', 'v*.*.*']).split('\n').map((t) => parseVersion(t)).filter((v) => v !== null);
+  // Every release ever made keeps its entry: the changelog is the record of all of them.
+  const missing = fs.existsSync(changelogPath) ? released.filter((v) => !changelogVersions.includes(v.text)).map((v) => v.text) : [];
+  if (missing.length > 0) problems.push(`CHANGELOG.md has no section for ${missing.join(', ')}, released already (tags ${missing.map((v) => `v${v}`).join(', ')}): restore the section${missing.length === 1 ? '' : 's'}.`);
   const newest = released.sort(compareVersions).at(-1);
   if (newest !== undefined && compareVersions(newest, version) > 0) problems.push(`tag v${newest.text} exists and is newer than ${tag}.`);
 } catch (err) {

@@ -176,6 +176,18 @@ test('refused: an empty changelog section, and a section newer than the version'
   assert.match(older.stderr, /CHANGELOG\.md already lists 1\.2\.0, newer than 1\.1\.0\./);
 });
 
+test('refused: a version already released has lost its changelog section', { timeout: 120_000 }, async () => {
+  const dir = clone();
+  git(dir, 'tag', 'v1.0.0');
+  setPackageVersion(dir, '1.1.0');
+  edit(dir, 'CHANGELOG.md', (t) => t.replace(/## \[1\.0\.0\][^]*?(?=\n\[Unreleased\]:)/, '## [1.1.0] - 2026-12-03\n\n### Fixed\n\n- A fix.\n'));
+  commitAll(dir, '1.1.0, with the 1.0.0 section gone');
+  const run = await release(dir, ['1.1.0', '--dry-run']);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stderr, /^error: CHANGELOG\.md has no section for 1\.0\.0, released already \(tags v1\.0\.0\): restore the section\.$/m);
+  assert.match(run.stderr, /Refused: 1 problem;/);
+});
+
 test('refused: every problem at once — package.json, changelog, uncommitted files and a stale dist/', { timeout: 120_000 }, async () => {
   const dir = clone();
   edit(dir, 'src/http.ts', (t) => t.replace('`go-azure-deploy/${', '`go-azure-deploy-changed/${'));
