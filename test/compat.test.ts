@@ -1,0 +1,121 @@
+// The compatibility promise (README, "Compatibility"): the action and goazure work together across
+// one major version in both directions. On the local App Service, with Linux builds behind the IIS
+// emulator's shell launcher:
+//   (a) an app linked with goazure as release 1.0.0 shipped it (test/fixtures/compat/goazure-v1.0.0)
+//       hands over when the current action (dist/index.js, run as a runner runs it) deploys;
+//   (b) an app linked with the current goazure (example/) hands over when _artifact.txt is written
+//       the way release 1.0.0 of the action wrote it.
+
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startAppService, deployInputs, type AppService } from './sandbox/appservice.ts';
+import { seedToolCache } from './sandbox/gomirror.ts';
+import { buildExampleApp } from './sandbox/iis.ts';
+import { runAction, repoRoot } from './helpers/runAction.ts';
+
+const fixtures = path.join(repoRoot, 'test', 'fixtures', 'compat');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-test-'));
+const sites: AppService[] = [];
+after(async () => {
+  await Promise.all(sites.map((s) => s.close()));
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const newCommit = (): string => randomBytes(20).toString('hex');
+
+/** The site's answer (IIS holds the first request until the process listens). */
+async function answer(s: AppService): Promise<string> {
+  const res = await fetch(s.appUrl);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('the goazure 1.0.0 copy is byte for byte the release', () => {
+  // The sha256 of the copy's files (name, NUL, content, in name order) when release 1.0.0 was cut.
+  // A change here means the copy no longer stands for the apps running release 1.0.0.
+  const FROZEN = '2124f0f25c0722348bcad738d6a4744135e08dab7ac3882583a45942d9099107';
+  const dir = path.join(fixtures, 'goazure-v1.0.0');
+  const hash = createHash('sha256');
+  for (const name of fs.readdirSync(dir).sort()) hash.update(`${name}\0`).update(fs.readFileSync(path.join(dir, name)));
+  assert.equal(hash.digest('hex'), FROZEN, 'test/fixtures/compat/goazure-v1.0.0 was changed');
+});
+
+test('(a) an app linked with goazure 1.0.0 hands over when the current action deploys', { timeout: 300_000 }, async () => {
+  const s = await startAppService({ siteName: 'compat-old-goazure', env: { COMPAT_POLL_MS: '250' } });
+  sites.push(s);
+  const toolCache = fs.mkdtempSync(path.join(work, 'toolcache-'));
+  seedToolCache(toolCache);
+  const deploy = (commit: string) =>
+    runAction({
+      inputs: deployInputs(s, commit, { 'working-directory': 'test/fixtures/compat/app', 'verify-timeout': '30', timeout: '240' }),
+      env: { GITHUB_SHA: commit },
+      toolCache,
+      cwd: repoRoot,
+    });
+
+  const first = newCommit();
+  const run1 = await deploy(first);
+  assert.equal(run1.code, 0, run1.stdout + run1.stderr);
+  assert.match(await answer(s), new RegExp(`^compatapp ${first} ${first}\n$`));
+  const [oldProcess] = s.iis.processes();
+  assert.equal(oldProcess?.name, `compat-old-goazure-${first.slice(0, 10)}`);
+
+  const second = newCommit();
+  const run2 = await deploy(second);
+  // The action's verify stage passes only once the new binary is the process serving, which needs
+  // the 1.0.0 process to have seen the switch and exited.
+  assert.equal(run2.code, 0, run2.stdout + run2.stderr);
+  assert.equal(run2.outputs['previous-artifact'], `compat-old-goazure-${first.slice(0, 10)}`);
+  assert.match(await answer(s), new RegExp(`^compatapp ${second} ${second}\n$`));
+  assert.deepEqual(
+    s.iis.processes().map((p) => p.name),
+    [`compat-old-goazure-${second.slice(0, 10)}`],
+  );
+  assert.ok(s.iis.processes()[0].id !== oldProcess.id, 'a new process serves');
+});
+
+test('(b) an app linked with the current goazure hands over when _artifact.txt is written as action 1.0.0 wrote it', { timeout: 120_000 }, async () => {
+  const s = await startAppService({ siteName: 'compat-old-action', env: { EXAMPLE_POLL_MS: '250' } });
+  sites.push(s);
+  const goarch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const [v1, v2] = await Promise.all([
+    buildExampleApp({ outPath: path.join(work, 'b', 'v1'), version: 'v1', commit: 'aaaaaaaaaa', goos: 'linux', goarch }),
+    buildExampleApp({ outPath: path.join(work, 'b', 'v2'), version: 'v2', commit: 'bbbbbbbbbb', goos: 'linux', goarch }),
+  ]);
+  const auth = `Basic ${Buffer.from(`${s.kudu.userName}:${s.kudu.password}`).toString('base64')}`;
+  const put = async (rel: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<number> => {
+    const res = await fetch(`${s.kuduUrl}/api/vfs/site/wwwroot/${rel}`, { method: 'PUT', headers: { authorization: auth, ...headers }, body });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  // FROZEN: the switch exactly as release 1.0.0 of the action made it (src/switch.ts at v1.0.0):
+  // `_target\<name>.exe` + CRLF, PUT to Kudu's VFS with `If-Match: *`. Do not update this literal
+  // to follow the current action; it stands for sites deployed by 1.0.0.
+  const switchAsRelease100 = (name: string): Promise<number> => put('_artifact.txt', `_target\\${name}.exe\r\n`, { 'If-Match': '*' });
+
+  for (const f of ['web.config', 'go-azure.bat']) assert.equal(await put(f, fs.readFileSync(path.join(repoRoot, 'templates', f))), 201);
+  assert.equal(await put('_target/site-aaaaaaaaaa.exe', fs.readFileSync(v1)), 201);
+  assert.equal(await switchAsRelease100('site-aaaaaaaaaa'), 201);
+  assert.equal(await answer(s), 'v1 aaaaaaaaaa\n');
+
+  assert.equal(await put('_target/site-bbbbbbbbbb.exe', fs.readFileSync(v2)), 201);
+  assert.equal(await switchAsRelease100('site-bbbbbbbbbb'), 204);
+  await until('the process running site-aaaaaaaaaa exits', 20_000, async () => !s.iis.processes().some((p) => p.name === 'site-aaaaaaaaaa'));
+  assert.equal(await answer(s), 'v2 bbbbbbbbbb\n');
+  assert.deepEqual(
+    s.iis.processes().map((p) => p.name),
+    ['site-bbbbbbbbbb'],
+  );
+});
