@@ -2,7 +2,7 @@
 // one major version in both directions. On the local App Service, with Linux builds behind the IIS
 // emulator's shell launcher:
 //   (a) an app linked with goazure as release 1.0.0 shipped it (test/fixtures/compat/goazure-v1.0.0)
-//       hands over when the current action (dist/index.js, run as a runner runs it) deploys;
+//       hands over when the current action (run as a runner runs it) deploys;
 //   (b) an app linked with the current goazure (example/) hands over when _artifact.txt is written
 //       the way release 1.0.0 of the action wrote it.
 
@@ -12,10 +12,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startAppService, deployInputs, type AppService } from './sandbox/appservice.ts';
-import { seedToolCache } from './sandbox/gomirror.ts';
-import { buildExampleApp } from './sandbox/iis.ts';
-import { runAction, repoRoot } from './helpers/runAction.ts';
+import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { seedToolCache } from '../sandbox/gomirror.ts';
+import { buildExampleApp } from '../sandbox/iis.ts';
+import { runAction, repoRoot } from '../sandbox/runner.ts';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'compat');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-test-'));

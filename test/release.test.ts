@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot } from './helpers/runAction.ts';
+import { repoRoot } from '../sandbox/runner.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'release-test-'));
 const base = path.join(work, 'base');
@@ -190,7 +190,7 @@ test('refused: a version already released has lost its changelog section', { tim
 
 test('refused: every problem at once — package.json, changelog, uncommitted files and a stale dist/', { timeout: 120_000 }, async () => {
   const dir = clone();
-  edit(dir, 'src/http.ts', (t) => t.replace('`go-azure-deploy/${', '`go-azure-deploy-changed/${'));
+  edit(dir, 'src/common/http.ts', (t) => t.replace('`go-azure-deploy/${', '`go-azure-deploy-changed/${'));
   commitAll(dir, 'A source change without a rebuilt dist/');
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not committed\n');
   const run = await release(dir, ['1.0.1', '--dry-run']);
