@@ -1,4 +1,4 @@
-// The swap benchmark: the example app behind the IIS emulator, keep-alive clients at a steady
+// The swap benchmark: bench/swapapp (the example app's answers, with the baseline hand-overs) behind the IIS emulator, keep-alive clients at a steady
 // rate, and a new artifact switched in again and again. For each hand-over strategy and workload
 // it reports the requests that failed per swap (median, max) and the time from the switch until
 // the new version answered, all measured in one run so the rows compare.
@@ -197,8 +197,8 @@ export async function runSwapBench(opts: SwapBenchOptions): Promise<SwapRow[]> {
   const work = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'swap-bench-'));
   fs.mkdirSync(work, { recursive: true });
   const bins: [string, string] = await Promise.all([
-    buildExampleApp({ outPath: path.join(work, 'bin', 'even'), version: 'even', commit: '0000000000' }),
-    buildExampleApp({ outPath: path.join(work, 'bin', 'odd'), version: 'odd', commit: '1111111111' }),
+    buildExampleApp({ outPath: path.join(work, 'bin', 'even'), version: 'even', commit: '0000000000', appDir: 'bench/swapapp' }),
+    buildExampleApp({ outPath: path.join(work, 'bin', 'odd'), version: 'odd', commit: '1111111111', appDir: 'bench/swapapp' }),
   ]);
   const rows: SwapRow[] = [];
   try {

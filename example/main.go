@@ -34,13 +34,7 @@ func main() {
 		goazure.WithDrainTimeout(durationEnv("EXAMPLE_DRAIN_MS", goazure.DefaultDrainTimeout)),
 		goazure.WithRedirectWhileDraining(os.Getenv("EXAMPLE_REDIRECT_WHILE_DRAINING") == "1"),
 	}
-	var err error
-	if baseline := os.Getenv("GO_AZURE_BENCH_BASELINE"); baseline != "" {
-		err = runBaseline(baseline, srv, opts)
-	} else {
-		err = goazure.ListenAndServe(context.Background(), srv, opts...)
-	}
-	if err != nil {
+	if err := goazure.ListenAndServe(context.Background(), srv, opts...); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -54,8 +48,8 @@ func routes() *http.ServeMux {
 		}
 		fmt.Fprintf(w, "%s %s\n", version, commit)
 	})
-	// /slow?ms=300 answers after the given time, up to a minute: the slow requests the swap
-	// benchmark keeps in flight during a hand-over.
+	// /slow?ms=300 answers after the given time, up to a minute: a request still in flight when a
+	// new version is switched in, which the hand-over lets finish.
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
 		if err != nil || ms < 0 || ms > 60_000 {

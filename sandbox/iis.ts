@@ -18,6 +18,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { defaultWinePrefix, wineVars } from './wine.ts';
+import { runProcess } from './process.ts';
 
 export type Launcher = 'shell' | 'wine';
 
@@ -404,22 +405,17 @@ export interface ExampleBuild {
   commit: string;
   goos?: string;
   goarch?: string;
+  /** The app's folder, relative to the repository: example/ unless given. */
+  appDir?: string;
 }
 
-/** Builds the example app (example/) with its version and commit stamped, as the build stage does. */
+/** Builds the example app (or another in `appDir`) with its version and commit stamped, as the build stage does. */
 export async function buildExampleApp(b: ExampleBuild): Promise<string> {
   fs.mkdirSync(path.dirname(b.outPath), { recursive: true });
   const args = ['build', '-trimpath', '-ldflags', `-s -w -X main.version=${b.version} -X main.commit=${b.commit}`, '-o', b.outPath, '.'];
   const env = { ...process.env, CGO_ENABLED: '0', GOOS: b.goos ?? process.env.GOOS ?? 'linux', GOARCH: b.goarch ?? 'amd64', GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod' };
-  const child = spawn('go', args, { cwd: path.join(repoRoot, 'example'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`go ${args.join(' ')} in example/ failed (${code}):\n${output}`);
+  const { code, output } = await runProcess('go', args, { cwd: path.join(repoRoot, b.appDir ?? 'example'), env, timeoutMs: 300_000 });
+  if (code !== 0) throw new Error(`go ${args.join(' ')} in ${b.appDir ?? 'example'}/ failed (${code}):\n${output}`);
   return b.outPath;
 }
 

@@ -3,11 +3,11 @@
 // stripping) so that tests always see the code as it is; test/dist.test.ts runs the committed
 // bundle (dist/index.js) the same way, which is what action.yml starts.
 
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runProcess } from './process.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** What the runner starts: the bundle action.yml names, or the sources it is built from. */
@@ -89,14 +89,11 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   }
   Object.assign(env, opts.env ?? {});
 
-  const child = spawn(process.execPath, [actionEntries[opts.entry ?? 'sources']], { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  clearTimeout(timer);
+  const { code, stdout, stderr } = await runProcess(process.execPath, [actionEntries[opts.entry ?? 'sources']], {
+    cwd: opts.cwd ?? repoRoot,
+    env,
+    timeoutMs: opts.timeoutMs ?? 300_000,
+  });
 
   return {
     code,

@@ -8,7 +8,8 @@
 // buffer with random bytes just the same. The DLL is written here byte by byte: a PE32+ image
 // with one section holding the export directory, no code at all.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { runProcess, type ProcessRun } from './process.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,19 +99,8 @@ export function forwarderDll(dllName: string, name: string, target: string): Buf
   return Buffer.concat([headers, edata]);
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProcessRun> {
+  return runProcess(cmd, args, { env, timeoutMs });
 }
 
 /** The variables that point Wine at a prefix, quietly and without offering to install Mono or Gecko. */

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runProcess } from '../sandbox/process.ts';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -89,14 +89,7 @@ async function runChild(inputs: Record<string, string>, opts: RunOptions = {}): 
   }
   if (opts.kuduList) env.GAD_TEST_KUDU_LIST = opts.kuduList;
   Object.assign(env, opts.env ?? {});
-  const child = spawn(process.execPath, [childScript], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  await new Promise((resolve) => child.on('close', resolve));
-  clearTimeout(timer);
+  const { stdout, stderr } = await runProcess(process.execPath, [childScript], { cwd: repoRoot, env, timeoutMs: 90_000 });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('FAILED '));
   assert.ok(line, `the child printed no outcome.\nstdout:\n${stdout}\nstderr:\n${stderr}`);
   const parsed = JSON.parse(line.slice(7)) as Record<string, any>;

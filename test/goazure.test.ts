@@ -3,24 +3,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runProcess, type ProcessRun } from '../sandbox/process.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function go(dir: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('go', args, {
-      cwd: path.join(root, dir),
-      env: { ...process.env, GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
+function go(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessRun> {
+  return runProcess('go', args, {
+    cwd: path.join(root, dir),
+    env: { ...process.env, GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod', ...env },
+    timeoutMs: 280_000,
   });
 }
 
@@ -38,16 +31,6 @@ test('goazure: go test -race passes (trigger rules, drain, timeout, signals)', {
 test('example: go vet is clean and it builds for windows/amd64', { timeout: 120_000 }, async () => {
   const vet = await go('example', ['vet', './...']);
   assert.equal(vet.code, 0, vet.output);
-  const r = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn('go', ['build', '-o', process.platform === 'win32' ? 'NUL' : '/dev/null', '.'], {
-      cwd: path.join(root, 'example'),
-      env: { ...process.env, GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOWORK: 'off' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
+  const r = await go('example', ['build', '-o', process.platform === 'win32' ? 'NUL' : '/dev/null', '.'], { GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0' });
   assert.equal(r.code, 0, r.output);
 });

@@ -1,7 +1,7 @@
 package main
 
-// BENCHMARK BASELINES ONLY. GO_AZURE_BENCH_BASELINE selects one of two hand-overs that
-// bench/swap.ts compares goazure's against; no deployed app should set it.
+// The baselines bench/swap.ts compares goazure's hand-over against, selected by
+// GO_AZURE_BENCH_BASELINE:
 //
 //   - "original": the scheme this project replaces. Close the listener, then wait until every
 //     connection has closed, idle keep-alive connections included, up to a hard cap.
@@ -10,7 +10,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -47,7 +47,7 @@ func runBaseline(name string, srv *http.Server, opts []goazure.Option) error {
 		return err
 	}
 	drain := durationEnv("EXAMPLE_DRAIN_MS", 30*time.Second)
-	slog.Info("baseline hand-over", "baseline", name, "next", next)
+	log.Printf("baseline %s: hand-over to %s", name, next)
 	switch name {
 	case "original":
 		ln.Close()
@@ -61,7 +61,7 @@ func runBaseline(name string, srv *http.Server, opts []goazure.Option) error {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		slog.Warn("baseline original: connections still open at the cap")
+		log.Print("baseline original: connections still open at the cap")
 		return nil
 	case "shutdown":
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
