@@ -26,7 +26,7 @@ async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-const target = connectionFromPublishProfile(profileConfig(site), process.env.GAD_TEST_PROFILE ?? '');
+const target = connectionFromPublishProfile(profileConfig(site, 'production', process.env.GAD_TEST_KUDU_URL ?? ''), process.env.GAD_TEST_PROFILE ?? '');
 core.debug(`target: ${JSON.stringify(target)}`);
 const kudu = new KuduClient(target, signal, { retryBaseDelayMs: 5, attempts: 3 });
 await step('deploy', () => deployStages(kudu, art, signal));
