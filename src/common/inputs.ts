@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
+import { checkBuildFlags } from '../build/compile.ts';
 
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export const CLOUDS: readonly CloudName[] = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
@@ -223,6 +224,10 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   const versionLabel = isTag ? (env.GITHUB_REF_NAME as string) : commit;
 
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
+  // Checked here, not at build time, so a bad flag is reported with every other input problem
+  // before anything is downloaded.
+  const buildFlags = get('build-flags').split(/\s+/).filter(Boolean);
+  problems.push(...checkBuildFlags(buildFlags));
 
   const cfg: Config = {
     appName,
@@ -242,7 +247,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     package: get('package') || '.',
     buildTags: splitWords(get('build-tags')),
     ldflags: get('ldflags'),
-    buildFlags: get('build-flags').split(/\s+/).filter(Boolean),
+    buildFlags,
     goos,
     goarch,
     artifactPrefix: get('artifact-prefix') || appName,

@@ -14,7 +14,7 @@ import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { ActionError, messageOf } from '../common/errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
-import { openRequest, sendRequest } from '../common/http.ts';
+import { openRequest, safeUrl, sendRequest } from '../common/http.ts';
 import {
   listingPlatform,
   nearbyVersions,
@@ -76,9 +76,11 @@ export async function setupGo(req: ToolchainRequest, signal: AbortSignal): Promi
   const base = req.downloadBaseUrl.replace(/\/+$/, '');
   const releases = await fetchListing(base, req.retryBaseDelayMs, signal);
   const release = resolveFromListing(spec, releases);
-  if (release === undefined) throw notFound(spec, origin, releases, base);
+  // Logged and shown without user info: go-download-base-url may carry a mirror's credentials.
+  const shownBase = shownBaseUrl(base);
+  if (release === undefined) throw notFound(spec, origin, releases, shownBase);
   const version = releaseSemver(release);
-  core.info(`Go ${spec.input} (${origin}) resolves to ${release.version} on ${base}`);
+  core.info(`Go ${spec.input} (${origin}) resolves to ${release.version} on ${shownBase}`);
 
   const already = tc.find(TOOL, version, cacheArch);
   if (already !== '') {
@@ -90,12 +92,12 @@ export async function setupGo(req: ToolchainRequest, signal: AbortSignal): Promi
   const file = pickArchive(release, platform.os, platform.arch);
   if (file === undefined) {
     throw new ActionError(
-      `${release.version} has no archive for this runner (${platform.os}/${platform.arch}) in the listing at ${base}. ` +
+      `${release.version} has no archive for this runner (${platform.os}/${platform.arch}) in the listing at ${shownBase}. ` +
         `The runner downloads a Go that runs on itself (goos/goarch only choose the build target); pick another go-version or runner.`,
     );
   }
   if (!/^[0-9a-f]{64}$/i.test(file.sha256 ?? '')) {
-    throw new ActionError(`The listing at ${base} gives no sha256 for ${file.filename}, so it cannot be verified; use a download site that publishes checksums.`);
+    throw new ActionError(`The listing at ${shownBase} gives no sha256 for ${file.filename}, so it cannot be verified; use a download site that publishes checksums.`);
   }
 
   const started = Date.now();
@@ -159,6 +161,11 @@ function toolCacheRoot(): string {
   return root;
 }
 
+/** The download base URL as logs and messages show it: no user info, no query, no trailing slash. */
+function shownBaseUrl(base: string): string {
+  return safeUrl(base).replace(/\/+$/, '');
+}
+
 function tempRoot(): string {
   return process.env.RUNNER_TEMP || os.tmpdir();
 }
@@ -166,12 +173,18 @@ function tempRoot(): string {
 /** A download with no bytes moving for this long is cut and retried. */
 const IDLE_TIMEOUT_MS = 60_000;
 
-/** Reads and checks the listing; 404 is final (wrong base URL), 5xx and resets are retried. */
+/**
+ * Reads and checks the listing; 404 is final (wrong base URL), 5xx and resets are retried.
+ * Redirects are followed (to any host): a download site may move its listing, as go.dev/dl moved
+ * from golang.org/dl.
+ */
 async function fetchListing(base: string, retryBaseDelayMs: number | undefined, signal: AbortSignal): Promise<GoRelease[]> {
-  const url = `${base}/?mode=json&include=all`;
+  const query = '?mode=json&include=all';
+  const fetchUrl = `${base}/${query}`;
+  const url = `${shownBaseUrl(base)}/${query}`;
   const body = await withRetry(
     async () => {
-      const res = await sendRequest({ method: 'GET', url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+      const res = await sendRequest({ method: 'GET', url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: 'any' });
       const status = res.status;
       if (status !== 200) {
         if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.headers['retry-after'])));
@@ -217,15 +230,20 @@ function notFound(spec: VersionSpec, origin: string, releases: readonly GoReleas
  * size and sha256 against the listing. Returns the file path; on any failure the file is gone.
  */
 async function downloadVerified(base: string, file: GoFile, retryBaseDelayMs: number | undefined, signal: AbortSignal): Promise<string> {
-  const url = `${base}/${encodeURIComponent(file.filename)}`;
+  const fetchUrl = `${base}/${encodeURIComponent(file.filename)}`;
+  const url = safeUrl(fetchUrl);
   const dest = path.join(tempRoot(), `${randomUUID()}-${file.filename}`);
   const started = Date.now();
   core.info(`Downloading ${url}${file.size ? ` (${(file.size / 1048576).toFixed(1)} MiB)` : ''}`);
   try {
     const actual = await withRetry(
       async () => {
-        const res = await openRequest({ method: 'GET', url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+        // go.dev/dl/<file> answers 302 with the file on dl.google.com (golang/website's dl
+        // handler), so redirects are followed to any host; the sha256 below is checked on the
+        // bytes finally received, whoever served them.
+        const res = await openRequest({ method: 'GET', url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: 'any' });
         const message = res.body;
+        if (res.url !== fetchUrl) core.info(`${url} redirected to ${safeUrl(res.url)}`);
         const status = res.status;
         if (status !== 200) {
           message.resume();
