@@ -20,6 +20,7 @@ import { makeApp } from '../sandbox/fixture.ts';
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const APP = '0a0a0a0a-0000-0000-0000-000000000001';
+const OIDC_APP = '0a0a0a0a-0000-0000-0000-000000000002';
 const SECRET = 'sandbox-secret~value.456';
 const SHA = 'c0ffee0123456789abcdef0123456789abcdef01';
 const ARM_SCOPE = 'https://management.azure.com/.default';
@@ -28,6 +29,7 @@ const skip = wineAvailable() ? false : 'wine is not installed (CI installs it)';
 let internet: Internet;
 let sandbox: AzureSandbox;
 let site: AppService;
+let canary: AppService;
 let appDir: string;
 
 before(async () => {
@@ -36,8 +38,8 @@ before(async () => {
   sandbox = await startAzureSandbox({
     tenantId: TENANT,
     subscriptionId: SUB,
-    clients: [{ clientId: APP, secret: SECRET }],
-    sites: [{ name: 'shop', resourceGroup: 'rg-shop', slots: ['staging'] }],
+    clients: [{ clientId: APP, secret: SECRET }, { clientId: OIDC_APP, federatedAudience: 'api://AzureADTokenExchange' }],
+    sites: [{ name: 'shop', resourceGroup: 'rg-shop', slots: ['staging', 'canary'] }],
     internet,
   });
   site = await startAppService({
@@ -48,12 +50,22 @@ before(async () => {
     acceptBearer: (t) => sandbox.acceptsToken(t, ARM_SCOPE),
   });
   seedToolCache(site.toolCache);
+  canary = await startAppService({
+    siteName: 'shop',
+    slot: 'canary',
+    launcher: 'wine',
+    internet,
+    goMirror: false,
+    acceptBearer: (t) => sandbox.acceptsToken(t, ARM_SCOPE),
+  });
+  seedToolCache(canary.toolCache);
   appDir = makeApp();
 });
 
 after(async () => {
   if (skip !== false) return;
   await site.close();
+  await canary.close();
   await sandbox.close();
   await internet.close();
   fs.rmSync(appDir, { recursive: true, force: true });
@@ -111,4 +123,30 @@ test('Entra ID deploy to a slot, verified, then swapped into production', { time
   assert.match(run.stdout, /Swapped staging into production: https:\/\/shop\.azurewebsites\.net/);
   assert.match(run.stdout, /staging \(https:\/\/shop-staging\.azurewebsites\.net\) serves what production served before/);
   assert.deepEqual(sandbox.requests.filter((r) => r.route === 'unknown'), []);
+});
+
+test('GitHub OIDC: the ID token from the runner token service is exchanged at Entra ID, and the slot is deployed and verified', { timeout: 240_000, skip }, async () => {
+  const commit = 'beef00112233445566778899aabbccddeeff0011';
+  const run = await runAction({
+    inputs: {
+      'app-name': 'shop',
+      'slot-name': 'canary',
+      'client-id': OIDC_APP,
+      'tenant-id': TENANT,
+      'subscription-id': SUB,
+      'working-directory': appDir,
+      'go-version': machineGoVersion().replace(/^go/, ''),
+    },
+    toolCache: canary.toolCache,
+    cwd: appDir,
+    env: { ...canary.env, ...sandbox.runnerEnv, GITHUB_SHA: commit },
+    timeoutMs: 200_000,
+  });
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  assert.ok(sandbox.idTokens.length > 0, 'an ID token was asked for');
+  assert.deepEqual([...new Set(sandbox.idTokens.map((t) => t.audience))], ['api://AzureADTokenExchange']);
+  assert.equal(sandbox.grants.find((g) => g.clientId === OIDC_APP)?.method, 'assertion');
+  assert.ok(internet.requests.some((r) => r.host === 'pipelines.actions.githubusercontent.com' && r.path.includes('/idtoken?') && r.status === 200));
+  assert.equal((await (await fetch(canary.localAppUrl)).text()).trim(), commit);
+  assert.deepEqual(internet.refused, []);
 });
