@@ -5,7 +5,11 @@
 // can be exercised without anything leaving 127.0.0.1.
 //
 // The certificate is self-signed and made here with the openssl CLI (Node cannot create X.509
-// certificates); a child process trusts it through NODE_EXTRA_CA_CERTS.
+// certificates); a child process trusts it through NODE_EXTRA_CA_CERTS. Given the sandbox's
+// internet (internet.ts), the same services are also put on it under login.microsoftonline.com,
+// management.azure.com and GitHub's ID-token host, served over plain http behind its TLS; that is
+// how the end-to-end tests reach them. The override URLs and the CONNECT proxy here remain for the
+// tests of the sign-in code's endpoint overrides and other clouds.
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
