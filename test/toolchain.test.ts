@@ -470,3 +470,13 @@ test('a redirect to a tampered archive fails on the sha256 and caches nothing', 
     await site.close();
   }
 });
+
+test('an http go-download-base-url is warned about: its listing carries the sha256 over the same plain connection', LONG, async () => {
+  await withRunner(async (r) => {
+    seedToolCache(r.toolCache);
+    await setup(r, { goVersion: 'stable' });
+    const warnings = r.log.split('\n').filter((l) => l.startsWith('::warning::'));
+    assert.equal(warnings.length, 1, r.log);
+    assert.match(warnings[0], new RegExp(`^::warning::go-download-base-url \\(${mirror.baseUrl.replace(/[.]/g, '\\.')}\\) is not https: .*Use an https URL for the mirror\\.$`));
+  });
+});

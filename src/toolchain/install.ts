@@ -74,6 +74,12 @@ export async function setupGo(req: ToolchainRequest, signal: AbortSignal): Promi
   }
 
   const base = req.downloadBaseUrl.replace(/\/+$/, '');
+  if (new URL(base).protocol !== 'https:') {
+    core.warning(
+      `go-download-base-url (${shownBaseUrl(base)}) is not https: the sha256 the archive is checked against comes from the listing over the same ` +
+        `unencrypted connection, so anyone on the network path can replace both and the check proves nothing. Use an https URL for the mirror.`,
+    );
+  }
   const releases = await fetchListing(base, req.retryBaseDelayMs, signal);
   const release = resolveFromListing(spec, releases);
   // Logged and shown without user info: go-download-base-url may carry a mirror's credentials.
