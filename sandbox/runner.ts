@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const distEntry = path.join(repoRoot, 'dist', 'index.js');
+export const srcEntry = path.join(repoRoot, 'src', 'index.ts');
 
 export interface ActionRun {
   code: number | null;
@@ -31,6 +32,8 @@ export interface RunActionOptions {
   /** Shared tool cache folder (a fresh one when absent). */
   toolCache?: string;
   timeoutMs?: number;
+  /** The script to run: dist/index.js when absent; srcEntry runs the sources as they are, unbundled. */
+  entry?: string;
 }
 
 /** Parses the GITHUB_OUTPUT file format: `name=value` or `name<<DELIM ... DELIM`. */
@@ -81,7 +84,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   }
   Object.assign(env, opts.env ?? {});
 
-  const child = spawn(process.execPath, [distEntry], { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [opts.entry ?? distEntry], { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

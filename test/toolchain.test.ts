@@ -470,3 +470,43 @@ test('a redirect to a tampered archive fails on the sha256 and caches nothing', 
     await site.close();
   }
 });
+
+test('an http go-download-base-url is warned about: its listing carries the sha256 over the same plain connection', LONG, async () => {
+  await withRunner(async (r) => {
+    seedToolCache(r.toolCache);
+    await setup(r, { goVersion: 'stable' });
+    const warnings = r.log.split('\n').filter((l) => l.startsWith('::warning::'));
+    assert.equal(warnings.length, 1, r.log);
+    assert.match(warnings[0], new RegExp(`^::warning::go-download-base-url \\(${mirror.baseUrl.replace(/[.]/g, '\\.')}\\) is not https: .*Use an https URL for the mirror\\.$`));
+  });
+});
+
+test('two jobs installing into one tool cache at once: the first complete install is kept, the later copy discarded', LONG, async () => {
+  await withRunner(async (r) => {
+    const versionDir = path.join(r.toolCache, 'go', machineSemver);
+    const dest = path.join(versionDir, arch);
+    const marker = `${dest}.complete`;
+    // Notes the install folder as it was when it first became complete: what another job's build
+    // would be using from then on.
+    let firstComplete: number | undefined;
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        if (firstComplete === undefined && fs.existsSync(marker)) firstComplete = fs.statSync(path.join(dest, 'bin', 'go')).ino;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const jobs = await Promise.all([setup(r, { goVersion: machineSemver }), setup(r, { goVersion: machineSemver })]).finally(() => (done = true));
+    await watching;
+    assert.equal(mirror.archiveRequests(), 2, 'both jobs downloaded and extracted');
+    assert.ok(firstComplete !== undefined);
+    assert.equal(fs.statSync(path.join(dest, 'bin', 'go')).ino, firstComplete, 'the complete install was not replaced');
+    for (const job of jobs) {
+      assert.equal(job.goRoot, dest);
+      assert.equal(job.version, machine);
+    }
+    assert.match(r.log, /Another job installed .* meanwhile; using it and discarding this copy\./);
+    assert.deepEqual(fs.readdirSync(versionDir).sort(), [arch, `${arch}.complete`], 'no staging copy is left');
+    assert.deepEqual(tree(r.temp), []);
+  });
+});

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { ActionError, messageOf } from '../common/errors.ts';
-import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
+import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, sleep, withRetry } from '../common/retry.ts';
 import { openRequest, safeUrl, sendRequest } from '../common/http.ts';
 import {
   listingPlatform,
@@ -74,6 +74,12 @@ export async function setupGo(req: ToolchainRequest, signal: AbortSignal): Promi
   }
 
   const base = req.downloadBaseUrl.replace(/\/+$/, '');
+  if (new URL(base).protocol !== 'https:') {
+    core.warning(
+      `go-download-base-url (${shownBaseUrl(base)}) is not https: the sha256 the archive is checked against comes from the listing over the same ` +
+        `unencrypted connection, so anyone on the network path can replace both and the check proves nothing. Use an https URL for the mirror.`,
+    );
+  }
   const releases = await fetchListing(base, req.retryBaseDelayMs, signal);
   const release = resolveFromListing(spec, releases);
   // Logged and shown without user info: go-download-base-url may carry a mirror's credentials.
@@ -324,20 +330,43 @@ async function installIntoCache(archive: string, file: GoFile, cacheRoot: string
     if (!fs.existsSync(path.join(extracted, 'bin'))) {
       throw new ActionError(`${file.filename} has no top-level go/bin folder, so it is not a Go toolchain archive; check go-download-base-url.`);
     }
-    await fsp.rm(marker, { force: true });
-    await fsp.rm(dest, { recursive: true, force: true });
+    // Self-hosted runners share one tool cache between concurrent jobs. A complete install (its
+    // marker written) may be in use by another job's build, so it is never replaced: this copy
+    // is discarded instead. Only a tree without a marker (a job that died mid-way) is removed.
+    if (fs.existsSync(marker)) return keepExisting(dest);
     try {
       await fsp.rename(extracted, dest);
     } catch (err) {
-      // Another job on this runner may have installed the same version meanwhile: use theirs.
-      if (fs.existsSync(marker)) return dest;
-      throw err;
+      // The folder exists: another job renamed its copy in just now (its marker follows at once),
+      // or an interrupted job left it.
+      if (await markerAppears(marker, signal)) return keepExisting(dest);
+      await fsp.rm(dest, { recursive: true, force: true });
+      try {
+        await fsp.rename(extracted, dest);
+      } catch {
+        if (fs.existsSync(marker)) return keepExisting(dest);
+        throw err;
+      }
     }
     await fsp.writeFile(marker, '');
     return dest;
   } finally {
     await fsp.rm(staging, { recursive: true, force: true });
   }
+}
+
+function keepExisting(dest: string): string {
+  core.info(`Another job installed ${dest} meanwhile; using it and discarding this copy.`);
+  return dest;
+}
+
+/** Whether the install marker shows up within a moment (another job between rename and marker). */
+async function markerAppears(marker: string, signal: AbortSignal): Promise<boolean> {
+  for (let i = 0; i < 20; i++) {
+    if (fs.existsSync(marker)) return true;
+    await sleep(100, signal);
+  }
+  return fs.existsSync(marker);
 }
 
 function run(cmd: string, args: string[], signal: AbortSignal): Promise<void> {
