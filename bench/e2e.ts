@@ -35,6 +35,7 @@ try {
       env: { GITHUB_SHA: commit },
       toolCache,
       cwd: repoRoot,
+      entry: 'dist',
     });
     const ms = performance.now() - t0;
     if (run.code !== 0) throw new Error(`deploy failed:\n${run.stdout}`);
@@ -51,7 +52,7 @@ try {
       cwd: path.join(repoRoot, 'example'),
       env: { ...process.env, GOOS: 'linux', GOARCH: goarch, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' },
     });
-    await run('curl', ['-sS', '-f', '-o', '/dev/null', '-X', 'PUT', '-u', `${site.kudu.userName}:${site.kudu.password}`, '--data-binary', `@${zip}`, `${site.kuduUrl}/api/zip/site/wwwroot/_bench/`]);
+    await run('curl', ['-sS', '-f', '-o', '/dev/null', '-X', 'PUT', '-u', `${site.kudu.userName}:${site.kudu.password}`, '--data-binary', `@${zip}`, `${site.localKuduUrl}/api/zip/site/wwwroot/_bench/`]);
     return performance.now() - t0;
   };
 

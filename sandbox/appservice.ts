@@ -1,81 +1,170 @@
 // A local App Service site: the Kudu emulator and the IIS emulator sharing one D:\home, wired as
-// on Azure — Kudu's /api/processes lists the process IIS runs, and the binary it runs is locked.
+// on Azure — Kudu's /api/processes lists the process IIS runs, and the binary it runs is locked —
+// and put on the sandbox's internet (internet.ts) under the site's real names:
+//
+//   https://<site>.scm.azurewebsites.net   the Kudu emulator (https only: App Service's front end
+//                                          redirects the SCM site's http requests to https)
+//   http(s)://<site>.azurewebsites.net     the IIS emulator (a site answers on both schemes)
+//   https://go.dev/dl, https://dl.google.com/go   the Go download site (gomirror.ts)
+//
+// A slot is `<site>-<slot>` in both names. The action run against it gets `site.env`: the proxy,
+// the test CA and a tool cache, and nothing else: no kudu-url, no go-download-base-url.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from './kudu.ts';
 import { startIis, type Iis, type Launcher } from './iis.ts';
-import { machineGoVersion, toSemver } from './gomirror.ts';
+import { machineGoVersion, startGoMirror, toSemver, type GoMirror } from './gomirror.ts';
+import { startInternet, type Internet } from './internet.ts';
+import { ensureWinePrefix } from './wine.ts';
 
 export interface AppServiceOptions {
   siteName?: string;
+  /** Deploy to this slot of the site: host names `<site>-<slot>…`, user `$<site>__<slot>`. */
+  slot?: string;
   /** 'shell' runs a linux build through go-azure.sh; 'wine' runs go-azure.bat and a windows build. */
   launcher?: Launcher;
   /** Extra environment for the app process (e.g. a faster poll interval). */
   env?: Record<string, string>;
   /** Use this folder as D:\home (created when missing). */
   home?: string;
+  /** Put the site on this internet (shared, e.g. with the Azure sandbox); else it starts its own. */
+  internet?: Internet;
+  /**
+   * The Go download site behind go.dev and dl.google.com. Default: started here on the site's own
+   * internet; `false` leaves those names off it (when a shared internet already has them).
+   */
+  goMirror?: GoMirror | false;
+  /** Kudu accepts `Authorization: Bearer <token>` when this returns true (Entra ID sign-in). */
+  acceptBearer?: (token: string) => boolean;
 }
 
 export interface AppService {
   siteName: string;
-  /** The site's URL (the IIS emulator). */
+  slot?: string;
+  /** The site's public URL, as the portal's publish profile gives it: http://<site>.azurewebsites.net */
   appUrl: string;
-  /** The SCM URL (the Kudu emulator). */
+  /** The SCM site's public URL: https://<site>.scm.azurewebsites.net */
   kuduUrl: string;
+  /** The IIS emulator on 127.0.0.1, for a test's own requests and assertions. */
+  localAppUrl: string;
+  /** The Kudu emulator on 127.0.0.1 (what the kudu-url input would name). */
+  localKuduUrl: string;
   home: string;
   wwwroot: string;
-  /** A publish profile for the site whose publishUrl is the Kudu emulator. */
+  /** The site's publish profile exactly as the portal writes it. */
   publishProfile: string;
+  /** A fresh, empty tool cache (RUNNER_TOOL_CACHE in `env`), as a runner's when Go is not in it. */
+  toolCache: string;
+  /**
+   * Environment for the action's process: HTTPS_PROXY/HTTP_PROXY to the sandbox's internet,
+   * NODE_EXTRA_CA_CERTS for its test CA, RUNNER_TOOL_CACHE.
+   */
+  env: Record<string, string>;
   kudu: KuduEmulator;
   iis: Iis;
+  internet: Internet;
+  /** The Go download site, when this site started it. */
+  goMirror?: GoMirror;
   close(): Promise<void>;
 }
 
 export async function startAppService(opts: AppServiceOptions = {}): Promise<AppService> {
   const siteName = opts.siteName ?? 'demo-site';
+  const slot = opts.slot;
+  const label = slot === undefined ? siteName : `${siteName}-${slot}`;
   const home = opts.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gad-home-'));
   const wwwroot = path.join(home, 'site', 'wwwroot');
   fs.mkdirSync(wwwroot, { recursive: true });
   fs.mkdirSync(path.join(home, 'LogFiles'), { recursive: true });
-  const iis = await startIis({ home, launcher: opts.launcher ?? 'shell', env: opts.env });
-  let kudu: KuduEmulator;
+  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-toolcache-'));
+  const appUrl = `http://${label}.azurewebsites.net`;
+  const kuduHost = `${label}.scm.azurewebsites.net`;
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c();
+    fs.rmSync(toolCache, { recursive: true, force: true });
+  };
   try {
-    kudu = await startKudu({
+    const launcher = opts.launcher ?? 'shell';
+    if (launcher === 'wine') await ensureWinePrefix();
+    const iis = await startIis({ home, launcher, env: opts.env });
+    cleanups.push(() => iis.close());
+    const kudu = await startKudu({
       siteName,
+      slot,
       home,
-      appUrl: iis.url,
+      appUrl,
       isLocked: (rel) => iis.isLocked(rel),
       processes: () => iis.processes(),
+      acceptBearer: opts.acceptBearer,
     });
+    cleanups.push(() => kudu.close());
+    let internet = opts.internet;
+    if (internet === undefined) {
+      const own = await startInternet();
+      cleanups.push(() => own.close());
+      internet = own;
+    }
+    let goMirror: GoMirror | undefined;
+    if (opts.goMirror === undefined) {
+      const own = await startGoMirror();
+      cleanups.push(() => own.close());
+      goMirror = own;
+    } else if (opts.goMirror !== false) {
+      goMirror = opts.goMirror;
+    }
+    if (goMirror !== undefined) routeGoDownloads(internet, goMirror);
+    internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https' });
+    internet.route(`${label}.azurewebsites.net`, { origin: iis.url, http: 'serve' });
+    const net = internet;
+    cleanups.push(async () => {
+      net.unroute(kuduHost);
+      net.unroute(`${label}.azurewebsites.net`);
+    });
+
+    return {
+      siteName,
+      slot,
+      appUrl,
+      kuduUrl: `https://${kuduHost}`,
+      localAppUrl: iis.url,
+      localKuduUrl: kudu.url,
+      home,
+      wwwroot,
+      publishProfile: kudu.publishProfileXml(),
+      toolCache,
+      env: { ...internet.env(), RUNNER_TOOL_CACHE: toolCache },
+      kudu,
+      iis,
+      internet,
+      goMirror,
+      close: closeAll,
+    };
   } catch (err) {
-    await iis.close();
+    await closeAll();
     throw err;
   }
-  return {
-    siteName,
-    appUrl: iis.url,
-    kuduUrl: kudu.url,
-    home,
-    wwwroot,
-    publishProfile: kudu.publishProfileXml(),
-    kudu,
-    iis,
-    async close() {
-      await iis.close();
-      await kudu.close();
-    },
-  };
+}
+
+/** Puts the Go download site on the internet as go.dev (https only) and dl.google.com (both). */
+export function routeGoDownloads(internet: Internet, mirror: GoMirror): void {
+  internet.route('go.dev', { origin: mirror.baseUrl, http: 'redirect-https' });
+  internet.route('dl.google.com', { origin: mirror.baseUrl, http: 'serve' });
 }
 
 /**
  * The action's inputs that deploy the example app (or `extra['working-directory']`) to this site
  * at `commit`: a build for this machine, which the shell launcher runs, with the machine's Go.
+ * Everything else is the action's default: the Go download site is go.dev, Kudu is the
+ * publishUrl of the profile.
  */
 export function deployInputs(site: AppService, commit: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'app-name': site.siteName,
+    ...(site.slot !== undefined ? { 'slot-name': site.slot } : {}),
     'publish-profile': site.publishProfile,
     'go-version': toSemver(machineGoVersion()),
     'working-directory': 'example',

@@ -5,10 +5,14 @@
 // can be exercised without anything leaving 127.0.0.1.
 //
 // The certificate is self-signed and made here with the openssl CLI (Node cannot create X.509
-// certificates); a child process trusts it through NODE_EXTRA_CA_CERTS.
+// certificates); a child process trusts it through NODE_EXTRA_CA_CERTS. Given the sandbox's
+// internet (internet.ts), the same services are also put on it under login.microsoftonline.com,
+// management.azure.com and GitHub's ID-token host, served over plain http behind its TLS; that is
+// how the end-to-end tests reach them. The override URLs and the CONNECT proxy here remain for the
+// tests of the sign-in code's endpoint overrides and other clouds.
 
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -16,6 +20,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { ID_TOKEN_HOST, type Internet } from './internet.ts';
 
 /**
  * Host names the certificate covers and the proxy routes to the sandbox: every cloud's sign-in and
@@ -67,6 +72,12 @@ export interface AzureSandboxOptions {
   swapPolls?: number;
   /** `expires_in` of the access tokens issued (default 3599 s). */
   tokenLifetimeSeconds?: number;
+  /**
+   * Put Entra ID (login.microsoftonline.com), ARM (management.azure.com) and GitHub's ID-token
+   * service (ID_TOKEN_HOST) on this internet under their real names; `runnerEnv` then holds the
+   * ACTIONS_ID_TOKEN_* variables a runner sets for a job with `id-token: write`.
+   */
+  internet?: Internet;
 }
 
 export interface TokenGrant {
@@ -100,11 +111,16 @@ export interface AzureSandbox {
   url: string;
   /** http://127.0.0.1:<port> — CONNECT proxy for the public cloud hosts. */
   proxyUrl: string;
-  /** ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN values for the GitHub OIDC stand-in. */
+  /** ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN values for the GitHub OIDC stand-in (on 127.0.0.1). */
   idTokenRequestUrl: string;
   idTokenRequestToken: string;
   /** PEM file of the self-signed certificate, for NODE_EXTRA_CA_CERTS. */
   caFile: string;
+  /**
+   * With `internet`: ACTIONS_ID_TOKEN_REQUEST_URL (on ID_TOKEN_HOST, shaped as a runner's) and
+   * ACTIONS_ID_TOKEN_REQUEST_TOKEN. Empty otherwise.
+   */
+  runnerEnv: Record<string, string>;
   grants: TokenGrant[];
   requests: SeenRequest[];
   /** ID tokens handed out by the GitHub stand-in, with the audience asked for. */
@@ -377,8 +393,8 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
     return ['unknown', armNotFound(res, 'NoRegisteredProviderFound', `No route for ${req.method} ${p}`)];
   };
 
-  const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (req, res) => {
-    const host = (req.headers.host ?? '').toLowerCase();
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:443$/, '');
     const url = new URL(req.url ?? '/', `https://${host}`);
     const handle = async (): Promise<[string, number]> => {
       const openid = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname);
@@ -411,13 +427,20 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
         res.end(String(err));
       },
     );
-  });
+  };
+  const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, handler);
   const port = await listen(server);
+  // The same services over plain http on 127.0.0.1, for the sandbox's internet, which terminates
+  // TLS itself and forwards with the original Host.
+  const plain = http.createServer(handler);
+  const plainPort = await listen(plain);
 
   // The GitHub OIDC stand-in (plain HTTP, as @actions/core only needs a URL) and the CONNECT proxy.
   const side = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== '/_apis/idtoken') {
+    // A runner's ACTIONS_ID_TOKEN_REQUEST_URL ends in .../jobs/<job>/idtoken; the short form is
+    // for tests that use this server directly.
+    if (url.pathname !== '/_apis/idtoken' && !url.pathname.endsWith('/idtoken')) {
       res.writeHead(404);
       res.end();
       return;
@@ -454,7 +477,20 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
   const sidePort = await listen(side);
 
   const sockets = new Set<net.Socket>();
-  for (const s of [server, side] as net.Server[]) {
+  const runnerEnv: Record<string, string> = {};
+  if (opts.internet !== undefined) {
+    opts.internet.route('login.microsoftonline.com', { origin: `http://127.0.0.1:${plainPort}` });
+    opts.internet.route('management.azure.com', { origin: `http://127.0.0.1:${plainPort}` });
+    opts.internet.route(ID_TOKEN_HOST, { origin: `http://127.0.0.1:${sidePort}` });
+    const plan = randomUUID();
+    const job = randomUUID();
+    runnerEnv.ACTIONS_ID_TOKEN_REQUEST_URL =
+      `https://${ID_TOKEN_HOST}/${randomBytes(20).toString('base64url')}/00000000-0000-0000-0000-000000000000` +
+      `/_apis/distributedtask/hubs/Actions/plans/${plan}/jobs/${job}/idtoken?api-version=2.0`;
+    runnerEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN = idTokenRequestToken;
+  }
+
+  for (const s of [server, side, plain] as net.Server[]) {
     s.on('connection', (sock: net.Socket) => {
       sockets.add(sock);
       sock.on('close', () => sockets.delete(sock));
@@ -467,6 +503,7 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
     idTokenRequestUrl: `http://127.0.0.1:${sidePort}/_apis/idtoken?api-version=2.0`,
     idTokenRequestToken,
     caFile: certFile,
+    runnerEnv,
     grants,
     requests,
     idTokens,
@@ -483,7 +520,10 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
     },
     async close(): Promise<void> {
       for (const s of sockets) s.destroy();
-      await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => side.close(r))]);
+      if (opts.internet !== undefined) {
+        for (const h of ['login.microsoftonline.com', 'management.azure.com', ID_TOKEN_HOST]) opts.internet.unroute(h);
+      }
+      await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => side.close(r)), new Promise((r) => plain.close(r))]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -89,9 +89,12 @@ export function profileConfig(appName: string, slotName = 'production', kuduUrl 
   return { appName, slotName, kuduUrl } as Config;
 }
 
-/** A client for the emulator, signed in with its publish profile, retrying fast. */
+/**
+ * A client for the emulator, signed in with its publish profile (as the portal writes it), reaching
+ * the emulator directly through the kudu-url override, retrying fast.
+ */
 export function clientFor(kudu: KuduEmulator, signal: AbortSignal, opts: KuduClientOptions = {}): KuduClient {
-  const target = connectionFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml());
+  const target = connectionFromPublishProfile(profileConfig(kudu.siteName, 'production', kudu.url), kudu.publishProfileXml());
   return new KuduClient(target, signal, { retryBaseDelayMs: 20, ...opts });
 }
 

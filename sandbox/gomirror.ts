@@ -1,5 +1,9 @@
 // A local Go download site on 127.0.0.1: the JSON listing at `/?mode=json&include=all` and the
-// archives at `/<filename>`, like https://go.dev/dl. The listing is realistic (several lines,
+// archives at `/<filename>`, as a company's plain-http mirror of https://go.dev/dl serves them.
+// Reached through the sandbox's internet (internet.ts) under the real names it is also go.dev and
+// dl.google.com, with the real split between them: go.dev/dl/ serves the listing and answers
+// go.dev/dl/<file> with a 302 to https://dl.google.com/go/<file>, which serves the bytes (the
+// download handler in golang/website, internal/dl/server.go). The listing is realistic (several lines,
 // stable and unstable releases, every os/arch/kind) and holds one real archive: the Go installed on
 // this machine, repacked under a top-level `go/` folder, with its true sha256 and size. Every other
 // file it lists answers 404. Faults can be switched on to test how the action copes.
@@ -42,6 +46,9 @@ export interface GoMirrorFaults {
 }
 
 export interface MirrorRequest {
+  /** The host asked for: 127.0.0.1:<port> directly, or go.dev / dl.google.com through the internet. */
+  host: string;
+  /** As the mirror sees it: `/` for the listing, `/<file>` for an archive, or the path redirected. */
   path: string;
   status: number;
   /** Body bytes sent (less than the size when the connection was dropped). */
@@ -65,6 +72,8 @@ export interface GoMirror {
   requests: MirrorRequest[];
   /** How many requests asked for the real archive. */
   archiveRequests(): number;
+  /** go.dev/dl/<file> requests answered with the 302 to dl.google.com. */
+  redirects(): MirrorRequest[];
   listingRequests(): number;
   close(): Promise<void>;
 }
@@ -254,6 +263,9 @@ export function buildListing(real: RealArchive): ListedRelease[] {
   return releases;
 }
 
+/** A release file's name, as go.dev's download handler recognises one (go1.26.1.linux-amd64.tar.gz, go1.25rc1.src.tar.gz). */
+const GO_FILE_NAME = /^go\d[0-9a-z.]*\.[0-9a-z.-]+\.(?:tar\.gz|tgz|zip|pkg|msi)$/;
+
 /** What the listing says for the real archive under the wrongListedSha256 fault. */
 export const WRONG_SHA256 = createHash('sha256').update('a file this mirror never serves').digest('hex');
 
@@ -285,6 +297,7 @@ export async function startGoMirror(opts: StartGoMirrorOptions = {}): Promise<Go
     requests,
     archiveRequests: () => requests.filter((r) => r.path === `/${real.filename}`).length,
     listingRequests: () => requests.filter((r) => r.path === '/').length,
+    redirects: () => requests.filter((r) => r.status === 302),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -293,7 +306,8 @@ export async function startGoMirror(opts: StartGoMirrorOptions = {}): Promise<Go
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://mirror');
-    const record: MirrorRequest = { path: decodeURIComponent(url.pathname), status: 0, bytes: 0, dropped: false };
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:443$|:80$/, '');
+    const record: MirrorRequest = { host, path: decodeURIComponent(url.pathname), status: 0, bytes: 0, dropped: false };
     requests.push(record);
     const answer = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       record.status = status;
@@ -304,7 +318,28 @@ export async function startGoMirror(opts: StartGoMirrorOptions = {}): Promise<Go
     const f = mirror.faults;
 
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, 'method not allowed\n');
-    if (url.pathname === '/') {
+    // The real names split the work as golang/website's internal/dl/server.go does: go.dev/dl
+    // redirects to go.dev/dl/, go.dev/dl/ is the listing, a file name under it is a 302 to
+    // dl.google.com/go/ (another host), and anything else is 404. dl.google.com serves /go/<file>.
+    if (host === 'go.dev') {
+      if (url.pathname === '/dl') {
+        record.status = 302;
+        res.writeHead(302, { location: '/dl/', 'content-length': 0 });
+        return res.end();
+      }
+      const name = url.pathname.startsWith('/dl/') ? decodeURIComponent(url.pathname.slice('/dl/'.length)) : undefined;
+      if (name !== undefined && GO_FILE_NAME.test(name)) {
+        record.status = 302;
+        res.writeHead(302, { location: `https://dl.google.com/go/${name}`, 'content-type': 'text/html; charset=utf-8', 'content-length': 0 });
+        return res.end();
+      }
+      if (name !== '') return answer(404, '404 page not found\n');
+      record.path = '/';
+    } else if (host === 'dl.google.com') {
+      if (!url.pathname.startsWith('/go/')) return answer(404, 'Not Found\n', 'text/html; charset=UTF-8');
+      record.path = `/${decodeURIComponent(url.pathname.slice('/go/'.length))}`;
+    }
+    if (record.path === '/') {
       if (f.listingStatus !== undefined && f.listingStatus !== 200) return answer(f.listingStatus, `listing fault ${f.listingStatus}\n`);
       if (url.searchParams.get('mode') !== 'json') return answer(200, '<html><body>Go downloads</body></html>\n', 'text/html');
       const all = url.searchParams.get('include') === 'all';

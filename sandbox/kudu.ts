@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import yauzl from 'yauzl';
+import yazl from 'yazl';
 
 export interface KuduOptions {
   siteName?: string;
@@ -63,7 +64,12 @@ export interface KuduRequestLog {
   userAgent: string;
 }
 
-export type PublishUrlForm = 'emulator' | 'host' | 'host:443' | 'https-url';
+/**
+ * How a profile writes publishUrl: `host:443` as the portal's download does (the default), or the
+ * other forms profiles from older tools carry. None is the emulator's address: the emulator is
+ * reached under the SCM name through the sandbox's internet, or with the kudu-url input.
+ */
+export type PublishUrlForm = 'host' | 'host:443' | 'https-url';
 
 export interface KuduEmulator {
   url: string;
@@ -73,8 +79,9 @@ export interface KuduEmulator {
   userName: string;
   password: string;
   /**
-   * A publish profile in the portal's format. The default publishUrl is the emulator's own
-   * URL; the other forms are those real profiles carry (they then need kudu-url to reach here).
+   * A publish profile as the portal writes it: an MSDeploy, an FTP and a ZipDeploy entry,
+   * publishUrl `<site>.scm.azurewebsites.net:443` (no scheme), destinationAppUrl
+   * `http://<site>.azurewebsites.net`, userName `$<site>` (`$<site>__<slot>` for a slot).
    */
   publishProfileXml(opts?: { siteName?: string; slot?: string; publishUrlForm?: PublishUrlForm; password?: string }): string;
   lock(relPath: string): void;
@@ -301,7 +308,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   }
 
   async function route(method: string, rawUrl: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<Reply> {
-    const u = new URL(rawUrl, 'http://kudu');
+    // Kudu builds hrefs and redirects from the request's own URL (VfsControllerBase's
+    // Request.RequestUri), so through the sandbox's internet they carry the public SCM name and
+    // https, and on 127.0.0.1 the emulator's address.
+    const proto = headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+    const url = headers.host !== undefined ? `${proto}://${headers.host}` : emulatorUrl;
+    const u = new URL(rawUrl, url);
     const p = u.pathname;
     if (p === '/api/processes' || p === '/api/processes/') {
       if (method !== 'GET') return { status: 405 };
@@ -311,8 +323,18 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       return { status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(list) };
     }
     if (p.startsWith('/api/zip/')) {
-      if (method !== 'PUT') return { status: 405 };
       const rel = decodeRel(p.slice('/api/zip/'.length));
+      if (method === 'GET') {
+        // As ZipController's GetItem: a folder comes back as a zip of its content; anything else,
+        // a file included, is 404.
+        const full = localPath(rel.replace(/\/+$/, ''));
+        const st = full === null ? undefined : fs.statSync(full, { throwIfNoEntry: false });
+        if (full === null || !(st?.isDirectory() ?? false)) {
+          return { status: 404, body: JSON.stringify({ Message: `'${windowsPath(rel)}' is not a directory.` }) };
+        }
+        return { status: 200, headers: { 'Content-Type': 'application/zip' }, body: await zipFolder(full) };
+      }
+      if (method !== 'PUT') return { status: 405 };
       // As ZipController: an existing folder, or any path ending in `/`, is extracted into; a
       // file path is not a zip target (404).
       const full = localPath(rel.replace(/\/+$/, ''));
@@ -354,7 +376,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           if (st !== undefined) {
             const current = etagOf(full);
             const m = ifMatchOk(headers['if-match'], current);
-            if (m === 'missing') return { status: 412, body: JSON.stringify({ Message: 'Updating an existing resource requires an If-Match header.' }) };
+            // Kudu answers a missing If-Match like a wrong one: 412 with the file's current ETag.
+            if (m === 'missing') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Updating an existing resource requires an If-Match header.' }) };
             if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
             if (isLocked(rel)) return { status: 409, body: JSON.stringify({ Message: `Could not write to '${windowsPath(rel)}': the file is in use.` }) };
           }
@@ -381,7 +404,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
           const current = etagOf(full);
           const m = ifMatchOk(headers['if-match'], current);
-          if (m === 'missing') return { status: 412, body: JSON.stringify({ Message: 'Deleting a resource requires an If-Match header.' }) };
+          if (m === 'missing') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Deleting a resource requires an If-Match header.' }) };
           if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
           // Windows refuses to open a running exe for delete; Kudu reports that as 404.
           if (isLocked(rel)) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
@@ -460,13 +483,13 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const emulatorUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const scmHost = (site: string, slotName?: string): string =>
     `${slotName === undefined ? site : `${site}-${slotName}`}.scm.azurewebsites.net`;
 
   return {
-    url,
+    url: emulatorUrl,
     home,
     siteName,
     userName,
@@ -477,8 +500,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       const user = slotName === undefined ? `$${site}` : `$${site}__${slotName}`;
       const pwd = o.password ?? password;
       const host = scmHost(site, slotName);
-      const form = o.publishUrlForm ?? 'emulator';
-      const publishUrl = form === 'emulator' ? url : form === 'host' ? host : form === 'host:443' ? `${host}:443` : `https://${host}`;
+      const form = o.publishUrlForm ?? 'host:443';
+      const publishUrl = form === 'host' ? host : form === 'host:443' ? `${host}:443` : `https://${host}`;
       const display = slotName === undefined ? site : `${site}-${slotName}`;
       const msdeploySite = slotName === undefined ? site : `${site}__${slotName}`;
       const attr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -527,6 +550,31 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       });
     },
   };
+}
+
+/** The files under `dir` as a zip, paths relative to it. */
+function zipFolder(dir: string): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  const walk = (full: string, rel: string): void => {
+    for (const d of fs.readdirSync(full, { withFileTypes: true })) {
+      const child = path.join(full, d.name);
+      const name = rel === '' ? d.name : `${rel}/${d.name}`;
+      if (d.isDirectory()) {
+        zip.addEmptyDirectory(name);
+        walk(child, name);
+      } else {
+        zip.addBuffer(fs.readFileSync(child), name);
+      }
+    }
+  };
+  walk(dir, '');
+  zip.end();
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    zip.outputStream.on('data', (c: Buffer) => parts.push(c));
+    zip.outputStream.on('end', () => resolve(Buffer.concat(parts)));
+    zip.outputStream.on('error', reject);
+  });
 }
 
 /** `/site/wwwroot/a%20b/` → `site/wwwroot/a b/` (the trailing slash kept). */

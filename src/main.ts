@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
-import { parseInputs, type Config } from './common/inputs.ts';
+import { parseInputs, secretValues, type Config } from './common/inputs.ts';
 import { ActionError, DeployTimeoutError, messageOf } from './common/errors.ts';
 import { setupGo } from './toolchain/install.ts';
 import { buildBinary } from './build/compile.ts';
@@ -47,10 +47,7 @@ export async function run(): Promise<void> {
 
 /** Secrets must be masked before anything can log them. */
 function maskSecretInputs(): void {
-  for (const name of ['publish-profile', 'client-secret']) {
-    const value = core.getInput(name);
-    if (value !== '') core.setSecret(value);
-  }
+  for (const secret of secretValues((name) => core.getInput(name))) core.setSecret(secret);
 }
 
 function fail(err: unknown): void {

@@ -1,50 +1,77 @@
-// The bundled action, signed in with Entra ID: a real Go build deployed to a slot of the Kudu
-// emulator with a bearer token from the local Entra ID, then the slot swapped into production
-// through the local ARM. Everything runs as a GitHub runner runs it (dist/index.js in a child).
+// The bundled action, signed in with Entra ID with its default endpoints: a real Go build deployed
+// to a slot with a bearer token from login.microsoftonline.com, the slot found through
+// management.azure.com, verified on https://<site>-<slot>.azurewebsites.net, then swapped into
+// production through ARM. Everything runs as a GitHub runner runs it (dist/index.js in a child),
+// reaching the real host names through the sandbox's internet; the app runs under Wine as on
+// App Service on Windows.
 
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { runAction } from '../sandbox/runner.ts';
 import { startAzureSandbox, type AzureSandbox } from '../sandbox/azure.ts';
-import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { startAppService, type AppService } from '../sandbox/appservice.ts';
+import { startInternet, type Internet } from '../sandbox/internet.ts';
 import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
+import { wineAvailable } from '../sandbox/wine.ts';
 import { makeApp } from '../sandbox/fixture.ts';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const APP = '0a0a0a0a-0000-0000-0000-000000000001';
+const OIDC_APP = '0a0a0a0a-0000-0000-0000-000000000002';
 const SECRET = 'sandbox-secret~value.456';
 const SHA = 'c0ffee0123456789abcdef0123456789abcdef01';
+const ARM_SCOPE = 'https://management.azure.com/.default';
+const skip = wineAvailable() ? false : 'wine is not installed (CI installs it)';
 
+let internet: Internet;
 let sandbox: AzureSandbox;
-let kudu: KuduEmulator;
-let toolCache: string;
+let site: AppService;
+let canary: AppService;
 let appDir: string;
 
 before(async () => {
+  if (skip !== false) return;
+  internet = await startInternet();
   sandbox = await startAzureSandbox({
     tenantId: TENANT,
     subscriptionId: SUB,
-    clients: [{ clientId: APP, secret: SECRET }],
-    sites: [{ name: 'shop', resourceGroup: 'rg-shop', slots: ['staging'] }],
+    clients: [{ clientId: APP, secret: SECRET }, { clientId: OIDC_APP, federatedAudience: 'api://AzureADTokenExchange' }],
+    sites: [{ name: 'shop', resourceGroup: 'rg-shop', slots: ['staging', 'canary'] }],
+    internet,
   });
-  kudu = await startKudu({ siteName: 'shop', slot: 'staging', acceptBearer: (t) => sandbox.acceptsToken(t, `${sandbox.url}/.default`) });
-  toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-azure-toolcache-'));
-  seedToolCache(toolCache);
+  site = await startAppService({
+    siteName: 'shop',
+    slot: 'staging',
+    launcher: 'wine',
+    internet,
+    acceptBearer: (t) => sandbox.acceptsToken(t, ARM_SCOPE),
+  });
+  seedToolCache(site.toolCache);
+  canary = await startAppService({
+    siteName: 'shop',
+    slot: 'canary',
+    launcher: 'wine',
+    internet,
+    goMirror: false,
+    acceptBearer: (t) => sandbox.acceptsToken(t, ARM_SCOPE),
+  });
+  seedToolCache(canary.toolCache);
   appDir = makeApp();
 });
 
 after(async () => {
-  await kudu.close();
+  if (skip !== false) return;
+  await site.close();
+  await canary.close();
   await sandbox.close();
-  fs.rmSync(toolCache, { recursive: true, force: true });
+  await internet.close();
   fs.rmSync(appDir, { recursive: true, force: true });
 });
 
-test('Entra ID deploy to a slot, then swap into production', { timeout: 240_000 }, async () => {
+test('Entra ID deploy to a slot, verified, then swapped into production', { timeout: 240_000, skip }, async () => {
   const run = await runAction({
     inputs: {
       'app-name': 'shop',
@@ -54,22 +81,12 @@ test('Entra ID deploy to a slot, then swap into production', { timeout: 240_000 
       'tenant-id': TENANT,
       'client-secret': SECRET,
       'subscription-id': SUB,
-      // ARM names the slot's real SCM host; the emulator stands in for it.
-      'kudu-url': kudu.url,
       'working-directory': appDir,
       'go-version': machineGoVersion().replace(/^go/, ''),
-      // Verification wakes the public site URL, which does not exist offline.
-      verify: 'false',
     },
-    toolCache,
+    toolCache: site.toolCache,
     cwd: appDir,
-    env: {
-      GITHUB_SHA: SHA,
-      NODE_EXTRA_CA_CERTS: sandbox.caFile,
-      AZURE_AUTHORITY_HOST: sandbox.url,
-      GO_AZURE_DEPLOY_ARM_ENDPOINT: sandbox.url,
-      NO_PROXY: '127.0.0.1',
-    },
+    env: { ...site.env, GITHUB_SHA: SHA },
     timeoutMs: 200_000,
   });
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -77,12 +94,24 @@ test('Entra ID deploy to a slot, then swap into production', { timeout: 240_000 
   const name = `shop-${SHA.slice(0, 10)}.exe`;
   assert.equal(run.outputs['artifact-name'], name);
   assert.equal(run.outputs['webapp-url'], 'https://shop-staging.azurewebsites.net');
-  assert.equal(fs.readFileSync(path.join(kudu.home, 'site', 'wwwroot', '_artifact.txt'), 'utf8'), `_target\\${name}\r\n`);
-  assert.ok(fs.statSync(path.join(kudu.home, 'site', 'wwwroot', '_target', name)).size > 0);
+  assert.equal(fs.readFileSync(path.join(site.wwwroot, '_artifact.txt'), 'utf8'), `_target\\${name}\r\n`);
+  assert.ok(fs.statSync(path.join(site.wwwroot, '_target', name)).size > 0);
+  // Verified: the windows build runs under go-azure.bat and answers with its commit.
+  assert.match(run.stdout, new RegExp(`shop-${SHA.slice(0, 10)}\\.exe is serving on all 2 instances`));
+  assert.equal((await (await fetch(site.localAppUrl)).text()).trim(), SHA);
 
   // Every Kudu call carried a token the local Entra ID issued for the ARM scope.
-  assert.ok(kudu.requests.length > 0);
-  assert.deepEqual(kudu.requests.filter((r) => r.status === 401 || r.status === 403), []);
+  assert.ok(site.kudu.requests.length > 0);
+  assert.deepEqual(site.kudu.requests.filter((r) => r.status === 401 || r.status === 403), []);
+  // The real names, and nothing else: sign-in, ARM, the slot's SCM site over https, the slot's site.
+  const hosts = new Set(internet.requests.map((r) => `${r.scheme}://${r.host}`));
+  assert.deepEqual([...hosts].sort(), [
+    'https://login.microsoftonline.com',
+    'https://management.azure.com',
+    'https://shop-staging.azurewebsites.net',
+    'https://shop-staging.scm.azurewebsites.net',
+  ]);
+  assert.deepEqual(internet.refused, []);
   const grant = sandbox.grants.find((g) => g.clientId === APP);
   assert.equal(grant?.method, 'secret');
   assert.ok(run.stdout.includes(`::add-mask::${grant?.token}`), 'the token is masked');
@@ -94,4 +123,30 @@ test('Entra ID deploy to a slot, then swap into production', { timeout: 240_000 
   assert.match(run.stdout, /Swapped staging into production: https:\/\/shop\.azurewebsites\.net/);
   assert.match(run.stdout, /staging \(https:\/\/shop-staging\.azurewebsites\.net\) serves what production served before/);
   assert.deepEqual(sandbox.requests.filter((r) => r.route === 'unknown'), []);
+});
+
+test('GitHub OIDC: the ID token from the runner token service is exchanged at Entra ID, and the slot is deployed and verified', { timeout: 240_000, skip }, async () => {
+  const commit = 'beef00112233445566778899aabbccddeeff0011';
+  const run = await runAction({
+    inputs: {
+      'app-name': 'shop',
+      'slot-name': 'canary',
+      'client-id': OIDC_APP,
+      'tenant-id': TENANT,
+      'subscription-id': SUB,
+      'working-directory': appDir,
+      'go-version': machineGoVersion().replace(/^go/, ''),
+    },
+    toolCache: canary.toolCache,
+    cwd: appDir,
+    env: { ...canary.env, ...sandbox.runnerEnv, GITHUB_SHA: commit },
+    timeoutMs: 200_000,
+  });
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  assert.ok(sandbox.idTokens.length > 0, 'an ID token was asked for');
+  assert.deepEqual([...new Set(sandbox.idTokens.map((t) => t.audience))], ['api://AzureADTokenExchange']);
+  assert.equal(sandbox.grants.find((g) => g.clientId === OIDC_APP)?.method, 'assertion');
+  assert.ok(internet.requests.some((r) => r.host === 'pipelines.actions.githubusercontent.com' && r.path.includes('/idtoken?') && r.status === 200));
+  assert.equal((await (await fetch(canary.localAppUrl)).text()).trim(), commit);
+  assert.deepEqual(internet.refused, []);
 });

@@ -144,6 +144,15 @@ test('client secret: tokens are masked and the secret never printed', { timeout:
   assert.ok(!outcome.stdout.includes(SECRET) && !outcome.stderr.includes(SECRET), 'the client secret is not printed');
 });
 
+test('kudu-url with user info: the Entra ID path logs it without the credentials', { timeout: 120_000 }, async () => {
+  const KUDU_TOKEN = 'kudu-url-t0ken-in-userinfo';
+  const outcome = await runChild({ ...secretInputs, 'resource-group-name': 'rg-shop', 'kudu-url': `https://deployer:${KUDU_TOKEN}@shop.scm.example.net` });
+  expectOk(outcome);
+  assert.match(outcome.stdout, /Kudu https:\/\/shop\.scm\.example\.net, URL/);
+  const withoutResult = outcome.stdout.split('\n').filter((l) => !l.startsWith('RESULT ')).join('\n');
+  assert.ok(!withoutResult.includes(KUDU_TOKEN) && !outcome.stderr.includes(KUDU_TOKEN), 'the credentials in kudu-url are not printed');
+});
+
 test('bearer token: reused while fresh, renewed (and masked) when close to expiry', { timeout: 120_000 }, async () => {
   const fresh = expectOk(await runChild({ ...secretInputs, 'resource-group-name': 'rg-shop' }, { env: { GAD_TEST_AUTH_AGAIN: '1' } }));
   assert.equal(fresh.authorizationAgain, fresh.authorization);

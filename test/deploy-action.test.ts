@@ -37,6 +37,8 @@ function deploy(sha: string, extra: Record<string, string> = {}, profile = kudu.
     inputs: {
       'app-name': 'pp-shop',
       'publish-profile': profile,
+      // The emulator is reached at its own address through the kudu-url input, not the SCM name.
+      'kudu-url': kudu.url,
       'working-directory': appDir,
       'go-version': machineGoVersion().replace(/^go/, ''),
       include: 'static/**',

@@ -26,6 +26,7 @@ test('the password and the Authorization value never appear in stdout or stderr'
       ...process.env,
       GAD_TEST_PROFILE: kudu.publishProfileXml(),
       GAD_TEST_SITE: kudu.siteName,
+      GAD_TEST_KUDU_URL: kudu.url,
       GAD_TEST_ARTIFACT: JSON.stringify(art),
       RUNNER_DEBUG: '1',
       GITHUB_ACTIONS: 'true',

@@ -30,7 +30,7 @@ async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-const connection = connectionFromPublishProfile(profileConfig(site), process.env.GAD_TEST_PROFILE ?? '');
+const connection = connectionFromPublishProfile(profileConfig(site, 'production', process.env.GAD_TEST_KUDU_URL ?? ''), process.env.GAD_TEST_PROFILE ?? '');
 core.debug(`connection: ${JSON.stringify(connection)}`);
 const kudu = new KuduClient(connection, signal, { retryBaseDelayMs: 5, attempts: 3 });
 await step('deploy', () => deployStages(kudu, art, signal));

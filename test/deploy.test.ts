@@ -167,7 +167,7 @@ test('a wrong password (401) changes nothing and says what to check', { timeout:
   const k = await site();
   await captureStdout(() => deployStages(clientFor(k, never), A, never));
   const before = snapshotTree(k.home);
-  const wrong = new KuduClient(connectionFromPublishProfile(profileConfig(k.siteName), k.publishProfileXml({ password: 'wrong-password' })), never, { retryBaseDelayMs: 5 });
+  const wrong = new KuduClient(connectionFromPublishProfile(profileConfig(k.siteName, 'production', k.url), k.publishProfileXml({ password: 'wrong-password' })), never, { retryBaseDelayMs: 5 });
   const { error } = await captureStdout(() => deployStages(wrong, B, never));
   assert.ok(error instanceof ActionError);
   assert.match(error.message, /401/);

@@ -1,10 +1,11 @@
-// End to end on the local App Service: the action, run as a runner runs it, builds
-// the example app, deploys it through the Kudu emulator, and the IIS emulator serves it.
+// End to end on the local App Service: the action, run as a runner runs it with its default
+// inputs, builds the example app, deploys it through the Kudu emulator, and the IIS emulator serves
+// it. The action reaches everything under the real names (go.dev, dl.google.com,
+// <site>.scm.azurewebsites.net, <site>.azurewebsites.net) through the sandbox's internet.
 
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
@@ -12,16 +13,16 @@ import { seedToolCache, machineGoVersion } from '../sandbox/gomirror.ts';
 import { startLoad } from '../sandbox/load.ts';
 import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 
-const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-e2e-toolcache-'));
-seedToolCache(toolCache);
 const sites: AppService[] = [];
 after(async () => {
   await Promise.all(sites.map((s) => s.close()));
 });
 
-async function site(): Promise<AppService> {
+/** A site whose runner has Go in its tool cache already (`cold`: not, so it is downloaded). */
+async function site(opts: { cold?: boolean } = {}): Promise<AppService> {
   const s = await startAppService({ siteName: 'e2e-site', env: { EXAMPLE_POLL_MS: '250' } });
   sites.push(s);
+  if (opts.cold !== true) seedToolCache(s.toolCache);
   return s;
 }
 
@@ -30,8 +31,8 @@ const newCommit = (): string => randomBytes(20).toString('hex');
 function deploy(s: AppService, commit: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   return runAction({
     inputs: deployInputs(s, commit, { 'verify-timeout': '30', timeout: '240', ...extra }),
-    env: { GITHUB_SHA: commit },
-    toolCache,
+    env: { ...s.env, GITHUB_SHA: commit },
+    toolCache: s.toolCache,
     cwd: repoRoot,
   });
 }
@@ -46,8 +47,8 @@ function artifactTxt(s: AppService): string {
   return fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8');
 }
 
-test('first deploy: the site serves the new binary, outputs and the job summary are written', { timeout: 240_000 }, async () => {
-  const s = await site();
+test('first deploy, Go not cached: downloaded from go.dev through its redirect, the site serves the new binary, outputs and the job summary are written', { timeout: 240_000 }, async () => {
+  const s = await site({ cold: true });
   const commit = newCommit();
   const run = await deploy(s, commit);
   assert.equal(run.code, 0, run.stdout + run.stderr);
@@ -56,10 +57,23 @@ test('first deploy: the site serves the new binary, outputs and the job summary 
   assert.ok(fs.existsSync(run.outputs['artifact-path']), 'artifact-path is the local binary');
   assert.equal(run.outputs['webapp-url'], s.appUrl);
   assert.equal(run.outputs['go-version'], machineGoVersion());
-  assert.equal(run.outputs['toolchain-cache-hit'], 'true');
+  assert.equal(run.outputs['toolchain-cache-hit'], 'false');
   assert.equal(run.outputs['previous-artifact'], '');
   assert.equal(artifactTxt(s), `_target\\${name}\r\n`);
-  assert.match(await answer(s.appUrl), new RegExp(`${commit} ${commit}`));
+  assert.match(await answer(s.localAppUrl), new RegExp(`${commit} ${commit}`));
+
+  // What went over the wire, as on a runner: the listing and a 302 from go.dev, the archive from
+  // dl.google.com, Kudu over https under its SCM name, the site woken at the profile's http URL.
+  const mirror = s.goMirror!;
+  const seen = s.internet.requests.map((r) => `${r.scheme}://${r.host}${r.path.split('?')[0]} ${r.status}`);
+  assert.ok(seen.includes('https://go.dev/dl/ 200'), seen.join('\n'));
+  assert.ok(seen.includes(`https://go.dev/dl/${mirror.archiveName} 302`), seen.join('\n'));
+  assert.ok(seen.includes(`https://dl.google.com/go/${mirror.archiveName} 200`), seen.join('\n'));
+  assert.equal(mirror.archiveRequests(), 1);
+  assert.ok(seen.some((l) => l.startsWith('https://e2e-site.scm.azurewebsites.net/api/zip/')), seen.join('\n'));
+  assert.ok(seen.some((l) => l.startsWith('http://e2e-site.azurewebsites.net/')), 'verify woke the site at its http URL');
+  assert.deepEqual(s.internet.refused, []);
+  assert.deepEqual(s.kudu.requests.filter((r) => r.status === 401 || r.status === 412 || r.status >= 500), []);
   for (const fact of ['e2e-site', name, commit, machineGoVersion(), 'Stages', 'Verify', 'Upload']) {
     assert.ok(run.summary.includes(fact), `summary mentions ${fact}:\n${run.summary}`);
   }
@@ -73,7 +87,7 @@ test('second deploy under steady load: no failed request, and the new version se
   const second = newCommit();
   const run1 = await deploy(s, first);
   assert.equal(run1.code, 0, run1.stdout);
-  const load = startLoad(s.appUrl, 100, 120);
+  const load = startLoad(s.localAppUrl, 100, 120);
   await new Promise((r) => setTimeout(r, 1000));
   const run2 = await deploy(s, second);
   await new Promise((r) => setTimeout(r, 1000));
@@ -83,7 +97,7 @@ test('second deploy under steady load: no failed request, and the new version se
   assert.ok(result.sent > 200, `load was sent (${result.sent})`);
   assert.deepEqual(result.failures, [], `failed requests: ${JSON.stringify(result.failures.slice(0, 5))}`);
   assert.ok(result.firstSeen(second.slice(0, 10)) !== undefined, 'the load saw the new version');
-  assert.match(await answer(s.appUrl), new RegExp(second));
+  assert.match(await answer(s.localAppUrl), new RegExp(second));
 });
 
 test('a crash-looping new version is rolled back: the old one serves again and the step fails', { timeout: 300_000 }, async () => {
@@ -99,7 +113,7 @@ test('a crash-looping new version is rolled back: the old one serves again and t
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names e2e-site-${good.slice(0, 10)} again and it is serving`));
   assert.match(error, /crashloop .*cannot open the database/, 'the tail of the stdout log is shown');
   assert.equal(artifactTxt(s), `_target\\e2e-site-${good.slice(0, 10)}\r\n`);
-  assert.match(await answer(s.appUrl), new RegExp(good));
+  assert.match(await answer(s.localAppUrl), new RegExp(good));
   assert.ok(fs.existsSync(path.join(s.wwwroot, '_target', `e2e-site-${bad.slice(0, 10)}`)), 'the bad artifact is left for inspection');
 });
 

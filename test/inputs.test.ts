@@ -198,6 +198,14 @@ test('unknown environment, bad URLs, swap-slot equal to slot-name', () => {
   assert.ok(p.some((m) => m.startsWith('swap-slot: "Staging" is the slot being deployed to')));
 });
 
+test('build-flags that take over -o, -ldflags or -tags are reported with the other input problems', () => {
+  const p = problems({ 'app-name': 'a1', 'build-flags': '-v -o out.exe --ldflags=-s', keep: 'many' });
+  assert.ok(p.some((m) => m.startsWith('build-flags: "-o" is not allowed here; the output path is chosen by the action')), p.join('\n'));
+  assert.ok(p.some((m) => m.startsWith('build-flags: "--ldflags=-s" is not allowed here; use the ldflags input')), p.join('\n'));
+  assert.ok(p.some((m) => m.startsWith('keep: "many"')), p.join('\n'));
+  assert.deepEqual(parse({ 'app-name': 'a1', 'build-flags': '-v -mod=vendor' }).buildFlags, ['-v', '-mod=vendor']);
+});
+
 test('every problem is reported at once', () => {
   const p = problems(
     { keep: 'x', goos: 'windows', goarch: 'sparc', bootstrap: 'nah', 'client-id': 'c', 'working-directory': 'missing' },

@@ -133,7 +133,7 @@ test('401, 403 and 404 are not retried and say what to check', async () => {
 });
 
 test('a wrong password: 401 with a message, and the password is never in it', async () => {
-  const target = connectionFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml({ password: 'not-the-password' }));
+  const target = connectionFromPublishProfile(profileConfig(kudu.siteName, 'production', kudu.url), kudu.publishProfileXml({ password: 'not-the-password' }));
   const wrong = new KuduClient(target, never, { retryBaseDelayMs: 5 });
   await assert.rejects(wrong.getFile('site/wwwroot/x'), (e: Error) => e instanceof ActionError && /401/.test(e.message) && !e.message.includes('not-the-password'));
 });
@@ -143,7 +143,7 @@ test('an unreachable host fails with a message naming the host, network and prox
   const xml = gone.publishProfileXml();
   const url = gone.url;
   await gone.close();
-  const c = new KuduClient(connectionFromPublishProfile(profileConfig('gone'), xml), never, { retryBaseDelayMs: 5, attempts: 2 });
+  const c = new KuduClient(connectionFromPublishProfile(profileConfig('gone', 'production', url), xml), never, { retryBaseDelayMs: 5, attempts: 2 });
   await assert.rejects(c.processes(), (e: Error) => e instanceof ActionError && e.message.includes(new URL(url).host) && /private endpoint/.test(e.message) && /HTTPS_PROXY/.test(e.message));
 });
 
@@ -156,7 +156,7 @@ test('every request and every wait stops on the abort signal', async () => {
   await assert.rejects(c.processes(), (e: Error) => e.message === 'deadline');
   assert.ok(performance.now() - started < 2000);
 
-  const c2 = new KuduClient(connectionFromPublishProfile(profileConfig(kudu.siteName), kudu.publishProfileXml()), AbortSignal.timeout(200), { retryBaseDelayMs: 10_000 });
+  const c2 = new KuduClient(connectionFromPublishProfile(profileConfig(kudu.siteName, 'production', kudu.url), kudu.publishProfileXml()), AbortSignal.timeout(200), { retryBaseDelayMs: 10_000 });
   kudu.fault({ route: '/api/processes', times: 3, status: 503 });
   const started2 = performance.now();
   await assert.rejects(c2.processes());

@@ -4,8 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import yazl from 'yazl';
+import yauzl from 'yauzl';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 
 let kudu: KuduEmulator;
@@ -67,6 +69,21 @@ test('VFS file over an existing one needs If-Match: none → 412, wrong → 412,
   assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/over.txt'), 'utf8'), 'three');
 });
 
+test('VFS: PUT or DELETE without If-Match over an existing file → 412 carrying the current ETag', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/tagged.txt', { body: 'one' });
+  const etag = (await call('GET', '/api/vfs/site/wwwroot/tagged.txt')).headers.get('etag');
+  assert.match(etag ?? '', /^".+"$/);
+  const put = await call('PUT', '/api/vfs/site/wwwroot/tagged.txt', { body: 'two' });
+  assert.equal(put.status, 412);
+  assert.equal(put.headers.get('etag'), etag);
+  const del = await call('DELETE', '/api/vfs/site/wwwroot/tagged.txt');
+  assert.equal(del.status, 412);
+  assert.equal(del.headers.get('etag'), etag);
+  // The ETag from the 412 is enough to write: the compare-and-swap a client retries with.
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/tagged.txt', { body: 'two', headers: { 'If-Match': etag! } })).status, 204);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/tagged.txt'), 'utf8'), 'two');
+});
+
 test('VFS: a locked file cannot be written (409) and its DELETE answers 404; unlocked it deletes (200)', async () => {
   await call('PUT', '/api/vfs/site/wwwroot/run.exe', { body: 'MZ' });
   kudu.lock('site/wwwroot/run.exe');
@@ -122,6 +139,26 @@ test('zip API extracts over the folder deleting nothing (200); mtime from the en
   const a = listing.find((e) => e.name === 'a.exe')!;
   assert.equal(new Date(a.mtime).getTime(), new Date(2001, 1, 3, 4, 5, 6).getTime());
   assert.ok(Date.now() - new Date(a.crtime).getTime() < 60_000);
+});
+
+test('zip API GET: a folder comes back as a zip; a file or a missing path → 404', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/zget/inner/a.txt', { body: 'aaa' });
+  await call('PUT', '/api/vfs/site/wwwroot/zget/b.txt', { body: 'bb' });
+  assert.equal((await call('GET', '/api/zip/site/wwwroot/zget/b.txt')).status, 404);
+  assert.equal((await call('GET', '/api/zip/site/wwwroot/nothing-here/')).status, 404);
+  const res = await call('GET', '/api/zip/site/wwwroot/zget/');
+  assert.equal(res.status, 200);
+  const zip = Buffer.from(await res.arrayBuffer());
+  const names = await new Promise<string[]>((resolve, reject) =>
+    yauzl.fromBuffer(zip, {}, (err, z) => {
+      if (err) return reject(err);
+      const found: string[] = [];
+      z.on('entry', (e: yauzl.Entry) => found.push(e.fileName));
+      z.on('end', () => resolve(found.sort()));
+      z.on('error', reject);
+    }),
+  );
+  assert.deepEqual(names, ['b.txt', 'inner/', 'inner/a.txt']);
 });
 
 test('zip API: a corrupt zip → 400; a locked file inside → 400 and that file untouched', async () => {
@@ -180,12 +217,36 @@ test('publish profile XML carries MSDeploy and ZipDeploy profiles for the site o
   const k3 = await startKudu({ siteName: 'pp', slot: 'staging' });
   try {
     assert.equal(k3.userName, '$pp__staging');
-    const xml = k3.publishProfileXml({ publishUrlForm: 'host:443' });
+    // As the portal writes it: host:443 without a scheme, the site's http URL, three methods.
+    const xml = k3.publishProfileXml();
     assert.match(xml, /publishMethod="MSDeploy" publishUrl="pp-staging\.scm\.azurewebsites\.net:443"/);
     assert.match(xml, /publishMethod="ZipDeploy"/);
     assert.match(xml, /userName="\$pp__staging"/);
     assert.match(xml, /destinationAppUrl="http:\/\/pp-staging\.azurewebsites\.net"/);
+    assert.match(xml, /publishMethod="ZipDeploy" publishUrl="pp-staging\.scm\.azurewebsites\.net:443"/);
+    assert.match(xml, /publishMethod="FTP"/);
+    assert.doesNotMatch(xml, /127\.0\.0\.1/);
   } finally {
     await k3.close();
   }
+});
+
+test('links and redirects carry the public name and scheme the request came with', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/pub/f.txt', { body: 'x' });
+  // fetch() sets Host itself, so these requests go out through node:http, as the proxy sends them.
+  const viaProxy = (p: string): Promise<{ status: number; location?: string; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(`${kudu.url}${p}`, { headers: { Authorization: auth, Host: 'emu-site.scm.azurewebsites.net', 'X-Forwarded-Proto': 'https' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const redirect = await viaProxy('/api/vfs/site/wwwroot/pub');
+  assert.equal(redirect.status, 307);
+  assert.equal(redirect.location, 'https://emu-site.scm.azurewebsites.net/api/vfs/site/wwwroot/pub/');
+  const listing = JSON.parse((await viaProxy('/api/vfs/site/wwwroot/pub/')).body) as { href: string }[];
+  assert.deepEqual(listing.map((e) => e.href), ['https://emu-site.scm.azurewebsites.net/api/vfs/site/wwwroot/pub/f.txt']);
 });

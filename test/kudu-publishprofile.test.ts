@@ -21,7 +21,6 @@ test('the emulator profile in each publishUrl form parses; MSDeploy/ZipDeploy ch
       ['host', 'https://pp-site.scm.azurewebsites.net'],
       ['host:443', 'https://pp-site.scm.azurewebsites.net'],
       ['https-url', 'https://pp-site.scm.azurewebsites.net'],
-      ['emulator', kudu.url],
     ] as const) {
       const p = parsePublishProfile(kudu.publishProfileXml({ publishUrlForm: form }));
       assert.equal(p.kuduUrl, expected, form);
@@ -53,7 +52,7 @@ test('slot profiles: $app__slot matches slot-name; production wants $app', async
     assert.equal(expectedUserName('pp-site', 'production'), '$pp-site');
     assert.equal(expectedUserName('pp-site', 'staging'), '$pp-site__staging');
     const t = connectionFromPublishProfile(profileConfig('pp-site', 'staging'), kudu.publishProfileXml());
-    assert.equal(t.kuduUrl, kudu.url);
+    assert.equal(t.kuduUrl, 'https://pp-site-staging.scm.azurewebsites.net');
     assert.throws(
       () => connectionFromPublishProfile(profileConfig('pp-site', 'production'), kudu.publishProfileXml()),
       (e: Error) => e instanceof ActionError && /site "pp-site" slot "staging"/.test(e.message) && /app-name/.test(e.message),

@@ -407,3 +407,106 @@ test('HTTP_PROXY is honoured for the listing and the archive', LONG, async () =>
     await new Promise<void>((resolve) => proxy.close(() => resolve()));
   }
 });
+
+/**
+ * A download site that answers as go.dev/dl does (golang/website's dl handler): the listing
+ * itself, and `302 Location: https://dl.google.com/go/<file>` for an archive, here the mirror
+ * under another host name (another origin). Records the Authorization header of each request.
+ */
+async function startRedirectingSite(): Promise<{ url: string; seen: { path: string; authorization?: string }[]; close(): Promise<void> }> {
+  const mirrorPort = new URL(mirror.baseUrl).port;
+  const seen: { path: string; authorization?: string }[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+    if ((req.url ?? '').startsWith('/?')) {
+      http.get(`${mirror.baseUrl}${req.url}`, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      return;
+    }
+    res.writeHead(302, { location: `http://localhost:${mirrorPort}${req.url}` }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    seen,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('an archive the download site redirects to another host (as go.dev/dl does) is fetched, verified and cached', LONG, async () => {
+  const site = await startRedirectingSite();
+  try {
+    await withRunner(async (r) => {
+      const go = await setup(r, { goVersion: machineSemver, downloadBaseUrl: site.url });
+      assert.equal(go.version, machine);
+      assert.equal(go.cacheHit, false);
+      assert.deepEqual(site.seen.map((s) => s.path), ['/?mode=json&include=all', `/${mirror.archiveName}`]);
+      assert.equal(mirror.archiveRequests(), 1);
+      assert.ok(r.log.includes(`${site.url}/${mirror.archiveName} redirected to http://localhost:${new URL(mirror.baseUrl).port}/${mirror.archiveName}`), r.log);
+      assert.ok(fs.existsSync(path.join(r.toolCache, 'go', machineSemver, `${arch}.complete`)));
+    });
+  } finally {
+    await site.close();
+  }
+});
+
+test('a redirect to a tampered archive fails on the sha256 and caches nothing', LONG, async () => {
+  const site = await startRedirectingSite();
+  try {
+    await withRunner(async (r) => {
+      mirror.faults = { corruptArchive: true };
+      const err = await failure(r, { goVersion: machineSemver, downloadBaseUrl: site.url });
+      assert.ok(err.message.startsWith(`sha256 mismatch for ${mirror.archiveName} from ${site.url}/${mirror.archiveName}`), err.message);
+      assert.equal(mirror.archiveRequests(), 1, 'the redirected file was the one hashed');
+      assert.deepEqual(tree(r.temp), []);
+      assert.deepEqual(tree(r.toolCache), []);
+    });
+  } finally {
+    await site.close();
+  }
+});
+
+test('an http go-download-base-url is warned about: its listing carries the sha256 over the same plain connection', LONG, async () => {
+  await withRunner(async (r) => {
+    seedToolCache(r.toolCache);
+    await setup(r, { goVersion: 'stable' });
+    const warnings = r.log.split('\n').filter((l) => l.startsWith('::warning::'));
+    assert.equal(warnings.length, 1, r.log);
+    assert.match(warnings[0], new RegExp(`^::warning::go-download-base-url \\(${mirror.baseUrl.replace(/[.]/g, '\\.')}\\) is not https: .*Use an https URL for the mirror\\.$`));
+  });
+});
+
+test('two jobs installing into one tool cache at once: the first complete install is kept, the later copy discarded', LONG, async () => {
+  await withRunner(async (r) => {
+    const versionDir = path.join(r.toolCache, 'go', machineSemver);
+    const dest = path.join(versionDir, arch);
+    const marker = `${dest}.complete`;
+    // Notes the install folder as it was when it first became complete: what another job's build
+    // would be using from then on.
+    let firstComplete: number | undefined;
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        if (firstComplete === undefined && fs.existsSync(marker)) firstComplete = fs.statSync(path.join(dest, 'bin', 'go')).ino;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const jobs = await Promise.all([setup(r, { goVersion: machineSemver }), setup(r, { goVersion: machineSemver })]).finally(() => (done = true));
+    await watching;
+    assert.equal(mirror.archiveRequests(), 2, 'both jobs downloaded and extracted');
+    assert.ok(firstComplete !== undefined);
+    assert.equal(fs.statSync(path.join(dest, 'bin', 'go')).ino, firstComplete, 'the complete install was not replaced');
+    for (const job of jobs) {
+      assert.equal(job.goRoot, dest);
+      assert.equal(job.version, machine);
+    }
+    assert.match(r.log, /Another job installed .* meanwhile; using it and discarding this copy\./);
+    assert.deepEqual(fs.readdirSync(versionDir).sort(), [arch, `${arch}.complete`], 'no staging copy is left');
+    assert.deepEqual(tree(r.temp), []);
+  });
+});

@@ -345,6 +345,7 @@ async function checkOutput(req: BuildRequest): Promise<number> {
 }
 
 export async function buildBinary(req: BuildRequest, signal: AbortSignal): Promise<BuildResult> {
+  // The inputs stage refuses these already; checked again for callers that skip it.
   const flagProblems = checkBuildFlags(req.buildFlags);
   if (flagProblems.length > 0) throw new ActionError(flagProblems.join(' '));
   await fs.promises.mkdir(path.dirname(req.outputPath), { recursive: true });

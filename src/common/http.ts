@@ -1,12 +1,14 @@
-// One HTTP exchange over Node's http/https, with the proxy-aware agent of @actions/http-client
+// One HTTP exchange over Node's http/https, with the proxy-aware agents of @actions/http-client
 // (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). Node's own request is used rather than HttpClient's
 // helpers because the upload needs a streamed body with progress and every request must stop on
-// the deploy's AbortSignal. Retrying is not done here: callers wrap this in withRetry.
+// the deploy's AbortSignal. Retrying is not done here: callers wrap this in withRetry. Redirects
+// are followed only when the caller asks (HttpRequest.redirects), and only here.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
-import { HttpClient } from '@actions/http-client';
+import { HttpClient, getProxyUrl } from '@actions/http-client';
+import { ActionError } from './errors.ts';
 import pkg from '../../package.json' with { type: 'json' };
 
 /** Sent with every request so a site owner can tell the action's calls apart in Kudu's logs. */
@@ -25,9 +27,27 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** No bytes either way for this long → the request fails as a reset (retryable). */
   idleTimeoutMs?: number;
+  /**
+   * Which redirects (301, 302, 303, 307, 308) to follow, for GET and HEAD only: `none` (the
+   * default: the 3xx is the answer), `same-host` (only to the same host name, e.g. an http → https
+   * upgrade of one site) or `any`. At most MAX_REDIRECTS; never from https to http; Authorization
+   * and URL credentials are dropped once the origin (scheme, host, port) changes, Cookie once the
+   * host name does.
+   */
+  redirects?: 'none' | 'same-host' | 'any';
+}
+
+/** Redirects followed for one request before it fails. */
+export const MAX_REDIRECTS = 5;
+
+/** A redirect the HTTP layer refuses to follow (a loop, or a downgrade to plain http). */
+export class RedirectError extends ActionError {
+  override name = 'RedirectError';
 }
 
 export interface HttpResponse {
+  /** The URL that answered: the request's, or where its redirects led. */
+  url: string;
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
@@ -45,16 +65,27 @@ export class NetworkError extends Error {
   }
 }
 
-// One keep-alive agent per proxy decision, shared by every request of the process, so a deploy's
-// dozen requests reuse one TLS connection.
-const agents = new HttpClient(USER_AGENT, [], { keepAlive: true });
+// One keep-alive agent per protocol and proxy decision, shared by every request of the process, so
+// a deploy's dozen requests reuse one TLS connection. An HttpClient caches a single direct agent and
+// a single proxy agent whatever the protocol of the URL that made them, so each protocol and proxy
+// gets its own HttpClient: one client for everything would hand an https agent to an http request
+// (Node: 'Protocol "http:" not supported') once the first request had been of the other kind.
+const clients = new Map<string, HttpClient>();
 
 export function agentFor(url: string): http.Agent {
-  return agents.getAgent(url);
+  const key = `${new URL(url).protocol} ${getProxyUrl(url)}`;
+  let client = clients.get(key);
+  if (client === undefined) {
+    client = new HttpClient(USER_AGENT, [], { keepAlive: true });
+    clients.set(key, client);
+  }
+  return client.getAgent(url);
 }
 
 /** An answer whose body is left to read as a stream (a large download). */
 export interface HttpStream {
+  /** The URL that answered: the request's, or where its redirects led. */
+  url: string;
   status: number;
   headers: http.IncomingHttpHeaders;
   body: http.IncomingMessage;
@@ -63,10 +94,60 @@ export interface HttpStream {
 }
 
 /**
- * Sends one request and resolves once the answer's head arrives. Network errors, the idle timeout
- * and an abort reject before that, and destroy the body stream after it.
+ * Sends one request and resolves once the answer's head arrives, following redirects as
+ * `req.redirects` allows. Network errors, the idle timeout and an abort reject before that, and
+ * destroy the body stream after it.
  */
-export function openRequest(req: HttpRequest): Promise<HttpStream> {
+export async function openRequest(req: HttpRequest): Promise<HttpStream> {
+  const follow = req.redirects ?? 'none';
+  let current = req;
+  for (let hops = 0; ; hops++) {
+    const res = await openOnce(current);
+    const location = header(res.headers.location);
+    if (follow === 'none' || !REDIRECT_STATUSES.has(res.status) || location === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      return res;
+    }
+    const from = new URL(current.url);
+    let to: URL;
+    try {
+      to = new URL(location, from);
+    } catch {
+      return res;
+    }
+    if (follow === 'same-host' && to.hostname !== from.hostname) return res;
+    res.body.resume();
+    if (to.protocol !== 'https:' && to.protocol !== 'http:') {
+      throw new RedirectError(`${req.method} ${safeUrl(from)} redirected to ${to.protocol} (${safeUrl(to)}), which is not http(s); not followed.`);
+    }
+    if (from.protocol === 'https:' && to.protocol === 'http:') {
+      throw new RedirectError(
+        `${req.method} ${safeUrl(from)} redirected from https to plain http (${safeUrl(to)}); not followed, since the answer would come unencrypted. ` +
+          `Use a URL whose server keeps to https.`,
+      );
+    }
+    if (hops + 1 > MAX_REDIRECTS) {
+      throw new RedirectError(`${req.method} ${safeUrl(req.url)} redirected more than ${MAX_REDIRECTS} times (last to ${safeUrl(to)}); not followed further. Check the URL and any proxy in between.`);
+    }
+    let headers = current.headers;
+    if (to.origin !== from.origin) {
+      // Credentials are for the origin they were given to, never for whoever it points at.
+      // Cookies are scoped by host name alone (RFC 6265), so they stay for an http → https upgrade.
+      to.username = '';
+      to.password = '';
+      const drop = to.hostname === from.hostname ? /^authorization$/i : /^(authorization|cookie)$/i;
+      headers = Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => !drop.test(k)));
+    }
+    current = { ...current, url: to.href, headers };
+  }
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function openOnce(req: HttpRequest): Promise<HttpStream> {
   const url = new URL(req.url);
   const transport = url.protocol === 'https:' ? https : http;
   const headers: Record<string, string> = { 'User-Agent': USER_AGENT, ...req.headers };
@@ -98,6 +179,7 @@ export function openRequest(req: HttpRequest): Promise<HttpStream> {
       settled = true;
       res.once('close', () => req.signal?.removeEventListener('abort', onAbort));
       resolve({
+        url: req.url,
         status: res.statusCode ?? 0,
         headers: res.headers,
         body: res,
@@ -143,7 +225,7 @@ export async function sendRequest(req: HttpRequest): Promise<HttpResponse> {
     throw new NetworkError('the connection closed mid-answer', 'ECONNRESET');
   }
   if (!res.body.complete) throw new NetworkError('the connection closed mid-answer', 'ECONNRESET');
-  return { status: res.status, headers: res.headers, body: Buffer.concat(chunks), bytesSent: res.bytesSent };
+  return { url: res.url, status: res.status, headers: res.headers, body: Buffer.concat(chunks), bytesSent: res.bytesSent };
 }
 
 function asNetworkError(err: Error & { code?: string }): Error {

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
+import { checkBuildFlags } from '../build/compile.ts';
 
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export const CLOUDS: readonly CloudName[] = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
@@ -79,6 +80,46 @@ export const GO_TARGETS: ReadonlySet<string> = new Set([
   'openbsd/ppc64', 'openbsd/riscv64', 'plan9/386', 'plan9/amd64', 'plan9/arm', 'solaris/amd64',
   'wasip1/wasm', 'windows/386', 'windows/amd64', 'windows/arm64',
 ]);
+
+/** Inputs whose whole value is a secret. */
+const SECRET_INPUTS = ['publish-profile', 'client-secret'];
+/** URL inputs whose user info may carry credentials (a private Go mirror's token, say). */
+const URL_INPUTS = ['kudu-url', 'go-download-base-url'];
+
+/**
+ * Every secret in the raw inputs, for the entry point to mask before anything is logged: the secret
+ * inputs whole, and the user info of URL inputs (the password as written and decoded, and
+ * `user:password`; a user name alone, as in https://<token>@host, is taken for a token).
+ */
+export function secretValues(input: InputReader): string[] {
+  const secrets = new Set<string>();
+  for (const name of SECRET_INPUTS) {
+    const value = (input(name) ?? '').trim();
+    if (value !== '') secrets.add(value);
+  }
+  for (const name of URL_INPUTS) {
+    let u: URL;
+    try {
+      u = new URL((input(name) ?? '').trim());
+    } catch {
+      continue;
+    }
+    const decode = (s: string): string => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    };
+    if (u.password !== '') {
+      for (const form of [u.password, decode(u.password), `${u.username}:${u.password}`, `${decode(u.username)}:${decode(u.password)}`]) secrets.add(form);
+    } else if (u.username !== '') {
+      secrets.add(u.username);
+      secrets.add(decode(u.username));
+    }
+  }
+  return [...secrets];
+}
 
 const TRUE_WORDS = new Set(['true', 'yes', 'on', '1']);
 const FALSE_WORDS = new Set(['false', 'no', 'off', '0']);
@@ -223,6 +264,10 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   const versionLabel = isTag ? (env.GITHUB_REF_NAME as string) : commit;
 
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
+  // Checked here, not at build time, so a bad flag is reported with every other input problem
+  // before anything is downloaded.
+  const buildFlags = get('build-flags').split(/\s+/).filter(Boolean);
+  problems.push(...checkBuildFlags(buildFlags));
 
   const cfg: Config = {
     appName,
@@ -242,7 +287,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     package: get('package') || '.',
     buildTags: splitWords(get('build-tags')),
     ldflags: get('ldflags'),
-    buildFlags: get('build-flags').split(/\s+/).filter(Boolean),
+    buildFlags,
     goos,
     goarch,
     artifactPrefix: get('artifact-prefix') || appName,

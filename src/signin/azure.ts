@@ -8,6 +8,7 @@ import { WebSiteManagementClient, type Site } from '@azure/arm-appservice';
 import type { Config } from '../common/inputs.ts';
 import type { ArmSite, SiteConnection } from './connection.ts';
 import { ActionError, messageOf } from '../common/errors.ts';
+import { safeUrl } from '../common/http.ts';
 import { cloudEndpoints, isKnownAuthorityHost, type CloudEndpoints } from './clouds.ts';
 
 /** What later stages (slot swap, verification) need to talk to ARM about the same site. */
@@ -47,7 +48,7 @@ export async function connectionFromAzure(cfg: Config, signal: AbortSignal): Pro
   const hosts = siteHosts(shown, isProduction(cfg.slotName) ? cfg.appName : `${cfg.appName}/${cfg.slotName}`);
   const kuduUrl = cfg.kuduUrl !== '' ? cfg.kuduUrl : `https://${hosts.scmHost}`;
   const webappUrl = `https://${hosts.appHost}`;
-  core.info(`Site ${cfg.appName}${isProduction(cfg.slotName) ? '' : ` slot ${cfg.slotName}`} in resource group ${found.resourceGroup}: Kudu ${kuduUrl}, URL ${webappUrl}`);
+  core.info(`Site ${cfg.appName}${isProduction(cfg.slotName) ? '' : ` slot ${cfg.slotName}`} in resource group ${found.resourceGroup}: Kudu ${safeUrl(kuduUrl).replace(/\/$/, '')}, URL ${webappUrl}`);
 
   let current: AccessToken = first;
   const where = {

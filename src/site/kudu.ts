@@ -222,6 +222,9 @@ export class KuduClient {
     try {
       return await withRetry(
         async () => {
+          // Redirects are not followed: Kudu's VFS answers 307 to a folder named without its
+          // trailing slash (Kudu's VfsControllerBase.cs), which exists() reads as "something is
+          // there", and an Authorization header is for Kudu alone.
           const res = await sendRequest({
             method: c.method,
             url,

@@ -80,7 +80,12 @@ export function siteAnswered(status: number | undefined): boolean {
 async function wake(url: string, instance: string, signal: AbortSignal): Promise<number | undefined> {
   try {
     const headers: Record<string, string> = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
-    const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000 });
+    // Redirects within the site's host are followed: with "HTTPS Only" the front end answers an
+    // http:// URL (a publish profile's destinationAppUrl is one) with 301 to https:// on the same
+    // host without reaching the app, so only the followed request starts the process. A redirect
+    // to another host (Easy Auth sending to the sign-in page) already shows the site answered, and
+    // following it would only send requests away from the site.
+    const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
     return res.status;
   } catch {
     if (signal.aborted) throw signal.reason;

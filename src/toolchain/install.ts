@@ -13,8 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { ActionError, messageOf } from '../common/errors.ts';
-import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
-import { openRequest, sendRequest } from '../common/http.ts';
+import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, sleep, withRetry } from '../common/retry.ts';
+import { openRequest, safeUrl, sendRequest } from '../common/http.ts';
 import {
   listingPlatform,
   nearbyVersions,
@@ -74,11 +74,19 @@ export async function setupGo(req: ToolchainRequest, signal: AbortSignal): Promi
   }
 
   const base = req.downloadBaseUrl.replace(/\/+$/, '');
+  if (new URL(base).protocol !== 'https:') {
+    core.warning(
+      `go-download-base-url (${shownBaseUrl(base)}) is not https: the sha256 the archive is checked against comes from the listing over the same ` +
+        `unencrypted connection, so anyone on the network path can replace both and the check proves nothing. Use an https URL for the mirror.`,
+    );
+  }
   const releases = await fetchListing(base, req.retryBaseDelayMs, signal);
   const release = resolveFromListing(spec, releases);
-  if (release === undefined) throw notFound(spec, origin, releases, base);
+  // Logged and shown without user info: go-download-base-url may carry a mirror's credentials.
+  const shownBase = shownBaseUrl(base);
+  if (release === undefined) throw notFound(spec, origin, releases, shownBase);
   const version = releaseSemver(release);
-  core.info(`Go ${spec.input} (${origin}) resolves to ${release.version} on ${base}`);
+  core.info(`Go ${spec.input} (${origin}) resolves to ${release.version} on ${shownBase}`);
 
   const already = tc.find(TOOL, version, cacheArch);
   if (already !== '') {
@@ -90,12 +98,12 @@ export async function setupGo(req: ToolchainRequest, signal: AbortSignal): Promi
   const file = pickArchive(release, platform.os, platform.arch);
   if (file === undefined) {
     throw new ActionError(
-      `${release.version} has no archive for this runner (${platform.os}/${platform.arch}) in the listing at ${base}. ` +
+      `${release.version} has no archive for this runner (${platform.os}/${platform.arch}) in the listing at ${shownBase}. ` +
         `The runner downloads a Go that runs on itself (goos/goarch only choose the build target); pick another go-version or runner.`,
     );
   }
   if (!/^[0-9a-f]{64}$/i.test(file.sha256 ?? '')) {
-    throw new ActionError(`The listing at ${base} gives no sha256 for ${file.filename}, so it cannot be verified; use a download site that publishes checksums.`);
+    throw new ActionError(`The listing at ${shownBase} gives no sha256 for ${file.filename}, so it cannot be verified; use a download site that publishes checksums.`);
   }
 
   const started = Date.now();
@@ -159,6 +167,11 @@ function toolCacheRoot(): string {
   return root;
 }
 
+/** The download base URL as logs and messages show it: no user info, no query, no trailing slash. */
+function shownBaseUrl(base: string): string {
+  return safeUrl(base).replace(/\/+$/, '');
+}
+
 function tempRoot(): string {
   return process.env.RUNNER_TEMP || os.tmpdir();
 }
@@ -166,12 +179,18 @@ function tempRoot(): string {
 /** A download with no bytes moving for this long is cut and retried. */
 const IDLE_TIMEOUT_MS = 60_000;
 
-/** Reads and checks the listing; 404 is final (wrong base URL), 5xx and resets are retried. */
+/**
+ * Reads and checks the listing; 404 is final (wrong base URL), 5xx and resets are retried.
+ * Redirects are followed (to any host): a download site may move its listing, as go.dev/dl moved
+ * from golang.org/dl.
+ */
 async function fetchListing(base: string, retryBaseDelayMs: number | undefined, signal: AbortSignal): Promise<GoRelease[]> {
-  const url = `${base}/?mode=json&include=all`;
+  const query = '?mode=json&include=all';
+  const fetchUrl = `${base}/${query}`;
+  const url = `${shownBaseUrl(base)}/${query}`;
   const body = await withRetry(
     async () => {
-      const res = await sendRequest({ method: 'GET', url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+      const res = await sendRequest({ method: 'GET', url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: 'any' });
       const status = res.status;
       if (status !== 200) {
         if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.headers['retry-after'])));
@@ -217,15 +236,20 @@ function notFound(spec: VersionSpec, origin: string, releases: readonly GoReleas
  * size and sha256 against the listing. Returns the file path; on any failure the file is gone.
  */
 async function downloadVerified(base: string, file: GoFile, retryBaseDelayMs: number | undefined, signal: AbortSignal): Promise<string> {
-  const url = `${base}/${encodeURIComponent(file.filename)}`;
+  const fetchUrl = `${base}/${encodeURIComponent(file.filename)}`;
+  const url = safeUrl(fetchUrl);
   const dest = path.join(tempRoot(), `${randomUUID()}-${file.filename}`);
   const started = Date.now();
   core.info(`Downloading ${url}${file.size ? ` (${(file.size / 1048576).toFixed(1)} MiB)` : ''}`);
   try {
     const actual = await withRetry(
       async () => {
-        const res = await openRequest({ method: 'GET', url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+        // go.dev/dl/<file> answers 302 with the file on dl.google.com (golang/website's dl
+        // handler), so redirects are followed to any host; the sha256 below is checked on the
+        // bytes finally received, whoever served them.
+        const res = await openRequest({ method: 'GET', url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: 'any' });
         const message = res.body;
+        if (res.url !== fetchUrl) core.info(`${url} redirected to ${safeUrl(res.url)}`);
         const status = res.status;
         if (status !== 200) {
           message.resume();
@@ -306,20 +330,43 @@ async function installIntoCache(archive: string, file: GoFile, cacheRoot: string
     if (!fs.existsSync(path.join(extracted, 'bin'))) {
       throw new ActionError(`${file.filename} has no top-level go/bin folder, so it is not a Go toolchain archive; check go-download-base-url.`);
     }
-    await fsp.rm(marker, { force: true });
-    await fsp.rm(dest, { recursive: true, force: true });
+    // Self-hosted runners share one tool cache between concurrent jobs. A complete install (its
+    // marker written) may be in use by another job's build, so it is never replaced: this copy
+    // is discarded instead. Only a tree without a marker (a job that died mid-way) is removed.
+    if (fs.existsSync(marker)) return keepExisting(dest);
     try {
       await fsp.rename(extracted, dest);
     } catch (err) {
-      // Another job on this runner may have installed the same version meanwhile: use theirs.
-      if (fs.existsSync(marker)) return dest;
-      throw err;
+      // The folder exists: another job renamed its copy in just now (its marker follows at once),
+      // or an interrupted job left it.
+      if (await markerAppears(marker, signal)) return keepExisting(dest);
+      await fsp.rm(dest, { recursive: true, force: true });
+      try {
+        await fsp.rename(extracted, dest);
+      } catch {
+        if (fs.existsSync(marker)) return keepExisting(dest);
+        throw err;
+      }
     }
     await fsp.writeFile(marker, '');
     return dest;
   } finally {
     await fsp.rm(staging, { recursive: true, force: true });
   }
+}
+
+function keepExisting(dest: string): string {
+  core.info(`Another job installed ${dest} meanwhile; using it and discarding this copy.`);
+  return dest;
+}
+
+/** Whether the install marker shows up within a moment (another job between rename and marker). */
+async function markerAppears(marker: string, signal: AbortSignal): Promise<boolean> {
+  for (let i = 0; i < 20; i++) {
+    if (fs.existsSync(marker)) return true;
+    await sleep(100, signal);
+  }
+  return fs.existsSync(marker);
 }
 
 function run(cmd: string, args: string[], signal: AbortSignal): Promise<void> {

@@ -1,0 +1,102 @@
+// The sandbox's internet (sandbox/internet.ts): the real names reach the emulators through the
+// proxy, over TLS with the test CA, with the real services' redirects; every other host is refused.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as tls from 'node:tls';
+import { startAppService, type AppService } from '../sandbox/appservice.ts';
+
+let site: AppService;
+before(async () => {
+  site = await startAppService({ siteName: 'net-site' });
+});
+after(() => site.close());
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A plain-http request through the proxy, in absolute-URI form. */
+function viaProxyHttp(url: string): Promise<Answer> {
+  const proxy = new URL(site.internet.proxyUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: proxy.hostname, port: proxy.port, path: url, headers: { host: new URL(url).host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** CONNECT host:443, then TLS checked against the test CA only, then one GET. */
+function viaProxyHttps(host: string, p: string, headers: Record<string, string> = {}): Promise<Answer | { connectStatus: number }> {
+  const proxy = new URL(site.internet.proxyUrl);
+  return new Promise((resolve, reject) => {
+    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: `${host}:443` });
+    connect.on('connect', (res, socket) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        resolve({ connectStatus: res.statusCode ?? 0 });
+        return;
+      }
+      const secure = tls.connect({ socket, servername: host, ca: fs.readFileSync(site.internet.caFile) });
+      secure.on('error', reject);
+      const req = http.request({ createConnection: () => secure, host, path: p, headers: { host, ...headers } }, (r) => {
+        let body = '';
+        r.setEncoding('utf8').on('data', (d: string) => (body += d));
+        r.on('end', () => {
+          secure.destroy();
+          resolve({ status: r.statusCode ?? 0, headers: r.headers, body });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    connect.on('error', reject);
+    connect.end();
+  });
+}
+
+test('go.dev lists releases and sends a file to dl.google.com with a 302; dl.google.com serves it', async () => {
+  const listing = (await viaProxyHttps('go.dev', '/dl/?mode=json&include=all')) as Answer;
+  assert.equal(listing.status, 200);
+  assert.ok((JSON.parse(listing.body) as { version: string }[]).some((r) => r.version === site.goMirror!.version));
+  const name = site.goMirror!.archiveName;
+  const redirect = (await viaProxyHttps('go.dev', `/dl/${name}`)) as Answer;
+  assert.equal(redirect.status, 302);
+  assert.equal(redirect.headers.location, `https://dl.google.com/go/${name}`);
+  assert.equal(((await viaProxyHttps('go.dev', '/dl/not-a-release.txt')) as Answer).status, 404);
+  const head = (await viaProxyHttps('dl.google.com', `/go/no-such-file.tar.gz`)) as Answer;
+  assert.equal(head.status, 404);
+});
+
+test('the SCM site answers on https only (http is redirected); the site on both; the TLS name is checked', async () => {
+  const auth = `Basic ${Buffer.from(`${site.kudu.userName}:${site.kudu.password}`).toString('base64')}`;
+  const scm = (await viaProxyHttps('net-site.scm.azurewebsites.net', '/api/vfs/site/', { authorization: auth })) as Answer;
+  assert.equal(scm.status, 200);
+  assert.deepEqual((JSON.parse(scm.body) as { href: string }[]).map((e) => e.href), ['https://net-site.scm.azurewebsites.net/api/vfs/site/wwwroot/']);
+  const plain = await viaProxyHttp('http://net-site.scm.azurewebsites.net/api/vfs/site/');
+  assert.equal(plain.status, 301);
+  assert.equal(plain.headers.location, 'https://net-site.scm.azurewebsites.net/api/vfs/site/');
+  // Nothing is deployed: IIS itself answers (no process to start), on either scheme.
+  assert.ok([502, 503].includes((await viaProxyHttp('http://net-site.azurewebsites.net/')).status));
+  assert.ok([502, 503].includes(((await viaProxyHttps('net-site.azurewebsites.net', '/')) as Answer).status));
+  assert.match(site.publishProfile, /publishUrl="net-site\.scm\.azurewebsites\.net:443"/);
+  assert.match(site.publishProfile, /destinationAppUrl="http:\/\/net-site\.azurewebsites\.net"/);
+});
+
+test('any other host is refused with 403, over http and CONNECT, and recorded', async () => {
+  const before = site.internet.refused.length;
+  const plain = await viaProxyHttp('http://example.com/');
+  assert.equal(plain.status, 403);
+  assert.match(plain.body, /does not reach example\.com:80/);
+  assert.deepEqual(await viaProxyHttps('github.com', '/'), { connectStatus: 403 });
+  assert.deepEqual(await viaProxyHttps('other-site.scm.azurewebsites.net', '/'), { connectStatus: 403 });
+  assert.deepEqual(site.internet.refused.slice(before), ['example.com:80', 'github.com:443', 'other-site.scm.azurewebsites.net:443']);
+});
