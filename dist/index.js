@@ -1794,11 +1794,11 @@ var require_request = __commonJS({
           }
         } else if (headers && typeof headers === "object") {
           if (headers[Symbol.iterator]) {
-            for (const header2 of headers) {
-              if (!Array.isArray(header2) || header2.length !== 2) {
+            for (const header3 of headers) {
+              if (!Array.isArray(header3) || header3.length !== 2) {
                 throw new InvalidArgumentError("headers must be in key-value pair format");
               }
-              processHeader(this, header2[0], header2[1]);
+              processHeader(this, header3[0], header3[1]);
             }
           } else {
             const keys = Object.keys(headers);
@@ -4195,9 +4195,9 @@ var require_util2 = __commonJS({
       return "success";
     }
     function appendFetchMetadata(httpRequest) {
-      let header2 = null;
-      header2 = httpRequest.mode;
-      httpRequest.headersList.set("sec-fetch-mode", header2, true);
+      let header3 = null;
+      header3 = httpRequest.mode;
+      httpRequest.headersList.set("sec-fetch-mode", header3, true);
     }
     function appendRequestOriginHeader(request) {
       let serializedOrigin = request.origin;
@@ -6549,22 +6549,22 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header2 = `${method} ${path15} HTTP/1.1\r
+      let header3 = `${method} ${path15} HTTP/1.1\r
 `;
       if (typeof host === "string") {
-        header2 += `host: ${host}\r
+        header3 += `host: ${host}\r
 `;
       } else {
-        header2 += client[kHostHeader];
+        header3 += client[kHostHeader];
       }
       if (upgrade2) {
-        header2 += `connection: upgrade\r
+        header3 += `connection: upgrade\r
 upgrade: ${upgrade2}\r
 `;
       } else if (client[kPipelining] && !socket[kReset]) {
-        header2 += "connection: keep-alive\r\n";
+        header3 += "connection: keep-alive\r\n";
       } else {
-        header2 += "connection: close\r\n";
+        header3 += "connection: close\r\n";
       }
       if (Array.isArray(headers)) {
         for (let n = 0; n < headers.length; n += 2) {
@@ -6572,41 +6572,41 @@ upgrade: ${upgrade2}\r
           const val = headers[n + 1];
           if (Array.isArray(val)) {
             for (let i = 0; i < val.length; i++) {
-              header2 += `${key}: ${val[i]}\r
+              header3 += `${key}: ${val[i]}\r
 `;
             }
           } else {
-            header2 += `${key}: ${val}\r
+            header3 += `${key}: ${val}\r
 `;
           }
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request, headers: header2, socket });
+        channels.sendHeaders.publish({ request, headers: header3, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, null, client, request, socket, contentLength, header3, expectsPayload);
       } else if (util2.isBuffer(body)) {
-        writeBuffer(abort, body, client, request, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, body, client, request, socket, contentLength, header3, expectsPayload);
       } else if (util2.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request, socket, contentLength, header2, expectsPayload);
+          writeIterable(abort, body.stream(), client, request, socket, contentLength, header3, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request, socket, contentLength, header2, expectsPayload);
+          writeBlob(abort, body, client, request, socket, contentLength, header3, expectsPayload);
         }
       } else if (util2.isStream(body)) {
-        writeStream(abort, body, client, request, socket, contentLength, header2, expectsPayload);
+        writeStream(abort, body, client, request, socket, contentLength, header3, expectsPayload);
       } else if (util2.isIterable(body)) {
-        writeIterable(abort, body, client, request, socket, contentLength, header2, expectsPayload);
+        writeIterable(abort, body, client, request, socket, contentLength, header3, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
+    function writeStream(abort, body, client, request, socket, contentLength, header3, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header: header3 });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -6672,22 +6672,22 @@ upgrade: ${upgrade2}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
+    function writeBuffer(abort, body, client, request, socket, contentLength, header3, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
-            socket.write(`${header2}content-length: 0\r
+            socket.write(`${header3}content-length: 0\r
 \r
 `, "latin1");
           } else {
             assert(contentLength === null, "no body must not have content length");
-            socket.write(`${header2}\r
+            socket.write(`${header3}\r
 `, "latin1");
           }
         } else if (util2.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
           socket.cork();
-          socket.write(`${header2}content-length: ${contentLength}\r
+          socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
           socket.write(body);
@@ -6703,7 +6703,7 @@ upgrade: ${upgrade2}\r
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
+    async function writeBlob(abort, body, client, request, socket, contentLength, header3, expectsPayload) {
       assert(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -6711,7 +6711,7 @@ upgrade: ${upgrade2}\r
         }
         const buffer = Buffer.from(await body.arrayBuffer());
         socket.cork();
-        socket.write(`${header2}content-length: ${contentLength}\r
+        socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
         socket.write(buffer);
@@ -6726,7 +6726,7 @@ upgrade: ${upgrade2}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
+    async function writeIterable(abort, body, client, request, socket, contentLength, header3, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -6745,7 +6745,7 @@ upgrade: ${upgrade2}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header: header3 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -6763,19 +6763,19 @@ upgrade: ${upgrade2}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket, request, contentLength, client, expectsPayload, header: header2 }) {
+      constructor({ abort, socket, request, contentLength, client, expectsPayload, header: header3 }) {
         this.socket = socket;
         this.request = request;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
         this.expectsPayload = expectsPayload;
-        this.header = header2;
+        this.header = header3;
         this.abort = abort;
         socket[kWriting] = true;
       }
       write(chunk) {
-        const { socket, request, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
+        const { socket, request, contentLength, client, bytesWritten, expectsPayload, header: header3 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -6798,10 +6798,10 @@ upgrade: ${upgrade2}\r
             socket[kReset] = true;
           }
           if (contentLength === null) {
-            socket.write(`${header2}transfer-encoding: chunked\r
+            socket.write(`${header3}transfer-encoding: chunked\r
 `, "latin1");
           } else {
-            socket.write(`${header2}content-length: ${contentLength}\r
+            socket.write(`${header3}content-length: ${contentLength}\r
 \r
 `, "latin1");
           }
@@ -6825,7 +6825,7 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request } = this;
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header3, request } = this;
         request.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
@@ -6836,11 +6836,11 @@ ${len.toString(16)}\r
         }
         if (bytesWritten === 0) {
           if (expectsPayload) {
-            socket.write(`${header2}content-length: 0\r
+            socket.write(`${header3}content-length: 0\r
 \r
 `, "latin1");
           } else {
-            socket.write(`${header2}\r
+            socket.write(`${header3}\r
 `, "latin1");
           }
         } else if (contentLength === null) {
@@ -7570,15 +7570,15 @@ var require_redirect_handler = __commonJS({
         }
       }
     }
-    function shouldRemoveHeader(header2, removeContent, unknownOrigin) {
-      if (header2.length === 4) {
-        return util2.headerNameToString(header2) === "host";
+    function shouldRemoveHeader(header3, removeContent, unknownOrigin) {
+      if (header3.length === 4) {
+        return util2.headerNameToString(header3) === "host";
       }
-      if (removeContent && util2.headerNameToString(header2).startsWith("content-")) {
+      if (removeContent && util2.headerNameToString(header3).startsWith("content-")) {
         return true;
       }
-      if (unknownOrigin && (header2.length === 13 || header2.length === 6 || header2.length === 19)) {
-        const name3 = util2.headerNameToString(header2);
+      if (unknownOrigin && (header3.length === 13 || header3.length === 6 || header3.length === 19)) {
+        const name3 = util2.headerNameToString(header3);
         return name3 === "authorization" || name3 === "cookie" || name3 === "proxy-authorization";
       }
       return false;
@@ -11966,14 +11966,14 @@ var require_headers = __commonJS({
     function fill(headers, object) {
       if (Array.isArray(object)) {
         for (let i = 0; i < object.length; ++i) {
-          const header2 = object[i];
-          if (header2.length !== 2) {
+          const header3 = object[i];
+          if (header3.length !== 2) {
             throw webidl.errors.exception({
               header: "Headers constructor",
-              message: `expected name/value pair to be length 2, found ${header2.length}.`
+              message: `expected name/value pair to be length 2, found ${header3.length}.`
             });
           }
-          appendHeader(headers, header2[0], header2[1]);
+          appendHeader(headers, header3[0], header3[1]);
         }
       } else if (typeof object === "object" && object !== null) {
         const keys = Object.keys(object);
@@ -15417,10 +15417,10 @@ var require_util5 = __commonJS({
       const serializedB = URLSerializer(B, excludeFragment);
       return serializedA === serializedB;
     }
-    function getFieldValues(header2) {
-      assert(header2 !== null);
+    function getFieldValues(header3) {
+      assert(header3 !== null);
       const values = [];
-      for (let value of header2.split(",")) {
+      for (let value of header3.split(",")) {
         value = value.trim();
         if (isValidHeaderName(value)) {
           values.push(value);
@@ -16319,20 +16319,20 @@ var require_parse = __commonJS({
     var { isCTLExcludingHtab } = require_util6();
     var { collectASequenceOfCodePointsFast } = require_data_url();
     var assert = __require("node:assert");
-    function parseSetCookie(header2) {
-      if (isCTLExcludingHtab(header2)) {
+    function parseSetCookie(header3) {
+      if (isCTLExcludingHtab(header3)) {
         return null;
       }
       let nameValuePair = "";
       let unparsedAttributes = "";
       let name3 = "";
       let value = "";
-      if (header2.includes(";")) {
+      if (header3.includes(";")) {
         const position = { position: 0 };
-        nameValuePair = collectASequenceOfCodePointsFast(";", header2, position);
-        unparsedAttributes = header2.slice(position.position);
+        nameValuePair = collectASequenceOfCodePointsFast(";", header3, position);
+        unparsedAttributes = header3.slice(position.position);
       } else {
-        nameValuePair = header2;
+        nameValuePair = header3;
       }
       if (!nameValuePair.includes("=")) {
         value = nameValuePair;
@@ -22888,19 +22888,19 @@ var require_sign_stream = __commonJS({
     function base64url(string, encoding) {
       return Buffer3.from(string, encoding).toString("base64").replace(/=/g, "").replace(/\+/g, "-").replace(/\//g, "_");
     }
-    function jwsSecuredInput(header2, payload, encoding) {
+    function jwsSecuredInput(header3, payload, encoding) {
       encoding = encoding || "utf8";
-      var encodedHeader = base64url(toString(header2), "binary");
+      var encodedHeader = base64url(toString(header3), "binary");
       var encodedPayload = base64url(toString(payload), encoding);
       return util2.format("%s.%s", encodedHeader, encodedPayload);
     }
     function jwsSign(opts) {
-      var header2 = opts.header;
+      var header3 = opts.header;
       var payload = opts.payload;
       var secretOrKey = opts.secret || opts.privateKey;
       var encoding = opts.encoding;
-      var algo = jwa(header2.alg);
-      var securedInput = jwsSecuredInput(header2, payload, encoding);
+      var algo = jwa(header3.alg);
+      var securedInput = jwsSecuredInput(header3, payload, encoding);
       var signature = algo.sign(securedInput, secretOrKey);
       return util2.format("%s.%s", securedInput, signature);
     }
@@ -23008,14 +23008,14 @@ var require_verify_stream = __commonJS({
       jwsSig = toString(jwsSig);
       if (!isValidJws(jwsSig))
         return null;
-      var header2 = headerFromJWS(jwsSig);
-      if (!header2)
+      var header3 = headerFromJWS(jwsSig);
+      if (!header3)
         return null;
       var payload = payloadFromJWS(jwsSig);
-      if (header2.typ === "JWT" || opts.json)
+      if (header3.typ === "JWT" || opts.json)
         payload = JSON.parse(payload, opts.encoding);
       return {
-        header: header2,
+        header: header3,
         payload,
         signature: signatureFromJWS(jwsSig)
       };
@@ -23460,7 +23460,7 @@ var require_verify = __commonJS({
       if (!decodedToken) {
         return done(new JsonWebTokenError("invalid token"));
       }
-      const header2 = decodedToken.header;
+      const header3 = decodedToken.header;
       let getSecret;
       if (typeof secretOrPublicKey === "function") {
         if (!callback) {
@@ -23468,11 +23468,11 @@ var require_verify = __commonJS({
         }
         getSecret = secretOrPublicKey;
       } else {
-        getSecret = function(header3, secretCallback) {
+        getSecret = function(header4, secretCallback) {
           return secretCallback(null, secretOrPublicKey);
         };
       }
-      return getSecret(header2, function(err, secretOrPublicKey2) {
+      return getSecret(header3, function(err, secretOrPublicKey2) {
         if (err) {
           return done(new JsonWebTokenError("error in secret or public key callback: " + err.message));
         }
@@ -23511,14 +23511,14 @@ var require_verify = __commonJS({
         if (options.algorithms.indexOf(decodedToken.header.alg) === -1) {
           return done(new JsonWebTokenError("invalid algorithm"));
         }
-        if (header2.alg.startsWith("HS") && secretOrPublicKey2.type !== "secret") {
-          return done(new JsonWebTokenError(`secretOrPublicKey must be a symmetric key when using ${header2.alg}`));
-        } else if (/^(?:RS|PS|ES)/.test(header2.alg) && secretOrPublicKey2.type !== "public") {
-          return done(new JsonWebTokenError(`secretOrPublicKey must be an asymmetric key when using ${header2.alg}`));
+        if (header3.alg.startsWith("HS") && secretOrPublicKey2.type !== "secret") {
+          return done(new JsonWebTokenError(`secretOrPublicKey must be a symmetric key when using ${header3.alg}`));
+        } else if (/^(?:RS|PS|ES)/.test(header3.alg) && secretOrPublicKey2.type !== "public") {
+          return done(new JsonWebTokenError(`secretOrPublicKey must be an asymmetric key when using ${header3.alg}`));
         }
         if (!options.allowInvalidAsymmetricKeyTypes) {
           try {
-            validateAsymmetricKey(header2.alg, secretOrPublicKey2);
+            validateAsymmetricKey(header3.alg, secretOrPublicKey2);
           } catch (e) {
             return done(e);
           }
@@ -23597,7 +23597,7 @@ var require_verify = __commonJS({
         if (options.complete === true) {
           const signature = decodedToken.signature;
           return done(null, {
-            header: header2,
+            header: header3,
             payload,
             signature
           });
@@ -24122,7 +24122,7 @@ var require_sign = __commonJS({
         options = options || {};
       }
       const isObjectPayload = typeof payload === "object" && !Buffer.isBuffer(payload);
-      const header2 = Object.assign({
+      const header3 = Object.assign({
         alg: options.algorithm || "HS256",
         typ: isObjectPayload ? "JWT" : void 0,
         kid: options.keyid
@@ -24147,15 +24147,15 @@ var require_sign = __commonJS({
           }
         }
       }
-      if (header2.alg.startsWith("HS") && secretOrPrivateKey.type !== "secret") {
-        return failure(new Error(`secretOrPrivateKey must be a symmetric key when using ${header2.alg}`));
-      } else if (/^(?:RS|PS|ES)/.test(header2.alg)) {
+      if (header3.alg.startsWith("HS") && secretOrPrivateKey.type !== "secret") {
+        return failure(new Error(`secretOrPrivateKey must be a symmetric key when using ${header3.alg}`));
+      } else if (/^(?:RS|PS|ES)/.test(header3.alg)) {
         if (secretOrPrivateKey.type !== "private") {
-          return failure(new Error(`secretOrPrivateKey must be an asymmetric key when using ${header2.alg}`));
+          return failure(new Error(`secretOrPrivateKey must be an asymmetric key when using ${header3.alg}`));
         }
-        if (!options.allowInsecureKeySizes && !header2.alg.startsWith("ES") && secretOrPrivateKey.asymmetricKeyDetails !== void 0 && //KeyObject.asymmetricKeyDetails is supported in Node 15+
+        if (!options.allowInsecureKeySizes && !header3.alg.startsWith("ES") && secretOrPrivateKey.asymmetricKeyDetails !== void 0 && //KeyObject.asymmetricKeyDetails is supported in Node 15+
         secretOrPrivateKey.asymmetricKeyDetails.modulusLength < 2048) {
-          return failure(new Error(`secretOrPrivateKey has a minimum key size of 2048 bits for ${header2.alg}`));
+          return failure(new Error(`secretOrPrivateKey has a minimum key size of 2048 bits for ${header3.alg}`));
         }
       }
       if (typeof payload === "undefined") {
@@ -24190,7 +24190,7 @@ var require_sign = __commonJS({
       }
       if (!options.allowInvalidAsymmetricKeyTypes) {
         try {
-          validateAsymmetricKey(header2.alg, secretOrPrivateKey);
+          validateAsymmetricKey(header3.alg, secretOrPrivateKey);
         } catch (error2) {
           return failure(error2);
         }
@@ -24234,20 +24234,20 @@ var require_sign = __commonJS({
       if (typeof callback === "function") {
         callback = callback && once(callback);
         jws.createSign({
-          header: header2,
+          header: header3,
           privateKey: secretOrPrivateKey,
           payload,
           encoding
         }).once("error", callback).once("done", function(signature) {
-          if (!options.allowInsecureKeySizes && /^(?:RS|PS)/.test(header2.alg) && signature.length < 256) {
-            return callback(new Error(`secretOrPrivateKey has a minimum key size of 2048 bits for ${header2.alg}`));
+          if (!options.allowInsecureKeySizes && /^(?:RS|PS)/.test(header3.alg) && signature.length < 256) {
+            return callback(new Error(`secretOrPrivateKey has a minimum key size of 2048 bits for ${header3.alg}`));
           }
           callback(null, signature);
         });
       } else {
-        let signature = jws.sign({ header: header2, payload, secret: secretOrPrivateKey, encoding });
-        if (!options.allowInsecureKeySizes && /^(?:RS|PS)/.test(header2.alg) && signature.length < 256) {
-          throw new Error(`secretOrPrivateKey has a minimum key size of 2048 bits for ${header2.alg}`);
+        let signature = jws.sign({ header: header3, payload, secret: secretOrPrivateKey, encoding });
+        if (!options.allowInsecureKeySizes && /^(?:RS|PS)/.test(header3.alg) && signature.length < 256) {
+          throw new Error(`secretOrPrivateKey has a minimum key size of 2048 bits for ${header3.alg}`);
         }
         return signature;
       }
@@ -25084,16 +25084,16 @@ var require_parse_proxy_response = __commonJS({
           const statusCode = +firstLineParts[1];
           const statusText = firstLineParts.slice(2).join(" ");
           const headers = {};
-          for (const header2 of headerParts) {
-            if (!header2)
+          for (const header3 of headerParts) {
+            if (!header3)
               continue;
-            const firstColon = header2.indexOf(":");
+            const firstColon = header3.indexOf(":");
             if (firstColon === -1) {
               socket.destroy();
-              return reject(new Error(`Invalid header from proxy CONNECT response: "${header2}"`));
+              return reject(new Error(`Invalid header from proxy CONNECT response: "${header3}"`));
             }
-            const key = header2.slice(0, firstColon).toLowerCase();
-            const value = header2.slice(firstColon + 1).trimStart();
+            const key = header3.slice(0, firstColon).toLowerCase();
+            const value = header3.slice(firstColon + 1).trimStart();
             const current = headers[key];
             if (typeof current === "string") {
               headers[key] = [current, value];
@@ -26271,6 +26271,10 @@ var MediaTypes;
 (function(MediaTypes2) {
   MediaTypes2["ApplicationJson"] = "application/json";
 })(MediaTypes || (MediaTypes = {}));
+function getProxyUrl2(serverUrl) {
+  const proxyUrl = getProxyUrl(new URL(serverUrl));
+  return proxyUrl ? proxyUrl.href : "";
+}
 var HttpRedirectCodes = [
   HttpCodes.MovedPermanently,
   HttpCodes.ResourceMoved,
@@ -26484,9 +26488,9 @@ var HttpClient = class {
           }
           yield response.readBody();
           if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-            for (const header2 in headers) {
-              if (header2.toLowerCase() === "authorization") {
-                delete headers[header2];
+            for (const header3 in headers) {
+              if (header3.toLowerCase() === "authorization") {
+                delete headers[header3];
               }
             }
           }
@@ -26639,15 +26643,15 @@ var HttpClient = class {
    * For headers that must always be a single string (like Content-Type), use the
    * specialized _getExistingOrDefaultContentTypeHeader method instead.
    */
-  _getExistingOrDefaultHeader(additionalHeaders, header2, _default) {
+  _getExistingOrDefaultHeader(additionalHeaders, header3, _default) {
     let clientHeader;
     if (this.requestOptions && this.requestOptions.headers) {
-      const headerValue = lowercaseKeys(this.requestOptions.headers)[header2];
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[header3];
       if (headerValue) {
         clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
       }
     }
-    const additionalValue = additionalHeaders[header2];
+    const additionalValue = additionalHeaders[header3];
     if (additionalValue !== void 0) {
       return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
     }
@@ -27158,8 +27162,8 @@ var Summary = class {
         if (typeof cell === "string") {
           return this.wrap("td", cell);
         }
-        const { header: header2, data, colspan, rowspan } = cell;
-        const tag = header2 ? "th" : "td";
+        const { header: header3, data, colspan, rowspan } = cell;
+        const tag = header3 ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
       }).join("");
@@ -28092,8 +28096,8 @@ function getIDToken(aud) {
 }
 
 // src/common/inputs.ts
-import * as fs3 from "node:fs";
-import * as path5 from "node:path";
+import * as fs5 from "node:fs";
+import * as path6 from "node:path";
 
 // src/common/errors.ts
 var ActionError = class extends Error {
@@ -28115,6 +28119,350 @@ var DeployTimeoutError = class extends ActionError {
 };
 function messageOf(err) {
   return err instanceof Error ? err.message : String(err);
+}
+
+// src/build/compile.ts
+import { spawn as spawn2, execFile } from "node:child_process";
+import * as fs4 from "node:fs";
+import * as path5 from "node:path";
+
+// src/build/pe.ts
+import * as fs3 from "node:fs/promises";
+var PE_TARGETS = {
+  amd64: { machine: 34404, magic: 523 },
+  arm64: { machine: 43620, magic: 523 },
+  "386": { machine: 332, magic: 267 }
+};
+var MACHINE_NAMES = {
+  34404: "x86-64 (amd64)",
+  43620: "ARM64 (arm64)",
+  332: "x86 (386)",
+  452: "ARMv7 (arm)"
+};
+var MAGIC_NAMES = { 267: "PE32", 523: "PE32+" };
+var IMAGE_FILE_EXECUTABLE_IMAGE = 2;
+var IMAGE_FILE_DLL = 8192;
+var PE_HEADER_BYTES = 4096;
+function parsePeHeader(buf) {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const ascii = (at, n) => Buffer.from(buf.subarray(at, at + n)).toString("latin1");
+  if (buf.byteLength >= 8 && ascii(0, 8) === "!<arch>\n") {
+    return "a Go package archive, not a program (the package is not a main package)";
+  }
+  if (buf.byteLength >= 4 && ascii(0, 4) === "\x7FELF") return "an ELF (Linux/Unix) executable";
+  if (buf.byteLength >= 4 && [4277009103, 3489328638, 4277009102, 3472551422].includes(view.getUint32(0))) {
+    return "a Mach-O (macOS) executable";
+  }
+  if (buf.byteLength < 64 || ascii(0, 2) !== "MZ") return "not a Windows executable (no MZ header)";
+  const peAt = view.getUint32(60, true);
+  if (peAt + 24 + 70 > buf.byteLength) return "not a Windows executable (the PE header offset points outside the file header)";
+  if (ascii(peAt, 4) !== "PE\0\0") return "not a Windows executable (no PE signature)";
+  const coff = peAt + 4;
+  const machine = view.getUint16(coff, true);
+  const optionalSize = view.getUint16(coff + 16, true);
+  const characteristics = view.getUint16(coff + 18, true);
+  if (optionalSize < 70) return "a PE file without an optional header (an object file, not a program)";
+  const optional = coff + 20;
+  const magic = view.getUint16(optional, true);
+  const subsystem = view.getUint16(optional + 68, true);
+  return { machine, magic, characteristics, subsystem };
+}
+function machineName(machine) {
+  return MACHINE_NAMES[machine] ?? `unknown machine 0x${machine.toString(16)}`;
+}
+async function checkWindowsExecutable(filePath, goarch) {
+  const expected = PE_TARGETS[goarch];
+  if (expected === void 0) {
+    throw new ActionError(`goarch: "${goarch}" has no known Windows executable format to check; use amd64, arm64 or 386.`);
+  }
+  const fh = await fs3.open(filePath, "r");
+  let head;
+  try {
+    const buf = Buffer.alloc(PE_HEADER_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    head = buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  const what = `The build output ${filePath}`;
+  const header3 = parsePeHeader(head);
+  if (typeof header3 === "string") {
+    throw new ActionError(`${what} is ${header3}, not a windows/${goarch} program; it was not deployed. Check goos, goarch, package and build-flags.`);
+  }
+  if (header3.machine !== expected.machine) {
+    throw new ActionError(
+      `${what} is a Windows executable for ${machineName(header3.machine)}, not for goarch ${goarch} (${machineName(expected.machine)}); it was not deployed. Check goarch and build-flags.`
+    );
+  }
+  if (header3.magic !== expected.magic) {
+    throw new ActionError(
+      `${what} is a ${MAGIC_NAMES[header3.magic] ?? `0x${header3.magic.toString(16)}`} image, but windows/${goarch} needs ${MAGIC_NAMES[expected.magic]}; it was not deployed.`
+    );
+  }
+  if ((header3.characteristics & IMAGE_FILE_EXECUTABLE_IMAGE) === 0 || (header3.characteristics & IMAGE_FILE_DLL) !== 0) {
+    throw new ActionError(`${what} is a Windows library (DLL) or object, not a program; it was not deployed. Remove -buildmode from build-flags.`);
+  }
+  return header3;
+}
+
+// src/build/compile.ts
+var OWNED_FLAGS = {
+  "-o": "the output path is chosen by the action",
+  "-ldflags": "use the ldflags input; it is appended after the version stamping",
+  "-tags": "use the build-tags input"
+};
+function checkBuildFlags(flags) {
+  const problems = [];
+  for (const f of flags) {
+    const name3 = f.replace(/^--/, "-").split("=")[0];
+    const why = OWNED_FLAGS[name3];
+    if (why !== void 0) problems.push(`build-flags: "${f}" is not allowed here; ${why}.`);
+  }
+  return problems;
+}
+function ldflagsValue(name3, value) {
+  const field = `${name3}=${value}`;
+  if (!/[\s'"]/.test(field)) return field;
+  if (!field.includes("'")) return `'${field}'`;
+  if (!field.includes('"')) return `"${field}"`;
+  throw new ActionError(`The version label "${value}" holds both kinds of quote and cannot be stamped with -X; use a simpler tag name.`);
+}
+function ldflagsFor(req) {
+  const parts = ["-s", "-w", "-X", ldflagsValue("main.version", req.versionLabel), "-X", ldflagsValue("main.commit", req.commit)];
+  if (req.ldflags.trim() !== "") parts.push(req.ldflags.trim());
+  return parts.join(" ");
+}
+function goBuildArgs(req, disableVcs) {
+  const args = ["build", "-trimpath", `-ldflags=${ldflagsFor(req)}`];
+  if (disableVcs) args.push("-buildvcs=false");
+  args.push(...req.buildFlags);
+  if (req.buildTags.length > 0) args.push(`-tags=${req.buildTags.join(",")}`);
+  args.push("-o", req.outputPath, req.package);
+  return args;
+}
+function goBuildEnv(req, cgo = false) {
+  return {
+    ...process.env,
+    ...req.env,
+    GOOS: req.goos,
+    GOARCH: req.goarch,
+    CGO_ENABLED: cgo ? "1" : "0",
+    // The toolchain chosen by the toolchain stage is the one that builds; go.mod's toolchain line
+    // must not make go fetch another one.
+    GOTOOLCHAIN: "local"
+  };
+}
+var DIAGNOSTIC_LINE = /^(.+?\.go):(\d+)(?::(\d+))?: (.+)$/;
+function parseDiagnostics(output) {
+  const out = [];
+  for (const raw of output.split(/\r?\n/)) {
+    if (/^\s/.test(raw)) continue;
+    const m = DIAGNOSTIC_LINE.exec(raw.trimEnd());
+    if (m === null) continue;
+    out.push({
+      file: m[1],
+      line: Number(m[2]),
+      ...m[3] !== void 0 ? { column: Number(m[3]) } : {},
+      message: m[4]
+    });
+  }
+  return out;
+}
+function annotationPath(file, workingDirectory, repositoryRoot) {
+  const abs = path5.resolve(workingDirectory, file);
+  const rel = path5.relative(repositoryRoot, abs);
+  if (rel === "" || rel.startsWith("..") || path5.isAbsolute(rel)) return void 0;
+  if (!fs4.existsSync(abs)) return void 0;
+  return rel.split(path5.sep).join("/");
+}
+function annotate(diags, workingDirectory, repositoryRoot) {
+  for (const d of diags) {
+    const file = annotationPath(d.file, workingDirectory, repositoryRoot);
+    if (file === void 0) {
+      error(`${d.file}:${d.line}${d.column !== void 0 ? `:${d.column}` : ""}: ${d.message}`);
+    } else {
+      error(d.message, {
+        title: "go build",
+        file,
+        startLine: d.line,
+        ...d.column !== void 0 ? { startColumn: d.column } : {}
+      });
+    }
+  }
+}
+var MAX_OUTPUT = 4 * 1024 * 1024;
+function runGo(goBin, args, cwd, env, signal) {
+  return new Promise((resolve5, reject) => {
+    if (signal.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    const detached = process.platform !== "win32";
+    const child2 = spawn2(goBin, args, { cwd, env, detached, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
+    let output = "";
+    const collect = (d) => {
+      output += d;
+      if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT);
+    };
+    child2.stdout.setEncoding("utf8").on("data", collect);
+    child2.stderr.setEncoding("utf8").on("data", collect);
+    const onAbort = () => {
+      try {
+        if (detached && child2.pid !== void 0) process.kill(-child2.pid, "SIGKILL");
+        else child2.kill("SIGKILL");
+      } catch {
+      }
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    child2.on("error", (err) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(new ActionError(`Could not run the Go toolchain at ${goBin}: ${err.message}.`));
+    });
+    child2.on("close", (code) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) reject(abortError(signal));
+      else resolve5({ code, output });
+    });
+  });
+}
+function abortError(signal) {
+  const reason = signal.reason;
+  return reason instanceof Error ? reason : new ActionError("The build was stopped before it finished.");
+}
+function isUsableGitCheckout(workingDirectory, signal) {
+  return new Promise((resolve5) => {
+    execFile(
+      "git",
+      ["-C", workingDirectory, "rev-parse", "--is-inside-work-tree"],
+      { timeout: 15e3, windowsHide: true, ...signal ? { signal } : {} },
+      (err, stdout) => resolve5(err === null && stdout.trim() === "true")
+    );
+  });
+}
+function vcsFlagGiven(req) {
+  return req.buildFlags.some((f) => /^--?buildvcs(=|$)/.test(f));
+}
+async function cgoPackages(req, signal) {
+  const run4 = await runGo(
+    req.goBin,
+    [
+      "list",
+      "-e",
+      "-deps",
+      ...req.buildTags.length > 0 ? [`-tags=${req.buildTags.join(",")}`] : [],
+      "-f",
+      '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}} ({{join .CgoFiles ", "}}){{end}}',
+      req.package
+    ],
+    req.workingDirectory,
+    goBuildEnv(req, true),
+    signal
+  );
+  if (run4.code !== 0) return [];
+  return run4.output.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("go:"));
+}
+async function buildFailure(req, run4, signal) {
+  const platform3 = `${req.goos}/${req.goarch}`;
+  const out = run4.output;
+  if (/go\.mod file not found|cannot find main module/.test(out)) {
+    return new ActionError(
+      `working-directory: no go.mod in ${req.workingDirectory} or any folder above it, so go cannot build "${req.package}". Point working-directory at the folder of your Go module, or create one with "go mod init".`
+    );
+  }
+  const diags = parseDiagnostics(out);
+  const repoRoot = req.repositoryRoot ?? process.env.GITHUB_WORKSPACE ?? req.workingDirectory;
+  annotate(diags, req.workingDirectory, repoRoot);
+  if (/build constraints exclude all Go files|undefined: C\b|could not import C\b/.test(out)) {
+    const cgo = await cgoPackages(req, signal).catch(() => []);
+    if (cgo.length > 0) {
+      return new ActionError(
+        `package: "${req.package}" needs cgo (import "C" in ${cgo.join("; ")}), and the build runs with CGO_ENABLED=0: a cross-build for ${platform3} cannot compile C code. Replace the cgo dependency with a pure-Go one (e.g. modernc.org/sqlite for mattn/go-sqlite3), or give it a pure-Go fallback behind a build tag.`
+      );
+    }
+    if (/build constraints exclude all Go files/.test(out)) {
+      return new ActionError(
+        `package: every Go file of "${req.package}" is excluded by build constraints for ${platform3}${req.buildTags.length > 0 ? ` with build-tags ${req.buildTags.join(",")}` : ""}. Check goos, goarch and build-tags. ${lastLine(out)}`
+      );
+    }
+  }
+  if (/is not a main package|non-main package/.test(out)) return notMainError(req);
+  if (diags.length === 0 && /directory not found|is not in std|no required module provides package|no Go files in|cannot write multiple packages|matched no packages/.test(out)) {
+    return new ActionError(
+      `package: go cannot build "${req.package}" from ${req.workingDirectory}: ${lastLine(out)} Give the main package as a path relative to working-directory (e.g. . or ./cmd/server).`
+    );
+  }
+  if (/error obtaining VCS status/.test(out)) {
+    return new ActionError(`go build could not read the git state of ${req.workingDirectory}: ${lastLine(out)} Add -buildvcs=false to build-flags.`);
+  }
+  if (diags.length > 0) {
+    const first = diags[0];
+    const where = `${annotationPath(first.file, req.workingDirectory, repoRoot) ?? first.file}:${first.line}${first.column !== void 0 ? `:${first.column}` : ""}`;
+    return new ActionError(
+      `go build of "${req.package}" for ${platform3} failed with ${diags.length} compile error${diags.length === 1 ? "" : "s"}; first: ${where}: ${first.message}. Each error is annotated on its line; the full output is in the log above.`
+    );
+  }
+  return new ActionError(`go build of "${req.package}" for ${platform3} failed (exit code ${run4.code}): ${lastLine(out)} Check package, build-flags and the log above.`);
+}
+function lastLine(out) {
+  const lines = out.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  return lines.length > 0 ? lines[lines.length - 1] : "(no output)";
+}
+function notMainError(req) {
+  return new ActionError(
+    `package: "${req.package}" in ${req.workingDirectory} is not a main package (it needs "package main" and "func main"), so go build makes no program. Set package to the folder of your program, e.g. ./cmd/server.`
+  );
+}
+async function checkOutput(req) {
+  let size;
+  try {
+    size = (await fs4.promises.stat(req.outputPath)).size;
+  } catch {
+    throw new ActionError(`go build finished but wrote no file at ${req.outputPath}; check package ("${req.package}") and build-flags.`);
+  }
+  const fh = await fs4.promises.open(req.outputPath, "r");
+  const head = Buffer.alloc(8);
+  try {
+    await fh.read(head, 0, 8, 0);
+  } finally {
+    await fh.close();
+  }
+  if (head.toString("latin1") === "!<arch>\n") {
+    await fs4.promises.rm(req.outputPath, { force: true });
+    throw notMainError(req);
+  }
+  if (req.goos === "windows") {
+    try {
+      await checkWindowsExecutable(req.outputPath, req.goarch);
+    } catch (err) {
+      await fs4.promises.rm(req.outputPath, { force: true });
+      throw err;
+    }
+  }
+  return size;
+}
+async function buildBinary(req, signal) {
+  const flagProblems = checkBuildFlags(req.buildFlags);
+  if (flagProblems.length > 0) throw new ActionError(flagProblems.join(" "));
+  await fs4.promises.mkdir(path5.dirname(req.outputPath), { recursive: true });
+  await fs4.promises.rm(req.outputPath, { force: true });
+  const env = goBuildEnv(req);
+  let disableVcs = false;
+  if (!vcsFlagGiven(req)) disableVcs = !await isUsableGitCheckout(req.workingDirectory, signal);
+  if (disableVcs) info("The working directory is not a usable git checkout; building with -buildvcs=false.");
+  let args = goBuildArgs(req, disableVcs);
+  info(`${req.goBin} ${args.join(" ")}`);
+  let run4 = await runGo(req.goBin, args, req.workingDirectory, env, signal);
+  if (run4.code !== 0 && !disableVcs && !vcsFlagGiven(req) && /error obtaining VCS status/.test(run4.output)) {
+    notice(`go could not read the git state (${lastLine(run4.output)}); building again with -buildvcs=false.`);
+    disableVcs = true;
+    args = goBuildArgs(req, true);
+    run4 = await runGo(req.goBin, args, req.workingDirectory, env, signal);
+  }
+  if (run4.output.trim() !== "") info(run4.output.trimEnd());
+  if (run4.code !== 0) throw await buildFailure(req, run4, signal);
+  const size = await checkOutput(req);
+  info(`Built ${req.outputPath} (${size} bytes) for ${req.goos}/${req.goarch}.`);
+  return { binaryPath: req.outputPath, size, vcsStampingDisabled: disableVcs };
 }
 
 // src/common/inputs.ts
@@ -28162,6 +28510,37 @@ var GO_TARGETS = /* @__PURE__ */ new Set([
   "windows/amd64",
   "windows/arm64"
 ]);
+var SECRET_INPUTS = ["publish-profile", "client-secret"];
+var URL_INPUTS = ["kudu-url", "go-download-base-url"];
+function secretValues(input) {
+  const secrets = /* @__PURE__ */ new Set();
+  for (const name3 of SECRET_INPUTS) {
+    const value = (input(name3) ?? "").trim();
+    if (value !== "") secrets.add(value);
+  }
+  for (const name3 of URL_INPUTS) {
+    let u;
+    try {
+      u = new URL((input(name3) ?? "").trim());
+    } catch {
+      continue;
+    }
+    const decode = (s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    };
+    if (u.password !== "") {
+      for (const form of [u.password, decode(u.password), `${u.username}:${u.password}`, `${decode(u.username)}:${decode(u.password)}`]) secrets.add(form);
+    } else if (u.username !== "") {
+      secrets.add(u.username);
+      secrets.add(decode(u.username));
+    }
+  }
+  return [...secrets];
+}
 var TRUE_WORDS = /* @__PURE__ */ new Set(["true", "yes", "on", "1"]);
 var FALSE_WORDS = /* @__PURE__ */ new Set(["false", "no", "off", "0"]);
 function parseInputs(input, env, cwd) {
@@ -28252,10 +28631,10 @@ function parseInputs(input, env, cwd) {
   }
   const kuduUrl = url("kudu-url", "");
   const wdRaw = get15("working-directory") || ".";
-  const workingDirectory = path5.resolve(cwd, wdRaw);
+  const workingDirectory = path6.resolve(cwd, wdRaw);
   let wdOk = false;
   try {
-    wdOk = fs3.statSync(workingDirectory).isDirectory();
+    wdOk = fs5.statSync(workingDirectory).isDirectory();
   } catch {
     wdOk = false;
   }
@@ -28263,7 +28642,7 @@ function parseInputs(input, env, cwd) {
     problems.push(`working-directory: "${wdRaw}" does not exist (resolved to ${workingDirectory}); check the path, and that the repository was checked out (actions/checkout).`);
   }
   const goVersionFileRaw = get15("go-version-file");
-  const goVersionFile = path5.resolve(workingDirectory, goVersionFileRaw || "go.mod");
+  const goVersionFile = path6.resolve(workingDirectory, goVersionFileRaw || "go.mod");
   const goos = (get15("goos") || "windows").toLowerCase();
   const goarch = (get15("goarch") || "amd64").toLowerCase();
   if (!GO_TARGETS.has(`${goos}/${goarch}`)) {
@@ -28283,6 +28662,8 @@ function parseInputs(input, env, cwd) {
   const isTag = env.GITHUB_REF_TYPE === "tag" && (env.GITHUB_REF_NAME ?? "") !== "";
   const versionLabel = isTag ? env.GITHUB_REF_NAME : commit;
   const splitWords = (s) => s.split(/[\s,]+/).filter(Boolean);
+  const buildFlags = get15("build-flags").split(/\s+/).filter(Boolean);
+  problems.push(...checkBuildFlags(buildFlags));
   const cfg = {
     appName,
     slotName,
@@ -28301,7 +28682,7 @@ function parseInputs(input, env, cwd) {
     package: get15("package") || ".",
     buildTags: splitWords(get15("build-tags")),
     ldflags: get15("ldflags"),
-    buildFlags: get15("build-flags").split(/\s+/).filter(Boolean),
+    buildFlags,
     goos,
     goarch,
     artifactPrefix: get15("artifact-prefix") || appName,
@@ -28322,25 +28703,25 @@ function parseInputs(input, env, cwd) {
 }
 
 // src/toolchain/install.ts
-import { spawn as spawn2, execFile } from "node:child_process";
+import { spawn as spawn3, execFile as execFile2 } from "node:child_process";
 import { createHash, randomUUID as randomUUID3 } from "node:crypto";
-import * as fs5 from "node:fs";
+import * as fs7 from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as os7 from "node:os";
-import * as path8 from "node:path";
+import * as path9 from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as crypto3 from "crypto";
-import * as fs4 from "fs";
+import * as fs6 from "fs";
 
 // node_modules/@actions/tool-cache/lib/manifest.js
 var semver = __toESM(require_semver2(), 1);
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as os6 from "os";
-import * as path6 from "path";
+import * as path7 from "path";
 var semver2 = __toESM(require_semver2(), 1);
 import { ok as ok2 } from "assert";
 var __awaiter10 = function(thisArg, _arguments, P, generator) {
@@ -28459,9 +28840,9 @@ function find(toolName, versionSpec, arch4) {
   let toolPath = "";
   if (versionSpec) {
     versionSpec = semver2.clean(versionSpec) || "";
-    const cachePath = path6.join(_getCacheDirectory(), toolName, versionSpec, arch4);
+    const cachePath = path7.join(_getCacheDirectory(), toolName, versionSpec, arch4);
     debug(`checking cache: ${cachePath}`);
-    if (fs4.existsSync(cachePath) && fs4.existsSync(`${cachePath}.complete`)) {
+    if (fs6.existsSync(cachePath) && fs6.existsSync(`${cachePath}.complete`)) {
       debug(`Found tool in cache ${toolName} ${versionSpec} ${arch4}`);
       toolPath = cachePath;
     } else {
@@ -28473,13 +28854,13 @@ function find(toolName, versionSpec, arch4) {
 function findAllVersions(toolName, arch4) {
   const versions = [];
   arch4 = arch4 || os6.arch();
-  const toolPath = path6.join(_getCacheDirectory(), toolName);
-  if (fs4.existsSync(toolPath)) {
-    const children = fs4.readdirSync(toolPath);
+  const toolPath = path7.join(_getCacheDirectory(), toolName);
+  if (fs6.existsSync(toolPath)) {
+    const children = fs6.readdirSync(toolPath);
     for (const child2 of children) {
       if (isExplicitVersion(child2)) {
-        const fullPath = path6.join(toolPath, child2, arch4 || "");
-        if (fs4.existsSync(fullPath) && fs4.existsSync(`${fullPath}.complete`)) {
+        const fullPath = path7.join(toolPath, child2, arch4 || "");
+        if (fs6.existsSync(fullPath) && fs6.existsSync(`${fullPath}.complete`)) {
           versions.push(child2);
         }
       }
@@ -28490,7 +28871,7 @@ function findAllVersions(toolName, arch4) {
 function _createExtractFolder(dest) {
   return __awaiter10(this, void 0, void 0, function* () {
     if (!dest) {
-      dest = path6.join(_getTempDirectory(), crypto3.randomUUID());
+      dest = path7.join(_getTempDirectory(), crypto3.randomUUID());
     }
     yield mkdirP(dest);
     return dest;
@@ -28623,15 +29004,13 @@ var package_default = {
     bundle: "node scripts/bundle.mjs",
     typecheck: "tsc --noEmit",
     test: "node scripts/test.mjs",
+    "test:quick": "node scripts/test.mjs --quick",
     demo: "node scripts/demo.ts",
     bench: "node scripts/bench.ts"
   },
   dependencies: {
     "@actions/core": "^3.0.1",
-    "@actions/exec": "^3.0.0",
-    "@actions/glob": "^0.7.0",
     "@actions/http-client": "^4.0.1",
-    "@actions/io": "^3.0.2",
     "@actions/tool-cache": "^4.0.0",
     "@azure/arm-appservice": "^19.0.0",
     "@azure/identity": "^4.13.1",
@@ -28654,6 +29033,10 @@ var package_default = {
 
 // src/common/http.ts
 var USER_AGENT = `go-azure-deploy/${package_default.version}`;
+var MAX_REDIRECTS = 5;
+var RedirectError = class extends ActionError {
+  name = "RedirectError";
+};
 var NetworkError = class extends Error {
   name = "NetworkError";
   code;
@@ -28662,11 +29045,60 @@ var NetworkError = class extends Error {
     this.code = code;
   }
 };
-var agents = new HttpClient(USER_AGENT, [], { keepAlive: true });
+var clients = /* @__PURE__ */ new Map();
 function agentFor(url) {
-  return agents.getAgent(url);
+  const key = `${new URL(url).protocol} ${getProxyUrl2(url)}`;
+  let client = clients.get(key);
+  if (client === void 0) {
+    client = new HttpClient(USER_AGENT, [], { keepAlive: true });
+    clients.set(key, client);
+  }
+  return client.getAgent(url);
 }
-function openRequest(req) {
+async function openRequest(req) {
+  const follow = req.redirects ?? "none";
+  let current = req;
+  for (let hops = 0; ; hops++) {
+    const res = await openOnce(current);
+    const location = header(res.headers.location);
+    if (follow === "none" || !REDIRECT_STATUSES.has(res.status) || location === void 0 || req.method !== "GET" && req.method !== "HEAD") {
+      return res;
+    }
+    const from = new URL(current.url);
+    let to;
+    try {
+      to = new URL(location, from);
+    } catch {
+      return res;
+    }
+    if (follow === "same-host" && to.hostname !== from.hostname) return res;
+    res.body.resume();
+    if (to.protocol !== "https:" && to.protocol !== "http:") {
+      throw new RedirectError(`${req.method} ${safeUrl(from)} redirected to ${to.protocol} (${safeUrl(to)}), which is not http(s); not followed.`);
+    }
+    if (from.protocol === "https:" && to.protocol === "http:") {
+      throw new RedirectError(
+        `${req.method} ${safeUrl(from)} redirected from https to plain http (${safeUrl(to)}); not followed, since the answer would come unencrypted. Use a URL whose server keeps to https.`
+      );
+    }
+    if (hops + 1 > MAX_REDIRECTS) {
+      throw new RedirectError(`${req.method} ${safeUrl(req.url)} redirected more than ${MAX_REDIRECTS} times (last to ${safeUrl(to)}); not followed further. Check the URL and any proxy in between.`);
+    }
+    let headers = current.headers;
+    if (to.origin !== from.origin) {
+      to.username = "";
+      to.password = "";
+      const drop = to.hostname === from.hostname ? /^authorization$/i : /^(authorization|cookie)$/i;
+      headers = Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => !drop.test(k)));
+    }
+    current = { ...current, url: to.href, headers };
+  }
+}
+var REDIRECT_STATUSES = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
+function header(v) {
+  return Array.isArray(v) ? v[0] : v;
+}
+function openOnce(req) {
   const url = new URL(req.url);
   const transport = url.protocol === "https:" ? https2 : http2;
   const headers = { "User-Agent": USER_AGENT, ...req.headers };
@@ -28695,6 +29127,7 @@ function openRequest(req) {
       settled = true;
       res.once("close", () => req.signal?.removeEventListener("abort", onAbort));
       resolve5({
+        url: req.url,
         status: res.statusCode ?? 0,
         headers: res.headers,
         body: res,
@@ -28737,7 +29170,7 @@ async function sendRequest(req) {
     throw new NetworkError("the connection closed mid-answer", "ECONNRESET");
   }
   if (!res.body.complete) throw new NetworkError("the connection closed mid-answer", "ECONNRESET");
-  return { status: res.status, headers: res.headers, body: Buffer.concat(chunks), bytesSent: res.bytesSent };
+  return { url: res.url, status: res.status, headers: res.headers, body: Buffer.concat(chunks), bytesSent: res.bytesSent };
 }
 function asNetworkError(err) {
   if (typeof err.code === "string") return new NetworkError(err.message.includes(err.code) ? err.message : `${err.code}: ${err.message}`, err.code);
@@ -28750,7 +29183,7 @@ function safeUrl(url) {
 
 // src/toolchain/goversion.ts
 var import_semver = __toESM(require_semver2(), 1);
-import * as path7 from "node:path";
+import * as path8 from "node:path";
 var GO_NAME = /^(?:go)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(rc|beta|alpha)(\d+))?$/;
 function goVersionToSemver(name3) {
   const m = GO_NAME.exec(name3.trim());
@@ -28788,7 +29221,7 @@ function parseVersionSpec(text, source) {
   );
 }
 function versionFromFile(filePath, content) {
-  const base = path7.basename(filePath);
+  const base = path8.basename(filePath);
   const lines = content.replace(/^\uFEFF/, "").split(/\r?\n/);
   if (/\.(mod|work)$/.test(base)) {
     let goLine;
@@ -28920,11 +29353,17 @@ async function setupGo(req, signal) {
     }
   }
   const base = req.downloadBaseUrl.replace(/\/+$/, "");
+  if (new URL(base).protocol !== "https:") {
+    warning(
+      `go-download-base-url (${shownBaseUrl(base)}) is not https: the sha256 the archive is checked against comes from the listing over the same unencrypted connection, so anyone on the network path can replace both and the check proves nothing. Use an https URL for the mirror.`
+    );
+  }
   const releases = await fetchListing(base, req.retryBaseDelayMs, signal);
   const release = resolveFromListing(spec, releases);
-  if (release === void 0) throw notFound(spec, origin, releases, base);
+  const shownBase = shownBaseUrl(base);
+  if (release === void 0) throw notFound(spec, origin, releases, shownBase);
   const version3 = releaseSemver(release);
-  info(`Go ${spec.input} (${origin}) resolves to ${release.version} on ${base}`);
+  info(`Go ${spec.input} (${origin}) resolves to ${release.version} on ${shownBase}`);
   const already = find(TOOL, version3, cacheArch);
   if (already !== "") {
     info(`${release.version} is already in the tool cache at ${already}`);
@@ -28934,11 +29373,11 @@ async function setupGo(req, signal) {
   const file = pickArchive(release, platform3.os, platform3.arch);
   if (file === void 0) {
     throw new ActionError(
-      `${release.version} has no archive for this runner (${platform3.os}/${platform3.arch}) in the listing at ${base}. The runner downloads a Go that runs on itself (goos/goarch only choose the build target); pick another go-version or runner.`
+      `${release.version} has no archive for this runner (${platform3.os}/${platform3.arch}) in the listing at ${shownBase}. The runner downloads a Go that runs on itself (goos/goarch only choose the build target); pick another go-version or runner.`
     );
   }
   if (!/^[0-9a-f]{64}$/i.test(file.sha256 ?? "")) {
-    throw new ActionError(`The listing at ${base} gives no sha256 for ${file.filename}, so it cannot be verified; use a download site that publishes checksums.`);
+    throw new ActionError(`The listing at ${shownBase} gives no sha256 for ${file.filename}, so it cannot be verified; use a download site that publishes checksums.`);
   }
   const started = Date.now();
   const archive = await downloadVerified(base, file, req.retryBaseDelayMs, signal);
@@ -28952,14 +29391,14 @@ async function setupGo(req, signal) {
   return activate(goRoot, false, version3);
 }
 function chooseVersion(req) {
-  const fileName = path8.basename(req.goVersionFile);
+  const fileName = path9.basename(req.goVersionFile);
   const fileExists = isFile(req.goVersionFile);
   if (req.goVersion !== "") {
     const spec = parseVersionSpec(req.goVersion, "go-version");
     if (fileExists) {
       let fromFile = "";
       try {
-        fromFile = versionFromFile(req.goVersionFile, fs5.readFileSync(req.goVersionFile, "utf8")).version;
+        fromFile = versionFromFile(req.goVersionFile, fs7.readFileSync(req.goVersionFile, "utf8")).version;
       } catch {
         fromFile = "";
       }
@@ -28975,13 +29414,13 @@ function chooseVersion(req) {
     }
     throw new ActionError(`No Go version to install: go-version is not set and there is no ${fileName} at ${req.goVersionFile}. Set go-version, or add a go.mod to working-directory (go mod init).`);
   }
-  const found = versionFromFile(req.goVersionFile, fs5.readFileSync(req.goVersionFile, "utf8"));
+  const found = versionFromFile(req.goVersionFile, fs7.readFileSync(req.goVersionFile, "utf8"));
   const origin = `${found.origin} in ${req.goVersionFile}`;
   return { spec: parseVersionSpec(found.version, `go-version-file ${fileName} (${found.origin})`), origin };
 }
 function isFile(p) {
   try {
-    return fs5.statSync(p).isFile();
+    return fs7.statSync(p).isFile();
   } catch {
     return false;
   }
@@ -28993,18 +29432,23 @@ function toolCacheRoot() {
   }
   return root;
 }
+function shownBaseUrl(base) {
+  return safeUrl(base).replace(/\/+$/, "");
+}
 function tempRoot() {
   return process.env.RUNNER_TEMP || os7.tmpdir();
 }
 var IDLE_TIMEOUT_MS = 6e4;
 async function fetchListing(base, retryBaseDelayMs, signal) {
-  const url = `${base}/?mode=json&include=all`;
+  const query = "?mode=json&include=all";
+  const fetchUrl = `${base}/${query}`;
+  const url = `${shownBaseUrl(base)}/${query}`;
   const body = await withRetry(
     async () => {
-      const res = await sendRequest({ method: "GET", url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+      const res = await sendRequest({ method: "GET", url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: "any" });
       const status = res.status;
       if (status !== 200) {
-        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.headers["retry-after"])));
+        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header2(res.headers["retry-after"])));
         throw new ActionError(
           `The Go download listing ${url} answered HTTP ${status}${status === 404 ? " Not Found" : ""}. Check go-download-base-url (it must serve the JSON listing at ?mode=json&include=all and the archives beside it).`
         );
@@ -29026,7 +29470,7 @@ async function fetchListing(base, retryBaseDelayMs, signal) {
   }
   return parseListing(json, url);
 }
-function header(v) {
+function header2(v) {
   return Array.isArray(v) ? v[0] : v;
 }
 function notFound(spec, origin, releases, base) {
@@ -29037,15 +29481,17 @@ function notFound(spec, origin, releases, base) {
   );
 }
 async function downloadVerified(base, file, retryBaseDelayMs, signal) {
-  const url = `${base}/${encodeURIComponent(file.filename)}`;
-  const dest = path8.join(tempRoot(), `${randomUUID3()}-${file.filename}`);
+  const fetchUrl = `${base}/${encodeURIComponent(file.filename)}`;
+  const url = safeUrl(fetchUrl);
+  const dest = path9.join(tempRoot(), `${randomUUID3()}-${file.filename}`);
   const started = Date.now();
   info(`Downloading ${url}${file.size ? ` (${(file.size / 1048576).toFixed(1)} MiB)` : ""}`);
   try {
     const actual = await withRetry(
       async () => {
-        const res = await openRequest({ method: "GET", url, signal, idleTimeoutMs: IDLE_TIMEOUT_MS });
+        const res = await openRequest({ method: "GET", url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: "any" });
         const message = res.body;
+        if (res.url !== fetchUrl) info(`${url} redirected to ${safeUrl(res.url)}`);
         const status = res.status;
         if (status !== 200) {
           message.resume();
@@ -29054,7 +29500,7 @@ async function downloadVerified(base, file, retryBaseDelayMs, signal) {
               `${url} answered HTTP 404 Not Found, though the listing names ${file.filename}. Check go-download-base-url: a mirror must serve the archives as well as the listing.`
             );
           }
-          if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(message.headers["retry-after"])));
+          if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header2(message.headers["retry-after"])));
           throw new ActionError(`Downloading ${url} failed with HTTP ${status}; check go-download-base-url and any proxy in between.`);
         }
         const lengthHeader = Number(message.headers["content-length"]);
@@ -29069,7 +29515,7 @@ async function downloadVerified(base, file, retryBaseDelayMs, signal) {
           }
         });
         try {
-          await pipeline(message, tap, fs5.createWriteStream(dest), { signal });
+          await pipeline(message, tap, fs7.createWriteStream(dest), { signal });
         } catch (err) {
           if (signal.aborted) throw signal.reason;
           if (isTransientNetworkError(err) || err.code === "ECONNRESET" || /aborted|premature/i.test(messageOf(err))) {
@@ -29100,11 +29546,11 @@ async function downloadVerified(base, file, retryBaseDelayMs, signal) {
   }
 }
 async function installIntoCache(archive, file, cacheRoot, version3, arch4, signal) {
-  const versionDir = path8.join(cacheRoot, TOOL, version3);
-  const dest = path8.join(versionDir, arch4);
+  const versionDir = path9.join(cacheRoot, TOOL, version3);
+  const dest = path9.join(versionDir, arch4);
   const marker = `${dest}.complete`;
   await fsp.mkdir(versionDir, { recursive: true });
-  const staging = await fsp.mkdtemp(path8.join(versionDir, `.${arch4}-`));
+  const staging = await fsp.mkdtemp(path9.join(versionDir, `.${arch4}-`));
   try {
     if (file.filename.endsWith(".zip")) {
       await extractZip(archive, staging);
@@ -29113,17 +29559,22 @@ async function installIntoCache(archive, file, cacheRoot, version3, arch4, signa
     } else {
       throw new ActionError(`${file.filename} is neither a .tar.gz nor a .zip; the listing's archive kind is not one this action can install.`);
     }
-    const extracted = path8.join(staging, "go");
-    if (!fs5.existsSync(path8.join(extracted, "bin"))) {
+    const extracted = path9.join(staging, "go");
+    if (!fs7.existsSync(path9.join(extracted, "bin"))) {
       throw new ActionError(`${file.filename} has no top-level go/bin folder, so it is not a Go toolchain archive; check go-download-base-url.`);
     }
-    await fsp.rm(marker, { force: true });
-    await fsp.rm(dest, { recursive: true, force: true });
+    if (fs7.existsSync(marker)) return keepExisting(dest);
     try {
       await fsp.rename(extracted, dest);
     } catch (err) {
-      if (fs5.existsSync(marker)) return dest;
-      throw err;
+      if (await markerAppears(marker, signal)) return keepExisting(dest);
+      await fsp.rm(dest, { recursive: true, force: true });
+      try {
+        await fsp.rename(extracted, dest);
+      } catch {
+        if (fs7.existsSync(marker)) return keepExisting(dest);
+        throw err;
+      }
     }
     await fsp.writeFile(marker, "");
     return dest;
@@ -29131,9 +29582,20 @@ async function installIntoCache(archive, file, cacheRoot, version3, arch4, signa
     await fsp.rm(staging, { recursive: true, force: true });
   }
 }
+function keepExisting(dest) {
+  info(`Another job installed ${dest} meanwhile; using it and discarding this copy.`);
+  return dest;
+}
+async function markerAppears(marker, signal) {
+  for (let i = 0; i < 20; i++) {
+    if (fs7.existsSync(marker)) return true;
+    await sleep(100, signal);
+  }
+  return fs7.existsSync(marker);
+}
 function run(cmd, args, signal) {
   return new Promise((resolve5, reject) => {
-    const child2 = spawn2(cmd, args, { stdio: ["ignore", "ignore", "pipe"], signal });
+    const child2 = spawn3(cmd, args, { stdio: ["ignore", "ignore", "pipe"], signal });
     let stderr = "";
     child2.stderr.setEncoding("utf8").on("data", (d) => stderr = (stderr + d).slice(-2e3));
     child2.on("error", (err) => reject(signal.aborted ? signal.reason : new ActionError(`Could not run ${cmd}: ${err.message}. It is needed to extract the Go archive.`)));
@@ -29144,14 +29606,14 @@ function run(cmd, args, signal) {
   });
 }
 async function activate(goRoot, cacheHit, expectedSemver) {
-  const binDir = path8.join(goRoot, "bin");
-  const goBin = path8.join(binDir, process.platform === "win32" ? "go.exe" : "go");
+  const binDir = path9.join(goRoot, "bin");
+  const goBin = path9.join(binDir, process.platform === "win32" ? "go.exe" : "go");
   const pinGoRoot = (process.env.GOROOT ?? "") !== "";
   const env = { ...process.env, GOTOOLCHAIN: "local", ...pinGoRoot ? { GOROOT: goRoot } : {} };
   let stdout;
   try {
     stdout = await new Promise(
-      (resolve5, reject) => execFile(
+      (resolve5, reject) => execFile2(
         goBin,
         ["version"],
         { env, cwd: goRoot, timeout: 6e4 },
@@ -29172,350 +29634,6 @@ async function activate(goRoot, cacheHit, expectedSemver) {
   addPath(binDir);
   info(`Using ${version3} from ${goRoot} (GOTOOLCHAIN=local)`);
   return { goRoot, goBin, version: version3, cacheHit };
-}
-
-// src/build/compile.ts
-import { spawn as spawn3, execFile as execFile2 } from "node:child_process";
-import * as fs7 from "node:fs";
-import * as path9 from "node:path";
-
-// src/build/pe.ts
-import * as fs6 from "node:fs/promises";
-var PE_TARGETS = {
-  amd64: { machine: 34404, magic: 523 },
-  arm64: { machine: 43620, magic: 523 },
-  "386": { machine: 332, magic: 267 }
-};
-var MACHINE_NAMES = {
-  34404: "x86-64 (amd64)",
-  43620: "ARM64 (arm64)",
-  332: "x86 (386)",
-  452: "ARMv7 (arm)"
-};
-var MAGIC_NAMES = { 267: "PE32", 523: "PE32+" };
-var IMAGE_FILE_EXECUTABLE_IMAGE = 2;
-var IMAGE_FILE_DLL = 8192;
-var PE_HEADER_BYTES = 4096;
-function parsePeHeader(buf) {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const ascii = (at, n) => Buffer.from(buf.subarray(at, at + n)).toString("latin1");
-  if (buf.byteLength >= 8 && ascii(0, 8) === "!<arch>\n") {
-    return "a Go package archive, not a program (the package is not a main package)";
-  }
-  if (buf.byteLength >= 4 && ascii(0, 4) === "\x7FELF") return "an ELF (Linux/Unix) executable";
-  if (buf.byteLength >= 4 && [4277009103, 3489328638, 4277009102, 3472551422].includes(view.getUint32(0))) {
-    return "a Mach-O (macOS) executable";
-  }
-  if (buf.byteLength < 64 || ascii(0, 2) !== "MZ") return "not a Windows executable (no MZ header)";
-  const peAt = view.getUint32(60, true);
-  if (peAt + 24 + 70 > buf.byteLength) return "not a Windows executable (the PE header offset points outside the file header)";
-  if (ascii(peAt, 4) !== "PE\0\0") return "not a Windows executable (no PE signature)";
-  const coff = peAt + 4;
-  const machine = view.getUint16(coff, true);
-  const optionalSize = view.getUint16(coff + 16, true);
-  const characteristics = view.getUint16(coff + 18, true);
-  if (optionalSize < 70) return "a PE file without an optional header (an object file, not a program)";
-  const optional = coff + 20;
-  const magic = view.getUint16(optional, true);
-  const subsystem = view.getUint16(optional + 68, true);
-  return { machine, magic, characteristics, subsystem };
-}
-function machineName(machine) {
-  return MACHINE_NAMES[machine] ?? `unknown machine 0x${machine.toString(16)}`;
-}
-async function checkWindowsExecutable(filePath, goarch) {
-  const expected = PE_TARGETS[goarch];
-  if (expected === void 0) {
-    throw new ActionError(`goarch: "${goarch}" has no known Windows executable format to check; use amd64, arm64 or 386.`);
-  }
-  const fh = await fs6.open(filePath, "r");
-  let head;
-  try {
-    const buf = Buffer.alloc(PE_HEADER_BYTES);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    head = buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-  const what = `The build output ${filePath}`;
-  const header2 = parsePeHeader(head);
-  if (typeof header2 === "string") {
-    throw new ActionError(`${what} is ${header2}, not a windows/${goarch} program; it was not deployed. Check goos, goarch, package and build-flags.`);
-  }
-  if (header2.machine !== expected.machine) {
-    throw new ActionError(
-      `${what} is a Windows executable for ${machineName(header2.machine)}, not for goarch ${goarch} (${machineName(expected.machine)}); it was not deployed. Check goarch and build-flags.`
-    );
-  }
-  if (header2.magic !== expected.magic) {
-    throw new ActionError(
-      `${what} is a ${MAGIC_NAMES[header2.magic] ?? `0x${header2.magic.toString(16)}`} image, but windows/${goarch} needs ${MAGIC_NAMES[expected.magic]}; it was not deployed.`
-    );
-  }
-  if ((header2.characteristics & IMAGE_FILE_EXECUTABLE_IMAGE) === 0 || (header2.characteristics & IMAGE_FILE_DLL) !== 0) {
-    throw new ActionError(`${what} is a Windows library (DLL) or object, not a program; it was not deployed. Remove -buildmode from build-flags.`);
-  }
-  return header2;
-}
-
-// src/build/compile.ts
-var OWNED_FLAGS = {
-  "-o": "the output path is chosen by the action",
-  "-ldflags": "use the ldflags input; it is appended after the version stamping",
-  "-tags": "use the build-tags input"
-};
-function checkBuildFlags(flags) {
-  const problems = [];
-  for (const f of flags) {
-    const name3 = f.replace(/^--/, "-").split("=")[0];
-    const why = OWNED_FLAGS[name3];
-    if (why !== void 0) problems.push(`build-flags: "${f}" is not allowed here; ${why}.`);
-  }
-  return problems;
-}
-function ldflagsValue(name3, value) {
-  const field = `${name3}=${value}`;
-  if (!/[\s'"]/.test(field)) return field;
-  if (!field.includes("'")) return `'${field}'`;
-  if (!field.includes('"')) return `"${field}"`;
-  throw new ActionError(`The version label "${value}" holds both kinds of quote and cannot be stamped with -X; use a simpler tag name.`);
-}
-function ldflagsFor(req) {
-  const parts = ["-s", "-w", "-X", ldflagsValue("main.version", req.versionLabel), "-X", ldflagsValue("main.commit", req.commit)];
-  if (req.ldflags.trim() !== "") parts.push(req.ldflags.trim());
-  return parts.join(" ");
-}
-function goBuildArgs(req, disableVcs) {
-  const args = ["build", "-trimpath", `-ldflags=${ldflagsFor(req)}`];
-  if (disableVcs) args.push("-buildvcs=false");
-  args.push(...req.buildFlags);
-  if (req.buildTags.length > 0) args.push(`-tags=${req.buildTags.join(",")}`);
-  args.push("-o", req.outputPath, req.package);
-  return args;
-}
-function goBuildEnv(req, cgo = false) {
-  return {
-    ...process.env,
-    ...req.env,
-    GOOS: req.goos,
-    GOARCH: req.goarch,
-    CGO_ENABLED: cgo ? "1" : "0",
-    // The toolchain chosen by the toolchain stage is the one that builds; go.mod's toolchain line
-    // must not make go fetch another one.
-    GOTOOLCHAIN: "local"
-  };
-}
-var DIAGNOSTIC_LINE = /^(.+?\.go):(\d+)(?::(\d+))?: (.+)$/;
-function parseDiagnostics(output) {
-  const out = [];
-  for (const raw of output.split(/\r?\n/)) {
-    if (/^\s/.test(raw)) continue;
-    const m = DIAGNOSTIC_LINE.exec(raw.trimEnd());
-    if (m === null) continue;
-    out.push({
-      file: m[1],
-      line: Number(m[2]),
-      ...m[3] !== void 0 ? { column: Number(m[3]) } : {},
-      message: m[4]
-    });
-  }
-  return out;
-}
-function annotationPath(file, workingDirectory, repositoryRoot) {
-  const abs = path9.resolve(workingDirectory, file);
-  const rel = path9.relative(repositoryRoot, abs);
-  if (rel === "" || rel.startsWith("..") || path9.isAbsolute(rel)) return void 0;
-  if (!fs7.existsSync(abs)) return void 0;
-  return rel.split(path9.sep).join("/");
-}
-function annotate(diags, workingDirectory, repositoryRoot) {
-  for (const d of diags) {
-    const file = annotationPath(d.file, workingDirectory, repositoryRoot);
-    if (file === void 0) {
-      error(`${d.file}:${d.line}${d.column !== void 0 ? `:${d.column}` : ""}: ${d.message}`);
-    } else {
-      error(d.message, {
-        title: "go build",
-        file,
-        startLine: d.line,
-        ...d.column !== void 0 ? { startColumn: d.column } : {}
-      });
-    }
-  }
-}
-var MAX_OUTPUT = 4 * 1024 * 1024;
-function runGo(goBin, args, cwd, env, signal) {
-  return new Promise((resolve5, reject) => {
-    if (signal.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const detached = process.platform !== "win32";
-    const child2 = spawn3(goBin, args, { cwd, env, detached, stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
-    let output = "";
-    const collect = (d) => {
-      output += d;
-      if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT);
-    };
-    child2.stdout.setEncoding("utf8").on("data", collect);
-    child2.stderr.setEncoding("utf8").on("data", collect);
-    const onAbort = () => {
-      try {
-        if (detached && child2.pid !== void 0) process.kill(-child2.pid, "SIGKILL");
-        else child2.kill("SIGKILL");
-      } catch {
-      }
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    child2.on("error", (err) => {
-      signal.removeEventListener("abort", onAbort);
-      reject(new ActionError(`Could not run the Go toolchain at ${goBin}: ${err.message}.`));
-    });
-    child2.on("close", (code) => {
-      signal.removeEventListener("abort", onAbort);
-      if (signal.aborted) reject(abortError(signal));
-      else resolve5({ code, output });
-    });
-  });
-}
-function abortError(signal) {
-  const reason = signal.reason;
-  return reason instanceof Error ? reason : new ActionError("The build was stopped before it finished.");
-}
-function isUsableGitCheckout(workingDirectory, signal) {
-  return new Promise((resolve5) => {
-    execFile2(
-      "git",
-      ["-C", workingDirectory, "rev-parse", "--is-inside-work-tree"],
-      { timeout: 15e3, windowsHide: true, ...signal ? { signal } : {} },
-      (err, stdout) => resolve5(err === null && stdout.trim() === "true")
-    );
-  });
-}
-function vcsFlagGiven(req) {
-  return req.buildFlags.some((f) => /^--?buildvcs(=|$)/.test(f));
-}
-async function cgoPackages(req, signal) {
-  const run4 = await runGo(
-    req.goBin,
-    [
-      "list",
-      "-e",
-      "-deps",
-      ...req.buildTags.length > 0 ? [`-tags=${req.buildTags.join(",")}`] : [],
-      "-f",
-      '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}} ({{join .CgoFiles ", "}}){{end}}',
-      req.package
-    ],
-    req.workingDirectory,
-    goBuildEnv(req, true),
-    signal
-  );
-  if (run4.code !== 0) return [];
-  return run4.output.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("go:"));
-}
-async function buildFailure(req, run4, signal) {
-  const platform3 = `${req.goos}/${req.goarch}`;
-  const out = run4.output;
-  if (/go\.mod file not found|cannot find main module/.test(out)) {
-    return new ActionError(
-      `working-directory: no go.mod in ${req.workingDirectory} or any folder above it, so go cannot build "${req.package}". Point working-directory at the folder of your Go module, or create one with "go mod init".`
-    );
-  }
-  const diags = parseDiagnostics(out);
-  const repoRoot = req.repositoryRoot ?? process.env.GITHUB_WORKSPACE ?? req.workingDirectory;
-  annotate(diags, req.workingDirectory, repoRoot);
-  if (/build constraints exclude all Go files|undefined: C\b|could not import C\b/.test(out)) {
-    const cgo = await cgoPackages(req, signal).catch(() => []);
-    if (cgo.length > 0) {
-      return new ActionError(
-        `package: "${req.package}" needs cgo (import "C" in ${cgo.join("; ")}), and the build runs with CGO_ENABLED=0: a cross-build for ${platform3} cannot compile C code. Replace the cgo dependency with a pure-Go one (e.g. modernc.org/sqlite for mattn/go-sqlite3), or give it a pure-Go fallback behind a build tag.`
-      );
-    }
-    if (/build constraints exclude all Go files/.test(out)) {
-      return new ActionError(
-        `package: every Go file of "${req.package}" is excluded by build constraints for ${platform3}${req.buildTags.length > 0 ? ` with build-tags ${req.buildTags.join(",")}` : ""}. Check goos, goarch and build-tags. ${lastLine(out)}`
-      );
-    }
-  }
-  if (/is not a main package|non-main package/.test(out)) return notMainError(req);
-  if (diags.length === 0 && /directory not found|is not in std|no required module provides package|no Go files in|cannot write multiple packages|matched no packages/.test(out)) {
-    return new ActionError(
-      `package: go cannot build "${req.package}" from ${req.workingDirectory}: ${lastLine(out)} Give the main package as a path relative to working-directory (e.g. . or ./cmd/server).`
-    );
-  }
-  if (/error obtaining VCS status/.test(out)) {
-    return new ActionError(`go build could not read the git state of ${req.workingDirectory}: ${lastLine(out)} Add -buildvcs=false to build-flags.`);
-  }
-  if (diags.length > 0) {
-    const first = diags[0];
-    const where = `${annotationPath(first.file, req.workingDirectory, repoRoot) ?? first.file}:${first.line}${first.column !== void 0 ? `:${first.column}` : ""}`;
-    return new ActionError(
-      `go build of "${req.package}" for ${platform3} failed with ${diags.length} compile error${diags.length === 1 ? "" : "s"}; first: ${where}: ${first.message}. Each error is annotated on its line; the full output is in the log above.`
-    );
-  }
-  return new ActionError(`go build of "${req.package}" for ${platform3} failed (exit code ${run4.code}): ${lastLine(out)} Check package, build-flags and the log above.`);
-}
-function lastLine(out) {
-  const lines = out.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
-  return lines.length > 0 ? lines[lines.length - 1] : "(no output)";
-}
-function notMainError(req) {
-  return new ActionError(
-    `package: "${req.package}" in ${req.workingDirectory} is not a main package (it needs "package main" and "func main"), so go build makes no program. Set package to the folder of your program, e.g. ./cmd/server.`
-  );
-}
-async function checkOutput(req) {
-  let size;
-  try {
-    size = (await fs7.promises.stat(req.outputPath)).size;
-  } catch {
-    throw new ActionError(`go build finished but wrote no file at ${req.outputPath}; check package ("${req.package}") and build-flags.`);
-  }
-  const fh = await fs7.promises.open(req.outputPath, "r");
-  const head = Buffer.alloc(8);
-  try {
-    await fh.read(head, 0, 8, 0);
-  } finally {
-    await fh.close();
-  }
-  if (head.toString("latin1") === "!<arch>\n") {
-    await fs7.promises.rm(req.outputPath, { force: true });
-    throw notMainError(req);
-  }
-  if (req.goos === "windows") {
-    try {
-      await checkWindowsExecutable(req.outputPath, req.goarch);
-    } catch (err) {
-      await fs7.promises.rm(req.outputPath, { force: true });
-      throw err;
-    }
-  }
-  return size;
-}
-async function buildBinary(req, signal) {
-  const flagProblems = checkBuildFlags(req.buildFlags);
-  if (flagProblems.length > 0) throw new ActionError(flagProblems.join(" "));
-  await fs7.promises.mkdir(path9.dirname(req.outputPath), { recursive: true });
-  await fs7.promises.rm(req.outputPath, { force: true });
-  const env = goBuildEnv(req);
-  let disableVcs = false;
-  if (!vcsFlagGiven(req)) disableVcs = !await isUsableGitCheckout(req.workingDirectory, signal);
-  if (disableVcs) info("The working directory is not a usable git checkout; building with -buildvcs=false.");
-  let args = goBuildArgs(req, disableVcs);
-  info(`${req.goBin} ${args.join(" ")}`);
-  let run4 = await runGo(req.goBin, args, req.workingDirectory, env, signal);
-  if (run4.code !== 0 && !disableVcs && !vcsFlagGiven(req) && /error obtaining VCS status/.test(run4.output)) {
-    notice(`go could not read the git state (${lastLine(run4.output)}); building again with -buildvcs=false.`);
-    disableVcs = true;
-    args = goBuildArgs(req, true);
-    run4 = await runGo(req.goBin, args, req.workingDirectory, env, signal);
-  }
-  if (run4.output.trim() !== "") info(run4.output.trimEnd());
-  if (run4.code !== 0) throw await buildFailure(req, run4, signal);
-  const size = await checkOutput(req);
-  info(`Built ${req.outputPath} (${size} bytes) for ${req.goos}/${req.goarch}.`);
-  return { binaryPath: req.outputPath, size, vcsStampingDisabled: disableVcs };
 }
 
 // src/build/name.ts
@@ -37926,7 +38044,7 @@ var DEFAULT_CRYPTO_IMPLEMENTATION = {
   async clearKeystore(correlationId) {
     throw createClientAuthError(methodNotImplemented, correlationId);
   },
-  async signTokenBindingJwt(header2, payload, kid, correlationId) {
+  async signTokenBindingJwt(header3, payload, kid, correlationId) {
     throw createClientAuthError(methodNotImplemented, correlationId);
   },
   async hashString() {
@@ -41895,7 +42013,7 @@ var CryptoProvider = class {
    * @param kid - public key id
    * @param correlationId - correlation id
    */
-  signTokenBindingJwt(header2, payload, kid, correlationId) {
+  signTokenBindingJwt(header3, payload, kid, correlationId) {
     throw createClientAuthError(ClientAuthErrorCodes_exports.methodNotImplemented, correlationId);
   }
   /**
@@ -42681,15 +42799,15 @@ var ClientAssertion = class _ClientAssertion {
     const issuedAt = TimeUtils_exports.nowSeconds();
     this.expirationTime = issuedAt + 600;
     const algorithm = this.useSha256 ? JwtConstants.PSS_256 : JwtConstants.RSA_256;
-    const header2 = {
+    const header3 = {
       alg: algorithm
     };
     const thumbprintHeader = this.useSha256 ? JwtConstants.X5T_256 : JwtConstants.X5T;
-    Object.assign(header2, {
+    Object.assign(header3, {
       [thumbprintHeader]: EncodingUtils.base64EncodeUrl(this.thumbprint, Constants_exports.EncodingTypes.HEX)
     });
     if (this.publicCertificate) {
-      Object.assign(header2, {
+      Object.assign(header3, {
         [JwtConstants.X5C]: this.publicCertificate
       });
     }
@@ -42701,7 +42819,7 @@ var ClientAssertion = class _ClientAssertion {
       [JwtConstants.NOT_BEFORE]: issuedAt,
       [JwtConstants.JWT_ID]: cryptoProvider.createNewGuid()
     };
-    this.jwt = import_jsonwebtoken.default.sign(payload, this.privateKey, { header: header2 });
+    this.jwt = import_jsonwebtoken.default.sign(payload, this.privateKey, { header: header3 });
     return this.jwt;
   }
   /**
@@ -46896,14 +47014,14 @@ var NodeHttpClient = class {
 };
 function getResponseHeaders(res) {
   const headers = createHttpHeaders();
-  for (const header2 of Object.keys(res.headers)) {
-    const value = res.headers[header2];
+  for (const header3 of Object.keys(res.headers)) {
+    const value = res.headers[header3];
     if (Array.isArray(value)) {
       if (value.length > 0) {
-        headers.set(header2, value[0]);
+        headers.set(header3, value[0]);
       }
     } else if (value) {
-      headers.set(header2, value);
+      headers.set(header3, value);
     }
   }
   return headers;
@@ -47102,10 +47220,10 @@ function getRetryAfterInMs(response) {
   if (!(response && [429, 503].includes(response.status)))
     return void 0;
   try {
-    for (const header2 of AllRetryAfterHeaders) {
-      const retryAfterValue = parseHeaderValueAsNumber(response, header2);
+    for (const header3 of AllRetryAfterHeaders) {
+      const retryAfterValue = parseHeaderValueAsNumber(response, header3);
       if (retryAfterValue === 0 || retryAfterValue) {
-        const multiplyingFactor = header2 === RetryAfterHeader ? 1e3 : 1;
+        const multiplyingFactor = header3 === RetryAfterHeader ? 1e3 : 1;
         return retryAfterValue * multiplyingFactor;
       }
     }
@@ -82850,7 +82968,7 @@ async function connectionFromAzure(cfg, signal) {
   const hosts = siteHosts(shown, isProduction(cfg.slotName) ? cfg.appName : `${cfg.appName}/${cfg.slotName}`);
   const kuduUrl = cfg.kuduUrl !== "" ? cfg.kuduUrl : `https://${hosts.scmHost}`;
   const webappUrl = `https://${hosts.appHost}`;
-  info(`Site ${cfg.appName}${isProduction(cfg.slotName) ? "" : ` slot ${cfg.slotName}`} in resource group ${found.resourceGroup}: Kudu ${kuduUrl}, URL ${webappUrl}`);
+  info(`Site ${cfg.appName}${isProduction(cfg.slotName) ? "" : ` slot ${cfg.slotName}`} in resource group ${found.resourceGroup}: Kudu ${safeUrl(kuduUrl).replace(/\/$/, "")}, URL ${webappUrl}`);
   let current = first;
   const where = {
     identity,
@@ -83473,7 +83591,7 @@ function siteAnswered(status) {
 async function wake(url, instance, signal) {
   try {
     const headers = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
-    const res = await sendRequest({ method: "GET", url, headers, signal, idleTimeoutMs: 1e4 });
+    const res = await sendRequest({ method: "GET", url, headers, signal, idleTimeoutMs: 1e4, redirects: "same-host" });
     return res.status;
   } catch {
     if (signal.aborted) throw signal.reason;
@@ -83824,10 +83942,7 @@ async function run3() {
   }
 }
 function maskSecretInputs() {
-  for (const name3 of ["publish-profile", "client-secret"]) {
-    const value = getInput(name3);
-    if (value !== "") setSecret(value);
-  }
+  for (const secret of secretValues((name3) => getInput(name3))) setSecret(secret);
 }
 function fail(err) {
   if (err instanceof ActionError) {
