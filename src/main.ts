@@ -146,7 +146,7 @@ async function deploy(cfg: Config, signal: AbortSignal, stages: StageLog, facts:
       workingDirectory: cfg.workingDirectory,
       include: cfg.include,
       outputPath: path.join(workDir, `${name}.zip`),
-    }),
+    }, signal),
   );
   facts.zipSize = pkg.zipSize;
 
