@@ -163,7 +163,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
       workingDirectory: cfg.workingDirectory,
       include: cfg.include,
       outputPath: path.join(workDir, `${name}.zip`),
-    }),
+    }, signal),
   );
   facts.zipSize = pkg.zipSize;
 

@@ -228,7 +228,7 @@ export class KuduClient {
           const res = await sendRequest({
             method: c.method,
             url,
-            headers: { Authorization: await this.connection.authorization(), ...c.headers },
+            headers: { Authorization: await this.connection.authorization(this.signal), ...c.headers },
             body: c.body,
             bodyLength: c.bodyLength,
             onProgress: c.onProgress,
