@@ -1,6 +1,7 @@
 package goazure
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,44 +24,118 @@ func site(t *testing.T) (appDir, running string) {
 	return appDir, filepath.Join(target, "site-aaaaaaaaaa.exe")
 }
 
-func TestNextArtifact(t *testing.T) {
-	appDir, running := site(t)
-	file := filepath.Join(appDir, ArtifactFileName)
-	newer := filepath.Join(appDir, TargetDirName, "site-bbbbbbbbbb.exe")
-	cases := []struct {
-		name     string
-		content  string
-		want     string
-		noSwitch string // part of the reason not to switch; "" when there is none
-	}{
-		{"CRLF, as the deploy writes it", "_target\\site-bbbbbbbbbb.exe\r\n", newer, ""},
-		{"no final newline", "_target\\site-bbbbbbbbbb.exe", newer, ""},
-		{"LF and forward slashes", "_target/site-bbbbbbbbbb.exe\n", newer, ""},
-		{"byte order mark and blanks", "\ufeff  _target\\site-bbbbbbbbbb.exe  \r\n", newer, ""},
-		{"a space in the name", "_target\\with space.exe\r\n", filepath.Join(appDir, TargetDirName, "with space.exe"), ""},
-		{"the running binary", "_target\\site-aaaaaaaaaa.exe\r\n", "", ""},
-		{"the running binary, other case", "_TARGET\\SITE-AAAAAAAAAA.EXE\r\n", "", ""},
-		{"empty", "", "", "is empty"},
-		{"only a line break", "\r\n", "", "is empty"},
-		{"a blank line first", "\r\n_target\\site-bbbbbbbbbb.exe\r\n", newer, ""},
-		{"a half-written name", "_target\\site-bbbbb", "", "does not exist"},
-		{"a half-written name that is an asset folder", "_target\\site-bbbbbbbbbb", "", "not a file"},
-		{"a missing binary", "_target\\site-cccccccccc.exe\r\n", "", "does not exist"},
-		{"an absolute path", "/etc/passwd\r\n", "", "not a path relative"},
+// artifactTable is testdata/artifact-contents.json: contents of _artifact.txt and what each one
+// starts. test/wine.test.ts runs the real go-azure.bat under Wine against the same table.
+type artifactTable struct {
+	Files []string `json:"files"`
+	Cases []struct {
+		Name    string  `json:"name"`
+		Content string  `json:"content"`
+		Starts  *string `json:"starts"`
+	} `json:"cases"`
+}
+
+func loadArtifactTable(t *testing.T) artifactTable {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "artifact-contents.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := nextArtifact([]byte(c.content), file, running)
-			if c.noSwitch != "" {
-				if err == nil || !strings.Contains(err.Error(), c.noSwitch) {
-					t.Fatalf("nextArtifact(%q) = %q, %v; want an error containing %q", c.content, got, err, c.noSwitch)
+	var table artifactTable
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatalf("testdata/artifact-contents.json: %v", err)
+	}
+	if len(table.Cases) == 0 {
+		t.Fatal("testdata/artifact-contents.json has no cases")
+	}
+	return table
+}
+
+// TestArtifactContents runs the shared table: a content starts a hand-over exactly when the
+// table says go-azure.bat starts a binary, and to that binary. Every file the invalid contents
+// name exists, so that they are refused by the rule, not for a missing file.
+func TestArtifactContents(t *testing.T) {
+	table := loadArtifactTable(t)
+	appDir, running := site(t)
+	for _, f := range table.Files {
+		p := filepath.Join(appDir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("MZ"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(appDir, ArtifactFileName)
+	for _, c := range table.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := nextArtifact([]byte(c.Content), file, running)
+			if c.Starts == nil {
+				if err == nil {
+					t.Fatalf("nextArtifact(%q) = %q, nil; want no hand-over", c.Content, got)
 				}
 				return
 			}
-			if err != nil || got != c.want {
-				t.Fatalf("nextArtifact(%q) = %q, %v; want %q", c.content, got, err, c.want)
+			want := filepath.Join(appDir, TargetDirName, *c.Starts)
+			if err != nil || got != want {
+				t.Fatalf("nextArtifact(%q) = %q, %v; want %q", c.Content, got, err, want)
 			}
 		})
+	}
+}
+
+func TestParseArtifactReasons(t *testing.T) {
+	cases := []struct{ content, reason string }{
+		{"", "is empty"},
+		{"\r\n\r\n", "is empty"},
+		{"_target\\a.exe\r\n\r\n", "4 line-break characters"},
+		{"_target\\a b.exe", `the character " "`},
+		{"\ufeff_target\\a.exe", `the character "\xef"`},
+		{"_target\\..\\evil.exe", "in a folder under _target"},
+		{"other\\a.exe", "does not start with _target"},
+		{"_target\\a.com", "does not end in .exe"},
+		{"_target\\a.EXE", "does not end in .exe"},
+		{"_TARGET\\a.exe", "does not start with _target"},
+		{"_target\\.exe", "no name before .exe"},
+		{"_target\\.a.exe", "starting with '.'"},
+		{"_target\\" + strings.Repeat("a", MaxArtifactNameLength+1) + ".exe", "at most 100"},
+	}
+	for _, c := range cases {
+		if _, err := ParseArtifact([]byte(c.content)); err == nil || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("ParseArtifact(%q) = %v; want an error containing %q", c.content, err, c.reason)
+		}
+	}
+	if got, err := ParseArtifact([]byte("_target\\" + strings.Repeat("a", MaxArtifactNameLength) + ".exe\r\n")); err != nil || len(got) != MaxArtifactNameLength+4 {
+		t.Errorf("a name of the longest length: %q, %v", got, err)
+	}
+}
+
+// TestArtifactNamesOfTheDeploy checks that every name the deploy gives a binary,
+// <prefix>-<commit10>.exe with a prefix of at most 40 characters from a-z, 0-9, '.', '_', '-'
+// (src/name.ts), is inside the rule.
+func TestArtifactNamesOfTheDeploy(t *testing.T) {
+	for _, name := range []string{"site-0123456789.exe", "a-0000000000.exe", "my.app_v2-abcdef0123.exe", strings.Repeat("x", 40) + "-0123456789.exe"} {
+		got, err := ParseArtifact([]byte("_target\\" + name + "\r\n"))
+		if err != nil || got != name {
+			t.Errorf("ParseArtifact(_target\\%s) = %q, %v", name, got, err)
+		}
+	}
+}
+
+func TestNextArtifactNamesTheRunningBinary(t *testing.T) {
+	appDir, running := site(t)
+	file := filepath.Join(appDir, ArtifactFileName)
+	for _, content := range []string{"_target\\site-aaaaaaaaaa.exe\r\n", "_target\\SITE-AAAAAAAAAA.exe\r\n"} {
+		if got, err := nextArtifact([]byte(content), file, running); err != nil || got != "" {
+			t.Errorf("nextArtifact(%q) = %q, %v; want the running binary (no hand-over, no error)", content, got, err)
+		}
+	}
+	// An asset folder named like a binary is not a binary.
+	if err := os.MkdirAll(filepath.Join(appDir, TargetDirName, "dir.exe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nextArtifact([]byte("_target\\dir.exe"), file, running); err == nil || !strings.Contains(err.Error(), "not a file") {
+		t.Errorf("a folder: %v, want not a file", err)
 	}
 }
 
