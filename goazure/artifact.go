@@ -106,6 +106,9 @@ func (e *errNoSwitch) Error() string { return e.reason }
 // _target\<name>.exe; see ParseArtifact.
 const MaxArtifactNameLength = 100
 
+// MaxArtifactFileSize is the most bytes a valid _artifact.txt may hold; see ParseArtifact.
+const MaxArtifactFileSize = 256
+
 // ParseArtifact applies the rule for _artifact.txt's content, which go-azure.bat applies too,
 // and returns the binary's file name, "<name>.exe". The content is valid when it is
 //
@@ -115,10 +118,14 @@ const MaxArtifactNameLength = 100
 //   - .exe (in lower case), then optional spaces,
 //
 // with at most two line-break characters (CR or LF) in all before and after it: one CRLF or LF
-// line break, as the deploy writes it, or none. Nothing else is allowed: no byte order mark,
+// line break, as the deploy writes it, or none. The whole content is at most
+// MaxArtifactFileSize bytes. Nothing else is allowed: no byte order mark,
 // tab, quote, other folder or second line. The binary therefore always lies directly in the
 // _target folder beside _artifact.txt, and its name means the same to goazure and to cmd.exe.
 func ParseArtifact(content []byte) (string, error) {
+	if len(content) > MaxArtifactFileSize {
+		return "", fmt.Errorf("it has %d bytes; at most %d are allowed", len(content), MaxArtifactFileSize)
+	}
 	s := string(content)
 	line := strings.TrimRight(strings.TrimLeft(s, "\r\n"), "\r\n")
 	if line == "" {

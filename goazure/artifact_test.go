@@ -11,7 +11,7 @@ import (
 // site lays out an app folder: _target holding the running binary and other versions.
 func site(t *testing.T) (appDir, running string) {
 	t.Helper()
-	appDir = t.TempDir()
+	appDir = tempDir(t)
 	target := filepath.Join(appDir, TargetDirName)
 	if err := os.MkdirAll(filepath.Join(target, "site-bbbbbbbbbb"), 0o755); err != nil {
 		t.Fatal(err)
@@ -89,6 +89,7 @@ func TestParseArtifactReasons(t *testing.T) {
 		{"", "is empty"},
 		{"\r\n\r\n", "is empty"},
 		{"_target\\a.exe\r\n\r\n", "4 line-break characters"},
+		{strings.Repeat(" ", 250) + "_target\\a.exe", "at most 256"},
 		{"_target\\a b.exe", `the character " "`},
 		{"\ufeff_target\\a.exe", `the character "\xef"`},
 		{"_target\\..\\evil.exe", "in a folder under _target"},
@@ -141,7 +142,7 @@ func TestNextArtifactNamesTheRunningBinary(t *testing.T) {
 
 func TestFindArtifactFile(t *testing.T) {
 	appDir, running := site(t)
-	home := t.TempDir()
+	home := tempDir(t)
 	homeFile := filepath.Join(home, "site", "wwwroot", ArtifactFileName)
 
 	if got := findArtifactFile("/x/_artifact.txt", running, home); got != "/x/_artifact.txt" {
@@ -150,7 +151,7 @@ func TestFindArtifactFile(t *testing.T) {
 	if got, want := findArtifactFile("", running, home), filepath.Join(appDir, ArtifactFileName); got != want {
 		t.Errorf("a binary in _target: got %q, want %q", got, want)
 	}
-	outside := filepath.Join(t.TempDir(), "app")
+	outside := filepath.Join(tempDir(t), "app")
 	if got := findArtifactFile("", outside, home); got != "" {
 		t.Errorf("a binary outside _target, no file under HOME: got %q, want none", got)
 	}
@@ -211,7 +212,7 @@ func TestAppDirAndAssetDir(t *testing.T) {
 	if got, want := assetDirFor(running), filepath.Join(appDir, TargetDirName, "site-aaaaaaaaaa"); got != want {
 		t.Errorf("assetDirFor(%q) = %q, want %q", running, got, want)
 	}
-	dev := filepath.Join(t.TempDir(), "app")
+	dev := filepath.Join(tempDir(t), "app")
 	if got := appDirFor(dev); got != filepath.Dir(dev) {
 		t.Errorf("outside _target, appDirFor = %q, want the binary's folder", got)
 	}
