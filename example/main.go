@@ -34,6 +34,10 @@ func main() {
 		goazure.WithDrainTimeout(durationEnv("EXAMPLE_DRAIN_MS", goazure.DefaultDrainTimeout)),
 		goazure.WithRedirectWhileDraining(os.Getenv("EXAMPLE_REDIRECT_WHILE_DRAINING") == "1"),
 	}
+	// Every answer names the binary and, once stamped, the commit (X-Goazure-Commit).
+	if commit != "none" {
+		opts = append(opts, goazure.WithCommit(commit))
+	}
 	var err error
 	if baseline := os.Getenv("GO_AZURE_BENCH_BASELINE"); baseline != "" {
 		err = runBaseline(baseline, srv, opts)

@@ -203,6 +203,9 @@ test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the
   const first = await fetch(`${iis.url}/`);
   assert.equal(first.status, 200, await first.clone().text());
   assert.equal(await first.text(), 'v1 aaaaaaaaaa\n');
+  // The answer says which version sent it: the binary's file name and the stamped commit.
+  assert.equal(first.headers.get('x-goazure-artifact'), 'site-aaaaaaaaaa.exe');
+  assert.equal(first.headers.get('x-goazure-commit'), 'aaaaaaaaaa');
   assert.equal(iis.processes()[0]?.name, 'site-aaaaaaaaaa');
   assert.equal(iis.isLocked('site/wwwroot/_target/site-aaaaaaaaaa.exe'), true);
 
@@ -211,13 +214,17 @@ test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the
   const switchedAt = Date.now();
   writeArtifact(wwwroot, 'site-bbbbbbbbbb.exe');
   let body = '';
+  let headers = new Headers();
   while (Date.now() - switchedAt < 60_000) {
     const r = await fetch(`${iis.url}/`).catch(() => undefined);
     body = r === undefined ? '' : await r.text();
+    headers = r?.headers ?? new Headers();
     if (body.startsWith('v2')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(body, 'v2 bbbbbbbbbb\n', 'the new version answers after the switch');
+  assert.equal(headers.get('x-goazure-artifact'), 'site-bbbbbbbbbb.exe');
+  assert.equal(headers.get('x-goazure-commit'), 'bbbbbbbbbb');
   assert.equal(iis.processes()[0]?.name, 'site-bbbbbbbbbb');
   assert.equal(iis.stats().starts, 2);
 
