@@ -55,6 +55,7 @@ func loadArtifactTable(t *testing.T) artifactTable {
 // table says go-azure.bat starts a binary, and to that binary. Every file the invalid contents
 // name exists, so that they are refused by the rule, not for a missing file.
 func TestArtifactContents(t *testing.T) {
+	windowsRule(t)
 	table := loadArtifactTable(t)
 	appDir, running := site(t)
 	for _, f := range table.Files {
@@ -84,7 +85,15 @@ func TestArtifactContents(t *testing.T) {
 	}
 }
 
+// windowsRule makes the test check the rule as it is on Windows, where go-azure.bat applies it.
+func windowsRule(t *testing.T) {
+	saved := exeRequired
+	exeRequired = true
+	t.Cleanup(func() { exeRequired = saved })
+}
+
 func TestParseArtifactReasons(t *testing.T) {
+	windowsRule(t)
 	cases := []struct{ content, reason string }{
 		{"", "is empty"},
 		{"\r\n\r\n", "is empty"},
@@ -116,6 +125,7 @@ func TestParseArtifactReasons(t *testing.T) {
 // (src/name.ts), are inside the rule. test/goazure.test.ts runs it with GOAZURE_DEPLOY_NAMES
 // naming a file of names the action's own namer made, one a line.
 func TestArtifactNamesOfTheDeploy(t *testing.T) {
+	windowsRule(t)
 	names := []string{"site-0123456789.exe", "a-0000000000.exe", "my.app_v2-abcdef0123.exe", strings.Repeat("x", 40) + "-0123456789.exe"}
 	if file := os.Getenv("GOAZURE_DEPLOY_NAMES"); file != "" {
 		b, err := os.ReadFile(file)
@@ -129,6 +139,25 @@ func TestArtifactNamesOfTheDeploy(t *testing.T) {
 		got, err := ParseArtifact([]byte("_target\\" + name + "\r\n"))
 		if err != nil || got != name {
 			t.Errorf("ParseArtifact(_target\\%s) = %q, %v", name, got, err)
+		}
+	}
+}
+
+// TestNonWindowsNames: on another system the action names a build without .exe, and the sandbox
+// runs such builds; the rest of the rule holds there too.
+func TestNonWindowsNames(t *testing.T) {
+	saved := exeRequired
+	exeRequired = false
+	t.Cleanup(func() { exeRequired = saved })
+	if got, err := ParseArtifact([]byte("_target\\site-0123456789\r\n")); err != nil || got != "site-0123456789" {
+		t.Errorf("a name without .exe: %q, %v", got, err)
+	}
+	if got, err := ParseArtifact([]byte("_target\\site-0123456789.exe")); err != nil || got != "site-0123456789.exe" {
+		t.Errorf("a name with .exe: %q, %v", got, err)
+	}
+	for _, content := range []string{"_target\\.hidden", "_target\\..\\evil", "_target\\a b", "evil", "_target\\" + strings.Repeat("a", MaxArtifactNameLength+1)} {
+		if got, err := ParseArtifact([]byte(content)); err == nil {
+			t.Errorf("ParseArtifact(%q) = %q; want an error", content, got)
 		}
 	}
 }

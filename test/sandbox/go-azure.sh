@@ -17,8 +17,9 @@ if [ -z "$name" ]; then
   exit 3
 fi
 # The name part of goazure's rule (ParseArtifact in goazure/artifact.go), which go-azure.bat applies
-# in full: a binary directly in _target, with a name of A-Z, a-z, 0-9, ".", "_" and "-".
-if ! printf '%s' "$name" | grep -Eq '^_target/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}[.]exe$'; then
+# in full: a binary directly in _target, with a name of A-Z, a-z, 0-9, ".", "_" and "-". Off
+# Windows, goazure does not require ".exe": the action names a Linux build without it.
+if ! printf '%s' "$name" | grep -Eq '^_target/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}([.]exe)?$'; then
   echo "go-azure.sh: \"$list\" is not one line \"_target\\<name>.exe\" with a name of A-Z, a-z, 0-9, \".\", \"_\" and \"-\"; nothing was started. Deploy an artifact again." >&2
   exit 5
 fi
