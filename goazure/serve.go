@@ -23,7 +23,7 @@ var ErrDrainTimeout = errors.New("goazure: drain timeout reached with requests s
 // ListenAndServe serves srv on the platform's port and returns once it has handed over to a newly
 // deployed version, or after SIGINT, SIGTERM or the end of ctx, each of which starts the same
 // hand-over. It returns nil after a complete hand-over, ErrDrainTimeout when the drain timeout cut
-// requests off, and any other error when it could not listen.
+// requests off, and any other error when it could not listen or shutting the server down failed.
 //
 // The port is HTTP_PLATFORM_PORT's, on 127.0.0.1 where HttpPlatformHandler connects; without it,
 // WithPort's, else a "-port N" argument's, else the port of srv.Addr, else DefaultPort, on the host
