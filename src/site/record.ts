@@ -98,7 +98,7 @@ export function formatRecord(record: DeployRecord): string {
 
 /** Adds an entry (replacing one with its id), keeping the newest RECORD_LIMIT. */
 export function appendEntry(record: DeployRecord, entry: DeployEntry, limit = RECORD_LIMIT): DeployRecord {
-  const clean = { ...entry, detail: entry.detail === undefined ? undefined : oneLine(entry.detail) };
+  const clean = entry.detail === undefined ? entry : { ...entry, detail: oneLine(entry.detail) };
   const others = record.entries.filter((e) => e.id !== entry.id);
   return { version: 1, entries: [...others, clean].slice(-limit) };
 }
@@ -107,7 +107,7 @@ export function appendEntry(record: DeployRecord, entry: DeployEntry, limit = RE
 export function updateEntry(record: DeployRecord, id: string, change: Partial<Omit<DeployEntry, 'id'>>): DeployRecord {
   return {
     version: 1,
-    entries: record.entries.map((e) => (e.id === id ? { ...e, ...change, detail: change.detail === undefined ? e.detail : oneLine(change.detail) } : e)),
+    entries: record.entries.map((e) => (e.id === id ? { ...e, ...change, ...(change.detail === undefined ? {} : { detail: oneLine(change.detail) }) } : e)),
   };
 }
 
