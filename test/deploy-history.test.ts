@@ -195,7 +195,6 @@ test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; 
     ['rollback', name(d), 'rolled-back'],
     ['auto-rollback', name(e), 'verified'],
   ]);
-  fs.writeFileSync(path.join(os.tmpdir(), 'gad-history-record-example.json'), fs.readFileSync(path.join(s.wwwroot, '_deploys.json')));
 });
 
 test('the deadline keeps time for auto-rollback: a crashing version under a short timeout is rolled back, not left live', { timeout: 400_000 }, async () => {
@@ -206,6 +205,11 @@ test('the deadline keeps time for auto-rollback: a crashing version under a shor
   const run = await deploySite(s, bad, '501', { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '120', timeout: '45' });
   assert.equal(run.code, 1, log(run));
   assert.match(run.stdout, /Verify waits at most \d+ s: the rest of timeout is kept for auto-rollback/);
-  assert.match(decodeURIComponent(run.errors.join('\n')), new RegExp(`Rolled back: _artifact.txt names hist-site-${good.slice(0, 10)} again and it is serving`));
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.doesNotMatch(error, /took longer than timeout/, 'verify ended before the deadline');
+  // After half a minute of crash-looping, HttpPlatformHandler's rapid-fails protection may still
+  // answer 503 for the old version for a while: what counts is that _artifact.txt names it again.
+  assert.match(error, new RegExp(`Rolled back(: _artifact.txt names| _artifact.txt to) hist-site-${good.slice(0, 10)}`));
   assert.equal(artifactTxt(s.home), `_target\\hist-site-${good.slice(0, 10)}\r\n`);
+  assert.equal(recordOn(s.home).find((e) => e.artifact === `hist-site-${bad.slice(0, 10)}`)?.outcome, 'rolled-back');
 });
