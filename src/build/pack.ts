@@ -8,6 +8,7 @@
 // The zip is written as a stream (files are read one at a time as yazl asks for them) and is
 // deterministic: entries sorted, fixed timestamps and modes, so the same input gives the same bytes.
 
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +35,8 @@ export interface PackageRequest {
    * on its content.
    */
   mtime?: Date;
+  /** The include files, already resolved (resolveIncludes); resolved from `include` when absent. */
+  files?: IncludedFile[];
 }
 
 export interface PackageEntry {
@@ -168,6 +171,23 @@ export async function resolveIncludes(workingDirectory: string, include: readonl
   return files;
 }
 
+/**
+ * The content hash of a build: sha256 over one line per file, `<sha256 of the file>  <path>`, the
+ * binary first (as `<binary>`, so the hash does not depend on the artifact's name), then the
+ * include files in path order. Two builds with the same hash ship the same bytes.
+ */
+export async function contentHash(binaryPath: string, files: readonly IncludedFile[]): Promise<string> {
+  const lines = [`${await fileSha256(binaryPath)}  <binary>`];
+  for (const f of files) lines.push(`${await fileSha256(f.absolutePath)}  ${f.relativePath}`);
+  return crypto.createHash('sha256').update(lines.join('\n') + '\n').digest('hex');
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** Packages the artifact; stops, leaving no zip behind, when `signal` aborts (the deploy's deadline). */
 export async function packageArtifact(req: PackageRequest, signal?: AbortSignal): Promise<ArtifactPackage> {
   const level = req.compressionLevel ?? 6;
@@ -183,7 +203,7 @@ export async function packageArtifact(req: PackageRequest, signal?: AbortSignal)
   });
 
   const binarySize = (await fs.promises.stat(req.binaryPath)).size;
-  const files = await resolveIncludes(req.workingDirectory, req.include, signal);
+  const files = req.files ?? (await resolveIncludes(req.workingDirectory, req.include, signal));
   const stem = artifactStem(req.artifactName);
 
   const zip = new yazl.ZipFile();
