@@ -11,7 +11,7 @@ import { setupGo } from './toolchain/install.ts';
 import { buildBinary } from './build/compile.ts';
 import { artifactName } from './build/name.ts';
 import { contentHash, packageArtifact, resolveIncludes, type ArtifactPackage, type IncludedFile } from './build/pack.ts';
-import { verifyPackage, writeManifest } from './build/prebuilt.ts';
+import { verifyPackage, writeManifest, type LoadedPackage } from './build/prebuilt.ts';
 import { connectToSite } from './signin/signin.ts';
 import type { SiteConnection } from './signin/connection.ts';
 import { KuduClient, isDirectory } from './site/kudu.ts';
@@ -174,15 +174,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
   const prebuilt = cfg.fromPackage;
   // A package built earlier (from-package) is proved to be what its manifest says before anything
   // else; otherwise this run builds, and with build-only: true stops at the package.
-  let made: Built | { baseName: string; content: string; pkg: ArtifactPackage };
-  if (prebuilt !== undefined) {
-    const pkg = await stages.run('Check package', () => verifyPackage(prebuilt, cfg, signal));
-    core.info(`Package ${prebuilt.manifest.artifact} of commit ${cfg.commit.slice(0, 10)}, built with Go ${prebuilt.manifest.goVersion} by go-azure-deploy ${prebuilt.manifest.actionVersion}: every hash matches its manifest (sha256 ${prebuilt.manifestSha256.slice(0, 12)}…).`);
-    Object.assign(facts, { goVersion: prebuilt.manifest.goVersion, zipSize: pkg.zipSize, binarySize: pkg.binarySize, packageManifest: prebuilt.manifestSha256 });
-    made = { baseName: prebuilt.manifest.artifact, content: prebuilt.manifest.content, pkg };
-  } else {
-    made = await buildHere(ctx);
-  }
+  const made = prebuilt !== undefined ? await checkPackage(ctx, prebuilt) : await buildHere(ctx);
   const { content, baseName } = made;
   core.setOutput('content-hash', content);
   if (cfg.buildOnly && 'binaryPath' in made) {
@@ -269,6 +261,16 @@ async function deploy(ctx: DeployContext): Promise<void> {
     const swapped = await stages.run('Swap', () => swapSlots(cfg, site.connection, signal));
     core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
   }
+}
+
+/** from-package: the package proved to be what its manifest says, ready for the upload stage. */
+async function checkPackage(ctx: DeployContext, prebuilt: LoadedPackage): Promise<{ baseName: string; content: string; pkg: ArtifactPackage }> {
+  const { cfg, signal, stages, facts } = ctx;
+  const { manifest, manifestSha256 } = prebuilt;
+  const pkg = await stages.run('Check package', () => verifyPackage(prebuilt, cfg, signal));
+  core.info(`Package ${manifest.artifact} of commit ${cfg.commit.slice(0, 10)}, built with Go ${manifest.goVersion} by go-azure-deploy ${manifest.actionVersion}: every hash matches its manifest (sha256 ${manifestSha256.slice(0, 12)}…).`);
+  Object.assign(facts, { goVersion: manifest.goVersion, zipSize: pkg.zipSize, binarySize: pkg.binarySize, packageManifest: manifestSha256 });
+  return { baseName: manifest.artifact, content: manifest.content, pkg };
 }
 
 /** A binary built by this run, with its include files and content hash. */
