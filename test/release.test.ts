@@ -90,7 +90,8 @@ function setPackageVersion(dir: string, version: string): void {
 }
 
 function addChangelogSection(dir: string, heading: string, body: string): void {
-  edit(dir, 'CHANGELOG.md', (t) => t.replace('## [Unreleased]\n', `## [Unreleased]\n\n${heading}\n\n${body}`));
+  // Below what Unreleased lists (merged changes not released yet), so the section holds `body` only.
+  edit(dir, 'CHANGELOG.md', (t) => t.replace(/(## \[Unreleased\]\n[^]*?)(?=## \[)/, `$1${heading}\n\n${body}`));
 }
 
 interface Run {
