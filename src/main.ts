@@ -10,7 +10,8 @@ import { ActionError, DeployTimeoutError, messageOf } from './common/errors.ts';
 import { setupGo } from './toolchain/install.ts';
 import { buildBinary } from './build/compile.ts';
 import { artifactName } from './build/name.ts';
-import { contentHash, packageArtifact, resolveIncludes } from './build/pack.ts';
+import { contentHash, packageArtifact, resolveIncludes, type ArtifactPackage, type IncludedFile } from './build/pack.ts';
+import { verifyPackage, writeManifest, type LoadedPackage } from './build/prebuilt.ts';
 import { connectToSite } from './signin/signin.ts';
 import type { SiteConnection } from './signin/connection.ts';
 import { KuduClient, isDirectory } from './site/kudu.ts';
@@ -22,8 +23,8 @@ import { pruneArtifacts } from './site/prune.ts';
 import { rollbackArtifact } from './site/rollback.ts';
 import { planDeploy } from './site/plan.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './site/history.ts';
-import { chooseArtifactName, describeRun, goingBackwards, inFlight, knownContent, whoSwitchedTo, type DeployEntry } from './site/record.ts';
-import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
+import { chooseArtifactName, choosePackagedName, describeRun, goingBackwards, inFlight, knownContent, whoSwitchedTo, type DeployEntry } from './site/record.ts';
+import { ARTIFACTS_DIR, ARTIFACT_FILE, artifactStem } from './site/layout.ts';
 import { swapSlots } from './signin/swap.ts';
 import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 
@@ -87,7 +88,7 @@ export async function run(): Promise<void> {
     await withDeadline(cfg.timeoutSeconds, stages, (signal) =>
       deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }),
     );
-    await writeSummary(facts, stages, cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
+    await writeSummary(facts, stages, cfg.buildOnly ? 'built' : cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
   } catch (err) {
     let final = err;
     if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
@@ -170,6 +171,121 @@ async function deploy(ctx: DeployContext): Promise<void> {
     return;
   }
 
+  const prebuilt = cfg.fromPackage;
+  // A package built earlier (from-package) is proved to be what its manifest says before anything
+  // else; otherwise this run builds, and with build-only: true stops at the package.
+  const made = prebuilt !== undefined ? await checkPackage(ctx, prebuilt) : await buildHere(ctx);
+  const { content, baseName } = made;
+  core.setOutput('content-hash', content);
+  if (cfg.buildOnly && 'binaryPath' in made) {
+    await buildPackage(ctx, made);
+    return;
+  }
+
+  const site = await signIn(ctx);
+  const { kudu } = site;
+  const { live, record, listing } = await stages.run('Read the site', async () => ({
+    live: await readLiveArtifact(kudu),
+    record: (await readRecord(kudu)).record,
+    listing: (await kudu.listDir(ARTIFACTS_DIR)) ?? [],
+  }));
+  facts.previousArtifact = live.name;
+  core.setOutput('previous-artifact', live.name);
+  const run = runInfo(process.env);
+
+  if (!cfg.allowOlder) {
+    const why = goingBackwards(record, live.name, cfg.commit, run);
+    if (why !== undefined) {
+      throw new ActionError(
+        `Refusing to deploy commit ${cfg.commit.slice(0, 10)}: it would take the site back to an older version. ${why}. ` +
+          `Nothing was changed; ${ARTIFACT_FILE} still names ${live.name}. ` +
+          `To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: true or rollback-to.`,
+      );
+    }
+  }
+
+  const present = (n: string): boolean => listing.some((e) => !isDirectory(e) && e.name.toLowerCase() === n.toLowerCase());
+  const choice = (prebuilt ? choosePackagedName : chooseArtifactName)(record, present, baseName, content);
+  const name = choice.name;
+  core.info(`Artifact name: ${name} (${choice.reason}).`);
+  facts.artifactName = name;
+  core.setOutput('artifact-name', name);
+
+  const pkg = 'pkg' in made ? made.pkg : await stages.run('Package', () => packageBuilt(made, name, path.join(made.workDir, `${name}.zip`), signal));
+  facts.zipSize = pkg.zipSize;
+  const alreadyThere = choice.upload ? undefined : choice.reason;
+
+  if (cfg.dryRun) {
+    const plan = await stages.run('Dry run', () =>
+      planDeploy(kudu, { artifactName: name, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere }),
+    );
+    facts.dryRunPlan = plan;
+    for (const line of plan) core.info(`would: ${line}`);
+    core.notice('Dry run: nothing on the site was changed.');
+    return;
+  }
+
+  const uploaded = await stages.run('Upload', () =>
+    uploadArtifact(kudu, pkg, name, { onProgress: uploadProgressLogger(pkg.zipSize), alreadyThere }),
+  );
+  facts.uploadSkipped = uploaded.skipped;
+  const entry = new RecordWriter(
+    kudu,
+    { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploaded', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
+    signal,
+  );
+  await entry.save();
+  if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu));
+
+  if (live.name === name) {
+    core.info(`_artifact.txt already names ${name}; nothing to switch.`);
+    ctx.state.live = live;
+  } else {
+    await stages.run('Switch', () => switchTo(site, entry, name, live));
+  }
+  await entry.save({ outcome: 'switched' });
+
+  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: name, previous: live.name });
+  await entry.publish(process.env);
+
+  const pruned = await stages.run('Prune', async () => {
+    // Another deploy's upload, not switched to yet, is never pruned under it.
+    const now = await readRecord(kudu).catch(() => ({ record }));
+    return pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous: live.name, inUse: inFlight(now.record, Date.now()) }, signal);
+  });
+  facts.pruned = pruned.deleted;
+  facts.pruneSkipped = pruned.skipped;
+
+  if (cfg.swapSlot !== '') {
+    if (!cfg.verify) core.warning(`verify is off: swapping ${cfg.slotName} into ${cfg.swapSlot} without checking the new version serves.`);
+    const swapped = await stages.run('Swap', () => swapSlots(cfg, site.connection, signal));
+    core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
+  }
+}
+
+/** from-package: the package proved to be what its manifest says, ready for the upload stage. */
+async function checkPackage(ctx: DeployContext, prebuilt: LoadedPackage): Promise<{ baseName: string; content: string; pkg: ArtifactPackage }> {
+  const { cfg, signal, stages, facts } = ctx;
+  const { manifest, manifestSha256 } = prebuilt;
+  const pkg = await stages.run('Check package', () => verifyPackage(prebuilt, cfg, signal));
+  core.info(`Package ${manifest.artifact} of commit ${cfg.commit.slice(0, 10)}, built with Go ${manifest.goVersion} by go-azure-deploy ${manifest.actionVersion}: every hash matches its manifest (sha256 ${manifestSha256.slice(0, 12)}…).`);
+  Object.assign(facts, { goVersion: manifest.goVersion, zipSize: pkg.zipSize, binarySize: pkg.binarySize, packageManifest: manifestSha256 });
+  return { baseName: manifest.artifact, content: manifest.content, pkg };
+}
+
+/** A binary built by this run, with its include files and content hash. */
+interface Built {
+  baseName: string;
+  binaryPath: string;
+  files: IncludedFile[];
+  content: string;
+  workDir: string;
+  goVersion: string;
+}
+
+/** The toolchain, build and content hash stages: a binary named `<prefix>-<commit10>`. */
+async function buildHere(ctx: DeployContext): Promise<Built> {
+  const { cfg, signal, stages, facts } = ctx;
   const prefixInput = core.getInput('artifact-prefix') !== '' ? 'artifact-prefix' : 'app-name';
   const baseName = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos, prefixInput);
 
@@ -218,95 +334,35 @@ async function deploy(ctx: DeployContext): Promise<void> {
     core.info(`Content sha256 of the binary and ${files.length} include file(s): ${content}`);
     return { files, content };
   });
+  return { baseName, binaryPath: built.binaryPath, files, content, workDir, goVersion: go.version };
+}
 
-  const site = await signIn(ctx);
-  const { kudu } = site;
-  const { live, record, listing } = await stages.run('Read the site', async () => ({
-    live: await readLiveArtifact(kudu),
-    record: (await readRecord(kudu)).record,
-    listing: (await kudu.listDir(ARTIFACTS_DIR)) ?? [],
-  }));
-  facts.previousArtifact = live.name;
-  core.setOutput('previous-artifact', live.name);
-  const run = runInfo(process.env);
+function packageBuilt(made: Built, name: string, outputPath: string, signal: AbortSignal): Promise<ArtifactPackage> {
+  return packageArtifact({ binaryPath: made.binaryPath, artifactName: name, workingDirectory: '', include: [], files: made.files, outputPath }, signal);
+}
 
-  if (!cfg.allowOlder) {
-    const why = goingBackwards(record, live.name, cfg.commit, run);
-    if (why !== undefined) {
-      throw new ActionError(
-        `Refusing to deploy commit ${cfg.commit.slice(0, 10)}: it would take the site back to an older version. ${why}. ` +
-          `Nothing was changed; ${ARTIFACT_FILE} still names ${live.name}. ` +
-          `To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: true or rollback-to.`,
-      );
-    }
-  }
-
-  const present = (n: string): boolean => listing.some((e) => !isDirectory(e) && e.name.toLowerCase() === n.toLowerCase());
-  const choice = chooseArtifactName(record, present, baseName, content);
-  const name = choice.name;
-  core.info(`Artifact name: ${name} (${choice.reason}).`);
-  facts.artifactName = name;
-  core.setOutput('artifact-name', name);
-
-  const pkg = await stages.run('Package', () =>
-    packageArtifact({
-      binaryPath: built.binaryPath,
-      artifactName: name,
-      workingDirectory: cfg.workingDirectory,
-      include: cfg.include,
-      files,
-      outputPath: path.join(workDir, `${name}.zip`),
-    }, signal),
-  );
-  facts.zipSize = pkg.zipSize;
-  const alreadyThere = choice.upload ? undefined : choice.reason;
-
-  if (cfg.dryRun) {
-    const plan = await stages.run('Dry run', () =>
-      planDeploy(kudu, { artifactName: name, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere }),
+/**
+ * build-only: the zip under the name it will have on every site, and its manifest, in a folder of
+ * their own (the package-path output) for actions/upload-artifact.
+ */
+async function buildPackage(ctx: DeployContext, made: Built): Promise<void> {
+  const { cfg, stages, facts, signal } = ctx;
+  const dir = path.join(process.env.RUNNER_TEMP || os.tmpdir(), `go-azure-package-${artifactStem(made.baseName)}`);
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  const written = await stages.run('Package', async () => {
+    const pkg = await packageBuilt(made, made.baseName, path.join(dir, `${artifactStem(made.baseName)}.zip`), signal);
+    facts.zipSize = pkg.zipSize;
+    const { manifest, manifestPath } = await writeManifest(
+      { zipPath: pkg.zipPath, artifact: made.baseName, commit: cfg.commit, goVersion: made.goVersion, goos: cfg.goos, goarch: cfg.goarch, content: made.content },
+      signal,
     );
-    facts.dryRunPlan = plan;
-    for (const line of plan) core.info(`would: ${line}`);
-    core.notice('Dry run: nothing on the site was changed.');
-    return;
-  }
-
-  const uploaded = await stages.run('Upload', () =>
-    uploadArtifact(kudu, pkg, name, { onProgress: uploadProgressLogger(pkg.zipSize), alreadyThere }),
-  );
-  facts.uploadSkipped = uploaded.skipped;
-  const entry = new RecordWriter(
-    kudu,
-    { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploaded' },
-    signal,
-  );
-  await entry.save();
-  if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu));
-
-  if (live.name === name) {
-    core.info(`_artifact.txt already names ${name}; nothing to switch.`);
-    ctx.state.live = live;
-  } else {
-    await stages.run('Switch', () => switchTo(site, entry, name, live));
-  }
-  await entry.save({ outcome: 'switched' });
-
-  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: name, previous: live.name });
-  await entry.publish(process.env);
-
-  const pruned = await stages.run('Prune', async () => {
-    // Another deploy's upload, not switched to yet, is never pruned under it.
-    const now = await readRecord(kudu).catch(() => ({ record }));
-    return pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous: live.name, inUse: inFlight(now.record, Date.now()) }, signal);
+    core.info(`Wrote ${manifestPath}: ${manifest.files.length} file(s), zip sha256 ${manifest.zip.sha256}.`);
+    return manifest;
   });
-  facts.pruned = pruned.deleted;
-  facts.pruneSkipped = pruned.skipped;
-
-  if (cfg.swapSlot !== '') {
-    if (!cfg.verify) core.warning(`verify is off: swapping ${cfg.slotName} into ${cfg.swapSlot} without checking the new version serves.`);
-    const swapped = await stages.run('Swap', () => swapSlots(cfg, site.connection, signal));
-    core.info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
-  }
+  facts.artifactName = written.artifact;
+  core.setOutput('artifact-name', written.artifact);
+  core.setOutput('package-path', dir);
+  core.notice(`Built ${written.artifact} for ${cfg.goos}/${cfg.goarch} into ${dir}; no site was changed. Deploy it with from-package.`);
 }
 
 /**

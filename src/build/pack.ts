@@ -177,12 +177,23 @@ export async function resolveIncludes(workingDirectory: string, include: readonl
  * include files in path order. Two builds with the same hash ship the same bytes.
  */
 export async function contentHash(binaryPath: string, files: readonly IncludedFile[]): Promise<string> {
-  const lines = [`${await fileSha256(binaryPath)}  <binary>`];
-  for (const f of files) lines.push(`${await fileSha256(f.absolutePath)}  ${f.relativePath}`);
+  const hashed: { relativePath: string; sha256: string }[] = [];
+  for (const f of files) hashed.push({ relativePath: f.relativePath, sha256: await fileSha256(f.absolutePath) });
+  return contentHashOf(await fileSha256(binaryPath), hashed);
+}
+
+/**
+ * The content hash from the files' own sha256 (as `contentHash` computes it), the include files
+ * in path order: how a package's manifest is checked against the entries of its zip.
+ */
+export function contentHashOf(binarySha256: string, files: readonly { relativePath: string; sha256: string }[]): string {
+  const sorted = [...files].sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
+  const lines = [`${binarySha256}  <binary>`, ...sorted.map((f) => `${f.sha256}  ${f.relativePath}`)];
   return crypto.createHash('sha256').update(lines.join('\n') + '\n').digest('hex');
 }
 
-async function fileSha256(file: string): Promise<string> {
+/** sha256 (hex) of a file, read as a stream. */
+export async function fileSha256(file: string): Promise<string> {
   const hash = crypto.createHash('sha256');
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');

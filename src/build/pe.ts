@@ -1,6 +1,7 @@
 // Reads a Windows executable's headers (the PE/COFF format) to prove a build produced what the site
 // can run: an image for the right machine, 64-bit where the architecture is. Only the first few
-// kilobytes are read; nothing else about the file is trusted.
+// kilobytes are read; nothing else about the file is trusted. A package built earlier is checked the
+// same way before it is deployed, and for linux (the sandbox's shell launcher) its ELF header.
 
 import * as fs from 'node:fs/promises';
 import { ActionError } from '../common/errors.ts';
@@ -67,12 +68,51 @@ export function machineName(machine: number): string {
 }
 
 /**
- * Throws an ActionError unless `filePath` is a Windows executable image for `goarch`:
- * MZ and PE signatures, the target's COFF machine, an executable (not a DLL), and PE32+ for 64-bit.
+ * What keeps `head` (a file's first PE_HEADER_BYTES) from being a windows/`goarch` program, as
+ * `{ what, hint }` to finish "The file is …"; undefined when it is one: MZ and PE signatures, the
+ * target's COFF machine, an executable (not a DLL), and PE32+ for 64-bit.
  */
-export async function checkWindowsExecutable(filePath: string, goarch: string): Promise<PeHeader> {
+export function windowsImageProblem(head: Uint8Array, goarch: string): { what: string; hint: string } | undefined {
   const expected = PE_TARGETS[goarch];
-  if (expected === undefined) {
+  if (expected === undefined) return { what: `for goarch ${goarch}, which has no known Windows executable format`, hint: 'Use amd64, arm64 or 386.' };
+  const header = parsePeHeader(head);
+  if (typeof header === 'string') {
+    return { what: `${header}, not a windows/${goarch} program`, hint: 'Check goos, goarch, package and build-flags.' };
+  }
+  if (header.machine !== expected.machine) {
+    return { what: `a Windows executable for ${machineName(header.machine)}, not for goarch ${goarch} (${machineName(expected.machine)})`, hint: 'Check goarch and build-flags.' };
+  }
+  if (header.magic !== expected.magic) {
+    return { what: `a ${MAGIC_NAMES[header.magic] ?? `0x${header.magic.toString(16)}`} image, but windows/${goarch} needs ${MAGIC_NAMES[expected.magic]}`, hint: '' };
+  }
+  if ((header.characteristics & IMAGE_FILE_EXECUTABLE_IMAGE) === 0 || (header.characteristics & IMAGE_FILE_DLL) !== 0) {
+    return { what: 'a Windows library (DLL) or object, not a program', hint: 'Remove -buildmode from build-flags.' };
+  }
+  return undefined;
+}
+
+/** ELF e_machine numbers, per target architecture (the System V ABI supplements). */
+const ELF_MACHINES: Readonly<Record<string, number>> = { amd64: 62, arm64: 183, '386': 3, arm: 40 };
+
+/**
+ * What keeps `head` from being a program for `goos`/`goarch`, or undefined when it is one: the
+ * Windows checks above, and for linux the ELF magic and machine. Other systems are not checked.
+ */
+export function executableProblem(head: Uint8Array, goos: string, goarch: string): string | undefined {
+  if (goos === 'windows') return windowsImageProblem(head, goarch)?.what;
+  if (goos !== 'linux') return undefined;
+  const header = parsePeHeader(head);
+  if (header !== 'an ELF (Linux/Unix) executable') return `${typeof header === 'string' ? header : 'a Windows executable'}, not a linux/${goarch} program`;
+  if (head.byteLength < 20) return 'an ELF file cut short before its machine field';
+  const machine = Buffer.from(head.buffer, head.byteOffset, head.byteLength).readUInt16LE(18);
+  const expected = ELF_MACHINES[goarch];
+  if (expected !== undefined && machine !== expected) return `an ELF executable for machine ${machine}, not for goarch ${goarch} (machine ${expected})`;
+  return undefined;
+}
+
+/** Throws an ActionError unless `filePath` is a Windows executable image for `goarch` (windowsImageProblem). */
+export async function checkWindowsExecutable(filePath: string, goarch: string): Promise<PeHeader> {
+  if (PE_TARGETS[goarch] === undefined) {
     throw new ActionError(`goarch: "${goarch}" has no known Windows executable format to check; use amd64, arm64 or 386.`);
   }
   const fh = await fs.open(filePath, 'r');
@@ -84,23 +124,9 @@ export async function checkWindowsExecutable(filePath: string, goarch: string): 
   } finally {
     await fh.close();
   }
-  const what = `The build output ${filePath}`;
-  const header = parsePeHeader(head);
-  if (typeof header === 'string') {
-    throw new ActionError(`${what} is ${header}, not a windows/${goarch} program; it was not deployed. Check goos, goarch, package and build-flags.`);
+  const problem = windowsImageProblem(head, goarch);
+  if (problem !== undefined) {
+    throw new ActionError(`The build output ${filePath} is ${problem.what}; it was not deployed.${problem.hint ? ` ${problem.hint}` : ''}`);
   }
-  if (header.machine !== expected.machine) {
-    throw new ActionError(
-      `${what} is a Windows executable for ${machineName(header.machine)}, not for goarch ${goarch} (${machineName(expected.machine)}); it was not deployed. Check goarch and build-flags.`,
-    );
-  }
-  if (header.magic !== expected.magic) {
-    throw new ActionError(
-      `${what} is a ${MAGIC_NAMES[header.magic] ?? `0x${header.magic.toString(16)}`} image, but windows/${goarch} needs ${MAGIC_NAMES[expected.magic]}; it was not deployed.`,
-    );
-  }
-  if ((header.characteristics & IMAGE_FILE_EXECUTABLE_IMAGE) === 0 || (header.characteristics & IMAGE_FILE_DLL) !== 0) {
-    throw new ActionError(`${what} is a Windows library (DLL) or object, not a program; it was not deployed. Remove -buildmode from build-flags.`);
-  }
-  return header;
+  return parsePeHeader(head) as PeHeader;
 }

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
 import { checkBuildFlags } from '../build/compile.ts';
+import { loadPackage, type LoadedPackage } from '../build/prebuilt.ts';
 
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export const CLOUDS: readonly CloudName[] = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
@@ -71,7 +72,28 @@ export interface Config {
   /** Show the tail of the app's stdout log when a version does not come up: auto hides it on public repositories. */
   showAppLog: 'auto' | 'true' | 'false';
   dryRun: boolean;
+  /** Build and package only (no site is touched): the package folder is the step's output. */
+  buildOnly: boolean;
+  /** The package a build-only run wrote, to deploy instead of building (from-package). */
+  fromPackage?: LoadedPackage;
 }
+
+/**
+ * Inputs that only a deploy reads, with the default action.yml gives them (the runner passes
+ * defaults as if set): any other value given to a build-only run is refused.
+ */
+export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
+  'slot-name': 'production', 'publish-profile': '', 'client-id': '', 'tenant-id': '', 'subscription-id': '',
+  'client-secret': '', 'resource-group-name': '', audience: 'api://AzureADTokenExchange', environment: 'AzureCloud',
+  'kudu-url': '', 'swap-slot': '', keep: '3', bootstrap: 'true', verify: 'true', 'verify-timeout': '120',
+  'auto-rollback': 'true', rollback: 'false', 'rollback-to': '', 'allow-older': 'false', 'show-app-log': 'auto', 'dry-run': 'false',
+};
+
+/** Inputs that only a build reads, with their action.yml defaults: refused next to from-package. */
+export const BUILD_ONLY_INPUTS: Readonly<Record<string, string>> = {
+  'go-version': '', 'go-version-file': '', 'go-download-base-url': 'https://go.dev/dl', 'check-latest': 'false',
+  'working-directory': '.', package: '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
+};
 
 /** Reads one raw input by name, as `core.getInput` does (trimmed, '' when absent). */
 export type InputReader = (name: string) => string;
@@ -182,9 +204,28 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     }
   };
 
+  // --- build once, deploy many ---------------------------------------------------------------
+  const buildOnly = bool('build-only', false);
+  const fromPackageRaw = get('from-package');
+  const setBeyondDefault = (table: Readonly<Record<string, string>>): string[] =>
+    Object.entries(table).filter(([name, fallback]) => get(name) !== '' && get(name).toLowerCase() !== fallback.toLowerCase()).map(([name]) => name);
+  if (buildOnly && fromPackageRaw !== '') {
+    problems.push('from-package: given with build-only: true; a step either builds a package (build-only) or deploys one (from-package), not both.');
+  } else if (buildOnly) {
+    for (const name of setBeyondDefault(DEPLOY_ONLY_INPUTS)) {
+      problems.push(`${name}: only a deploy reads it, and build-only: true changes no site; give it to the step that deploys the package (from-package).`);
+    }
+  } else if (fromPackageRaw !== '') {
+    for (const name of setBeyondDefault(BUILD_ONLY_INPUTS)) {
+      problems.push(`${name}: a build setting, but from-package deploys a package built earlier (its manifest records how); set it on the build-only step, or drop from-package to build here.`);
+    }
+  }
+
   // --- the site -------------------------------------------------------------------------------
   const appName = get('app-name');
-  if (appName === '') {
+  if (appName === '' && buildOnly) {
+    if (get('artifact-prefix') === '') problems.push('app-name: a build-only run needs app-name or artifact-prefix to name the artifact; give artifact-prefix (e.g. your app\'s name) when the package goes to several sites.');
+  } else if (appName === '') {
     problems.push('app-name: required; give the name of the App Service site.');
   } else if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$|^[A-Za-z0-9]$/.test(appName)) {
     problems.push(`app-name: "${appName}" is not a valid App Service name (letters, digits and inner hyphens, at most 60).`);
@@ -241,7 +282,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   } catch {
     wdOk = false;
   }
-  if (!wdOk) {
+  if (!wdOk && fromPackageRaw === '') {
     problems.push(`working-directory: "${wdRaw}" does not exist (resolved to ${workingDirectory}); check the path, and that the repository was checked out (actions/checkout).`);
   }
   const goVersionFileRaw = get('go-version-file');
@@ -258,9 +299,24 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     );
   }
 
-  const commitRaw = get('commit') || (env.GITHUB_SHA ?? '').trim();
+  // A package carries its commit; the deploy job's own commit may be another (a later re-run).
+  let fromPackage: LoadedPackage | undefined;
+  if (fromPackageRaw !== '' && !buildOnly && GO_TARGETS.has(`${goos}/${goarch}`)) {
+    const found = loadPackage(fromPackageRaw, cwd, { goos, goarch });
+    problems.push(...found.problems);
+    fromPackage = found.loaded;
+    const given = get('commit').toLowerCase();
+    if (fromPackage !== undefined && given !== '' && !fromPackage.manifest.commit.startsWith(given) && !given.startsWith(fromPackage.manifest.commit)) {
+      problems.push(`commit: "${given}" is not the commit the package was built from (${fromPackage.manifest.commit}); drop commit, or deploy the package of that commit.`);
+    }
+    if (get('rollback') !== '' && bool('rollback', false)) problems.push('rollback: true builds and uploads nothing; drop from-package, or rollback.');
+    if (get('rollback-to') !== '') problems.push('rollback-to: rolls back to a version on the site; drop from-package, or rollback-to.');
+  }
+  const commitRaw = fromPackage?.manifest.commit ?? (get('commit') || (env.GITHUB_SHA ?? '').trim());
   let commit = commitRaw.toLowerCase();
-  if (commitRaw === '') {
+  if (commitRaw === '' && fromPackageRaw !== '') {
+    // from-package's own problem says why there is no commit.
+  } else if (commitRaw === '') {
     problems.push('commit: not given and GITHUB_SHA is not set; pass the commit SHA the binary is built from.');
   } else if (!/^[0-9a-f]{10,64}$/.test(commit)) {
     problems.push(`commit: "${commitRaw}" must be at least 10 hexadecimal digits of a commit SHA.`);
@@ -325,6 +381,8 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     allowOlder: bool('allow-older', false),
     showAppLog,
     dryRun: bool('dry-run', false),
+    buildOnly,
+    fromPackage,
   };
   if (cfg.rollbackTo !== '') cfg.rollback = true;
 

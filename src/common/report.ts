@@ -47,6 +47,8 @@ export interface DeployFacts {
   /** Verification per instance ('' = whichever instance answered). */
   instances?: { instance: string; ok: boolean; seen: string[] }[];
   dryRunPlan?: string[];
+  /** sha256 of the manifest of the package deployed (from-package). */
+  packageManifest?: string;
 }
 
 /** Writes the job summary; a failure to write it is a warning, never a failed deploy. */
@@ -62,6 +64,7 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
     ['Toolchain cache hit', facts.toolchainCacheHit === undefined ? '' : String(facts.toolchainCacheHit)],
     ['Binary size', mib(facts.binarySize)],
     ['Zip size', mib(facts.zipSize)],
+    ['From package (manifest sha256)', facts.packageManifest ?? ''],
     ['Previous artifact', facts.previousArtifact ?? ''],
     ['Upload', facts.uploadSkipped === undefined ? '' : facts.uploadSkipped ? 'skipped: already on the site' : 'uploaded'],
     ['Pruned', (facts.pruned ?? []).join(', ')],

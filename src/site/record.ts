@@ -3,6 +3,8 @@
 // through the Kudu client. It lives in site/wwwroot/_deploys.json (layout.ts, RECORD_FILE), which
 // the launcher, the Go package and prune never read. See README, "The deploy record".
 
+import { ActionError } from '../common/errors.ts';
+
 /** Entries kept; the oldest go first. 50 entries are about 25 KB of JSON. */
 export const RECORD_LIMIT = 50;
 
@@ -45,6 +47,12 @@ export interface DeployEntry {
   instances?: number;
   /** One line on the outcome, at most DETAIL_LIMIT characters. */
   detail?: string;
+  /**
+   * `package` when the artifact came from a package built earlier (from-package) rather than a build
+   * in this run; then `manifest` is the sha256 of that package's manifest file.
+   */
+  source?: 'package';
+  manifest?: string;
 }
 
 export interface DeployRecord {
@@ -238,6 +246,27 @@ export function chooseArtifactName(
   };
 }
 
+/**
+ * The name for a package built earlier: always the name it was built with, so every site runs the
+ * same file. `upload` is false when the record shows it on the site with this content; a file of
+ * that name with other (or unknown) content is never overwritten, so the deploy is refused.
+ */
+export function choosePackagedName(
+  record: DeployRecord,
+  present: (name: string) => boolean,
+  name: string,
+  content: string,
+): { name: string; upload: boolean; reason: string } {
+  if (!present(name)) return { name, upload: true, reason: `${name} is not on the site yet` };
+  const known = knownContent(record, name);
+  if (known === content) return { name, upload: false, reason: `${name} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
+  throw new ActionError(
+    `${name} is on the site already, and it is ${known === '' ? 'a build the deploy record has no content hash for' : `another build (sha256 ${known.slice(0, 12)}…)`}, ` +
+      `not this package (sha256 ${content.slice(0, 12)}…). A package keeps its name on every site, so it was not uploaded and nothing was changed. ` +
+      `Build the package with another artifact-prefix, or deploy this commit by building it here (without from-package).`,
+  );
+}
+
 /** `site-0123456789.exe` → `site-0123456789-abcdef.exe`: six hex digits of the content hash. */
 export function withContentSuffix(base: string, content: string): string {
   const m = /^(.*?)(\.exe)?$/i.exec(base) as RegExpExecArray;
@@ -255,7 +284,7 @@ export function kuduDeployment(e: DeployEntry, runUrl: string): Record<string, u
   return {
     // 4 = Success, 3 = Failed: the only two Kudu accepts for a deployment made by another tool.
     status: ok ? 4 : 3,
-    message: `${what} ${e.artifact} (commit ${e.commit.slice(0, 10)}): ${how}${e.detail ? ` — ${e.detail}` : ''}`,
+    message: `${what} ${e.artifact} (commit ${e.commit.slice(0, 10)}${e.manifest ? `, from package manifest sha256 ${e.manifest.slice(0, 12)}…` : ''}): ${how}${e.detail ? ` — ${e.detail}` : ''}`,
     author: e.run.actor || 'go-azure-deploy',
     deployer: 'go-azure-deploy',
     start_time: e.at,
