@@ -32,7 +32,7 @@ try {
     const t0 = performance.now();
     const run = await runAction({
       inputs: deployInputs(site, commit),
-      env: { GITHUB_SHA: commit },
+      env: { ...site.env, GITHUB_SHA: commit },
       toolCache,
       cwd: repoRoot,
       entry: 'dist',
