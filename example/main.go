@@ -34,6 +34,10 @@ func main() {
 		goazure.WithDrainTimeout(durationEnv("EXAMPLE_DRAIN_MS", goazure.DefaultDrainTimeout)),
 		goazure.WithRedirectWhileDraining(os.Getenv("EXAMPLE_REDIRECT_WHILE_DRAINING") == "1"),
 	}
+	// Every answer names the binary and, once stamped, the commit (X-Goazure-Commit).
+	if commit != "none" {
+		opts = append(opts, goazure.WithCommit(commit))
+	}
 	if err := goazure.ListenAndServe(context.Background(), srv, opts...); err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -102,28 +103,86 @@ type errNoSwitch struct{ reason string }
 
 func (e *errNoSwitch) Error() string { return e.reason }
 
-// nextArtifact decides whether _artifact.txt, whose content is content, names a version to hand
-// over to. It answers the path of that version's binary, or an error saying why not: the file
-// is empty, names the running binary, or names something that is not an existing regular file
-// (a half-written name may be the prefix of another name, or name a version's asset folder).
-// A nil error with an empty path means the file names the running binary.
-func nextArtifact(content []byte, artifactFile, running string) (string, error) {
-	// The first non-blank line, as go-azure.bat's FOR /F reads it.
-	var name string
-	for _, line := range strings.FieldsFunc(strings.TrimPrefix(string(content), "\ufeff"), func(r rune) bool { return r == '\r' || r == '\n' }) {
-		if name = strings.TrimSpace(line); name != "" {
-			break
+// MaxArtifactNameLength is the longest <name> a valid _artifact.txt may carry in
+// _target\<name>.exe; see ParseArtifact.
+const MaxArtifactNameLength = 100
+
+// MaxArtifactFileSize is the most bytes a valid _artifact.txt may hold; see ParseArtifact.
+const MaxArtifactFileSize = 256
+
+// ParseArtifact applies the rule for _artifact.txt's content, which go-azure.bat applies too,
+// and returns the binary's file name, "<name>.exe". The content is valid when it is
+//
+//   - optional spaces, then _target\ or _target/ (the folder's name in any case),
+//   - <name>: 1 to MaxArtifactNameLength characters from A-Z, a-z, 0-9, '.', '_' and '-', not
+//     starting with '.',
+//   - .exe (in lower case), then optional spaces; .exe may be left out where goazure runs on
+//     another system than Windows, which is how the action names a build for such a system,
+//
+// with at most two line-break characters (CR or LF) in all before and after it: one CRLF or LF
+// line break, as the deploy writes it, or none. The whole content is at most
+// MaxArtifactFileSize bytes. Nothing else is allowed: no byte order mark,
+// tab, quote, other folder or second line. The binary therefore always lies directly in the
+// _target folder beside _artifact.txt, and its name means the same to goazure and to cmd.exe.
+func ParseArtifact(content []byte) (string, error) {
+	if len(content) > MaxArtifactFileSize {
+		return "", fmt.Errorf("it has %d bytes; at most %d are allowed", len(content), MaxArtifactFileSize)
+	}
+	s := string(content)
+	line := strings.TrimRight(strings.TrimLeft(s, "\r\n"), "\r\n")
+	if line == "" {
+		return "", errors.New("it is empty")
+	}
+	if n := len(s) - len(line); n > 2 {
+		return "", fmt.Errorf("it has %d line-break characters around the name; at most one line break (CRLF or LF) is allowed", n)
+	}
+	line = strings.Trim(line, " ")
+	for i := 0; i < len(line); i++ {
+		if !artifactChar(line[i]) && line[i] != '\\' && line[i] != '/' {
+			return "", fmt.Errorf("%q has the character %q, which is not allowed (only A-Z, a-z, 0-9, '.', '_', '-' and the separator after %s)", line, line[i:i+1], TargetDirName)
 		}
 	}
-	if name == "" {
-		return "", &errNoSwitch{fmt.Sprintf("%s is empty", artifactFile)}
+	prefix := len(TargetDirName) + 1
+	if len(line) < prefix || line[:prefix-1] != TargetDirName || (line[prefix-1] != '\\' && line[prefix-1] != '/') {
+		return "", fmt.Errorf("%q does not start with %s\\", line, TargetDirName)
 	}
-	// The file uses Windows separators; accept either on every system.
-	name = strings.ReplaceAll(name, `\`, "/")
-	if filepath.IsAbs(name) || strings.HasPrefix(name, "/") {
-		return "", &errNoSwitch{fmt.Sprintf("%s names %q, which is not a path relative to its folder", artifactFile, name)}
+	file := line[prefix:]
+	name, ok := strings.CutSuffix(file, ".exe")
+	switch {
+	case !ok && exeRequired:
+		return "", fmt.Errorf("%q does not end in .exe", line)
+	case strings.ContainsAny(file, "\\/"):
+		return "", fmt.Errorf("%q names a file in a folder under %s; the binary must lie directly in %s", line, TargetDirName, TargetDirName)
+	case name == "":
+		return "", fmt.Errorf("%q has no name before .exe", line)
+	case name[0] == '.':
+		return "", fmt.Errorf("%q names a file starting with '.'", line)
+	case len(name) > MaxArtifactNameLength:
+		return "", fmt.Errorf("%q has a name of %d characters; at most %d are allowed", line, len(name), MaxArtifactNameLength)
 	}
-	target := filepath.Join(filepath.Dir(artifactFile), filepath.FromSlash(name))
+	return file, nil
+}
+
+// exeRequired says whether the binary's name must end in .exe: on Windows, where go-azure.bat
+// applies the same rule. The tests set it to check the Windows rule on every system.
+var exeRequired = runtime.GOOS == "windows"
+
+// artifactChar reports whether c may appear in the name of a binary _artifact.txt names.
+func artifactChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// nextArtifact decides whether _artifact.txt, whose content is content, names a version to hand
+// over to. It answers the path of that version's binary, or an error saying why not: the content
+// breaks the rule of ParseArtifact, names the running binary, or names something that is not an
+// existing regular file (a half-written name may be the prefix of another name).
+// A nil error with an empty path means the file names the running binary.
+func nextArtifact(content []byte, artifactFile, running string) (string, error) {
+	name, err := ParseArtifact(content)
+	if err != nil {
+		return "", &errNoSwitch{fmt.Sprintf("%s is not valid: %v", artifactFile, err)}
+	}
+	target := filepath.Join(filepath.Dir(artifactFile), TargetDirName, name)
 	if running != "" && samePath(target, running) {
 		return "", nil
 	}

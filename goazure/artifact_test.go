@@ -1,6 +1,7 @@
 package goazure
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,7 @@ import (
 // site lays out an app folder: _target holding the running binary and other versions.
 func site(t *testing.T) (appDir, running string) {
 	t.Helper()
-	appDir = t.TempDir()
+	appDir = tempDir(t)
 	target := filepath.Join(appDir, TargetDirName)
 	if err := os.MkdirAll(filepath.Join(target, "site-bbbbbbbbbb"), 0o755); err != nil {
 		t.Fatal(err)
@@ -23,50 +24,164 @@ func site(t *testing.T) (appDir, running string) {
 	return appDir, filepath.Join(target, "site-aaaaaaaaaa.exe")
 }
 
-func TestNextArtifact(t *testing.T) {
-	appDir, running := site(t)
-	file := filepath.Join(appDir, ArtifactFileName)
-	newer := filepath.Join(appDir, TargetDirName, "site-bbbbbbbbbb.exe")
-	cases := []struct {
-		name     string
-		content  string
-		want     string
-		noSwitch string // part of the reason not to switch; "" when there is none
-	}{
-		{"CRLF, as the deploy writes it", "_target\\site-bbbbbbbbbb.exe\r\n", newer, ""},
-		{"no final newline", "_target\\site-bbbbbbbbbb.exe", newer, ""},
-		{"LF and forward slashes", "_target/site-bbbbbbbbbb.exe\n", newer, ""},
-		{"byte order mark and blanks", "\ufeff  _target\\site-bbbbbbbbbb.exe  \r\n", newer, ""},
-		{"a space in the name", "_target\\with space.exe\r\n", filepath.Join(appDir, TargetDirName, "with space.exe"), ""},
-		{"the running binary", "_target\\site-aaaaaaaaaa.exe\r\n", "", ""},
-		{"the running binary, other case", "_TARGET\\SITE-AAAAAAAAAA.EXE\r\n", "", ""},
-		{"empty", "", "", "is empty"},
-		{"only a line break", "\r\n", "", "is empty"},
-		{"a blank line first", "\r\n_target\\site-bbbbbbbbbb.exe\r\n", newer, ""},
-		{"a half-written name", "_target\\site-bbbbb", "", "does not exist"},
-		{"a half-written name that is an asset folder", "_target\\site-bbbbbbbbbb", "", "not a file"},
-		{"a missing binary", "_target\\site-cccccccccc.exe\r\n", "", "does not exist"},
-		{"an absolute path", "/etc/passwd\r\n", "", "not a path relative"},
+// artifactTable is testdata/artifact-contents.json: contents of _artifact.txt and what each one
+// starts. test/wine.test.ts runs the real go-azure.bat under Wine against the same table.
+type artifactTable struct {
+	Files []string `json:"files"`
+	Cases []struct {
+		Name    string  `json:"name"`
+		Content string  `json:"content"`
+		Starts  *string `json:"starts"`
+	} `json:"cases"`
+}
+
+func loadArtifactTable(t *testing.T) artifactTable {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "artifact-contents.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := nextArtifact([]byte(c.content), file, running)
-			if c.noSwitch != "" {
-				if err == nil || !strings.Contains(err.Error(), c.noSwitch) {
-					t.Fatalf("nextArtifact(%q) = %q, %v; want an error containing %q", c.content, got, err, c.noSwitch)
+	var table artifactTable
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatalf("testdata/artifact-contents.json: %v", err)
+	}
+	if len(table.Cases) == 0 {
+		t.Fatal("testdata/artifact-contents.json has no cases")
+	}
+	return table
+}
+
+// TestArtifactContents runs the shared table: a content starts a hand-over exactly when the
+// table says go-azure.bat starts a binary, and to that binary. Every file the invalid contents
+// name exists, so that they are refused by the rule, not for a missing file.
+func TestArtifactContents(t *testing.T) {
+	windowsRule(t)
+	table := loadArtifactTable(t)
+	appDir, running := site(t)
+	for _, f := range table.Files {
+		p := filepath.Join(appDir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("MZ"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(appDir, ArtifactFileName)
+	for _, c := range table.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := nextArtifact([]byte(c.Content), file, running)
+			if c.Starts == nil {
+				if err == nil {
+					t.Fatalf("nextArtifact(%q) = %q, nil; want no hand-over", c.Content, got)
 				}
 				return
 			}
-			if err != nil || got != c.want {
-				t.Fatalf("nextArtifact(%q) = %q, %v; want %q", c.content, got, err, c.want)
+			want := filepath.Join(appDir, TargetDirName, *c.Starts)
+			if err != nil || got != want {
+				t.Fatalf("nextArtifact(%q) = %q, %v; want %q", c.Content, got, err, want)
 			}
 		})
 	}
 }
 
+// windowsRule makes the test check the rule as it is on Windows, where go-azure.bat applies it.
+func windowsRule(t *testing.T) {
+	saved := exeRequired
+	exeRequired = true
+	t.Cleanup(func() { exeRequired = saved })
+}
+
+func TestParseArtifactReasons(t *testing.T) {
+	windowsRule(t)
+	cases := []struct{ content, reason string }{
+		{"", "is empty"},
+		{"\r\n\r\n", "is empty"},
+		{"_target\\a.exe\r\n\r\n", "4 line-break characters"},
+		{strings.Repeat(" ", 250) + "_target\\a.exe", "at most 256"},
+		{"_target\\a b.exe", `the character " "`},
+		{"\ufeff_target\\a.exe", `the character "\xef"`},
+		{"_target\\..\\evil.exe", "in a folder under _target"},
+		{"other\\a.exe", "does not start with _target"},
+		{"_target\\a.com", "does not end in .exe"},
+		{"_target\\a.EXE", "does not end in .exe"},
+		{"_TARGET\\a.exe", "does not start with _target"},
+		{"_target\\.exe", "no name before .exe"},
+		{"_target\\.a.exe", "starting with '.'"},
+		{"_target\\" + strings.Repeat("a", MaxArtifactNameLength+1) + ".exe", "at most 100"},
+	}
+	for _, c := range cases {
+		if _, err := ParseArtifact([]byte(c.content)); err == nil || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("ParseArtifact(%q) = %v; want an error containing %q", c.content, err, c.reason)
+		}
+	}
+	if got, err := ParseArtifact([]byte("_target\\" + strings.Repeat("a", MaxArtifactNameLength) + ".exe\r\n")); err != nil || len(got) != MaxArtifactNameLength+4 {
+		t.Errorf("a name of the longest length: %q, %v", got, err)
+	}
+}
+
+// TestArtifactNamesOfTheDeploy checks that names the deploy gives a binary,
+// <prefix>-<commit10>.exe with a prefix of at most 40 characters from a-z, 0-9, '.', '_', '-'
+// (src/build/name.ts), are inside the rule. test/goazure.test.ts runs it with GOAZURE_DEPLOY_NAMES
+// naming a file of names the action's own namer made, one a line.
+func TestArtifactNamesOfTheDeploy(t *testing.T) {
+	windowsRule(t)
+	names := []string{"site-0123456789.exe", "a-0000000000.exe", "my.app_v2-abcdef0123.exe", strings.Repeat("x", 40) + "-0123456789.exe"}
+	if file := os.Getenv("GOAZURE_DEPLOY_NAMES"); file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = strings.Fields(string(b))
+		t.Logf("%d names from %s", len(names), file)
+	}
+	for _, name := range names {
+		got, err := ParseArtifact([]byte("_target\\" + name + "\r\n"))
+		if err != nil || got != name {
+			t.Errorf("ParseArtifact(_target\\%s) = %q, %v", name, got, err)
+		}
+	}
+}
+
+// TestNonWindowsNames: on another system the action names a build without .exe, and the sandbox
+// runs such builds; the rest of the rule holds there too.
+func TestNonWindowsNames(t *testing.T) {
+	saved := exeRequired
+	exeRequired = false
+	t.Cleanup(func() { exeRequired = saved })
+	if got, err := ParseArtifact([]byte("_target\\site-0123456789\r\n")); err != nil || got != "site-0123456789" {
+		t.Errorf("a name without .exe: %q, %v", got, err)
+	}
+	if got, err := ParseArtifact([]byte("_target\\site-0123456789.exe")); err != nil || got != "site-0123456789.exe" {
+		t.Errorf("a name with .exe: %q, %v", got, err)
+	}
+	for _, content := range []string{"_target\\.hidden", "_target\\..\\evil", "_target\\a b", "evil", "_target\\" + strings.Repeat("a", MaxArtifactNameLength+1)} {
+		if got, err := ParseArtifact([]byte(content)); err == nil {
+			t.Errorf("ParseArtifact(%q) = %q; want an error", content, got)
+		}
+	}
+}
+
+func TestNextArtifactNamesTheRunningBinary(t *testing.T) {
+	appDir, running := site(t)
+	file := filepath.Join(appDir, ArtifactFileName)
+	for _, content := range []string{"_target\\site-aaaaaaaaaa.exe\r\n", "_target\\SITE-AAAAAAAAAA.exe\r\n"} {
+		if got, err := nextArtifact([]byte(content), file, running); err != nil || got != "" {
+			t.Errorf("nextArtifact(%q) = %q, %v; want the running binary (no hand-over, no error)", content, got, err)
+		}
+	}
+	// An asset folder named like a binary is not a binary.
+	if err := os.MkdirAll(filepath.Join(appDir, TargetDirName, "dir.exe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nextArtifact([]byte("_target\\dir.exe"), file, running); err == nil || !strings.Contains(err.Error(), "not a file") {
+		t.Errorf("a folder: %v, want not a file", err)
+	}
+}
+
 func TestFindArtifactFile(t *testing.T) {
 	appDir, running := site(t)
-	home := t.TempDir()
+	home := tempDir(t)
 	homeFile := filepath.Join(home, "site", "wwwroot", ArtifactFileName)
 
 	if got := findArtifactFile("/x/_artifact.txt", running, home); got != "/x/_artifact.txt" {
@@ -75,7 +190,7 @@ func TestFindArtifactFile(t *testing.T) {
 	if got, want := findArtifactFile("", running, home), filepath.Join(appDir, ArtifactFileName); got != want {
 		t.Errorf("a binary in _target: got %q, want %q", got, want)
 	}
-	outside := filepath.Join(t.TempDir(), "app")
+	outside := filepath.Join(tempDir(t), "app")
 	if got := findArtifactFile("", outside, home); got != "" {
 		t.Errorf("a binary outside _target, no file under HOME: got %q, want none", got)
 	}
@@ -136,7 +251,7 @@ func TestAppDirAndAssetDir(t *testing.T) {
 	if got, want := assetDirFor(running), filepath.Join(appDir, TargetDirName, "site-aaaaaaaaaa"); got != want {
 		t.Errorf("assetDirFor(%q) = %q, want %q", running, got, want)
 	}
-	dev := filepath.Join(t.TempDir(), "app")
+	dev := filepath.Join(tempDir(t), "app")
 	if got := appDirFor(dev); got != filepath.Dir(dev) {
 		t.Errorf("outside _target, appDirFor = %q, want the binary's folder", got)
 	}

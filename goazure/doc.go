@@ -33,6 +33,19 @@
 // [WithRedirectWhileDraining] removes even those for clients that follow redirects.
 // [WithDrainTimeout] bounds the whole hand-over.
 //
+// _artifact.txt must hold exactly one name of the form "_target\<name>.exe" (or with "/"):
+// spaces may surround it, with at most one line break (CRLF or LF) around it, and <name> keeps
+// to A-Z, a-z, 0-9, '.', '_' and '-', does not start with '.' and has at most 100 characters;
+// see [ParseArtifact]. Only on Windows is ".exe" required: a build for another system has none.
+// The binary therefore always lies directly in _target. The launcher go-azure.bat applies the
+// same rule and refuses to start anything else, so goazure never hands over to a version the
+// launcher would not start, or would start differently.
+//
+// Every answer from the app's handler carries the header X-Goazure-Artifact, the running
+// binary's file name (for example "site-0123456789.exe"), and X-Goazure-Commit, the commit given
+// with [WithCommit] or else the vcs.revision Go recorded in the binary; a header whose value is
+// unknown is left out. Both are worked out once, when the server starts.
+//
 // Static files and templates shipped with a version live in _target/<name>/, beside the binary;
 // [AssetDir] and [AppDir] resolve them relative to the deployed binary rather than the working
 // directory.

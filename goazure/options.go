@@ -29,6 +29,7 @@ type config struct {
 	logger       *slog.Logger
 	artifactFile string
 	redirect     bool
+	commit       string
 	onShutdown   []func()
 	// onListen, when set, is told the address the server listens on; the tests use it to reach
 	// a server bound to port 0.
@@ -112,4 +113,12 @@ func WithRedirectWhileDraining(on bool) Option {
 // http.Server.RegisterOnShutdown run later, when the drained server is shut down.
 func WithOnShutdown(f func()) Option {
 	return func(c *config) { c.onShutdown = append(c.onShutdown, f) }
+}
+
+// WithCommit names the commit the binary was built from, for the X-Goazure-Commit header on
+// every answer; pass what the build stamped, for example with -ldflags "-X main.commit=...".
+// Without it (or with ""), the header carries the vcs.revision Go records in the binary when it
+// is built in a repository (see runtime/debug.ReadBuildInfo), and is left out when there is none.
+func WithCommit(commit string) Option {
+	return func(c *config) { c.commit = commit }
 }

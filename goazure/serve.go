@@ -23,7 +23,7 @@ var ErrDrainTimeout = errors.New("goazure: drain timeout reached with requests s
 // ListenAndServe serves srv on the platform's port and returns once it has handed over to a newly
 // deployed version, or after SIGINT, SIGTERM or the end of ctx, each of which starts the same
 // hand-over. It returns nil after a complete hand-over, ErrDrainTimeout when the drain timeout cut
-// requests off, and any other error when it could not listen.
+// requests off, and any other error when it could not listen or shutting the server down failed.
 //
 // The port is HTTP_PLATFORM_PORT's, on 127.0.0.1 where HttpPlatformHandler connects; without it,
 // WithPort's, else a "-port N" argument's, else the port of srv.Addr, else DefaultPort, on the host
@@ -97,6 +97,8 @@ func portArg(args []string) string {
 
 // drainer tracks the requests the app's handler is running and carries the hand-over's state.
 type drainer struct {
+	// ident names the version on every answer.
+	ident    identity
 	mu       sync.Mutex
 	draining bool
 	redirect bool
@@ -120,12 +122,13 @@ type drainer struct {
 	ended chan struct{}
 }
 
-func newDrainer(redirect bool) *drainer {
-	return &drainer{redirect: redirect, idle: make(chan struct{}), quiet: make(chan struct{}), release: make(chan struct{}), ended: make(chan struct{}), flushed: make(chan struct{}, 1)}
+func newDrainer(redirect bool, ident identity) *drainer {
+	return &drainer{redirect: redirect, ident: ident, idle: make(chan struct{}), quiet: make(chan struct{}), release: make(chan struct{}), ended: make(chan struct{}), flushed: make(chan struct{}, 1)}
 }
 
 func (d *drainer) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.ident.set(w.Header())
 		d.mu.Lock()
 		if d.draining && d.redirect {
 			d.unflushed++
@@ -293,7 +296,7 @@ func (l *closeOnceListener) Close() error {
 func serve(ctx context.Context, srv *http.Server, raw net.Listener, cfg *config) error {
 	log := cfg.logger
 	ln := &closeOnceListener{Listener: raw}
-	d := newDrainer(cfg.redirect)
+	d := newDrainer(cfg.redirect, newIdentity(executable(), cfg.commit))
 	h := srv.Handler
 	if h == nil {
 		h = http.DefaultServeMux
@@ -478,11 +481,18 @@ func drain(srv *http.Server, ln *closeOnceListener, d *drainer, cfg *config, ser
 	return finish(log, started, timedOut, err, d)
 }
 
+// finish reports how the drain ended. Only the drain timeout, whether the wait for running
+// requests or Shutdown ran out of it, is ErrDrainTimeout; any other error from Shutdown (closing
+// the listener, for one) is returned as it is, wrapped.
 func finish(log *slog.Logger, started time.Time, timedOut bool, err error, d *drainer) error {
 	elapsed := time.Since(started).Round(time.Millisecond)
-	if timedOut || err != nil {
+	if timedOut || errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("goazure: drain timeout reached; remaining requests cut off", "after", elapsed, "running", d.running())
 		return ErrDrainTimeout
+	}
+	if err != nil {
+		log.Warn("goazure: shutting down failed", "after", elapsed, "error", err)
+		return fmt.Errorf("goazure: shutting down: %w", err)
 	}
 	log.Info("goazure: drained", "after", elapsed)
 	return nil

@@ -16,6 +16,13 @@ if [ -z "$name" ]; then
   echo "go-azure.sh: \"$list\" names no binary (it is empty); deploy an artifact again." >&2
   exit 3
 fi
+# The name part of goazure's rule (ParseArtifact in goazure/artifact.go), which go-azure.bat applies
+# in full: a binary directly in _target, with a name of A-Z, a-z, 0-9, ".", "_" and "-". Off
+# Windows, goazure does not require ".exe": the action names a Linux build without it.
+if ! printf '%s' "$name" | grep -Eq '^_target/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}([.]exe)?$'; then
+  echo "go-azure.sh: \"$list\" is not one line \"_target\\<name>.exe\" with a name of A-Z, a-z, 0-9, \".\", \"_\" and \"-\"; nothing was started. Deploy an artifact again." >&2
+  exit 5
+fi
 exe="$root/$name"
 if [ ! -f "$exe" ]; then
   echo "go-azure.sh: \"$exe\", named by \"$list\", does not exist; deploy that artifact again." >&2
@@ -23,5 +30,5 @@ if [ ! -f "$exe" ]; then
 fi
 # Windows runs any file it is given; a binary unpacked from a zip on Linux may lack the execute bit.
 [ -x "$exe" ] || chmod +x "$exe" 2>/dev/null
-cd "$root" || exit 5
+cd "$root" || exit 6
 exec "$exe" "$@"

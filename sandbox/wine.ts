@@ -99,8 +99,8 @@ export function forwarderDll(dllName: string, name: string, target: string): Buf
   return Buffer.concat([headers, edata]);
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProcessRun> {
-  return runProcess(cmd, args, { env, timeoutMs });
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<ProcessRun> {
+  return runProcess(cmd, args, { env, timeoutMs, cwd });
 }
 
 /** The variables that point Wine at a prefix, quietly and without offering to install Mono or Gecko. */
@@ -153,6 +153,14 @@ export async function ensureWinePrefix(prefix = defaultWinePrefix): Promise<stri
 /** Runs `wine cmd /c <bat> <args…>` and collects its exit code and output. */
 export function wineCmd(prefix: string, bat: string, args: string[], timeoutMs = 60_000, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
   return run('wine', ['cmd', '/c', bat, ...args], { ...wineEnv(prefix), ...extraEnv }, timeoutMs);
+}
+
+/**
+ * Runs a Windows program as `wine <exe> <args…>` in the folder cwd, and collects its exit code and
+ * output. The program runs in the `wine` process itself, so the timeout's SIGKILL to that PID ends it.
+ */
+export function wineExe(prefix: string, exe: string, args: string[], timeoutMs = 60_000, cwd?: string): Promise<{ code: number | null; output: string }> {
+  return run('wine', [exe, ...args], wineEnv(prefix), timeoutMs, cwd);
 }
 
 /** Stops the prefix's wineserver (and with it every Wine process of that prefix only). */

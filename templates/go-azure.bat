@@ -1,36 +1,91 @@
 @echo off
 rem go-azure.bat: the launcher HttpPlatformHandler runs (web.config's processPath).
-rem It starts the binary that _artifact.txt, in this script's own folder, names (a path relative
-rem to that folder, e.g. _target\site-0123456789.exe) and passes on every argument (the port).
-rem Anything it cannot do ends with one line on stderr, which HttpPlatformHandler writes to the
-rem stdout log, and a non-zero exit code.
+rem It starts the binary that _artifact.txt, in this script's own folder, names and passes on
+rem every argument (the port). Anything it cannot do ends with one line on stderr, which
+rem HttpPlatformHandler writes to the stdout log, and a non-zero exit code.
+rem
+rem _artifact.txt must follow the rule goazure applies before it hands over (ParseArtifact in
+rem goazure/artifact.go), so that both read the same binary out of it:
+rem   optional spaces, "_target\" or "_target/", <name>, ".exe", optional spaces,
+rem   with at most two line-break characters (CR or LF) before and after it in all;
+rem   <name> is 1 to 100 characters from A-Z a-z 0-9 . _ - and does not start with ".";
+rem   the whole file is at most 256 bytes.
+rem Any other content (a second line, a tab, a quote, an ampersand, percent sign, caret,
+rem exclamation mark, angle bracket or pipe, another folder) is
+rem refused before any of it reaches a command line, and nothing is started.
 setlocal EnableExtensions DisableDelayedExpansion
 
 set "GO_AZURE_ROOT=%~dp0"
 set "GO_AZURE_LIST=%~dp0_artifact.txt"
 if not exist "%GO_AZURE_LIST%" goto :no_list
 
-rem FOR /F reads the first non-empty line whether it ends in CRLF, in LF or in nothing at all.
-set "GO_AZURE_ARTIFACT="
-for /f "usebackq tokens=* delims=" %%L in ("%GO_AZURE_LIST%") do (
-  if not defined GO_AZURE_ARTIFACT set "GO_AZURE_ARTIFACT=%%L"
-)
-if not defined GO_AZURE_ARTIFACT goto :empty_list
+rem The rule allows at most 256 bytes, which also bounds the work below.
+for %%F in ("%GO_AZURE_LIST%") do if %%~zF GTR 256 goto :invalid
 
-rem Blanks around the name would make the path name a file that does not exist.
-:trim_start
-if "%GO_AZURE_ARTIFACT:~0,1%"==" " (
-  set "GO_AZURE_ARTIFACT=%GO_AZURE_ARTIFACT:~1%"
-  goto :trim_start
+rem FOR /F skips empty lines, and lines that start with its eol character. Counting the lines
+rem once with eol=; and once with eol=| sees every other line in at least one of the counts.
+rem FOR variables are expanded after the line is parsed, so %%L is never read as a command.
+set "GO_AZURE_LINE="
+set /a GO_AZURE_LINES1=0, GO_AZURE_LINES2=0
+for /f "usebackq eol=; delims=" %%L in ("%GO_AZURE_LIST%") do (
+  set "GO_AZURE_X=%%L"
+  if defined GO_AZURE_X (
+    set /a GO_AZURE_LINES1+=1
+    set "GO_AZURE_LINE=%%L"
+  )
 )
-:trim_end
-if "%GO_AZURE_ARTIFACT:~-1%"==" " (
-  set "GO_AZURE_ARTIFACT=%GO_AZURE_ARTIFACT:~0,-1%"
-  goto :trim_end
+for /f "usebackq eol=| delims=" %%L in ("%GO_AZURE_LIST%") do (
+  set "GO_AZURE_X=%%L"
+  if defined GO_AZURE_X set /a GO_AZURE_LINES2+=1
 )
-set "GO_AZURE_ARTIFACT=%GO_AZURE_ARTIFACT:/=\%"
-set "GO_AZURE_EXE=%GO_AZURE_ROOT%%GO_AZURE_ARTIFACT%"
+if "%GO_AZURE_LINES1%,%GO_AZURE_LINES2%"=="0,0" goto :empty_list
+if not "%GO_AZURE_LINES1%,%GO_AZURE_LINES2%"=="1,1" goto :invalid
+
+rem Every character must be an allowed one, a separator or a space: split the file at those, and
+rem any piece left over is a character outside the rule. Again once per eol character.
+set "GO_AZURE_BAD="
+for /f "usebackq eol=; delims=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-\/ " %%C in ("%GO_AZURE_LIST%") do (
+  set "GO_AZURE_X=%%C"
+  if defined GO_AZURE_X set "GO_AZURE_BAD=1"
+)
+for /f "usebackq eol=| delims=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-\/ " %%C in ("%GO_AZURE_LIST%") do (
+  set "GO_AZURE_X=%%C"
+  if defined GO_AZURE_X set "GO_AZURE_BAD=1"
+)
+if defined GO_AZURE_BAD goto :invalid
+
+rem From here on the line holds only safe characters. FOR /F cannot see a NUL byte (the line
+rem ends there) nor count empty lines: the file's size tells whether anything but the line and
+rem at most two line-break characters is in it.
+call :length GO_AZURE_LINE
+for %%F in ("%GO_AZURE_LIST%") do set /a GO_AZURE_EXTRA=%%~zF-GO_AZURE_N
+if %GO_AZURE_EXTRA% LSS 0 goto :invalid
+if %GO_AZURE_EXTRA% GTR 2 goto :invalid
+
+rem Spaces may surround the name but not be inside it.
+set "GO_AZURE_NAME="
+set "GO_AZURE_REST="
+for /f "tokens=1,* delims= " %%A in ("%GO_AZURE_LINE%") do (
+  set "GO_AZURE_NAME=%%A"
+  set "GO_AZURE_REST=%%B"
+)
+if not defined GO_AZURE_NAME goto :invalid
+if defined GO_AZURE_REST goto :invalid
+set "GO_AZURE_NAME=%GO_AZURE_NAME:/=\%"
+if not "%GO_AZURE_NAME:~0,8%"=="_target\" goto :invalid
+set "GO_AZURE_FILE=%GO_AZURE_NAME:~8%"
+if not defined GO_AZURE_FILE goto :invalid
+if not "%GO_AZURE_FILE:~-4%"==".exe" goto :invalid
+set "GO_AZURE_STEM=%GO_AZURE_FILE:~0,-4%"
+if not defined GO_AZURE_STEM goto :invalid
+if not "%GO_AZURE_STEM:\=%"=="%GO_AZURE_STEM%" goto :invalid
+if "%GO_AZURE_STEM:~0,1%"=="." goto :invalid
+call :length GO_AZURE_STEM
+if %GO_AZURE_N% GTR 100 goto :invalid
+
+set "GO_AZURE_EXE=%GO_AZURE_ROOT%_target\%GO_AZURE_FILE%"
 if not exist "%GO_AZURE_EXE%" goto :no_binary
+if exist "%GO_AZURE_EXE%\*" goto :no_binary
 
 cd /d "%GO_AZURE_ROOT%"
 "%GO_AZURE_EXE%" %*
@@ -45,5 +100,20 @@ echo go-azure.bat: "%GO_AZURE_LIST%" names no binary (it is empty); deploy an ar
 exit /b 3
 
 :no_binary
-echo go-azure.bat: "%GO_AZURE_EXE%", named by "%GO_AZURE_LIST%", does not exist; deploy that artifact again. 1>&2
+echo go-azure.bat: "%GO_AZURE_EXE%", named by "%GO_AZURE_LIST%", does not exist or is not a file; deploy that artifact again. 1>&2
 exit /b 4
+
+:invalid
+echo go-azure.bat: "%GO_AZURE_LIST%" is not one line "_target\<name>.exe" with a name of A-Z, a-z, 0-9, ".", "_" and "-"; nothing was started. Deploy an artifact again. 1>&2
+exit /b 5
+
+:length
+rem Sets GO_AZURE_N to the length of the variable named %1, which holds only safe characters.
+rem One character at a time: Wine's cmd cannot take a substring that starts past the end.
+set /a GO_AZURE_N=0
+call set "GO_AZURE_S=%%%1%%"
+:length_next
+if not defined GO_AZURE_S exit /b 0
+set "GO_AZURE_S=%GO_AZURE_S:~1%"
+set /a GO_AZURE_N+=1
+goto :length_next

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildExampleApp, installTemplates, startIis, winePath, writeArtifact } from '../sandbox/iis.ts';
-import { ensureWinePrefix, stopWineServer, wineAvailable, wineCmd } from '../sandbox/wine.ts';
+import { ensureWinePrefix, stopWineServer, wineAvailable, wineCmd, wineExe } from '../sandbox/wine.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const skip = wineAvailable() ? false : 'wine is not installed (.ci/run installs it)';
@@ -17,14 +17,14 @@ let prefix: string;
 let work: string;
 let echoExe: string;
 
-/** A windows/amd64 program that prints its arguments and HTTP_PLATFORM_PORT, then exits 7. */
+/** A windows/amd64 program that prints its arguments, HTTP_PLATFORM_PORT and its own file name, then exits 7. */
 async function buildEcho(dir: string): Promise<string> {
   const src = path.join(dir, 'echo-src');
   fs.mkdirSync(src, { recursive: true });
   fs.writeFileSync(path.join(src, 'go.mod'), 'module echo\n\ngo 1.22\n');
   fs.writeFileSync(
     path.join(src, 'main.go'),
-    'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n\tfmt.Printf("args=%q port=%s\\n", os.Args[1:], os.Getenv("HTTP_PLATFORM_PORT"))\n\tos.Exit(7)\n}\n',
+    'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"path/filepath"\n)\n\nfunc main() {\n\texe, _ := os.Executable()\n\tfmt.Printf("args=%q port=%s exe=%s\\n", os.Args[1:], os.Getenv("HTTP_PLATFORM_PORT"), filepath.Base(exe))\n\tos.Exit(7)\n}\n',
   );
   const out = path.join(dir, 'echo.exe');
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -77,9 +77,9 @@ test('go-azure.bat runs the binary _artifact.txt names, with the arguments, and 
   assert.match(r.output, /args=\["4321" "-second"\] port=4321/);
 });
 
-test('go-azure.bat reads a name without a final newline, with LF, and with spaces in the path', { skip, timeout: 120_000 }, async () => {
-  const wwwroot = batSite('site with spaces', 'my app.exe');
-  for (const content of ['_target\\my app.exe', '_target\\my app.exe\n', '_target/my app.exe\r\n', '  _target\\my app.exe  \r\n\r\n']) {
+test('go-azure.bat reads a name without a final newline, with LF, with blanks around it, in a site folder with spaces in its path', { skip, timeout: 120_000 }, async () => {
+  const wwwroot = batSite('site with spaces', 'my-app.exe');
+  for (const content of ['_target\\my-app.exe', '_target\\my-app.exe\n', '_target/my-app.exe\r\n', '  _target\\my-app.exe  \r\n']) {
     fs.writeFileSync(path.join(wwwroot, '_artifact.txt'), content);
     const r = await runBat(wwwroot, '4321');
     assert.equal(r.code, 7, `${JSON.stringify(content)}: ${r.output}`);
@@ -101,8 +101,89 @@ test('go-azure.bat explains a missing _artifact.txt, an empty one, and a missing
   writeArtifact(wwwroot, 'site-9999999999.exe');
   const missingBinary = await runBat(wwwroot, '4321');
   assert.equal(missingBinary.code, 4, missingBinary.output);
-  assert.match(missingBinary.output, /"[^"]*site-9999999999\.exe", named by "[^"]*_artifact\.txt", does not exist; deploy that artifact again/);
+  assert.match(missingBinary.output, /"[^"]*site-9999999999\.exe", named by "[^"]*_artifact\.txt", does not exist or is not a file; deploy that artifact again/);
   assert.doesNotMatch(missingBinary.output, /args=/, 'nothing else runs');
+
+  fs.writeFileSync(path.join(wwwroot, '_artifact.txt'), '_target\\site-0123456789.exe & echo injected\r\n');
+  const invalid = await runBat(wwwroot, '4321');
+  assert.equal(invalid.code, 5, invalid.output);
+  assert.match(invalid.output, /go-azure\.bat: "[^"]*_artifact\.txt" is not one line "_target\\<name>\.exe" with a name of A-Z, a-z, 0-9, "\.", "_" and "-"; nothing was started/);
+  assert.doesNotMatch(invalid.output, /args=|injected/, 'nothing runs');
+});
+
+/** goazure/testdata/artifact-contents.json, the table goazure's Go tests run too. */
+interface ArtifactTable {
+  files: string[];
+  cases: { name: string; content: string; starts: string | null }[];
+}
+
+test('go-azure.bat starts a binary for exactly the _artifact.txt contents goazure hands over to, and the same binary', { skip, timeout: 300_000 }, async () => {
+  const table = JSON.parse(fs.readFileSync(path.join(repoRoot, 'goazure', 'testdata', 'artifact-contents.json'), 'utf8')) as ArtifactTable;
+  assert.ok(table.cases.length > 40, 'the table has its cases');
+  assert.ok(table.cases.some((c) => c.starts !== null) && table.cases.some((c) => c.starts === null), 'the table has contents that start a binary and contents that do not');
+  // One site per content, laid out as in the Go test: the running binary, the newer version's
+  // asset folder and every file an invalid content names, so that only the rule refuses them.
+  const site = (i: number, content: string): string => {
+    const wwwroot = path.join(work, `table ${i}`);
+    installTemplates(wwwroot);
+    fs.mkdirSync(path.join(wwwroot, '_target', 'site-bbbbbbbbbb'), { recursive: true });
+    for (const f of ['_target/site-aaaaaaaaaa.exe', ...table.files]) {
+      const p = path.join(wwwroot, f);
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      if (!fs.existsSync(p)) fs.linkSync(echoExe, p);
+    }
+    fs.writeFileSync(path.join(wwwroot, '_artifact.txt'), Buffer.from(content, 'utf8'));
+    return wwwroot;
+  };
+  const results: { name: string; content: string; starts: string | null; code: number | null; output: string }[] = [];
+  // A few at a time: each is one cmd.exe under Wine.
+  const queue = table.cases.map((c, i) => ({ ...c, i }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+        const wwwroot = site(c.i, c.content);
+        // Were "%GO_AZURE_TEST%" expanded, it would name a binary that exists.
+        const r = await wineCmd(prefix, `${winePath(wwwroot)}\\go-azure.bat`, ['4321'], 60_000, { GO_AZURE_TEST: 'site-bbbbbbbbbb' });
+        results.push({ ...c, ...r });
+      }
+    }),
+  );
+  const wrong: string[] = [];
+  for (const r of results) {
+    const started = /args=\["4321"\] port=\S* exe=(\S+)/.exec(r.output)?.[1] ?? null;
+    if (r.starts !== null) {
+      if (r.code !== 7 || started !== r.starts) wrong.push(`${r.name} ${JSON.stringify(r.content)}: want ${r.starts} started, got exit ${r.code}:\n${r.output}`);
+    } else if (started !== null || r.code === 7 || r.code === 0 || !/^go-azure\.bat: /m.test(r.output) || /injected/.test(r.output)) {
+      wrong.push(`${r.name} ${JSON.stringify(r.content)}: want nothing started and a refusal on stderr, got exit ${r.code}:\n${r.output}`);
+    }
+  }
+  assert.deepEqual(wrong, [], `go-azure.bat and goazure disagree on ${wrong.length} of ${results.length} contents`);
+});
+
+test('goazure tests pass as a windows/amd64 test binary under Wine (drive letters, backslashes, a file system that ignores case)', { skip, timeout: 300_000 }, async () => {
+  const exe = path.join(work, 'goazure.test.exe');
+  const build = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const c = spawn('go', ['test', '-c', '-o', exe, '.'], {
+      cwd: path.join(repoRoot, 'goazure'),
+      env: { ...process.env, GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOWORK: 'off' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    c.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    c.once('error', reject);
+    c.once('close', (code) => resolve({ code, output }));
+  });
+  assert.equal(build.code, 0, build.output);
+  // In goazure/ so that the tests find testdata/; Go's own timeout ends it first, the PID's SIGKILL
+  // after four minutes is the last resort.
+  const r = await wineExe(prefix, exe, ['-test.v', '-test.count=1', '-test.timeout=180s'], 240_000, path.join(repoRoot, 'goazure'));
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /^PASS$/m);
+  assert.doesNotMatch(r.output, /^--- FAIL/m);
+  // The Windows-only tests ran, and the shared table did.
+  assert.match(r.output, /^--- PASS: TestWindowsPaths/m);
+  assert.match(r.output, /^--- PASS: TestArtifactContents/m);
 });
 
 test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the windows/amd64 example app, and a switch hands over', { skip, timeout: 240_000 }, async (t) => {
@@ -122,6 +203,9 @@ test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the
   const first = await fetch(`${iis.url}/`);
   assert.equal(first.status, 200, await first.clone().text());
   assert.equal(await first.text(), 'v1 aaaaaaaaaa\n');
+  // The answer says which version sent it: the binary's file name and the stamped commit.
+  assert.equal(first.headers.get('x-goazure-artifact'), 'site-aaaaaaaaaa.exe');
+  assert.equal(first.headers.get('x-goazure-commit'), 'aaaaaaaaaa');
   assert.equal(iis.processes()[0]?.name, 'site-aaaaaaaaaa');
   assert.equal(iis.isLocked('site/wwwroot/_target/site-aaaaaaaaaa.exe'), true);
 
@@ -130,13 +214,17 @@ test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the
   const switchedAt = Date.now();
   writeArtifact(wwwroot, 'site-bbbbbbbbbb.exe');
   let body = '';
+  let headers = new Headers();
   while (Date.now() - switchedAt < 60_000) {
     const r = await fetch(`${iis.url}/`).catch(() => undefined);
     body = r === undefined ? '' : await r.text();
+    headers = r?.headers ?? new Headers();
     if (body.startsWith('v2')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(body, 'v2 bbbbbbbbbb\n', 'the new version answers after the switch');
+  assert.equal(headers.get('x-goazure-artifact'), 'site-bbbbbbbbbb.exe');
+  assert.equal(headers.get('x-goazure-commit'), 'bbbbbbbbbb');
   assert.equal(iis.processes()[0]?.name, 'site-bbbbbbbbbb');
   assert.equal(iis.stats().starts, 2);
 
