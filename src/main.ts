@@ -17,7 +17,8 @@ import { KuduClient } from './site/kudu.ts';
 import { uploadArtifact } from './site/upload.ts';
 import { bootstrapSite } from './site/bootstrap.ts';
 import { readCurrentArtifact, switchArtifact } from './site/switch.ts';
-import { verifyDeployment, tailOfStdoutLog, notServingHints } from './site/verify.ts';
+import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, type HealthCheck, type VerifyResult } from './site/verify.ts';
+import { runPreflight } from './site/preflight.ts';
 import { pruneArtifacts } from './site/prune.ts';
 import { rollbackArtifact } from './site/rollback.ts';
 import { planDeploy } from './site/plan.ts';
@@ -103,7 +104,12 @@ interface DeployContext {
 interface SiteContext extends DeployContext {
   connection: SiteConnection;
   kudu: KuduClient;
+  /** The health gate verify applies: health-path, else the site's health check path from ARM, else `/`. */
+  health: HealthCheck;
 }
+
+/** Consecutive healthy answers an instance must give before it counts as healthy. */
+const STABLE_CHECKS = 3;
 
 async function deploy(ctx: DeployContext): Promise<void> {
   const { cfg, signal, stages, facts } = ctx;
@@ -212,10 +218,21 @@ async function deploy(ctx: DeployContext): Promise<void> {
 
 /** Signs in to the site: from here on the stages reach it through one Kudu client. */
 async function signIn(ctx: DeployContext): Promise<SiteContext> {
-  const connection = await ctx.stages.run('Sign in', () => connectToSite(ctx.cfg, ctx.signal));
-  ctx.facts.webappUrl = connection.webappUrl;
+  const { cfg, stages, signal, facts } = ctx;
+  const connection = await stages.run('Sign in', () => connectToSite(cfg, signal));
+  facts.webappUrl = connection.webappUrl;
   core.setOutput('webapp-url', connection.webappUrl);
-  return { ...ctx, connection, kudu: new KuduClient(connection, ctx.signal) };
+  const kudu = new KuduClient(connection, signal);
+  // Before anything changes, and in a dry run too: a site this action cannot work with is refused here.
+  const label = cfg.slotName === 'production' ? cfg.appName : `${cfg.appName}/${cfg.slotName}`;
+  const pre = await stages.run('Preflight', () => runPreflight(kudu, connection, label, { bootstrap: cfg.bootstrap }, signal));
+  facts.preflight = pre.lines;
+  const fromArm = pre.facts.arm?.healthCheckPath ?? '';
+  const path = cfg.healthPath !== '' ? cfg.healthPath : fromArm !== '' ? fromArm : '/';
+  if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${fromArm}, the site's health check path in ARM.`);
+  const health: HealthCheck = { path, statuses: cfg.healthStatus, stableChecks: STABLE_CHECKS };
+  facts.healthPath = path;
+  return { ...ctx, connection, kudu, health };
 }
 
 async function rollback(site: SiteContext): Promise<void> {
@@ -242,13 +259,32 @@ interface Switch {
   previous: string;
 }
 
-function verifyServing(site: SiteContext, change: Switch, instances: string[] | undefined) {
+/** Verify with the health gate (`health`), or, going back to a version that served before, any answer from the app. */
+function verifyServing(site: SiteContext, change: Switch, instances: string[] | undefined, health?: HealthCheck) {
   return verifyDeployment(
     site.kudu,
     site.connection,
-    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: site.cfg.verifyTimeoutSeconds, instances },
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: site.cfg.verifyTimeoutSeconds, instances, health },
     site.signal,
   );
+}
+
+/**
+ * The gate, then the watch window: the new version is good when it is healthy on every instance
+ * and, with watch-seconds, stays so (same process, health checks passing) for that long.
+ */
+async function gateAndWatch(site: SiteContext, change: Switch, instances: string[] | undefined): Promise<VerifyResult> {
+  const { cfg, stages, facts } = site;
+  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, site.health));
+  facts.verification = verified.detail;
+  facts.instances = verified.instances;
+  if (!verified.ok || cfg.watchSeconds <= 0) return verified;
+  core.info(verified.detail);
+  const watched = await stages.run('Watch', () =>
+    watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: cfg.watchSeconds }, site.signal),
+  );
+  facts.verification = `${verified.detail}; ${watched.detail}`;
+  return { ...verified, ok: watched.ok, detail: watched.ok ? `${verified.detail}; ${watched.detail}` : `${watched.detail} (it had been healthy: ${verified.detail})` };
 }
 
 /**
@@ -260,9 +296,7 @@ async function verifyOrRollBack(site: SiteContext, change: Switch): Promise<void
   const { cfg, kudu, stages, facts } = site;
   const { artifact: name, previous } = change;
   const instances = await instancesOf(site);
-  const verified = await stages.run('Verify', () => verifyServing(site, change, instances));
-  facts.verification = verified.detail;
-  facts.instances = verified.instances;
+  const verified = await gateAndWatch(site, change, instances);
   if (verified.ok) {
     core.info(verified.detail);
     return;
@@ -283,7 +317,7 @@ async function verifyOrRollBack(site: SiteContext, change: Switch): Promise<void
   }
   const hints = notServingHints(name, cfg.goos).map((h) => `  - ${h}`).join('\n');
   throw new ActionError(
-    `The new version did not come up: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
+    `The new version did not come up healthy: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
       (log ? `${log}\n` : 'No stdout log was found under LogFiles.\n') +
       `Things to check:\n${hints}`,
   );
