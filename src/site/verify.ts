@@ -81,6 +81,8 @@ export interface InstanceResult {
   streak: number;
   /** The last few answers, e.g. `500 from site-0123456789.exe in 3 ms`, for the failure message. */
   answers: string[];
+  /** Why the last check was not healthy ('' when it was). */
+  why: string;
 }
 
 export interface VerifyResult {
@@ -200,7 +202,8 @@ function remember(result: InstanceResult, p: Probe, why: string): void {
   result.lastStatus = p.status;
   result.artifact = p.artifact;
   result.latencyMs = Math.round(p.latencyMs);
-  result.answers.push(why ? `${describeAnswer(p)} (${why})` : describeAnswer(p));
+  result.why = why;
+  result.answers.push(describeAnswer(p));
   if (result.answers.length > 5) result.answers.shift();
 }
 
@@ -221,7 +224,7 @@ export async function verifyDeployment(
   const path = req.health?.path ?? '/';
   const needed = req.health?.stableChecks ?? 1;
   const instances = req.instances && req.instances.length > 0 ? req.instances : [''];
-  const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [], streak: 0, answers: [] }]));
+  const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [], streak: 0, answers: [], why: '' }]));
   let lastError = '';
   let headerSeen = false;
   let headerMissing = false;
@@ -270,7 +273,7 @@ export async function verifyDeployment(
         .map(
           (r) =>
             `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}; ` +
-            `${path} answered ${r.answers.length > 0 ? r.answers.join(', ') : 'nothing'}`,
+            `${path} answered ${r.answers.length > 0 ? r.answers.join(', ') : 'nothing'}${r.why ? ` (${r.why})` : ''}`,
         )
         .join(' | ');
       const what = req.health !== undefined ? 'healthy' : 'serving';
@@ -344,7 +347,7 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
       if (failed >= limit) {
         return {
           ok: false,
-          detail: `${where}${req.artifactName} failed ${failed} health checks in a row in the watch window: ${req.health.path} answered ${inst.answers.slice(-failed).join(', ')}`,
+          detail: `${where}${req.artifactName} failed ${failed} health checks in a row in the watch window: ${req.health.path} answered ${inst.answers.slice(-failed).join(', ')} (${outcome.why})`,
         };
       }
     }
