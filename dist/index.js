@@ -4099,11 +4099,11 @@ var require_util2 = __commonJS({
     var { isUint8Array } = __require("node:util/types");
     var { webidl } = require_webidl();
     var supportedHashes = [];
-    var crypto6;
+    var crypto8;
     try {
-      crypto6 = __require("node:crypto");
+      crypto8 = __require("node:crypto");
       const possibleRelevantHashes = ["sha256", "sha384", "sha512"];
-      supportedHashes = crypto6.getHashes().filter((hash) => possibleRelevantHashes.includes(hash));
+      supportedHashes = crypto8.getHashes().filter((hash) => possibleRelevantHashes.includes(hash));
     } catch {
     }
     function responseURL(response) {
@@ -4376,7 +4376,7 @@ var require_util2 = __commonJS({
       }
     }
     function bytesMatch(bytes, metadataList) {
-      if (crypto6 === void 0) {
+      if (crypto8 === void 0) {
         return true;
       }
       const parsedMetadata = parseMetadata(metadataList);
@@ -4391,7 +4391,7 @@ var require_util2 = __commonJS({
       for (const item of metadata) {
         const algorithm = item.algo;
         const expectedValue = item.hash;
-        let actualValue = crypto6.createHash(algorithm).update(bytes).digest("base64");
+        let actualValue = crypto8.createHash(algorithm).update(bytes).digest("base64");
         if (actualValue[actualValue.length - 1] === "=") {
           if (actualValue[actualValue.length - 2] === "=") {
             actualValue = actualValue.slice(0, -2);
@@ -5455,8 +5455,8 @@ var require_body = __commonJS({
     var { multipartFormDataParser } = require_formdata_parser();
     var random;
     try {
-      const crypto6 = __require("node:crypto");
-      random = (max) => crypto6.randomInt(0, max);
+      const crypto8 = __require("node:crypto");
+      random = (max) => crypto8.randomInt(0, max);
     } catch {
       random = (max) => Math.floor(Math.random(max));
     }
@@ -17095,13 +17095,13 @@ var require_frame = __commonJS({
     "use strict";
     var { maxUnsigned16Bit } = require_constants5();
     var BUFFER_SIZE = 16386;
-    var crypto6;
+    var crypto8;
     var buffer = null;
     var bufIdx = BUFFER_SIZE;
     try {
-      crypto6 = __require("node:crypto");
+      crypto8 = __require("node:crypto");
     } catch {
-      crypto6 = {
+      crypto8 = {
         // not full compatibility, but minimum.
         randomFillSync: function randomFillSync(buffer2, _offset, _size) {
           for (let i = 0; i < buffer2.length; ++i) {
@@ -17114,7 +17114,7 @@ var require_frame = __commonJS({
     function generateMask() {
       if (bufIdx === BUFFER_SIZE) {
         bufIdx = 0;
-        crypto6.randomFillSync(buffer ??= Buffer.allocUnsafe(BUFFER_SIZE), 0, BUFFER_SIZE);
+        crypto8.randomFillSync(buffer ??= Buffer.allocUnsafe(BUFFER_SIZE), 0, BUFFER_SIZE);
       }
       return [buffer[bufIdx++], buffer[bufIdx++], buffer[bufIdx++], buffer[bufIdx++]];
     }
@@ -17186,9 +17186,9 @@ var require_connection = __commonJS({
     var { Headers: Headers3, getHeadersList } = require_headers();
     var { getDecodeSplit } = require_util2();
     var { WebsocketFrameSend } = require_frame();
-    var crypto6;
+    var crypto8;
     try {
-      crypto6 = __require("node:crypto");
+      crypto8 = __require("node:crypto");
     } catch {
     }
     function establishWebSocketConnection(url, protocols, client, ws, onEstablish, options) {
@@ -17208,7 +17208,7 @@ var require_connection = __commonJS({
         const headersList = getHeadersList(new Headers3(options.headers));
         request.headersList = headersList;
       }
-      const keyValue = crypto6.randomBytes(16).toString("base64");
+      const keyValue = crypto8.randomBytes(16).toString("base64");
       request.headersList.append("sec-websocket-key", keyValue);
       request.headersList.append("sec-websocket-version", "13");
       for (const protocol of protocols) {
@@ -17238,7 +17238,7 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest = crypto6.createHash("sha1").update(keyValue + uid).digest("base64");
+          const digest = crypto8.createHash("sha1").update(keyValue + uid).digest("base64");
           if (secWSAccept !== digest) {
             failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
@@ -22642,14 +22642,14 @@ var require_buffer_equal_constant_time = __commonJS({
 var require_jwa = __commonJS({
   "node_modules/jwa/index.js"(exports2, module) {
     var Buffer3 = require_safe_buffer().Buffer;
-    var crypto6 = __require("crypto");
+    var crypto8 = __require("crypto");
     var formatEcdsa = require_ecdsa_sig_formatter();
     var util2 = __require("util");
     var MSG_INVALID_ALGORITHM = '"%s" is not a valid algorithm.\n  Supported algorithms are:\n  "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512" and "none".';
     var MSG_INVALID_SECRET = "secret must be a string or buffer";
     var MSG_INVALID_VERIFIER_KEY = "key must be a string or a buffer";
     var MSG_INVALID_SIGNER_KEY = "key must be a string, a buffer or an object";
-    var supportsKeyObjects = typeof crypto6.createPublicKey === "function";
+    var supportsKeyObjects = typeof crypto8.createPublicKey === "function";
     if (supportsKeyObjects) {
       MSG_INVALID_VERIFIER_KEY += " or a KeyObject";
       MSG_INVALID_SECRET += "or a KeyObject";
@@ -22739,17 +22739,17 @@ var require_jwa = __commonJS({
       return function sign(thing, secret) {
         checkIsSecretKey(secret);
         thing = normalizeInput(thing);
-        var hmac = crypto6.createHmac("sha" + bits, secret);
+        var hmac = crypto8.createHmac("sha" + bits, secret);
         var sig = (hmac.update(thing), hmac.digest("base64"));
         return fromBase64(sig);
       };
     }
     var bufferEqual;
-    var timingSafeEqual = "timingSafeEqual" in crypto6 ? function timingSafeEqual2(a, b) {
+    var timingSafeEqual = "timingSafeEqual" in crypto8 ? function timingSafeEqual2(a, b) {
       if (a.byteLength !== b.byteLength) {
         return false;
       }
-      return crypto6.timingSafeEqual(a, b);
+      return crypto8.timingSafeEqual(a, b);
     } : function timingSafeEqual2(a, b) {
       if (!bufferEqual) {
         bufferEqual = require_buffer_equal_constant_time();
@@ -22766,7 +22766,7 @@ var require_jwa = __commonJS({
       return function sign(thing, privateKey) {
         checkIsPrivateKey(privateKey);
         thing = normalizeInput(thing);
-        var signer = crypto6.createSign("RSA-SHA" + bits);
+        var signer = crypto8.createSign("RSA-SHA" + bits);
         var sig = (signer.update(thing), signer.sign(privateKey, "base64"));
         return fromBase64(sig);
       };
@@ -22776,7 +22776,7 @@ var require_jwa = __commonJS({
         checkIsPublicKey(publicKey);
         thing = normalizeInput(thing);
         signature = toBase64(signature);
-        var verifier = crypto6.createVerify("RSA-SHA" + bits);
+        var verifier = crypto8.createVerify("RSA-SHA" + bits);
         verifier.update(thing);
         return verifier.verify(publicKey, signature, "base64");
       };
@@ -22785,11 +22785,11 @@ var require_jwa = __commonJS({
       return function sign(thing, privateKey) {
         checkIsPrivateKey(privateKey);
         thing = normalizeInput(thing);
-        var signer = crypto6.createSign("RSA-SHA" + bits);
+        var signer = crypto8.createSign("RSA-SHA" + bits);
         var sig = (signer.update(thing), signer.sign({
           key: privateKey,
-          padding: crypto6.constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: crypto6.constants.RSA_PSS_SALTLEN_DIGEST
+          padding: crypto8.constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: crypto8.constants.RSA_PSS_SALTLEN_DIGEST
         }, "base64"));
         return fromBase64(sig);
       };
@@ -22799,12 +22799,12 @@ var require_jwa = __commonJS({
         checkIsPublicKey(publicKey);
         thing = normalizeInput(thing);
         signature = toBase64(signature);
-        var verifier = crypto6.createVerify("RSA-SHA" + bits);
+        var verifier = crypto8.createVerify("RSA-SHA" + bits);
         verifier.update(thing);
         return verifier.verify({
           key: publicKey,
-          padding: crypto6.constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: crypto6.constants.RSA_PSS_SALTLEN_DIGEST
+          padding: crypto8.constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: crypto8.constants.RSA_PSS_SALTLEN_DIGEST
         }, signature, "base64");
       };
     }
@@ -28240,9 +28240,14 @@ function goBuildArgs(req, disableVcs) {
   args.push("-o", req.outputPath, req.package);
   return args;
 }
-function goBuildEnv(req, cgo = false) {
+function isSecretForBuild(name3) {
+  const n = name3.toUpperCase();
+  return n.startsWith("INPUT_") || n === "ACTIONS_ID_TOKEN_REQUEST_TOKEN" || n === "ACTIONS_ID_TOKEN_REQUEST_URL" || n === "ACTIONS_RUNTIME_TOKEN";
+}
+function goBuildEnv(req, cgo = false, base = process.env) {
+  const inherited = Object.fromEntries(Object.entries(base).filter(([name3]) => !isSecretForBuild(name3)));
   return {
-    ...process.env,
+    ...inherited,
     ...req.env,
     GOOS: req.goos,
     GOARCH: req.goarch,
@@ -28661,6 +28666,16 @@ function parseInputs(input, env, cwd) {
   }
   const isTag = env.GITHUB_REF_TYPE === "tag" && (env.GITHUB_REF_NAME ?? "") !== "";
   const versionLabel = isTag ? env.GITHUB_REF_NAME : commit;
+  const rollbackTo = get15("rollback-to");
+  if (rollbackTo !== "" && !/^[A-Za-z0-9._-]+$/.test(rollbackTo)) {
+    problems.push(`rollback-to: "${rollbackTo}" is neither an artifact name nor a commit prefix (letters, digits, ".", "_", "-").`);
+  }
+  const showRaw = (get15("show-app-log") || "auto").toLowerCase();
+  let showAppLog2 = "auto";
+  if (showRaw === "auto") showAppLog2 = "auto";
+  else if (TRUE_WORDS.has(showRaw)) showAppLog2 = "true";
+  else if (FALSE_WORDS.has(showRaw)) showAppLog2 = "false";
+  else problems.push(`show-app-log: "${showRaw}" is not auto, true or false.`);
   const splitWords = (s) => s.split(/[\s,]+/).filter(Boolean);
   const buildFlags = get15("build-flags").split(/\s+/).filter(Boolean);
   problems.push(...checkBuildFlags(buildFlags));
@@ -28696,8 +28711,12 @@ function parseInputs(input, env, cwd) {
     autoRollback: bool("auto-rollback", true),
     timeoutSeconds: seconds("timeout", 600),
     rollback: bool("rollback", false),
+    rollbackTo,
+    allowOlder: bool("allow-older", false),
+    showAppLog: showAppLog2,
     dryRun: bool("dry-run", false)
   };
+  if (cfg.rollbackTo !== "") cfg.rollback = true;
   if (problems.length > 0) throw new InputError(problems);
   return cfg;
 }
@@ -28947,6 +28966,18 @@ function parseRetryAfter(value, now = Date.now()) {
 function backoffDelay(attempt, baseDelayMs, maxDelayMs, random = Math.random) {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 2));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+function untilAborted(work, signal) {
+  if (signal === void 0) return work;
+  if (signal.aborted) {
+    work.catch(() => void 0);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve5, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve5, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 function sleep(ms, signal) {
   return new Promise((resolve5, reject) => {
@@ -29553,7 +29584,7 @@ async function installIntoCache(archive, file, cacheRoot, version3, arch4, signa
   const staging = await fsp.mkdtemp(path9.join(versionDir, `.${arch4}-`));
   try {
     if (file.filename.endsWith(".zip")) {
-      await extractZip(archive, staging);
+      await extractZip2(archive, staging, signal);
     } else if (/\.(tar\.gz|tgz)$/.test(file.filename)) {
       await run("tar", ["-xzf", archive, "-C", staging, "--no-same-owner"], signal);
     } else {
@@ -29579,8 +29610,16 @@ async function installIntoCache(archive, file, cacheRoot, version3, arch4, signa
     await fsp.writeFile(marker, "");
     return dest;
   } finally {
-    await fsp.rm(staging, { recursive: true, force: true });
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => void 0);
   }
+}
+async function extractZip2(archive, staging, signal) {
+  const bsdtar = path9.join(process.env.SystemRoot ?? "C:\\Windows", "System32", "tar.exe");
+  if (process.platform === "win32" && fs7.existsSync(bsdtar)) {
+    await run(bsdtar, ["-xf", archive, "-C", staging], signal);
+    return;
+  }
+  await untilAborted(extractZip(archive, staging), signal);
 }
 function keepExisting(dest) {
   info(`Another job installed ${dest} meanwhile; using it and discarding this copy.`);
@@ -29669,6 +29708,7 @@ function artifactName(prefix, commit, goos, inputName = "artifact-prefix") {
 }
 
 // src/build/pack.ts
+import * as crypto4 from "node:crypto";
 import * as fs8 from "node:fs";
 import * as path10 from "node:path";
 import { pipeline as pipeline2 } from "node:stream/promises";
@@ -29677,6 +29717,7 @@ var import_yazl = __toESM(require_yazl(), 1);
 // src/site/layout.ts
 var SITE_ROOT = "site/wwwroot";
 var ARTIFACT_FILE = `${SITE_ROOT}/_artifact.txt`;
+var RECORD_FILE = `${SITE_ROOT}/_deploys.json`;
 var ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
 var LAUNCHER_FILES = ["web.config", "go-azure.bat"];
 function artifactStem(artifactName2) {
@@ -29717,7 +29758,7 @@ function isUnder(root, candidate) {
   const rel = path10.relative(root, candidate);
   return rel === "" || !rel.startsWith("..") && !path10.isAbsolute(rel);
 }
-async function resolveIncludes(workingDirectory, include) {
+async function resolveIncludes(workingDirectory, include, signal) {
   const patterns = include.map(normalizePattern);
   const excludes = patterns.filter((p) => p.exclude).map((p) => p.pattern);
   const root = await fs8.promises.realpath(workingDirectory);
@@ -29746,6 +29787,7 @@ async function resolveIncludes(workingDirectory, include) {
     let matched = 0;
     let kept = 0;
     for await (const hit of fs8.promises.glob(pattern, { cwd: workingDirectory })) {
+      signal?.throwIfAborted();
       const abs = path10.resolve(workingDirectory, hit);
       const st = await fs8.promises.stat(abs).catch(() => void 0);
       if (st === void 0) continue;
@@ -29754,6 +29796,7 @@ async function resolveIncludes(workingDirectory, include) {
         if (await addFile(abs, st.size, pattern)) kept++;
       } else if (st.isDirectory()) {
         for (const entry of await fs8.promises.readdir(abs, { recursive: true, withFileTypes: true })) {
+          signal?.throwIfAborted();
           const child2 = path10.join(entry.parentPath, entry.name);
           const cst = entry.isFile() || entry.isSymbolicLink() ? await fs8.promises.stat(child2).catch(() => void 0) : void 0;
           if (cst === void 0 || !cst.isFile()) continue;
@@ -29782,7 +29825,17 @@ async function resolveIncludes(workingDirectory, include) {
   }
   return files;
 }
-async function packageArtifact(req) {
+async function contentHash(binaryPath, files) {
+  const lines = [`${await fileSha256(binaryPath)}  <binary>`];
+  for (const f of files) lines.push(`${await fileSha256(f.absolutePath)}  ${f.relativePath}`);
+  return crypto4.createHash("sha256").update(lines.join("\n") + "\n").digest("hex");
+}
+async function fileSha256(file) {
+  const hash = crypto4.createHash("sha256");
+  for await (const chunk of fs8.createReadStream(file)) hash.update(chunk);
+  return hash.digest("hex");
+}
+async function packageArtifact(req, signal) {
   const level = req.compressionLevel ?? 6;
   const mtime = req.mtime ?? FIXED_MTIME;
   const entryOptions = (size, mode) => ({
@@ -29795,7 +29848,7 @@ async function packageArtifact(req) {
     size
   });
   const binarySize = (await fs8.promises.stat(req.binaryPath)).size;
-  const files = await resolveIncludes(req.workingDirectory, req.include);
+  const files = req.files ?? await resolveIncludes(req.workingDirectory, req.include, signal);
   const stem = artifactStem(req.artifactName);
   const zip = new import_yazl.default.ZipFile();
   const entries = [];
@@ -29810,9 +29863,10 @@ async function packageArtifact(req) {
   const zipError = new Promise((_, reject) => zip.on("error", reject));
   zipError.catch(() => void 0);
   try {
-    await Promise.race([pipeline2(zip.outputStream, fs8.createWriteStream(req.outputPath)), zipError]);
+    await Promise.race([pipeline2(zip.outputStream, fs8.createWriteStream(req.outputPath), ...signal ? [{ signal }] : []), zipError]);
   } catch (err) {
     await fs8.promises.rm(req.outputPath, { force: true });
+    if (signal?.aborted) throw signal.reason;
     const msg = err instanceof Error ? err.message : String(err);
     throw new ActionError(`Packaging ${req.artifactName} into ${req.outputPath} failed: ${msg}. A file may have changed while it was being read; run the deploy again.`);
   }
@@ -41891,19 +41945,19 @@ var EncodingUtils = class _EncodingUtils {
 };
 
 // node_modules/@azure/msal-node/dist/crypto/HashUtils.mjs
-import crypto4 from "crypto";
+import crypto5 from "crypto";
 var HashUtils = class {
   /**
    * generate 'SHA256' hash
    * @param buffer
    */
   sha256(buffer) {
-    return crypto4.createHash(Hash.SHA256).update(buffer).digest();
+    return crypto5.createHash(Hash.SHA256).update(buffer).digest();
   }
 };
 
 // node_modules/@azure/msal-node/dist/crypto/PkceGenerator.mjs
-import crypto5 from "crypto";
+import crypto6 from "crypto";
 var PkceGenerator = class {
   constructor() {
     this.hashUtils = new HashUtils();
@@ -41924,7 +41978,7 @@ var PkceGenerator = class {
     const charArr = [];
     const maxNumber = 256 - 256 % CharSet.CV_CHARSET.length;
     while (charArr.length <= RANDOM_OCTET_SIZE) {
-      const byte = crypto5.randomBytes(1)[0];
+      const byte = crypto6.randomBytes(1)[0];
       if (byte >= maxNumber) {
         continue;
       }
@@ -42025,7 +42079,7 @@ var CryptoProvider = class {
 };
 
 // node_modules/@azure/msal-node/dist/cache/CacheHelpers.mjs
-import { createHash as createHash2 } from "crypto";
+import { createHash as createHash3 } from "crypto";
 function computeAdditionalCacheKeyHash(components) {
   const sortedKeys = Object.keys(components).sort();
   let input = "";
@@ -42033,7 +42087,7 @@ function computeAdditionalCacheKeyHash(components) {
     const value = components[key];
     input += `${Buffer.byteLength(key, "utf8")}:${key}${Buffer.byteLength(value, "utf8")}:${value}`;
   }
-  return createHash2("sha256").update(input, "utf8").digest("base64url");
+  return createHash3("sha256").update(input, "utf8").digest("base64url");
 }
 function generateCredentialKey(credential, hash) {
   const familyId = credential.credentialType === Constants_exports.CredentialType.REFRESH_TOKEN && credential.familyId || credential.clientId;
@@ -82990,9 +83044,9 @@ async function connectionFromAzure(cfg, signal) {
     webappUrl,
     authKind: "bearer",
     arm,
-    async authorization() {
+    async authorization(requestSignal) {
       if (current.expiresOnTimestamp - Date.now() < TOKEN_RENEW_MARGIN_MS) {
-        current = await getTokenExplained(cfg, credential, endpoints, void 0);
+        current = await getTokenExplained(cfg, credential, endpoints, requestSignal ?? signal);
         setSecret(current.token);
       }
       return `Bearer ${current.token}`;
@@ -83070,7 +83124,7 @@ function noCredentialsError(reason) {
 async function getTokenExplained(cfg, credential, endpoints, signal) {
   let token;
   try {
-    token = await credential.getToken(endpoints.scope, { abortSignal: signal });
+    token = await untilAborted(credential.getToken(endpoints.scope, { abortSignal: signal }), signal);
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     throw signInError(cfg, err, endpoints.scope, endpoints.authorityHost);
@@ -83297,6 +83351,31 @@ var KuduClient = class {
         409
       );
     }
+    return { etag: headerOf(res, "etag") };
+  }
+  /**
+   * The last `bytes` of a file, with a suffix `Range` request (Kudu's VfsController answers it with
+   * 206 and only those bytes); null when the file does not exist. A server that ignores Range
+   * answers 200 with the whole file, of which the tail is kept.
+   */
+  async getFileTail(path15, bytes) {
+    const res = await this.call({ method: "GET", apiPath: vfsPath(path15, false), headers: { Range: `bytes=-${bytes}` }, accept: [404, 416] });
+    if (res.status === 404) return null;
+    if (res.status === 416) return Buffer.alloc(0);
+    return res.body.length > bytes ? res.body.subarray(res.body.length - bytes) : res.body;
+  }
+  /**
+   * Records a deployment made by another tool in Kudu's deployment history, which the portal's
+   * Deployment Center lists (Kudu's DeploymentController: PUT /api/deployments/{id} creates; an
+   * id that exists answers 409).
+   */
+  async putDeployment(id, deployment) {
+    await this.call({
+      method: "PUT",
+      apiPath: `/api/deployments/${encodeURIComponent(id)}`,
+      headers: { "Content-Type": "application/json" },
+      body: Buffer.from(JSON.stringify(deployment), "utf8")
+    });
   }
   /**
    * Deletes a file, or a folder with everything in it when `recursive`. Kudu answers 404 both
@@ -83399,7 +83478,7 @@ var KuduClient = class {
           const res = await sendRequest({
             method: c.method,
             url,
-            headers: { Authorization: await this.connection.authorization(), ...c.headers },
+            headers: { Authorization: await this.connection.authorization(this.signal), ...c.headers },
             body: c.body,
             bodyLength: c.bodyLength,
             onProgress: c.onProgress,
@@ -83481,14 +83560,9 @@ function briefBody(res) {
 
 // src/site/upload.ts
 async function uploadArtifact(kudu, pkg, artifactName2, opts = {}) {
-  const before = await kudu.listDir(ARTIFACTS_DIR);
-  const present = before?.find((e) => e.name === artifactName2 && !isDirectory2(e));
-  if (present !== void 0 && present.size === pkg.binarySize) {
-    info(`${artifactName2} is already in ${ARTIFACTS_DIR} with the same size (${pkg.binarySize} bytes): upload skipped.`);
+  if (opts.alreadyThere !== void 0) {
+    info(`${opts.alreadyThere}: upload skipped.`);
     return { skipped: true, bytesSent: 0 };
-  }
-  if (present !== void 0) {
-    info(`${artifactName2} is in ${ARTIFACTS_DIR} with ${present.size} bytes instead of ${pkg.binarySize} (an earlier upload was cut); uploading it again.`);
   }
   info(`Uploading ${artifactName2}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${ARTIFACTS_DIR}/`);
   const { bytesSent } = await kudu.putZip(ARTIFACTS_DIR, pkg.zipPath, {
@@ -83560,19 +83634,31 @@ async function bootstrapSite(kudu) {
 }
 
 // src/site/switch.ts
-async function readCurrentArtifact(kudu) {
+async function readLiveArtifact(kudu) {
   const file = await kudu.getFile(ARTIFACT_FILE);
   if (file === null) {
     info(`${ARTIFACT_FILE} does not exist yet: this is the first deploy to this site.`);
-    return "";
+    return { name: "", etag: "" };
   }
   const name3 = parseArtifactFile(file.body.toString("utf8"));
   info(name3 === "" ? `${ARTIFACT_FILE} is empty.` : `${ARTIFACT_FILE} names ${name3}.`);
-  return name3;
+  return { name: name3, etag: file.etag };
 }
-async function switchArtifact(kudu, artifactName2) {
-  await kudu.putFile(ARTIFACT_FILE, artifactFileContent(artifactName2), { ifMatch: "*" });
-  info(`Switched: ${ARTIFACT_FILE} now names _target\\${artifactName2}.`);
+var SiteChangedError = class extends KuduError {
+  name = "SiteChangedError";
+};
+async function switchArtifact(kudu, artifactName2, expectedEtag) {
+  const ifMatch = expectedEtag === void 0 ? { ifMatch: "*" } : expectedEtag === "" ? {} : { ifMatch: expectedEtag };
+  try {
+    const { etag } = await kudu.putFile(ARTIFACT_FILE, artifactFileContent(artifactName2), ifMatch);
+    info(`Switched: ${ARTIFACT_FILE} now names _target\\${artifactName2}.`);
+    return etag;
+  } catch (err) {
+    if (err instanceof KuduError && err.status === 412 && expectedEtag !== void 0) {
+      throw new SiteChangedError(`${ARTIFACT_FILE} changed on the site after this run read it (Kudu answered 412 to the compare-and-swap).`, 412);
+    }
+    throw err;
+  }
 }
 
 // src/site/verify.ts
@@ -83635,14 +83721,16 @@ async function verifyDeployment(kudu, connection, req, signal) {
     await sleep(interval, signal);
   }
 }
+var LOG_TAIL_BYTES = 16 * 1024;
 async function tailOfStdoutLog(kudu, lines = 30) {
   try {
     const entries = await kudu.listDir("LogFiles/") ?? [];
     const logs = entries.filter((e) => e.mime !== "inode/directory" && /stdout|go-azure/i.test(e.name)).sort((a, b) => Date.parse(b.mtime) - Date.parse(a.mtime));
     if (logs.length === 0) return "";
-    const file = await kudu.getFile(`LogFiles/${logs[0].name}`);
-    if (file === null) return "";
-    const text = file.body.toString("utf8").replace(/\r\n/g, "\n").trimEnd();
+    const tail = await kudu.getFileTail(`LogFiles/${logs[0].name}`, LOG_TAIL_BYTES);
+    if (tail === null) return "";
+    let text = tail.toString("utf8").replace(/\r\n/g, "\n").trimEnd();
+    if (logs[0].size > tail.length && text.includes("\n")) text = text.slice(text.indexOf("\n") + 1);
     return `LogFiles/${logs[0].name}:
 ${text.split("\n").slice(-lines).join("\n")}`;
   } catch (err) {
@@ -83671,7 +83759,7 @@ function newestFirst2(entries) {
 }
 function choosePrunable(listing, req) {
   const artifacts = newestFirst2(listing);
-  const kept = new Set([req.current, req.previous].filter((n) => n !== "").map((n) => n.toLowerCase()));
+  const kept = new Set([req.current, req.previous, ...req.inUse ?? []].filter((n) => n !== "").map((n) => n.toLowerCase()));
   for (const a of artifacts.slice(0, Math.max(0, req.keep))) kept.add(a.name.toLowerCase());
   const files = artifacts.filter((a) => !kept.has(a.name.toLowerCase())).map((a) => a.name);
   const keptFolders = new Set([...kept].map(artifactStem));
@@ -83728,34 +83816,276 @@ async function prune(kudu, req, result) {
   }
 }
 
-// src/site/rollback.ts
-async function rollbackArtifact(kudu) {
-  const current = await readCurrentArtifact(kudu);
-  if (current === "") {
-    throw new ActionError(`Cannot roll back: ${ARTIFACT_FILE} is missing or empty, so nothing has been deployed to this site by go-azure-deploy yet.`);
+// src/site/history.ts
+import * as crypto7 from "node:crypto";
+
+// src/site/record.ts
+var RECORD_LIMIT = 50;
+var DETAIL_LIMIT = 300;
+function emptyRecord() {
+  return { version: 1, entries: [] };
+}
+function parseRecord(text) {
+  if (text.trim() === "") return { record: emptyRecord() };
+  let raw;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (err) {
+    return { record: emptyRecord(), problem: `it is not JSON (${err.message})` };
   }
-  const artifacts = newestFirst2(await kudu.listDir(ARTIFACTS_DIR) ?? []);
-  const at = artifacts.findIndex((a) => a.name.toLowerCase() === current.toLowerCase());
-  const older = at === -1 ? artifacts : artifacts.slice(at + 1);
-  const candidate = older.find((a) => a.size > 0);
-  if (candidate === void 0) {
-    const present = artifacts.map((a) => a.name).join(", ") || "none";
+  const entries = raw?.entries;
+  if (!Array.isArray(entries)) return { record: emptyRecord(), problem: 'it has no "entries" list' };
+  const valid2 = entries.filter(isEntry);
+  return {
+    record: { version: 1, entries: valid2.slice(-RECORD_LIMIT) },
+    problem: valid2.length === entries.length ? void 0 : `${entries.length - valid2.length} entr(ies) were not readable and are dropped`
+  };
+}
+function isEntry(e) {
+  const x = e;
+  return typeof x === "object" && x !== null && typeof x.id === "string" && typeof x.artifact === "string" && typeof x.commit === "string" && typeof x.at === "string" && typeof x.outcome === "string" && typeof x.kind === "string" && typeof x.run === "object" && x.run !== null;
+}
+function formatRecord(record) {
+  const lines = record.entries.map((e) => `    ${JSON.stringify(e)}`);
+  return `{
+  "version": 1,
+  "entries": [
+${lines.join(",\n")}
+  ]
+}
+`;
+}
+function appendEntry(record, entry, limit = RECORD_LIMIT) {
+  const clean2 = entry.detail === void 0 ? entry : { ...entry, detail: oneLine(entry.detail) };
+  const others = record.entries.filter((e) => e.id !== entry.id);
+  return { version: 1, entries: [...others, clean2].slice(-limit) };
+}
+function updateEntry(record, id, change) {
+  return {
+    version: 1,
+    entries: record.entries.map((e) => e.id === id ? { ...e, ...change, ...change.detail === void 0 ? {} : { detail: oneLine(change.detail) } } : e)
+  };
+}
+function oneLine(s) {
+  const line = s.replace(/\s+/g, " ").trim();
+  return line.length > DETAIL_LIMIT ? `${line.slice(0, DETAIL_LIMIT - 1)}\u2026` : line;
+}
+var same = (a, b) => a.toLowerCase() === b.toLowerCase();
+var newestFirst3 = (record) => [...record.entries].reverse();
+var SWITCHED = /* @__PURE__ */ new Set(["switched", "verified", "rolled-back"]);
+function knownContent(record, artifact) {
+  return newestFirst3(record).find((e) => same(e.artifact, artifact) && e.content !== "")?.content ?? "";
+}
+function whoSwitchedTo(record, artifact) {
+  return newestFirst3(record).find((e) => same(e.artifact, artifact) && (SWITCHED.has(e.outcome) || e.kind === "auto-rollback"));
+}
+function describeRun(e) {
+  const run4 = e.run.runId !== "" ? `${e.run.repository || "a repository"} run ${e.run.runId}${e.run.runAttempt ? ` attempt ${e.run.runAttempt}` : ""}` : "a run outside GitHub Actions";
+  return `${run4}${e.run.actor ? ` by ${e.run.actor}` : ""} at ${e.at} (${e.kind}, commit ${e.commit.slice(0, 10) || "unknown"}, ${e.outcome})`;
+}
+function goingBackwards(record, live, commit, run4) {
+  if (live === "") return void 0;
+  const liveEntry = whoSwitchedTo(record, live);
+  if (liveEntry === void 0 || liveEntry.commit === commit) return void 0;
+  const ours = newestFirst3(record).find((e) => e.commit === commit && e.kind === "deploy" && SWITCHED.has(e.outcome));
+  if (ours !== void 0 && Date.parse(liveEntry.at) > Date.parse(ours.at)) {
+    return `${live} (commit ${liveEntry.commit.slice(0, 10)}) was deployed at ${liveEntry.at}, after commit ${commit.slice(0, 10)} was deployed at ${ours.at}`;
+  }
+  const theirs = Number(liveEntry.run.runId);
+  const mine = Number(run4.runId);
+  if (run4.runId !== "" && liveEntry.run.runId !== "" && same(liveEntry.run.repository, run4.repository) && theirs > mine) {
+    return `${live} was deployed by run ${liveEntry.run.runId}, which started after this run (${run4.runId})`;
+  }
+  return void 0;
+}
+function rollbackCandidates(record, live) {
+  const entries = record.entries;
+  let before = entries.length;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (same(entries[i].artifact, live) && entries[i].kind === "deploy" && SWITCHED.has(entries[i].outcome)) {
+      before = i;
+      break;
+    }
+  }
+  const earlier = entries.slice(0, before).reverse().filter((e) => !same(e.artifact, live));
+  const failed = new Set(earlier.filter((e) => e.outcome === "failed" || e.outcome === "rolled-back").map((e) => e.artifact.toLowerCase()));
+  const out = [];
+  const add = (e, verified) => {
+    if (!out.some((o) => same(o.artifact, e.artifact))) out.push({ artifact: e.artifact, verified });
+  };
+  for (const e of earlier) if (e.outcome === "verified") add(e, true);
+  for (const e of earlier) if (e.outcome === "switched" && !failed.has(e.artifact.toLowerCase())) add(e, false);
+  return out;
+}
+function resolveNamedVersion(record, wanted) {
+  const w = wanted.trim().toLowerCase();
+  const entries = newestFirst3(record).filter((e) => e.content !== "" || SWITCHED.has(e.outcome));
+  const byName = entries.find((e) => same(e.artifact, w) || same(e.artifact.replace(/\.exe$/i, ""), w.replace(/\.exe$/i, "")));
+  if (byName !== void 0) return byName;
+  if (!/^[0-9a-f]{7,64}$/.test(w)) return void 0;
+  const byCommit = entries.filter((e) => e.commit.startsWith(w));
+  return byCommit.find((e) => e.outcome === "verified") ?? byCommit[0];
+}
+function inFlight(record, now, withinMs = 36e5) {
+  return record.entries.filter((e) => (e.outcome === "uploaded" || e.outcome === "switched") && now - Date.parse(e.at) < withinMs).map((e) => e.artifact);
+}
+function chooseArtifactName(record, present, base, content) {
+  const hashed = withContentSuffix(base, content);
+  if (present(base) && knownContent(record, base) === content) {
+    return { name: base, upload: false, reason: `${base} is already on the site with the same content (sha256 ${content.slice(0, 12)}\u2026)` };
+  }
+  if (!present(base)) return { name: base, upload: true, reason: `${base} is not on the site yet` };
+  if (present(hashed) && knownContent(record, hashed) === content) {
+    return { name: hashed, upload: false, reason: `${hashed} is already on the site with the same content (sha256 ${content.slice(0, 12)}\u2026)` };
+  }
+  const known = knownContent(record, base);
+  return {
+    name: hashed,
+    upload: true,
+    reason: `${base} on the site is ${known === "" ? "a build the deploy record has no content hash for" : `another build of this commit (sha256 ${known.slice(0, 12)}\u2026)`}, so this build goes up as ${hashed}`
+  };
+}
+function withContentSuffix(base, content) {
+  const m = /^(.*?)(\.exe)?$/i.exec(base);
+  return `${m[1]}-${content.slice(0, 6)}${m[2] ?? ""}`;
+}
+function kuduDeployment(e, runUrl2) {
+  const ok3 = e.outcome === "verified" || e.outcome === "switched";
+  const what = e.kind === "deploy" ? "Deployed" : e.kind === "rollback" ? "Rolled back to" : "Auto-rollback to";
+  const how = e.outcome === "verified" ? `verified live on ${e.instances ?? 1} instance(s)` : e.outcome === "switched" ? "switched, not verified" : e.outcome === "rolled-back" ? "did not come up; rolled back" : "failed";
+  return {
+    // 4 = Success, 3 = Failed: the only two Kudu accepts for a deployment made by another tool.
+    status: ok3 ? 4 : 3,
+    message: `${what} ${e.artifact} (commit ${e.commit.slice(0, 10)}): ${how}${e.detail ? ` \u2014 ${e.detail}` : ""}`,
+    author: e.run.actor || "go-azure-deploy",
+    deployer: "go-azure-deploy",
+    start_time: e.at,
+    end_time: (/* @__PURE__ */ new Date()).toISOString(),
+    active: ok3,
+    details: runUrl2
+  };
+}
+
+// src/site/history.ts
+async function readRecord(kudu) {
+  const file = await kudu.getFile(RECORD_FILE);
+  if (file === null) return { record: emptyRecord(), etag: "" };
+  const { record, problem } = parseRecord(file.body.toString("utf8"));
+  if (problem !== void 0) warning(`${RECORD_FILE} could not be read whole: ${problem}. It is rewritten with what could be read.`);
+  return { record, etag: file.etag };
+}
+async function changeRecord(kudu, change, signal) {
+  return withRetry(
+    async () => {
+      const { record, etag } = await readRecord(kudu);
+      const next = change(record);
+      try {
+        await kudu.putFile(RECORD_FILE, formatRecord(next), etag === "" ? {} : { ifMatch: etag });
+      } catch (err) {
+        if (err instanceof KuduError && err.status === 412) throw new RetryableError(`${RECORD_FILE} was changed by another deploy meanwhile`);
+        throw err;
+      }
+      return next;
+    },
+    { what: `Writing ${RECORD_FILE}`, signal, attempts: 8, baseDelayMs: 200, maxDelayMs: 2e3 }
+  );
+}
+function runInfo(env) {
+  return {
+    repository: env.GITHUB_REPOSITORY ?? "",
+    runId: env.GITHUB_RUN_ID ?? "",
+    runAttempt: env.GITHUB_RUN_ATTEMPT ?? "",
+    actor: env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR || ""
+  };
+}
+function runUrl(env) {
+  if (!env.GITHUB_RUN_ID || !env.GITHUB_REPOSITORY) return "";
+  const server = (env.GITHUB_SERVER_URL || "https://github.com").replace(/\/+$/, "");
+  return `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ""}`;
+}
+function newEntryId(now = Date.now()) {
+  return `${now.toString(36)}-${crypto7.randomBytes(4).toString("hex")}`;
+}
+var RecordWriter = class {
+  entry;
+  kudu;
+  signal;
+  constructor(kudu, entry, signal) {
+    this.kudu = kudu;
+    this.entry = entry;
+    this.signal = signal;
+  }
+  /** Adds the entry, or writes its changed fields. */
+  async save(change = {}) {
+    this.entry = { ...this.entry, ...change };
+    const entry = this.entry;
+    try {
+      await changeRecord(this.kudu, (r) => r.entries.some((e) => e.id === entry.id) ? updateEntry(r, entry.id, change) : appendEntry(r, entry), this.signal);
+    } catch (err) {
+      if (this.signal?.aborted) throw err;
+      warning(`Could not write the deploy record ${RECORD_FILE} (${messageOf(err)}); the deploy itself goes on.`);
+    }
+  }
+  /** Mirrors the entry into Kudu's deployment history (the portal's Deployment Center); a failure is a warning. */
+  async publish(env) {
+    await publishToKudu(this.kudu, this.entry, env);
+  }
+};
+async function publishToKudu(kudu, entry, env) {
+  try {
+    await kudu.putDeployment(entry.id, kuduDeployment(entry, runUrl(env)));
+    info(`Recorded in Kudu's deployment history as ${entry.id}.`);
+  } catch (err) {
+    warning(`Could not record the deployment in Kudu's deployment history (${messageOf(err)}); the deploy itself is not affected.`);
+  }
+}
+
+// src/site/rollback.ts
+function chooseRollbackTarget(record, live, listing, rollbackTo) {
+  const present = (name3) => listing.some((e) => !isDirectory2(e) && e.name.toLowerCase() === name3.toLowerCase());
+  if (rollbackTo !== "") {
+    const entry2 = resolveNamedVersion(record, rollbackTo);
+    const artifact = entry2?.artifact ?? (present(rollbackTo) ? rollbackTo : present(`${rollbackTo}.exe`) ? `${rollbackTo}.exe` : "");
+    if (artifact === "") {
+      const known = [...new Set(record.entries.map((e) => `${e.artifact} (${e.commit.slice(0, 10)}, ${e.outcome})`))].slice(-10).join(", ") || "none";
+      throw new ActionError(`rollback-to: "${rollbackTo}" names no version the deploy record or ${ARTIFACTS_DIR} knows. Recent versions: ${known}.`);
+    }
+    if (artifact.toLowerCase() === live.toLowerCase()) throw new ActionError(`rollback-to: ${artifact} is already what ${ARTIFACT_FILE} names; nothing to roll back.`);
+    if (!present(artifact)) throw new ActionError(`rollback-to: ${artifact} is no longer in ${ARTIFACTS_DIR} (pruned). Deploy its commit again instead.`);
+    if (entry2 !== void 0 && entry2.outcome !== "verified") warning(`rollback-to: the deploy record never saw ${artifact} verified live (last: ${entry2.outcome}); rolling back to it because it was named.`);
+    return { artifact, entry: entry2 };
+  }
+  const candidates = rollbackCandidates(record, live);
+  const pick = candidates.find((c) => present(c.artifact));
+  if (pick === void 0) {
+    const gone = candidates.map((c) => c.artifact).join(", ");
     throw new ActionError(
-      `Cannot roll back from ${current}: no older artifact is left in ${ARTIFACTS_DIR} (present: ${present}). Raise keep so prune leaves more versions, or deploy the older commit instead.`
+      `Cannot roll back from ${live}: no older artifact that served is left in ${ARTIFACTS_DIR}` + (gone ? ` (the record's earlier versions ${gone} were pruned)` : " (the deploy record shows no earlier version that served)") + `. Name one with rollback-to, raise keep so prune leaves more versions, or deploy the older commit instead.`
     );
   }
-  info(`Rolling back from ${current} to ${candidate.name} (uploaded ${new Date(landedAt(candidate)).toISOString()}).`);
-  await switchArtifact(kudu, candidate.name);
-  return { from: current, to: candidate.name };
+  if (!pick.verified) warning(`The deploy record shows no earlier version verified live (verify was off); rolling back to ${pick.artifact}, the newest earlier version that did not fail.`);
+  const entry = [...record.entries].reverse().find((e) => e.artifact.toLowerCase() === pick.artifact.toLowerCase());
+  return { artifact: pick.artifact, entry };
+}
+async function rollbackArtifact(kudu, rollbackTo = "") {
+  const live = await readLiveArtifact(kudu);
+  if (live.name === "") {
+    throw new ActionError(`Cannot roll back: ${ARTIFACT_FILE} is missing or empty, so nothing has been deployed to this site by go-azure-deploy yet.`);
+  }
+  const { record } = await readRecord(kudu);
+  const listing = await kudu.listDir(ARTIFACTS_DIR) ?? [];
+  const target = chooseRollbackTarget(record, live.name, listing, rollbackTo);
+  info(`Rolling back from ${live.name} to ${target.artifact}${target.entry ? `, deployed by ${describeRun(target.entry)}` : ""}.`);
+  const etag = await switchArtifact(kudu, target.artifact, live.etag);
+  return { from: live.name, to: target.artifact, toEntry: target.entry, live, etag, record };
 }
 
 // src/site/plan.ts
 async function planDeploy(kudu, req) {
   const lines = [];
   const listing = await kudu.listDir(ARTIFACTS_DIR) ?? [];
-  const present = listing.find((e) => e.name === req.artifactName && !isDirectory2(e));
-  if (present !== void 0 && present.size === req.pkg.binarySize) {
-    lines.push(`skip the upload: ${ARTIFACTS_DIR}/${req.artifactName} is already there with the same size (${req.pkg.binarySize} bytes)`);
+  if (req.alreadyThere !== void 0) {
+    lines.push(`skip the upload: ${req.alreadyThere}`);
   } else {
     lines.push(
       `upload ${req.artifactName} (${req.pkg.zipSize} bytes zipped, ${req.pkg.binarySize} bytes unpacked, ${req.pkg.entries.length} file(s)) into ${ARTIFACTS_DIR}/`
@@ -83922,6 +84252,22 @@ function uploadProgressLogger(total, log2 = info, now = () => performance.now(),
 }
 
 // src/main.ts
+var ROLLBACK_GRACE_SECONDS = 30;
+function rollbackReserveSeconds(timeoutSeconds) {
+  return Math.min(60, Math.max(10, timeoutSeconds / 5));
+}
+function verifyBudgetSeconds(verifyTimeout, secondsLeft, reserve) {
+  return Math.max(1, Math.min(verifyTimeout, Math.floor(secondsLeft - reserve)));
+}
+var Deadline = class {
+  endsAt;
+  constructor(seconds) {
+    this.endsAt = performance.now() + seconds * 1e3;
+  }
+  secondsLeft() {
+    return (this.endsAt - performance.now()) / 1e3;
+  }
+};
 async function run3() {
   maskSecretInputs();
   let cfg;
@@ -83933,12 +84279,25 @@ async function run3() {
   }
   const stages = new StageLog();
   const facts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
+  const deadline = new Deadline(cfg.timeoutSeconds);
+  const state3 = {};
+  let connection;
   try {
-    await withDeadline(cfg.timeoutSeconds, stages, (signal) => deploy({ cfg, signal, stages, facts }));
+    await withDeadline(
+      cfg.timeoutSeconds,
+      stages,
+      (signal) => deploy({ cfg, signal, stages, facts, deadline, state: state3, onSignedIn: (c) => connection = c })
+    );
     await writeSummary(facts, stages, cfg.dryRun ? "dry run" : cfg.rollback ? "rolled back" : "deployed");
   } catch (err) {
+    let final = err;
+    if (err instanceof DeployTimeoutError && state3.unverified !== void 0 && connection !== void 0 && cfg.autoRollback) {
+      const line = await rollBackAfterDeadline(cfg, connection, state3, stages, facts);
+      final = new DeployTimeoutError(`${err.message}
+${line}`);
+    }
     await writeSummary(facts, stages, "failed");
-    fail(err);
+    fail(final);
   }
 }
 function maskSecretInputs() {
@@ -83978,9 +84337,7 @@ async function deploy(ctx) {
     return;
   }
   const prefixInput = getInput("artifact-prefix") !== "" ? "artifact-prefix" : "app-name";
-  const name3 = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos, prefixInput);
-  facts.artifactName = name3;
-  setOutput("artifact-name", name3);
+  const baseName = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos, prefixInput);
   const go = await stages.run(
     "Go toolchain",
     () => setupGo(
@@ -84013,13 +84370,43 @@ async function deploy(ctx) {
         buildTags: cfg.buildTags,
         commit: cfg.commit,
         versionLabel: cfg.versionLabel,
-        outputPath: path14.join(workDir, name3)
+        outputPath: path14.join(workDir, baseName)
       },
       signal
     )
   );
   facts.binarySize = built.size;
   setOutput("artifact-path", built.binaryPath);
+  const { files, content } = await stages.run("Content hash", async () => {
+    const files2 = await resolveIncludes(cfg.workingDirectory, cfg.include);
+    const content2 = await contentHash(built.binaryPath, files2);
+    info(`Content sha256 of the binary and ${files2.length} include file(s): ${content2}`);
+    return { files: files2, content: content2 };
+  });
+  const site = await signIn(ctx);
+  const { kudu } = site;
+  const { live, record, listing } = await stages.run("Read the site", async () => ({
+    live: await readLiveArtifact(kudu),
+    record: (await readRecord(kudu)).record,
+    listing: await kudu.listDir(ARTIFACTS_DIR) ?? []
+  }));
+  facts.previousArtifact = live.name;
+  setOutput("previous-artifact", live.name);
+  const run4 = runInfo(process.env);
+  if (!cfg.allowOlder) {
+    const why = goingBackwards(record, live.name, cfg.commit, run4);
+    if (why !== void 0) {
+      throw new ActionError(
+        `Refusing to deploy commit ${cfg.commit.slice(0, 10)}: it would take the site back to an older version. ${why}. Nothing was changed; ${ARTIFACT_FILE} still names ${live.name}. To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: true or rollback-to.`
+      );
+    }
+  }
+  const present = (n) => listing.some((e) => !isDirectory2(e) && e.name.toLowerCase() === n.toLowerCase());
+  const choice = chooseArtifactName(record, present, baseName, content);
+  const name3 = choice.name;
+  info(`Artifact name: ${name3} (${choice.reason}).`);
+  facts.artifactName = name3;
+  setOutput("artifact-name", name3);
   const pkg = await stages.run(
     "Package",
     () => packageArtifact({
@@ -84027,19 +84414,16 @@ async function deploy(ctx) {
       artifactName: name3,
       workingDirectory: cfg.workingDirectory,
       include: cfg.include,
+      files,
       outputPath: path14.join(workDir, `${name3}.zip`)
-    })
+    }, signal)
   );
   facts.zipSize = pkg.zipSize;
-  const site = await signIn(ctx);
-  const { kudu } = site;
-  const previous = await stages.run("Read the site", () => readCurrentArtifact(kudu));
-  facts.previousArtifact = previous;
-  setOutput("previous-artifact", previous);
+  const alreadyThere = choice.upload ? void 0 : choice.reason;
   if (cfg.dryRun) {
     const plan = await stages.run(
       "Dry run",
-      () => planDeploy(kudu, { artifactName: name3, pkg, previous, keep: cfg.keep, bootstrap: cfg.bootstrap })
+      () => planDeploy(kudu, { artifactName: name3, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere })
     );
     facts.dryRunPlan = plan;
     for (const line of plan) info(`would: ${line}`);
@@ -84048,20 +84432,29 @@ async function deploy(ctx) {
   }
   const uploaded = await stages.run(
     "Upload",
-    () => uploadArtifact(kudu, pkg, name3, { onProgress: uploadProgressLogger(pkg.zipSize) })
+    () => uploadArtifact(kudu, pkg, name3, { onProgress: uploadProgressLogger(pkg.zipSize), alreadyThere })
   );
   facts.uploadSkipped = uploaded.skipped;
-  if (cfg.bootstrap) await stages.run("Bootstrap", () => bootstrapSite(kudu));
-  if (previous === name3) {
-    info(`_artifact.txt already names ${name3}; nothing to switch.`);
-  } else {
-    await stages.run("Switch", () => switchArtifact(kudu, name3));
-  }
-  if (cfg.verify) await verifyOrRollBack(site, { artifact: name3, previous });
-  const pruned = await stages.run(
-    "Prune",
-    () => pruneArtifacts(kudu, { keep: cfg.keep, current: name3, previous }, signal)
+  const entry = new RecordWriter(
+    kudu,
+    { id: newEntryId(), kind: "deploy", artifact: name3, content, commit: cfg.commit, from: live.name, run: run4, at: (/* @__PURE__ */ new Date()).toISOString(), outcome: "uploaded" },
+    signal
   );
+  await entry.save();
+  if (cfg.bootstrap) await stages.run("Bootstrap", () => bootstrapSite(kudu));
+  if (live.name === name3) {
+    info(`_artifact.txt already names ${name3}; nothing to switch.`);
+    ctx.state.live = live;
+  } else {
+    await stages.run("Switch", () => switchTo(site, entry, name3, live));
+  }
+  await entry.save({ outcome: "switched" });
+  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: name3, previous: live.name });
+  await entry.publish(process.env);
+  const pruned = await stages.run("Prune", async () => {
+    const now = await readRecord(kudu).catch(() => ({ record }));
+    return pruneArtifacts(kudu, { keep: cfg.keep, current: name3, previous: live.name, inUse: inFlight(now.record, Date.now()) }, signal);
+  });
   facts.pruned = pruned.deleted;
   facts.pruneSkipped = pruned.skipped;
   if (cfg.swapSlot !== "") {
@@ -84070,66 +84463,189 @@ async function deploy(ctx) {
     info(`Swapped ${cfg.slotName} into ${cfg.swapSlot}: ${swapped.swappedIntoUrl}`);
   }
 }
+async function switchTo(site, entry, name3, live) {
+  try {
+    const etag = await switchArtifact(site.kudu, name3, live.etag);
+    site.state.live = { name: name3, etag };
+  } catch (err) {
+    if (!(err instanceof SiteChangedError)) throw err;
+    const now = await readLiveArtifact(site.kudu).catch(() => ({ name: "?", etag: "" }));
+    const { record } = await readRecord(site.kudu).catch(() => ({ record: { version: 1, entries: [] } }));
+    const who = whoSwitchedTo(record, now.name);
+    const detail = `switch refused: another deploy changed ${ARTIFACT_FILE} to ${now.name || "(nothing)"} while this run was deploying`;
+    await entry.save({ outcome: "failed", detail });
+    await entry.publish(process.env);
+    throw new ActionError(
+      `Another deploy changed the site while this one ran: ${ARTIFACT_FILE} named ${live.name || "(nothing)"} when this run read it and names ${now.name || "(nothing)"} now, put there by ${who !== void 0 ? describeRun(who) : "a deploy the record does not know"}. This run changed nothing more: ${name3} was uploaded but not switched to; no prune, no rollback. Serialise deploys to this site with a concurrency group in the workflow (see the README, "Deploys that overlap").`
+    );
+  }
+}
 async function signIn(ctx) {
   const connection = await ctx.stages.run("Sign in", () => connectToSite(ctx.cfg, ctx.signal));
   ctx.facts.webappUrl = connection.webappUrl;
+  ctx.onSignedIn(connection);
   setOutput("webapp-url", connection.webappUrl);
   return { ...ctx, connection, kudu: new KuduClient(connection, ctx.signal) };
 }
 async function rollback(site) {
   const { cfg, kudu, stages, facts } = site;
-  const result = await stages.run("Rollback", () => rollbackArtifact(kudu));
+  const result = await stages.run("Rollback", async () => {
+    try {
+      return await rollbackArtifact(kudu, cfg.rollbackTo);
+    } catch (err) {
+      if (!(err instanceof SiteChangedError)) throw err;
+      throw new ActionError(`Another deploy changed ${ARTIFACT_FILE} while the rollback ran; nothing was changed. Run the rollback again once that deploy is done.`);
+    }
+  });
+  site.state.live = { name: result.to, etag: result.etag };
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
   setOutput("previous-artifact", result.from);
   setOutput("artifact-name", result.to);
-  if (cfg.verify) {
-    const instances = await instancesOf(site);
-    const verified = await stages.run("Verify", () => verifyServing(site, { artifact: result.to, previous: result.from }, instances));
-    facts.verification = verified.detail;
-    facts.instances = verified.instances;
-    if (!verified.ok) throw new ActionError(`The rolled-back version did not come up: ${verified.detail}`);
-  }
+  const entry = new RecordWriter(
+    kudu,
+    {
+      id: newEntryId(),
+      kind: "rollback",
+      artifact: result.to,
+      content: result.toEntry?.content ?? knownContent(result.record, result.to),
+      commit: result.toEntry?.commit ?? "",
+      from: result.from,
+      run: runInfo(process.env),
+      at: (/* @__PURE__ */ new Date()).toISOString(),
+      outcome: "switched"
+    },
+    site.signal
+  );
+  await entry.save();
+  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: result.to, previous: result.from });
+  await entry.publish(process.env);
 }
-function verifyServing(site, change, instances) {
+function verifyServing(site, change, instances, seconds) {
   return verifyDeployment(
     site.kudu,
     site.connection,
-    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: site.cfg.verifyTimeoutSeconds, instances },
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances },
     site.signal
   );
 }
-async function verifyOrRollBack(site, change) {
-  const { cfg, kudu, stages, facts } = site;
+async function verifyOrRollBack(site, entry, change) {
+  const { cfg, kudu, stages, facts, deadline } = site;
   const { artifact: name3, previous } = change;
   const instances = await instancesOf(site);
-  const verified = await stages.run("Verify", () => verifyServing(site, change, instances));
+  const reserve = cfg.autoRollback && previous !== "" ? rollbackReserveSeconds(cfg.timeoutSeconds) : 0;
+  const budget = verifyBudgetSeconds(cfg.verifyTimeoutSeconds, deadline.secondsLeft(), reserve);
+  if (budget < cfg.verifyTimeoutSeconds) info(`Verify waits at most ${budget} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
+  site.state.unverified = { artifact: name3, previous, record: entry };
+  const verified = await stages.run("Verify", () => verifyServing(site, change, instances, budget));
   facts.verification = verified.detail;
   facts.instances = verified.instances;
   if (verified.ok) {
+    site.state.unverified = void 0;
     info(verified.detail);
+    await entry.save({ outcome: "verified", instances: verified.instances.length, detail: verified.detail });
     return;
   }
-  const log2 = await tailOfStdoutLog(kudu);
+  await showAppLog(site);
   let rollbackLine = "auto-rollback is off, so _artifact.txt still names the new artifact.";
   if (cfg.autoRollback && previous !== "" && previous !== name3) {
-    rollbackLine = await stages.run("Auto-rollback", async () => {
-      await switchArtifact(kudu, previous);
-      const back = await verifyServing(site, { artifact: previous, previous: name3 }, instances);
-      return back.ok ? `rolled back: _artifact.txt names ${previous} again and it is serving.` : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;
-    });
+    const seconds = Math.max(5, Math.min(cfg.verifyTimeoutSeconds, Math.floor(deadline.secondsLeft() - 1)));
+    rollbackLine = await stages.run("Auto-rollback", () => autoRollback(site, site.state, change, instances, seconds));
+    site.state.unverified = void 0;
     facts.verification = `${verified.detail}; ${rollbackLine}`;
-  } else if (cfg.autoRollback) {
-    rollbackLine = "there is no previous artifact to roll back to.";
+  } else {
+    site.state.unverified = void 0;
+    if (cfg.autoRollback) rollbackLine = "there is no previous artifact to roll back to.";
+    await entry.save({ outcome: "failed", detail: verified.detail });
   }
+  await entry.publish(process.env);
   const hints = notServingHints(name3, cfg.goos).map((h) => `  - ${h}`).join("\n");
+  const what = entry.entry.kind === "rollback" ? "The rolled-back version" : "The new version";
   throw new ActionError(
-    `The new version did not come up: ${verified.detail}.
+    `${what} did not come up: ${verified.detail}.
 ${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}
-` + (log2 ? `${log2}
-` : "No stdout log was found under LogFiles.\n") + `Things to check:
+The app's stdout log, if any, is in the "App log" group above.
+Things to check:
 ${hints}`
   );
+}
+async function autoRollback(site, state3, change, instances, seconds) {
+  const { kudu } = site;
+  const failed = state3.unverified?.record;
+  const { artifact: name3, previous } = change;
+  try {
+    const etag = await switchArtifact(kudu, previous, state3.live?.etag ?? "*");
+    state3.live = { name: previous, etag };
+  } catch (err) {
+    if (!(err instanceof SiteChangedError)) throw err;
+    await failed?.save({ outcome: "failed", detail: "did not come up; another deploy changed _artifact.txt meanwhile, so it was not rolled back" });
+    return `another deploy changed _artifact.txt meanwhile, so it was left as that deploy set it (no rollback).`;
+  }
+  await failed?.save({ outcome: "rolled-back", detail: `did not come up; rolled back to ${previous}` });
+  const back = await verifyServing(site, { artifact: previous, previous: name3 }, instances, seconds);
+  const { record } = await readRecord(kudu).catch(() => ({ record: { version: 1, entries: [] } }));
+  const earlier = whoSwitchedTo(record, previous);
+  const rolled = {
+    id: newEntryId(),
+    kind: "auto-rollback",
+    artifact: previous,
+    content: knownContent(record, previous),
+    commit: earlier?.commit ?? "",
+    from: name3,
+    run: runInfo(process.env),
+    at: (/* @__PURE__ */ new Date()).toISOString(),
+    outcome: back.ok ? "verified" : "failed",
+    instances: back.ok ? back.instances.length : void 0,
+    detail: back.detail
+  };
+  await new RecordWriter(kudu, rolled, site.signal).save();
+  await publishToKudu(kudu, rolled, process.env);
+  return back.ok ? `rolled back: _artifact.txt names ${previous} again and it is serving.` : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;
+}
+async function rollBackAfterDeadline(cfg, connection, state3, stages, facts) {
+  const pending = state3.unverified;
+  if (pending === void 0) return "";
+  if (pending.previous === "" || pending.previous === pending.artifact) {
+    return `_artifact.txt names ${pending.artifact}, which was not verified, and there is no previous version to roll back to.`;
+  }
+  const grace = AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1e3);
+  const kudu = new KuduClient(connection, grace, { attempts: 3 });
+  const site = { kudu, connection, signal: grace };
+  pending.record = new RecordWriter(kudu, pending.record.entry, grace);
+  try {
+    const line = await stages.run(
+      "Auto-rollback after the deadline",
+      () => autoRollback(site, state3, { artifact: pending.artifact, previous: pending.previous }, void 0, ROLLBACK_GRACE_SECONDS - 5)
+    );
+    facts.verification = `${facts.verification ?? ""}; deadline: ${line}`;
+    return `It had switched to ${pending.artifact} without verifying it; auto-rollback within a ${ROLLBACK_GRACE_SECONDS} s grace period: ${line}`;
+  } catch (err) {
+    return `It had switched to ${pending.artifact} without verifying it, and rolling back within ${ROLLBACK_GRACE_SECONDS} s failed: ${messageOf(err)}. _artifact.txt may still name ${pending.artifact}.`;
+  }
+}
+async function showAppLog(site) {
+  const mode = site.cfg.showAppLog;
+  if (mode === "false") return;
+  if (mode === "auto" && repositoryIsPublic(process.env)) {
+    info(
+      `The app's stdout log (under LogFiles/ in Kudu) is not shown: this repository is public and the log may hold secrets. Set show-app-log: true to show its tail here.`
+    );
+    return;
+  }
+  const log2 = await tailOfStdoutLog(site.kudu);
+  startGroup("App log");
+  info(log2 !== "" ? log2 : "No stdout log was found under LogFiles.");
+  endGroup();
+}
+function repositoryIsPublic(env) {
+  const file = env.GITHUB_EVENT_PATH;
+  if (!file) return false;
+  try {
+    const event = JSON.parse(fs16.readFileSync(file, "utf8"));
+    return event.repository?.private === false || event.repository?.visibility === "public";
+  } catch {
+    return false;
+  }
 }
 async function instancesOf(site) {
   const arm = site.connection.arm;
@@ -84144,3 +84660,4 @@ async function instancesOf(site) {
 
 // src/index.ts
 await run3();
+process.exit();

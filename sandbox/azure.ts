@@ -88,6 +88,11 @@ export interface AzureSandboxOptions {
    * ACTIONS_ID_TOKEN_* variables a runner sets for a job with `id-token: write`.
    */
   internet?: Internet;
+  /**
+   * Token requests answered before the token endpoint stalls: every later one is held open with no
+   * answer until the sandbox closes (a network fault, not a behaviour of Entra ID). Default: all.
+   */
+  answerTokenRequests?: number;
 }
 
 export interface TokenGrant {
@@ -246,7 +251,9 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
   const findSite = (rg: string, name: string): SandboxSite | undefined =>
     opts.sites.find((s) => s.resourceGroup.toLowerCase() === rg.toLowerCase() && s.name.toLowerCase() === name.toLowerCase());
 
+  let tokenRequests = 0;
   const tokenEndpoint = async (req: http.IncomingMessage, res: http.ServerResponse, host: string, tenant: string): Promise<number> => {
+    if (++tokenRequests > (opts.answerTokenRequests ?? Infinity)) return new Promise<number>(() => undefined);
     const form = new URLSearchParams(await readBody(req));
     const clientId = form.get('client_id') ?? '';
     const scope = form.get('scope') ?? '';

@@ -10,11 +10,15 @@ import { promisify } from 'node:util';
 import type { Config } from '../src/common/inputs.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { KuduClient, type KuduClientOptions } from '../src/site/kudu.ts';
-import { packageArtifact, type ArtifactPackage } from '../src/build/pack.ts';
+import { contentHash, packageArtifact, resolveIncludes, type ArtifactPackage } from '../src/build/pack.ts';
 import { artifactName } from '../src/build/name.ts';
 import { uploadArtifact, type UploadResult } from '../src/site/upload.ts';
 import { bootstrapSite } from '../src/site/bootstrap.ts';
-import { readCurrentArtifact, switchArtifact } from '../src/site/switch.ts';
+import { readLiveArtifact, switchArtifact } from '../src/site/switch.ts';
+import { newEntryId, readRecord, RecordWriter } from '../src/site/history.ts';
+import { knownContent } from '../src/site/record.ts';
+import { isDirectory } from '../src/site/kudu.ts';
+import { ARTIFACTS_DIR } from '../src/site/layout.ts';
 import { pruneArtifacts, type PruneResult } from '../src/site/prune.ts';
 import type { KuduEmulator } from './kudu.ts';
 
@@ -58,6 +62,9 @@ export interface BuiltArtifact {
   name: string;
   pkg: ArtifactPackage;
   binaryPath: string;
+  /** The content hash of the binary and its include files (pack.ts, contentHash). */
+  content: string;
+  commit: string;
 }
 
 /** Builds the app for windows/amd64 with `commit` stamped in, and packages it as the action does. */
@@ -69,14 +76,16 @@ export async function buildArtifact(appDir: string, commit: string, site = 'go-s
     cwd: appDir,
     env: { ...process.env, GOOS: 'windows', GOARCH: 'amd64', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' },
   });
+  const files = await resolveIncludes(appDir, ['static/**']);
   const pkg = await packageArtifact({
     binaryPath,
     artifactName: name,
     workingDirectory: appDir,
     include: ['static/**'],
+    files,
     outputPath: path.join(out, `${name}.zip`),
   });
-  return { name, pkg, binaryPath };
+  return { name, pkg, binaryPath, content: await contentHash(binaryPath, files), commit };
 }
 
 /** A commit id, different for each `n`. */
@@ -104,14 +113,37 @@ export interface DeployOutcome {
   pruned: PruneResult;
 }
 
-/** The deploy stages in the pipeline's order (main.ts): read, upload, bootstrap, switch, prune. */
+/**
+ * The deploy stages in the pipeline's order (main.ts): read the site and the deploy record, upload
+ * unless the record shows this content there, bootstrap, switch (a compare-and-swap on the ETag
+ * read first), prune. The record gets an entry when something was uploaded or switched.
+ */
 export async function deployStages(client: KuduClient, art: BuiltArtifact, signal: AbortSignal, keep = 3): Promise<DeployOutcome> {
-  const previous = await readCurrentArtifact(client);
-  const upload = await uploadArtifact(client, art.pkg, art.name);
+  const live = await readLiveArtifact(client);
+  const { record } = await readRecord(client);
+  const listing = (await client.listDir(ARTIFACTS_DIR)) ?? [];
+  const present = listing.some((e) => !isDirectory(e) && e.name === art.name);
+  const alreadyThere = present && knownContent(record, art.name) === art.content ? `${art.name} is already on the site with the same content` : undefined;
+  const upload = await uploadArtifact(client, art.pkg, art.name, { alreadyThere });
+  const entry = new RecordWriter(client, {
+    id: newEntryId(),
+    kind: 'deploy',
+    artifact: art.name,
+    content: art.content,
+    commit: art.commit,
+    from: live.name,
+    run: { repository: '', runId: '', runAttempt: '', actor: '' },
+    at: new Date().toISOString(),
+    outcome: 'uploaded',
+  });
+  if (!upload.skipped) await entry.save();
   await bootstrapSite(client);
-  if (previous !== art.name) await switchArtifact(client, art.name);
-  const pruned = await pruneArtifacts(client, { keep, current: art.name, previous }, signal);
-  return { previous, upload, pruned };
+  if (live.name !== art.name) {
+    await switchArtifact(client, art.name, live.etag);
+    await entry.save({ outcome: 'switched' });
+  }
+  const pruned = await pruneArtifacts(client, { keep, current: art.name, previous: live.name }, signal);
+  return { previous: live.name, upload, pruned };
 }
 
 /** Every file under `dir` with its bytes, for a byte-for-byte comparison of two moments. */

@@ -263,9 +263,17 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return ('D:\\home\\' + rel.split('/').filter((s) => s !== '').join('\\')).replace(/\\$/, '');
   }
 
+  // Kudu's ETag is the file's last-write time in ticks (VfsControllerBase.CreateEntityTag); NTFS
+  // keeps it to 100 ns, while Linux stamps files with a coarse clock, so two writes a few ms
+  // apart can share a time. A count of this emulator's own writes to the path keeps every write's
+  // ETag distinct, as on Windows.
+  const writes = new Map<string, number>();
+  function wrote(full: string): void {
+    writes.set(full, (writes.get(full) ?? 0) + 1);
+  }
   function etagOf(full: string): string {
     const st = fs.statSync(full, { bigint: true });
-    return `"${st.mtimeNs.toString(16)}"`;
+    return `"${st.mtimeNs.toString(16)}${(writes.get(full) ?? 0).toString(16).padStart(4, '0')}"`;
   }
 
   function ifMatchOk(header: string | undefined, current: string): 'missing' | 'match' | 'mismatch' {
@@ -331,6 +339,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       const settings = opts.appSettings?.() ?? {};
       return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: Object.keys(settings).length === 0 ? '[]' : JSON.stringify(settings) };
     }
+    if (p === '/api/deployments' || p === '/api/deployments/' || p.startsWith('/api/deployments/')) {
+      return deploymentsRoute(url, method, decodeURIComponent(p.slice('/api/deployments'.length).replace(/^\/+|\/+$/g, '')), body);
+    }
     if (p.startsWith('/api/zip/')) {
       const rel = decodeRel(p.slice('/api/zip/'.length));
       if (method === 'GET') {
@@ -370,9 +381,28 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           }
           if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
           const content = fs.readFileSync(full);
+          const etag = etagOf(full);
+          const type = MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream';
+          // As Kudu's VfsController.CreateItemGetResponse: a Range request (honoured unless an
+          // If-Range names another ETag) gets 206 with only those bytes (ByteRangeStreamContent);
+          // a range past the end gets 416 with the size in Content-Range.
+          const range = headers.range;
+          const ifRange = headers['if-range'];
+          if (range !== undefined && (ifRange === undefined || ifRange === etag)) {
+            const part = byteRange(range, content.length);
+            if (part === 'unsatisfiable') return { status: 416, headers: { 'Content-Range': `bytes */${content.length}` } };
+            if (part !== undefined) {
+              const [first, last] = part;
+              return {
+                status: 206,
+                headers: { ETag: etag, 'Content-Type': type, 'Content-Range': `bytes ${first}-${last}/${content.length}` },
+                body: method === 'HEAD' ? Buffer.alloc(0) : content.subarray(first, last + 1),
+              };
+            }
+          }
           return {
             status: 200,
-            headers: { ETag: etagOf(full), 'Content-Type': MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream' },
+            headers: { ETag: etag, 'Content-Type': type, 'Accept-Ranges': 'bytes' },
             body: method === 'HEAD' ? Buffer.alloc(0) : content,
           };
         }
@@ -396,6 +426,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
             return { status: 409, body: JSON.stringify({ Message: 'A parent of the path is a file.' }) };
           }
           fs.writeFileSync(full, body);
+          wrote(full);
           return { status: st === undefined ? 201 : 204, headers: { ETag: etagOf(full) } };
         }
         case 'DELETE': {
@@ -418,6 +449,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           // Windows refuses to open a running exe for delete; Kudu reports that as 404.
           if (isLocked(rel)) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
           fs.rmSync(full);
+          wrote(full);
           return { status: 200 };
         }
         default:
@@ -425,6 +457,67 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       }
     }
     return { status: 404, body: 'Not found' };
+  }
+
+  // Kudu's deployment history, as DeploymentController (Kudu.Services/Deployment) keeps it for a
+  // deployment made by another tool: PUT /api/deployments/{id} with status 3 (failed) or 4
+  // (success), message, deployer and author creates it (an id that exists: 409); `active`
+  // defaults to status == success and only a success may be active; GET lists newest first.
+  const deployments = new Map<string, Record<string, unknown>>();
+  let activeDeployment = '';
+  function deploymentsRoute(url: string, method: string, id: string, body: Buffer): Reply {
+    const json = { 'Content-Type': 'application/json; charset=utf-8' };
+    const view = (d: Record<string, unknown>): Record<string, unknown> => ({ ...d, active: d.id === activeDeployment });
+    if (id === '') {
+      if (method !== 'GET') return { status: 405 };
+      const list = [...deployments.values()].sort((a, b) => String(b.received_time).localeCompare(String(a.received_time)));
+      return { status: 200, headers: json, body: JSON.stringify(list.map(view)) };
+    }
+    if (method === 'GET') {
+      const d = deployments.get(id);
+      return d === undefined ? { status: 404, body: JSON.stringify({ Message: `Deployment '${id}' not found.` }) } : { status: 200, headers: json, body: JSON.stringify(view(d)) };
+    }
+    if (method !== 'PUT') return { status: 405 };
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return { status: 400, body: JSON.stringify({ Message: 'The body is not JSON.' }) };
+    }
+    const status = payload.status;
+    const filled = (k: string): boolean => typeof payload[k] === 'string' && payload[k] !== '';
+    // Without a valid status, message, deployer and author, Kudu takes the PUT as "redeploy {id}"
+    // from its own repository, which a site deployed by this action does not have.
+    if ((status !== 3 && status !== 4) || !filled('message') || !filled('deployer') || !filled('author')) {
+      return { status: 404, body: JSON.stringify({ Message: 'Repository could not be found.' }) };
+    }
+    if (payload.active === true && status !== 4) return { status: 400, body: JSON.stringify({ Message: 'Only successful status can be active!' }) };
+    if (deployments.has(id)) return { status: 409, body: JSON.stringify({ Message: `Deployment with id '${id}' exists` }) };
+    const now = new Date().toISOString();
+    const d = {
+      id,
+      status,
+      status_text: '',
+      author_email: typeof payload.author_email === 'string' ? payload.author_email : '',
+      author: payload.author,
+      deployer: payload.deployer,
+      message: payload.message,
+      progress: '',
+      received_time: typeof payload.start_time === 'string' ? payload.start_time : now,
+      start_time: typeof payload.start_time === 'string' ? payload.start_time : now,
+      end_time: typeof payload.end_time === 'string' ? payload.end_time : now,
+      last_success_end_time: typeof payload.end_time === 'string' ? payload.end_time : now,
+      complete: true,
+      is_temp: false,
+      is_readonly: true,
+      url: `${url}/api/deployments/${encodeURIComponent(id)}`,
+      log_url: `${url}/api/deployments/${encodeURIComponent(id)}/log`,
+      site_name: siteName,
+      details: typeof payload.details === 'string' ? payload.details : '',
+    };
+    deployments.set(id, d);
+    if (payload.active ?? status === 4) activeDeployment = id;
+    return { status: 200, headers: json, body: JSON.stringify(view(d)) };
   }
 
   /** Extracts over `dirRel`, deleting nothing; stops with 400 at the first entry it cannot write. */
@@ -484,6 +577,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       // creation time. Kudu then sets the modification time to the entry's time (best effort),
       // so mtime is the packaging time and only crtime tells when a new file landed.
       fs.writeFileSync(target, content);
+      wrote(target);
       const stamped = entry.getLastModDate();
       if (!Number.isNaN(stamped.getTime())) fs.utimesSync(target, new Date(), stamped);
     }
@@ -584,6 +678,24 @@ function zipFolder(dir: string): Promise<Buffer> {
     zip.outputStream.on('end', () => resolve(Buffer.concat(parts)));
     zip.outputStream.on('error', reject);
   });
+}
+
+/**
+ * One byte range of a `Range: bytes=…` header as [first, last], for a body of `size` bytes:
+ * `a-b`, `a-` and the suffix form `-n`. Several ranges or another unit: undefined (served whole).
+ */
+function byteRange(header: string, size: number): [number, number] | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (m === null || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    return [Math.max(0, size - n), size - 1];
+  }
+  const first = Number(m[1]);
+  if (first >= size) return 'unsatisfiable';
+  const last = m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]));
+  return last < first ? undefined : [first, last];
 }
 
 /** `/site/wwwroot/a%20b/` → `site/wwwroot/a b/` (the trailing slash kept). */

@@ -2,3 +2,6 @@
 import { run } from './main.ts';
 
 await run();
+// Work abandoned when the deploy aborted (a token refresh the sign-in library does not stop, say)
+// may still hold a socket open; the step ends with the deploy, with the exit code run() set.
+process.exit();

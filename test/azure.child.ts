@@ -28,6 +28,18 @@ try {
   };
   // A later request, as the Kudu client makes one per call: renewed only when close to expiry.
   if (process.env.GAD_TEST_AUTH_AGAIN) result.authorizationAgain = await target.authorization();
+  // A refresh stalled at Entra ID, abandoned when the deploy's signal aborts after this many ms.
+  if (process.env.GAD_TEST_AUTH_ABORT_MS) {
+    const deploy = new AbortController();
+    const reason = new Error('the deploy timed out');
+    setTimeout(() => deploy.abort(reason), Number(process.env.GAD_TEST_AUTH_ABORT_MS));
+    try {
+      await target.authorization(deploy.signal);
+      result.refresh = { ok: true };
+    } catch (err) {
+      result.refresh = { ok: false, isAbortReason: err === reason, message: messageOf(err) };
+    }
+  }
   if (process.env.GAD_TEST_KUDU_LIST) {
     // One Kudu read through the action's own Kudu client, with the bearer token.
     const kudu = new KuduClient(target, controller.signal, { attempts: 1 });
@@ -49,3 +61,5 @@ try {
 } finally {
   clearTimeout(timer);
 }
+// As the action's entry does: a request abandoned on abort must not keep the process alive.
+process.exit();

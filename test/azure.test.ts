@@ -176,6 +176,35 @@ test('bearer token: reused while fresh, renewed (and masked) when close to expir
   }
 });
 
+test('a token refresh that hangs at Entra ID is abandoned when the deploy aborts', { timeout: 120_000 }, async () => {
+  // Short-lived tokens make the next Authorization a refresh. A first run counts the token requests
+  // the sign-in itself makes (the ARM calls renew short-lived tokens too); a second sandbox answers
+  // only those and holds the refresh open.
+  const options = {
+    tenantId: TENANT,
+    subscriptionId: SUB,
+    clients: [{ clientId: SECRET_APP, secret: SECRET }],
+    sites: [{ name: 'shop', resourceGroup: 'rg-shop' }],
+    tokenLifetimeSeconds: 120,
+  };
+  const counting = await startAzureSandbox(options);
+  let signInGrants: number;
+  try {
+    expectOk(await runChild({ ...secretInputs, 'resource-group-name': 'rg-shop' }, { sandbox: counting }));
+    signInGrants = counting.grants.length;
+  } finally {
+    await counting.close();
+  }
+  const stalling = await startAzureSandbox({ ...options, answerTokenRequests: signInGrants });
+  try {
+    const result = expectOk(await runChild({ ...secretInputs, 'resource-group-name': 'rg-shop' }, { sandbox: stalling, env: { GAD_TEST_AUTH_ABORT_MS: '1500' } }));
+    assert.deepEqual(result.refresh, { ok: false, isAbortReason: true, message: 'the deploy timed out' });
+    assert.equal(stalling.grants.length, signInGrants, 'the refresh got no token');
+  } finally {
+    await stalling.close();
+  }
+});
+
 test('client secret: a wrong secret names client-secret', { timeout: 120_000 }, async () => {
   const message = expectFailure(await runChild({ ...secretInputs, 'client-secret': 'not-the-secret' }));
   assert.match(message, /client-secret/);

@@ -29,7 +29,7 @@ const newCommit = (): string => randomBytes(20).toString('hex');
 
 /** The site's answer (IIS holds the first request until the process listens). */
 async function answer(s: AppService): Promise<string> {
-  const res = await fetch(s.appUrl);
+  const res = await fetch(s.localAppUrl);
   assert.equal(res.status, 200);
   return res.text();
 }
@@ -55,12 +55,13 @@ test('the goazure 1.0.0 copy is byte for byte the release', () => {
 test('(a) an app linked with goazure 1.0.0 hands over when the current action deploys', { timeout: 300_000 }, async () => {
   const s = await startAppService({ siteName: 'compat-old-goazure', env: { COMPAT_POLL_MS: '250' } });
   sites.push(s);
-  const toolCache = fs.mkdtempSync(path.join(work, 'toolcache-'));
+  // The machine's Go in the site's tool cache: this test is about the hand-over, not the download.
+  const toolCache = s.toolCache;
   seedToolCache(toolCache);
   const deploy = (commit: string) =>
     runAction({
       inputs: deployInputs(s, commit, { 'working-directory': 'test/fixtures/compat/app', 'verify-timeout': '30', timeout: '240' }),
-      env: { GITHUB_SHA: commit },
+      env: { ...s.env, GITHUB_SHA: commit },
       toolCache,
       cwd: repoRoot,
     });
@@ -96,7 +97,7 @@ test('(b) an app linked with the current goazure hands over when _artifact.txt i
   ]);
   const auth = `Basic ${Buffer.from(`${s.kudu.userName}:${s.kudu.password}`).toString('base64')}`;
   const put = async (rel: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<number> => {
-    const res = await fetch(`${s.kuduUrl}/api/vfs/site/wwwroot/${rel}`, { method: 'PUT', headers: { authorization: auth, ...headers }, body });
+    const res = await fetch(`${s.localKuduUrl}/api/vfs/site/wwwroot/${rel}`, { method: 'PUT', headers: { authorization: auth, ...headers }, body });
     await res.arrayBuffer();
     return res.status;
   };

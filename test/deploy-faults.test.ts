@@ -40,7 +40,7 @@ const STEPS: { step: string; fault: Omit<FaultSpec, 'times' | 'status'>; beforeS
   { step: 'list _target before the upload', fault: { route: T, method: 'GET' }, beforeSwitch: true },
   { step: 'upload the zip', fault: { route: '/api/zip/', method: 'PUT' }, beforeSwitch: true },
   { step: 'list _target after the upload', fault: { route: T, method: 'GET', skip: 1 }, beforeSwitch: true },
-  { step: 'list site/wwwroot for bootstrap', fault: { route: '/api/vfs/site/wwwroot/', method: 'GET', skip: 3 }, beforeSwitch: true },
+  { step: 'list site/wwwroot for bootstrap', fault: { route: '/api/vfs/site/wwwroot/', method: 'GET', skip: 5 }, beforeSwitch: true },
   { step: 'write _artifact.txt', fault: { route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT' }, beforeSwitch: true },
   { step: 'list _target for prune', fault: { route: T, method: 'GET', skip: 2 }, beforeSwitch: false },
 ];

@@ -127,14 +127,14 @@ test('prune keeps the newest `keep` plus current and previous; a locked one is s
   assert.deepEqual(left, [D.name, D.name.replace('.exe', ''), E.name, E.name.replace('.exe', '')].sort());
 });
 
-test('rollback: back to the newest older artifact still present, until there is none', { timeout: 90_000 }, async () => {
+test('rollback (verify off): back to the newest older version the record shows switched to and still present, until there is none', { timeout: 90_000 }, async () => {
   const k = await site();
   const client = clientFor(k, never);
   await assert.rejects(rollbackArtifact(client), (e: Error) => e instanceof ActionError && /nothing has been deployed/.test(e.message));
   for (const art of [A, B, C]) await captureStdout(() => deployStages(client, art, never, 5));
   fs.rmSync(wwwroot(k, '_target', B.name));
   const first = await captureStdout(() => rollbackArtifact(client));
-  assert.deepEqual(first.value, { from: C.name, to: A.name }, 'B is gone, so A');
+  assert.deepEqual({ from: first.value?.from, to: first.value?.to }, { from: C.name, to: A.name }, 'B is gone, so A');
   assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`);
   const second = await captureStdout(() => rollbackArtifact(client));
   assert.ok(second.error instanceof ActionError);

@@ -111,7 +111,8 @@ test('a crash-looping new version is rolled back: the old one serves again and t
   const error = decodeURIComponent(run2.errors.join('\n'));
   assert.match(error, new RegExp(`The new version did not come up healthy: e2e-site-${bad.slice(0, 10)} was not healthy after 8 s`));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names e2e-site-${good.slice(0, 10)} again and it is serving`));
-  assert.match(error, /crashloop .*cannot open the database/, 'the tail of the stdout log is shown');
+  assert.match(run2.stdout, /::group::App log\n(.|\n)*crashloop .*cannot open the database/, 'the tail of the stdout log is shown in its own group');
+  assert.doesNotMatch(error, /cannot open the database/, 'and not in the error annotation');
   assert.equal(artifactTxt(s), `_target\\e2e-site-${good.slice(0, 10)}\r\n`);
   assert.match(await answer(s.localAppUrl), new RegExp(good));
   assert.ok(fs.existsSync(path.join(s.wwwroot, '_target', `e2e-site-${bad.slice(0, 10)}`)), 'the bad artifact is left for inspection');

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { artifactName } from '../src/build/name.ts';
 import { runProcess, type ProcessRun } from '../sandbox/process.ts';
+import { artifactName } from '../src/build/name.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -89,7 +89,7 @@ test('a release that crashes 5 s after it is healthy is rolled back when the wat
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.match(error, new RegExp(`${stem(bad)} (exited|restarted) \\(process id \\d+.*\\) [\\d.]+ s into the 15 s watch window`));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${stem(good)} again and it is serving`));
-  assert.match(error, /crashing 5s after start/, 'the tail of the stdout log shows the crash');
+  assert.match(run.stdout, /::group::App log\n(.|\n)*crashing 5s after start/, 'the tail of the stdout log shows the crash');
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
 });
 

@@ -3,6 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -93,7 +94,7 @@ function req(over: Partial<PackageRequest> = {}): PackageRequest {
 /** Runs resolveIncludes in a child process and returns the workflow commands it printed. */
 function includeWarnings(workingDirectory: string, include: string[]): string[] {
   const script = [
-    `import { resolveIncludes } from ${JSON.stringify(path.join(repoRoot, 'src', 'pack.ts'))};`,
+    `import { resolveIncludes } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
     `const files = await resolveIncludes(process.argv[1], JSON.parse(process.argv[2]));`,
     `console.log('FILES ' + files.map((f) => f.relativePath).join(','));`,
   ].join('\n');
@@ -210,7 +211,7 @@ describe('streaming', () => {
     fs.closeSync(fs.openSync(big, 'w'));
     fs.truncateSync(big, size); // sparse: no disk space, but every byte is read
     const script = [
-      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'pack.ts'))};`,
+      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
       `const pkg = await packageArtifact({ binaryPath: process.argv[1], artifactName: 'big-0123456789.exe', workingDirectory: process.argv[2], include: [], outputPath: process.argv[1] + '.zip', compressionLevel: 1 });`,
       `console.log(JSON.stringify({ entries: pkg.entries, maxRssKb: process.resourceUsage().maxRSS }));`,
     ].join('\n');
@@ -226,4 +227,33 @@ describe('failures', () => {
   test('a missing binary is reported, not packaged', async () => {
     await assert.rejects(packageArtifact(req({ binaryPath: path.join(scratch, 'missing.exe') })), /ENOENT/);
   });
+});
+
+test('packaging a large include set stops mid-way when the deploy aborts, leaving no zip', { timeout: 120_000 }, async () => {
+  const big = path.join(scratch, 'big-assets');
+  fs.mkdirSync(path.join(big, 'assets'), { recursive: true });
+  // Random bytes do not compress: deflating ~48 MB takes a while, so the abort lands mid-zip.
+  for (let i = 0; i < 384; i++) fs.writeFileSync(path.join(big, 'assets', `blob-${String(i).padStart(3, '0')}.bin`), crypto.randomBytes(128 * 1024));
+  const outputPath = path.join(scratch, 'aborted.zip');
+  const controller = new AbortController();
+  const reason = new Error('the deploy timed out');
+  let sizeAtAbort = -1;
+  const watch = setInterval(() => {
+    const size = fs.existsSync(outputPath) ? fs.statSync(outputPath).size : 0;
+    if (size > 1024 * 1024 && !controller.signal.aborted) {
+      sizeAtAbort = size;
+      controller.abort(reason);
+    }
+  }, 5);
+  try {
+    await assert.rejects(packageArtifact(req({ workingDirectory: big, include: ['assets'], outputPath, compressionLevel: 9 }), controller.signal), (err) => err === reason);
+  } finally {
+    clearInterval(watch);
+  }
+  assert.ok(sizeAtAbort > 0, 'the abort came while the zip was being written');
+  assert.equal(fs.existsSync(outputPath), false, 'the partial zip is deleted');
+  // The same include set packs whole without an abort: the work above really was cut short.
+  const whole = await packageArtifact(req({ workingDirectory: big, include: ['assets'], compressionLevel: 1 }));
+  assert.ok(whole.zipSize > 48 * 1024 * 1024 && whole.zipSize > sizeAtAbort);
+  await assert.rejects(resolveIncludes(big, ['assets'], AbortSignal.abort(reason)), (err) => err === reason);
 });

@@ -8,6 +8,7 @@
 // The zip is written as a stream (files are read one at a time as yazl asks for them) and is
 // deterministic: entries sorted, fixed timestamps and modes, so the same input gives the same bytes.
 
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +35,8 @@ export interface PackageRequest {
    * on its content.
    */
   mtime?: Date;
+  /** The include files, already resolved (resolveIncludes); resolved from `include` when absent. */
+  files?: IncludedFile[];
 }
 
 export interface PackageEntry {
@@ -95,7 +98,7 @@ function isUnder(root: string, candidate: string): boolean {
  * everything under a folder it matches) from the whole selection. Sorted by path. A pattern that
  * matches nothing gets a warning naming it.
  */
-export async function resolveIncludes(workingDirectory: string, include: readonly string[]): Promise<IncludedFile[]> {
+export async function resolveIncludes(workingDirectory: string, include: readonly string[], signal?: AbortSignal): Promise<IncludedFile[]> {
   const patterns = include.map(normalizePattern);
   const excludes = patterns.filter((p) => p.exclude).map((p) => p.pattern);
   const root = await fs.promises.realpath(workingDirectory);
@@ -127,6 +130,7 @@ export async function resolveIncludes(workingDirectory: string, include: readonl
     let matched = 0;
     let kept = 0;
     for await (const hit of fs.promises.glob(pattern, { cwd: workingDirectory })) {
+      signal?.throwIfAborted();
       const abs = path.resolve(workingDirectory, hit);
       const st = await fs.promises.stat(abs).catch(() => undefined);
       if (st === undefined) continue;
@@ -135,6 +139,7 @@ export async function resolveIncludes(workingDirectory: string, include: readonl
         if (await addFile(abs, st.size, pattern)) kept++;
       } else if (st.isDirectory()) {
         for (const entry of await fs.promises.readdir(abs, { recursive: true, withFileTypes: true })) {
+          signal?.throwIfAborted();
           const child = path.join(entry.parentPath, entry.name);
           const cst = entry.isFile() || entry.isSymbolicLink() ? await fs.promises.stat(child).catch(() => undefined) : undefined;
           if (cst === undefined || !cst.isFile()) continue;
@@ -166,7 +171,25 @@ export async function resolveIncludes(workingDirectory: string, include: readonl
   return files;
 }
 
-export async function packageArtifact(req: PackageRequest): Promise<ArtifactPackage> {
+/**
+ * The content hash of a build: sha256 over one line per file, `<sha256 of the file>  <path>`, the
+ * binary first (as `<binary>`, so the hash does not depend on the artifact's name), then the
+ * include files in path order. Two builds with the same hash ship the same bytes.
+ */
+export async function contentHash(binaryPath: string, files: readonly IncludedFile[]): Promise<string> {
+  const lines = [`${await fileSha256(binaryPath)}  <binary>`];
+  for (const f of files) lines.push(`${await fileSha256(f.absolutePath)}  ${f.relativePath}`);
+  return crypto.createHash('sha256').update(lines.join('\n') + '\n').digest('hex');
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Packages the artifact; stops, leaving no zip behind, when `signal` aborts (the deploy's deadline). */
+export async function packageArtifact(req: PackageRequest, signal?: AbortSignal): Promise<ArtifactPackage> {
   const level = req.compressionLevel ?? 6;
   const mtime = req.mtime ?? FIXED_MTIME;
   const entryOptions = (size: number, mode: number): Partial<yazl.ReadStreamOptions> => ({
@@ -180,7 +203,7 @@ export async function packageArtifact(req: PackageRequest): Promise<ArtifactPack
   });
 
   const binarySize = (await fs.promises.stat(req.binaryPath)).size;
-  const files = await resolveIncludes(req.workingDirectory, req.include);
+  const files = req.files ?? (await resolveIncludes(req.workingDirectory, req.include, signal));
   const stem = artifactStem(req.artifactName);
 
   const zip = new yazl.ZipFile();
@@ -199,9 +222,10 @@ export async function packageArtifact(req: PackageRequest): Promise<ArtifactPack
   const zipError = new Promise<never>((_, reject) => zip.on('error', reject));
   zipError.catch(() => undefined);
   try {
-    await Promise.race([pipeline(zip.outputStream, fs.createWriteStream(req.outputPath)), zipError]);
+    await Promise.race([pipeline(zip.outputStream, fs.createWriteStream(req.outputPath), ...(signal ? [{ signal }] : [])), zipError]);
   } catch (err) {
     await fs.promises.rm(req.outputPath, { force: true });
+    if (signal?.aborted) throw signal.reason;
     const msg = err instanceof Error ? err.message : String(err);
     throw new ActionError(`Packaging ${req.artifactName} into ${req.outputPath} failed: ${msg}. A file may have changed while it was being read; run the deploy again.`);
   }

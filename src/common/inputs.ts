@@ -70,6 +70,12 @@ export interface Config {
   autoRollback: boolean;
   timeoutSeconds: number;
   rollback: boolean;
+  /** A version to roll back to (artifact name or commit prefix); '' for none. Implies rollback. */
+  rollbackTo: string;
+  /** Deploy even when the site runs a version deployed after this commit was. */
+  allowOlder: boolean;
+  /** Show the tail of the app's stdout log when a version does not come up: auto hides it on public repositories. */
+  showAppLog: 'auto' | 'true' | 'false';
   dryRun: boolean;
 }
 
@@ -296,6 +302,17 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   const isTag = env.GITHUB_REF_TYPE === 'tag' && (env.GITHUB_REF_NAME ?? '') !== '';
   const versionLabel = isTag ? (env.GITHUB_REF_NAME as string) : commit;
 
+  const rollbackTo = get('rollback-to');
+  if (rollbackTo !== '' && !/^[A-Za-z0-9._-]+$/.test(rollbackTo)) {
+    problems.push(`rollback-to: "${rollbackTo}" is neither an artifact name nor a commit prefix (letters, digits, ".", "_", "-").`);
+  }
+  const showRaw = (get('show-app-log') || 'auto').toLowerCase();
+  let showAppLog: Config['showAppLog'] = 'auto';
+  if (showRaw === 'auto') showAppLog = 'auto';
+  else if (TRUE_WORDS.has(showRaw)) showAppLog = 'true';
+  else if (FALSE_WORDS.has(showRaw)) showAppLog = 'false';
+  else problems.push(`show-app-log: "${showRaw}" is not auto, true or false.`);
+
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
   // Checked here, not at build time, so a bad flag is reported with every other input problem
   // before anything is downloaded.
@@ -360,8 +377,12 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     autoRollback: bool('auto-rollback', true),
     timeoutSeconds: seconds('timeout', 600),
     rollback: bool('rollback', false),
+    rollbackTo,
+    allowOlder: bool('allow-older', false),
+    showAppLog,
     dryRun: bool('dry-run', false),
   };
+  if (cfg.rollbackTo !== '') cfg.rollback = true;
 
   if (problems.length > 0) throw new InputError(problems);
   return cfg;

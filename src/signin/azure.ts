@@ -9,6 +9,7 @@ import type { Config } from '../common/inputs.ts';
 import type { ArmSite, ArmSiteSettings, SiteConnection } from './connection.ts';
 import { ActionError, messageOf } from '../common/errors.ts';
 import { safeUrl } from '../common/http.ts';
+import { untilAborted } from '../common/retry.ts';
 import { cloudEndpoints, isKnownAuthorityHost, type CloudEndpoints } from './clouds.ts';
 
 /** What later stages (slot swap, verification) need to talk to ARM about the same site. */
@@ -71,9 +72,10 @@ export async function connectionFromAzure(cfg: Config, signal: AbortSignal): Pro
     webappUrl,
     authKind: 'bearer',
     arm,
-    async authorization(): Promise<string> {
+    async authorization(requestSignal?: AbortSignal): Promise<string> {
       if (current.expiresOnTimestamp - Date.now() < TOKEN_RENEW_MARGIN_MS) {
-        current = await getTokenExplained(cfg, credential, endpoints, undefined);
+        // The deploy's signal by default, so a refresh stalled at Entra ID never outlives timeout.
+        current = await getTokenExplained(cfg, credential, endpoints, requestSignal ?? signal);
         core.setSecret(current.token);
       }
       return `Bearer ${current.token}`;
@@ -190,7 +192,8 @@ async function getTokenExplained(
 ): Promise<AccessToken> {
   let token: AccessToken | null;
   try {
-    token = await credential.getToken(endpoints.scope, { abortSignal: signal });
+    // Raced against the signal as well: the sign-in library does not stop every request on it.
+    token = await untilAborted(credential.getToken(endpoints.scope, { abortSignal: signal }), signal);
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     throw signInError(cfg, err, endpoints.scope, endpoints.authorityHost);

@@ -13,8 +13,11 @@ export interface SiteConnection {
   webappUrl: string;
   /** `basic` for a publish profile, `bearer` for Entra ID. */
   authKind: 'basic' | 'bearer';
-  /** Value of the Authorization header for Kudu; a bearer token is refreshed as needed. */
-  authorization(): Promise<string>;
+  /**
+   * Value of the Authorization header for Kudu; a bearer token is refreshed as needed, and a
+   * refresh is abandoned when `signal` aborts.
+   */
+  authorization(signal?: AbortSignal): Promise<string>;
   /** Set when signed in through Entra ID or the Azure CLI: the site in ARM, for slot swap and hints. */
   arm?: ArmSite;
 }

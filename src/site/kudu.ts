@@ -90,7 +90,7 @@ export class KuduClient {
    * Writes a file. Without `ifMatch` this only creates: Kudu refuses (412) to replace an existing
    * file, which is what the bootstrap stage relies on to never overwrite a user's file.
    */
-  async putFile(path: string, body: Buffer | string, opts: { ifMatch?: string } = {}): Promise<void> {
+  async putFile(path: string, body: Buffer | string, opts: { ifMatch?: string } = {}): Promise<{ etag: string }> {
     const headers: Record<string, string> = {};
     if (opts.ifMatch !== undefined) headers['If-Match'] = opts.ifMatch;
     const res = await this.call({
@@ -115,6 +115,33 @@ export class KuduClient {
         409,
       );
     }
+    return { etag: headerOf(res, 'etag') };
+  }
+
+  /**
+   * The last `bytes` of a file, with a suffix `Range` request (Kudu's VfsController answers it with
+   * 206 and only those bytes); null when the file does not exist. A server that ignores Range
+   * answers 200 with the whole file, of which the tail is kept.
+   */
+  async getFileTail(path: string, bytes: number): Promise<Buffer | null> {
+    const res = await this.call({ method: 'GET', apiPath: vfsPath(path, false), headers: { Range: `bytes=-${bytes}` }, accept: [404, 416] });
+    if (res.status === 404) return null;
+    if (res.status === 416) return Buffer.alloc(0);
+    return res.body.length > bytes ? res.body.subarray(res.body.length - bytes) : res.body;
+  }
+
+  /**
+   * Records a deployment made by another tool in Kudu's deployment history, which the portal's
+   * Deployment Center lists (Kudu's DeploymentController: PUT /api/deployments/{id} creates; an
+   * id that exists answers 409).
+   */
+  async putDeployment(id: string, deployment: Record<string, unknown>): Promise<void> {
+    await this.call({
+      method: 'PUT',
+      apiPath: `/api/deployments/${encodeURIComponent(id)}`,
+      headers: { 'Content-Type': 'application/json' },
+      body: Buffer.from(JSON.stringify(deployment), 'utf8'),
+    });
   }
 
   /**
@@ -254,7 +281,7 @@ export class KuduClient {
           const res = await sendRequest({
             method: c.method,
             url,
-            headers: { Authorization: await this.connection.authorization(), ...c.headers },
+            headers: { Authorization: await this.connection.authorization(this.signal), ...c.headers },
             body: c.body,
             bodyLength: c.bodyLength,
             onProgress: c.onProgress,

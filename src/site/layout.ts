@@ -9,6 +9,13 @@ export const SITE_ROOT = 'site/wwwroot';
 /** The file that names the binary the launcher starts: the only file whose change switches versions. */
 export const ARTIFACT_FILE = `${SITE_ROOT}/_artifact.txt`;
 
+/**
+ * The deploy record (src/site/record.ts): beside _artifact.txt, outside _target, so the launcher,
+ * the Go package and prune never see it. HttpPlatformHandler sends every request to the app, so
+ * IIS never serves it either.
+ */
+export const RECORD_FILE = `${SITE_ROOT}/_deploys.json`;
+
 /** The folder that holds every uploaded version: `<name>.exe` and its include files in `<name>/`. */
 export const ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
 

@@ -1,7 +1,6 @@
 // Dry run: what a deploy would upload, write and delete, computed from the site's current state.
 
 import type { KuduClient, VfsEntry } from './kudu.ts';
-import { isDirectory } from './kudu.ts';
 import type { ArtifactPackage } from '../build/pack.ts';
 import { choosePrunable } from './prune.ts';
 import { missingBootstrapFiles } from './bootstrap.ts';
@@ -13,15 +12,16 @@ export interface PlanRequest {
   previous: string;
   keep: number;
   bootstrap: boolean;
+  /** Why the upload is not needed (the record shows this content there), as for uploadArtifact. */
+  alreadyThere?: string;
 }
 
 /** Lines describing each change a real deploy would make, in order. Changes nothing. */
 export async function planDeploy(kudu: KuduClient, req: PlanRequest): Promise<string[]> {
   const lines: string[] = [];
   const listing = (await kudu.listDir(ARTIFACTS_DIR)) ?? [];
-  const present = listing.find((e) => e.name === req.artifactName && !isDirectory(e));
-  if (present !== undefined && present.size === req.pkg.binarySize) {
-    lines.push(`skip the upload: ${ARTIFACTS_DIR}/${req.artifactName} is already there with the same size (${req.pkg.binarySize} bytes)`);
+  if (req.alreadyThere !== undefined) {
+    lines.push(`skip the upload: ${req.alreadyThere}`);
   } else {
     lines.push(
       `upload ${req.artifactName} (${req.pkg.zipSize} bytes zipped, ${req.pkg.binarySize} bytes unpacked, ` +

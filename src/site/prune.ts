@@ -9,6 +9,8 @@ export interface PruneRequest {
   keep: number;
   current: string;
   previous: string;
+  /** Artifacts other deploys have uploaded and not finished with (record.ts, inFlight): never deleted. */
+  inUse?: string[];
 }
 
 export interface PruneResult {
@@ -49,7 +51,7 @@ export function newestFirst(entries: VfsEntry[]): VfsEntry[] {
  */
 export function choosePrunable(listing: VfsEntry[], req: PruneRequest): PrunePlan {
   const artifacts = newestFirst(listing);
-  const kept = new Set<string>([req.current, req.previous].filter((n) => n !== '').map((n) => n.toLowerCase()));
+  const kept = new Set<string>([req.current, req.previous, ...(req.inUse ?? [])].filter((n) => n !== '').map((n) => n.toLowerCase()));
   for (const a of artifacts.slice(0, Math.max(0, req.keep))) kept.add(a.name.toLowerCase());
   const files = artifacts.filter((a) => !kept.has(a.name.toLowerCase())).map((a) => a.name);
 

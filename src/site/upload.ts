@@ -1,4 +1,4 @@
-// The upload stage: the package zip into site/wwwroot/_target/, then its size checked. docs/ARCHITECTURE.md, "The flow".
+// The upload stage: the package zip into site/wwwroot/_target/, then its size checked; skipped only when the deploy record shows the same content there. docs/ARCHITECTURE.md, "The flow".
 
 import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
@@ -7,7 +7,7 @@ import type { ArtifactPackage } from '../build/pack.ts';
 import { ARTIFACTS_DIR } from './layout.ts';
 
 export interface UploadResult {
-  /** The artifact was already there with the right size (a re-run of the same commit). */
+  /** The artifact was already on the site with this content (a re-run of the same build). */
   skipped: boolean;
   bytesSent: number;
 }
@@ -15,6 +15,12 @@ export interface UploadResult {
 export interface UploadOptions {
   /** Bytes of the zip sent so far (of `pkg.zipSize`), for a progress display. */
   onProgress?: (bytesSent: number, total: number) => void;
+  /**
+   * Why the upload is not needed: the deploy record shows this name on the site with this very
+   * content (record.ts, chooseArtifactName). A size alone never proves that: Windows PE files are
+   * padded to 512 bytes, so two builds of one commit usually have the same size.
+   */
+  alreadyThere?: string;
 }
 
 export async function uploadArtifact(
@@ -23,16 +29,10 @@ export async function uploadArtifact(
   artifactName: string,
   opts: UploadOptions = {},
 ): Promise<UploadResult> {
-  const before = await kudu.listDir(ARTIFACTS_DIR);
-  const present = before?.find((e) => e.name === artifactName && !isDirectory(e));
-  if (present !== undefined && present.size === pkg.binarySize) {
-    core.info(`${artifactName} is already in ${ARTIFACTS_DIR} with the same size (${pkg.binarySize} bytes): upload skipped.`);
+  if (opts.alreadyThere !== undefined) {
+    core.info(`${opts.alreadyThere}: upload skipped.`);
     return { skipped: true, bytesSent: 0 };
   }
-  if (present !== undefined) {
-    core.info(`${artifactName} is in ${ARTIFACTS_DIR} with ${present.size} bytes instead of ${pkg.binarySize} (an earlier upload was cut); uploading it again.`);
-  }
-
   core.info(`Uploading ${artifactName}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${ARTIFACTS_DIR}/`);
   const { bytesSent } = await kudu.putZip(ARTIFACTS_DIR, pkg.zipPath, {
     onProgress: (sent) => opts.onProgress?.(sent, pkg.zipSize),

@@ -21,7 +21,7 @@ export interface ServingProcess {
 export interface VerifyKudu {
   /** Processes of one instance (pinned with the ARRAffinity cookie), or of whichever answers. */
   processes(instance?: string): Promise<ServingProcess[]>;
-  getFile(path: string): Promise<{ body: Buffer } | null>;
+  getFileTail(path: string, bytes: number): Promise<Buffer | null>;
   listDir(path: string): Promise<{ name: string; mtime: string; mime: string; size: number }[] | null>;
 }
 
@@ -358,9 +358,13 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
   return { ok: true, detail: `${req.artifactName} stayed healthy${where} through the ${req.seconds} s watch window (${rounds} rounds of checks)` };
 }
 
+/** How much of the stdout log is fetched: enough for the last lines, never the whole file. */
+export const LOG_TAIL_BYTES = 16 * 1024;
+
 /**
  * The last lines of the newest stdout log under LogFiles, where HttpPlatformHandler writes what the
- * launcher and the app printed; '' when there is none or it cannot be read.
+ * launcher and the app printed; '' when there is none or it cannot be read. Only the file's last
+ * LOG_TAIL_BYTES are fetched (a Range request): the log of a long-running site can be large.
  */
 export async function tailOfStdoutLog(kudu: VerifyKudu, lines = 30): Promise<string> {
   try {
@@ -369,9 +373,11 @@ export async function tailOfStdoutLog(kudu: VerifyKudu, lines = 30): Promise<str
       .filter((e) => e.mime !== 'inode/directory' && /stdout|go-azure/i.test(e.name))
       .sort((a, b) => Date.parse(b.mtime) - Date.parse(a.mtime));
     if (logs.length === 0) return '';
-    const file = await kudu.getFile(`LogFiles/${logs[0].name}`);
-    if (file === null) return '';
-    const text = file.body.toString('utf8').replace(/\r\n/g, '\n').trimEnd();
+    const tail = await kudu.getFileTail(`LogFiles/${logs[0].name}`, LOG_TAIL_BYTES);
+    if (tail === null) return '';
+    let text = tail.toString('utf8').replace(/\r\n/g, '\n').trimEnd();
+    // A tail cut mid-file starts inside a line: drop that partial line.
+    if (logs[0].size > tail.length && text.includes('\n')) text = text.slice(text.indexOf('\n') + 1);
     return `LogFiles/${logs[0].name}:\n${text.split('\n').slice(-lines).join('\n')}`;
   } catch (err) {
     core.debug(`Could not read the stdout log: ${messageOf(err)}`);

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { ActionError, messageOf } from '../common/errors.ts';
-import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, sleep, withRetry } from '../common/retry.ts';
+import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, sleep, untilAborted, withRetry } from '../common/retry.ts';
 import { openRequest, safeUrl, sendRequest } from '../common/http.ts';
 import {
   listingPlatform,
@@ -320,7 +320,7 @@ async function installIntoCache(archive: string, file: GoFile, cacheRoot: string
   const staging = await fsp.mkdtemp(path.join(versionDir, `.${arch}-`));
   try {
     if (file.filename.endsWith('.zip')) {
-      await tc.extractZip(archive, staging);
+      await extractZip(archive, staging, signal);
     } else if (/\.(tar\.gz|tgz)$/.test(file.filename)) {
       await run('tar', ['-xzf', archive, '-C', staging, '--no-same-owner'], signal);
     } else {
@@ -351,8 +351,23 @@ async function installIntoCache(archive: string, file: GoFile, cacheRoot: string
     await fsp.writeFile(marker, '');
     return dest;
   } finally {
-    await fsp.rm(staging, { recursive: true, force: true });
+    // An extraction abandoned on abort may still hold files here (Windows refuses to delete them).
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Extracts a zip (the Windows runners' archive). Windows 10 and later ship bsdtar as
+ * System32\tar.exe, which reads zip files and is killed on abort like any child process; where it
+ * is missing, tool-cache's extractZip runs and the deploy stops waiting for it on abort.
+ */
+async function extractZip(archive: string, staging: string, signal: AbortSignal): Promise<void> {
+  const bsdtar = path.join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'tar.exe');
+  if (process.platform === 'win32' && fs.existsSync(bsdtar)) {
+    await run(bsdtar, ['-xf', archive, '-C', staging], signal);
+    return;
+  }
+  await untilAborted(tc.extractZip(archive, staging), signal);
 }
 
 function keepExisting(dest: string): string {

@@ -1,0 +1,266 @@
+// The deploy record: what was deployed to the site, when, by which run, and whether it came up.
+// Pure logic only (shape, parse, append, bound, queries); src/site/history.ts reads and writes it
+// through the Kudu client. It lives in site/wwwroot/_deploys.json (layout.ts, RECORD_FILE), which
+// the launcher, the Go package and prune never read. See README, "The deploy record".
+
+/** Entries kept; the oldest go first. 50 entries are about 25 KB of JSON. */
+export const RECORD_LIMIT = 50;
+
+/**
+ * Where a deploy or rollback got to:
+ * - `uploaded`: the artifact is in _target with this content, _artifact.txt not changed yet;
+ * - `switched`: _artifact.txt names it (verify off, or still running);
+ * - `verified`: it served on `instances` instance(s);
+ * - `rolled-back`: it did not come up and _artifact.txt was pointed back at `from`;
+ * - `failed`: it did not come up, or the switch was refused (another deploy changed the site).
+ */
+export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed';
+
+export type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
+
+/** The workflow run that made an entry, from the runner's GITHUB_* variables ('' when unknown). */
+export interface RunInfo {
+  repository: string;
+  runId: string;
+  runAttempt: string;
+  actor: string;
+}
+
+export interface DeployEntry {
+  /** Unique; also the id of the matching entry in Kudu's deployment list. */
+  id: string;
+  kind: EntryKind;
+  /** The artifact file name in _target. */
+  artifact: string;
+  /** sha256 (hex) of the binary and the include files, as `contentHash` computes it; '' when unknown. */
+  content: string;
+  commit: string;
+  /** What _artifact.txt named before ('' on a first deploy). */
+  from: string;
+  run: RunInfo;
+  /** ISO time the entry was made. */
+  at: string;
+  outcome: Outcome;
+  /** Instances it was verified on. */
+  instances?: number;
+  /** One line on the outcome, at most DETAIL_LIMIT characters. */
+  detail?: string;
+}
+
+export interface DeployRecord {
+  version: 1;
+  /** Oldest first, at most RECORD_LIMIT. */
+  entries: DeployEntry[];
+}
+
+const DETAIL_LIMIT = 300;
+
+export function emptyRecord(): DeployRecord {
+  return { version: 1, entries: [] };
+}
+
+/**
+ * The record from the file's text. A file that is not a record (edited by hand, cut short) gives
+ * an empty record and a problem to warn about: the record helps decisions, it never blocks a deploy.
+ */
+export function parseRecord(text: string): { record: DeployRecord; problem?: string } {
+  if (text.trim() === '') return { record: emptyRecord() };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    return { record: emptyRecord(), problem: `it is not JSON (${(err as Error).message})` };
+  }
+  const entries = (raw as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries)) return { record: emptyRecord(), problem: 'it has no "entries" list' };
+  const valid = entries.filter(isEntry);
+  return {
+    record: { version: 1, entries: valid.slice(-RECORD_LIMIT) },
+    problem: valid.length === entries.length ? undefined : `${entries.length - valid.length} entr(ies) were not readable and are dropped`,
+  };
+}
+
+function isEntry(e: unknown): e is DeployEntry {
+  const x = e as Partial<DeployEntry> | null;
+  return (
+    typeof x === 'object' && x !== null &&
+    typeof x.id === 'string' && typeof x.artifact === 'string' && typeof x.commit === 'string' &&
+    typeof x.at === 'string' && typeof x.outcome === 'string' && typeof x.kind === 'string' &&
+    typeof x.run === 'object' && x.run !== null
+  );
+}
+
+/** The file's text: one entry per line, so the record reads well in Kudu's editor too. */
+export function formatRecord(record: DeployRecord): string {
+  const lines = record.entries.map((e) => `    ${JSON.stringify(e)}`);
+  return `{\n  "version": 1,\n  "entries": [\n${lines.join(',\n')}\n  ]\n}\n`;
+}
+
+/** Adds an entry (replacing one with its id), keeping the newest RECORD_LIMIT. */
+export function appendEntry(record: DeployRecord, entry: DeployEntry, limit = RECORD_LIMIT): DeployRecord {
+  const clean = entry.detail === undefined ? entry : { ...entry, detail: oneLine(entry.detail) };
+  const others = record.entries.filter((e) => e.id !== entry.id);
+  return { version: 1, entries: [...others, clean].slice(-limit) };
+}
+
+/** Changes the entry with `id`; a record without it (dropped by the bound) is returned as is. */
+export function updateEntry(record: DeployRecord, id: string, change: Partial<Omit<DeployEntry, 'id'>>): DeployRecord {
+  return {
+    version: 1,
+    entries: record.entries.map((e) => (e.id === id ? { ...e, ...change, ...(change.detail === undefined ? {} : { detail: oneLine(change.detail) }) } : e)),
+  };
+}
+
+function oneLine(s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > DETAIL_LIMIT ? `${line.slice(0, DETAIL_LIMIT - 1)}…` : line;
+}
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+const newestFirst = (record: DeployRecord): DeployEntry[] => [...record.entries].reverse();
+
+/** Outcomes after which _artifact.txt named the entry's artifact, at least for a while. */
+const SWITCHED: ReadonlySet<Outcome> = new Set(['switched', 'verified', 'rolled-back']);
+
+/** The content the record last saw uploaded under `artifact`; '' when it never did. */
+export function knownContent(record: DeployRecord, artifact: string): string {
+  return newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '')?.content ?? '';
+}
+
+/** The newest entry that made _artifact.txt name `artifact`: who put it there. */
+export function whoSwitchedTo(record: DeployRecord, artifact: string): DeployEntry | undefined {
+  return newestFirst(record).find((e) => same(e.artifact, artifact) && (SWITCHED.has(e.outcome) || e.kind === 'auto-rollback'));
+}
+
+/** Describes the run of an entry for a message: "octo/shop run 123 attempt 1 by alice at …". */
+export function describeRun(e: DeployEntry): string {
+  const run = e.run.runId !== '' ? `${e.run.repository || 'a repository'} run ${e.run.runId}${e.run.runAttempt ? ` attempt ${e.run.runAttempt}` : ''}` : 'a run outside GitHub Actions';
+  return `${run}${e.run.actor ? ` by ${e.run.actor}` : ''} at ${e.at} (${e.kind}, commit ${e.commit.slice(0, 10) || 'unknown'}, ${e.outcome})`;
+}
+
+/**
+ * Why deploying `commit` from `run` over the live artifact would go back in time, or undefined
+ * when it would not. Backwards means: the live version was deployed after this commit last was
+ * (a re-run of an old workflow run), or by a run of the same repository that started after this
+ * one (run ids grow with time). Without a record of the live version nothing can be said.
+ */
+export function goingBackwards(record: DeployRecord, live: string, commit: string, run: RunInfo): string | undefined {
+  if (live === '') return undefined;
+  const liveEntry = whoSwitchedTo(record, live);
+  if (liveEntry === undefined || liveEntry.commit === commit) return undefined;
+  const ours = newestFirst(record).find((e) => e.commit === commit && e.kind === 'deploy' && SWITCHED.has(e.outcome));
+  if (ours !== undefined && Date.parse(liveEntry.at) > Date.parse(ours.at)) {
+    return `${live} (commit ${liveEntry.commit.slice(0, 10)}) was deployed at ${liveEntry.at}, after commit ${commit.slice(0, 10)} was deployed at ${ours.at}`;
+  }
+  const theirs = Number(liveEntry.run.runId);
+  const mine = Number(run.runId);
+  if (run.runId !== '' && liveEntry.run.runId !== '' && same(liveEntry.run.repository, run.repository) && theirs > mine) {
+    return `${live} was deployed by run ${liveEntry.run.runId}, which started after this run (${run.runId})`;
+  }
+  return undefined;
+}
+
+/**
+ * Artifacts `rollback: true` may go to, best first: versions that were live before the current one
+ * was first deployed, newest first, those the record shows verified live ahead of those only
+ * switched to (deploys with verify off). Versions that failed or were rolled back never count.
+ * The caller takes the first still present in _target.
+ */
+export function rollbackCandidates(record: DeployRecord, live: string): { artifact: string; verified: boolean }[] {
+  const entries = record.entries;
+  let before = entries.length;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (same(entries[i].artifact, live) && entries[i].kind === 'deploy' && SWITCHED.has(entries[i].outcome)) {
+      before = i;
+      break;
+    }
+  }
+  const earlier = entries.slice(0, before).reverse().filter((e) => !same(e.artifact, live));
+  const failed = new Set(earlier.filter((e) => e.outcome === 'failed' || e.outcome === 'rolled-back').map((e) => e.artifact.toLowerCase()));
+  const out: { artifact: string; verified: boolean }[] = [];
+  const add = (e: DeployEntry, verified: boolean): void => {
+    if (!out.some((o) => same(o.artifact, e.artifact))) out.push({ artifact: e.artifact, verified });
+  };
+  for (const e of earlier) if (e.outcome === 'verified') add(e, true);
+  for (const e of earlier) if (e.outcome === 'switched' && !failed.has(e.artifact.toLowerCase())) add(e, false);
+  return out;
+}
+
+/**
+ * The artifact `rollback-to` names: an artifact file name (with or without `.exe`) or a commit
+ * prefix of at least 7 hex digits, matched against the record, newest first. Verified entries
+ * win over others of the same commit.
+ */
+export function resolveNamedVersion(record: DeployRecord, wanted: string): DeployEntry | undefined {
+  const w = wanted.trim().toLowerCase();
+  const entries = newestFirst(record).filter((e) => e.content !== '' || SWITCHED.has(e.outcome));
+  const byName = entries.find((e) => same(e.artifact, w) || same(e.artifact.replace(/\.exe$/i, ''), w.replace(/\.exe$/i, '')));
+  if (byName !== undefined) return byName;
+  if (!/^[0-9a-f]{7,64}$/.test(w)) return undefined;
+  const byCommit = entries.filter((e) => e.commit.startsWith(w));
+  return byCommit.find((e) => e.outcome === 'verified') ?? byCommit[0];
+}
+
+/**
+ * Artifacts a deploy in flight has uploaded but not yet finished with (uploaded or switched in the
+ * last `withinMs`): prune leaves them, so one run's prune never deletes another run's upload.
+ */
+export function inFlight(record: DeployRecord, now: number, withinMs = 3_600_000): string[] {
+  return record.entries
+    .filter((e) => (e.outcome === 'uploaded' || e.outcome === 'switched') && now - Date.parse(e.at) < withinMs)
+    .map((e) => e.artifact);
+}
+
+/**
+ * The name for a build: `base` (`<prefix>-<commit10>.exe`) unless the site holds another build
+ * under it, then `<prefix>-<commit10>-<content6>.exe`. `upload` is false when the chosen name is
+ * on the site with this very content (a re-run of the same build).
+ */
+export function chooseArtifactName(
+  record: DeployRecord,
+  present: (name: string) => boolean,
+  base: string,
+  content: string,
+): { name: string; upload: boolean; reason: string } {
+  const hashed = withContentSuffix(base, content);
+  if (present(base) && knownContent(record, base) === content) {
+    return { name: base, upload: false, reason: `${base} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
+  }
+  if (!present(base)) return { name: base, upload: true, reason: `${base} is not on the site yet` };
+  if (present(hashed) && knownContent(record, hashed) === content) {
+    return { name: hashed, upload: false, reason: `${hashed} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
+  }
+  const known = knownContent(record, base);
+  return {
+    name: hashed,
+    upload: true,
+    reason: `${base} on the site is ${known === '' ? 'a build the deploy record has no content hash for' : `another build of this commit (sha256 ${known.slice(0, 12)}…)`}, so this build goes up as ${hashed}`,
+  };
+}
+
+/** `site-0123456789.exe` → `site-0123456789-abcdef.exe`: six hex digits of the content hash. */
+export function withContentSuffix(base: string, content: string): string {
+  const m = /^(.*?)(\.exe)?$/i.exec(base) as RegExpExecArray;
+  return `${m[1]}-${content.slice(0, 6)}${m[2] ?? ''}`;
+}
+
+/** One deploy record entry as a Kudu deployment (PUT /api/deployments/{id}, Kudu's DeploymentController). */
+export function kuduDeployment(e: DeployEntry, runUrl: string): Record<string, unknown> {
+  const ok = e.outcome === 'verified' || e.outcome === 'switched';
+  const what = e.kind === 'deploy' ? 'Deployed' : e.kind === 'rollback' ? 'Rolled back to' : 'Auto-rollback to';
+  const how =
+    e.outcome === 'verified' ? `verified live on ${e.instances ?? 1} instance(s)` :
+    e.outcome === 'switched' ? 'switched, not verified' :
+    e.outcome === 'rolled-back' ? 'did not come up; rolled back' : 'failed';
+  return {
+    // 4 = Success, 3 = Failed: the only two Kudu accepts for a deployment made by another tool.
+    status: ok ? 4 : 3,
+    message: `${what} ${e.artifact} (commit ${e.commit.slice(0, 10)}): ${how}${e.detail ? ` — ${e.detail}` : ''}`,
+    author: e.run.actor || 'go-azure-deploy',
+    deployer: 'go-azure-deploy',
+    start_time: e.at,
+    end_time: new Date().toISOString(),
+    active: ok,
+    details: runUrl,
+  };
+}

@@ -1,0 +1,215 @@
+// The deploy record end to end: the action run as a runner runs it (sandbox/runner.ts), against the
+// emulated site. Overlapping runs, a rebuild of one commit, going backwards, rollback to a version
+// that served, and the deadline's rollback reserve.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
+import { makeApp } from '../sandbox/fixture.ts';
+import { parseRecord, type DeployEntry } from '../src/site/record.ts';
+
+const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-history-toolcache-'));
+seedToolCache(toolCache);
+const closers: (() => Promise<void>)[] = [];
+after(async () => {
+  await Promise.all(closers.map((c) => c()));
+  fs.rmSync(toolCache, { recursive: true, force: true });
+});
+
+const newCommit = (): string => randomBytes(20).toString('hex');
+const runEnv = (commit: string, runId: string, actor = 'alice'): Record<string, string> => ({
+  GITHUB_SHA: commit,
+  GITHUB_REPOSITORY: 'octo/shop',
+  GITHUB_RUN_ID: runId,
+  GITHUB_RUN_ATTEMPT: '1',
+  GITHUB_ACTOR: actor,
+});
+
+function recordOn(home: string): DeployEntry[] {
+  const file = path.join(home, 'site', 'wwwroot', '_deploys.json');
+  return parseRecord(fs.readFileSync(file, 'utf8')).record.entries;
+}
+const artifactTxt = (home: string): string => fs.readFileSync(path.join(home, 'site', 'wwwroot', '_artifact.txt'), 'utf8');
+const log = (r: ActionRun): string => `${r.stdout}\n${r.stderr}`;
+
+async function kuduSite(): Promise<{ kudu: KuduEmulator; app: string }> {
+  const kudu = await startKudu({ siteName: 'shop' });
+  closers.push(() => kudu.close());
+  return { kudu, app: makeApp() };
+}
+
+function deployTo(kudu: KuduEmulator, app: string, commit: string, runId: string, extra: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction({
+    inputs: {
+      'app-name': 'shop',
+      'publish-profile': kudu.publishProfileXml(),
+      'working-directory': app,
+      'go-version': machineGoVersion().replace(/^go/, ''),
+      include: 'static/**',
+      verify: 'false',
+      ...extra,
+    },
+    toolCache,
+    cwd: app,
+    env: runEnv(commit, runId, `actor${runId}`),
+    timeoutMs: 240_000,
+  });
+}
+
+test('two overlapping runs: the one that switches second fails naming the live version and its run, and changes nothing more', { timeout: 400_000 }, async () => {
+  const { kudu, app } = await kuduSite();
+  const base = newCommit();
+  assert.equal((await deployTo(kudu, app, base, '100')).code, 0);
+  const baseName = `shop-${base.slice(0, 10)}.exe`;
+
+  // The first upload to arrive is held 8 s, the second 1 s: both runs read _artifact.txt before
+  // either switches, and the slow one switches last.
+  kudu.fault({ route: '/api/zip/', delayMs: 8000 });
+  kudu.fault({ route: '/api/zip/', delayMs: 1000 });
+  const [c1, c2] = [newCommit(), newCommit()];
+  const [r1, r2] = await Promise.all([deployTo(kudu, app, c1, '101', { keep: '0' }), deployTo(kudu, app, c2, '102', { keep: '0' })]);
+  assert.equal(r1.outputs['previous-artifact'], baseName);
+  assert.equal(r2.outputs['previous-artifact'], baseName);
+  const codes = [r1.code, r2.code].sort();
+  assert.deepEqual(codes, [0, 1], `exactly one run succeeds:\n${log(r1)}\n${log(r2)}`);
+  const [won, lost] = r1.code === 0 ? [r1, r2] : [r2, r1];
+  const wonName = won.outputs['artifact-name'];
+  const wonRun = won === r1 ? '101' : '102';
+  assert.equal(artifactTxt(kudu.home), `_target\\${wonName}\r\n`, 'the winner serves');
+  const error = decodeURIComponent(lost.errors.join('\n'));
+  assert.match(error, new RegExp(`Another deploy changed the site while this one ran: .* names ${wonName.replace(/\./g, '\\.')} now, put there by octo/shop run ${wonRun} attempt 1 by actor${wonRun}`));
+  assert.match(error, /no prune, no rollback/);
+  assert.doesNotMatch(lost.stdout, /::group::Prune/, 'the losing run prunes nothing');
+  assert.ok(fs.existsSync(path.join(kudu.home, 'site/wwwroot/_target', wonName)), "the winner's artifact is still there");
+  const entries = recordOn(kudu.home);
+  assert.deepEqual(entries.map((e) => e.run.runId).sort(), ['100', '101', '102']);
+  const lostEntry = entries.find((e) => e.artifact === lost.outputs['artifact-name']);
+  assert.equal(lostEntry?.outcome, 'failed');
+  assert.match(lostEntry?.detail ?? '', /switch refused/);
+});
+
+test('a rebuild of the same commit with another ldflags (same size) replaces the binary; a re-run of the same build skips the upload; include files count', { timeout: 400_000 }, async () => {
+  const { kudu, app } = await kuduSite();
+  const commit = newCommit();
+  const name = `shop-${commit.slice(0, 10)}.exe`;
+  const first = await deployTo(kudu, app, commit, '200', { ldflags: '-X main.version=flavor-a' });
+  assert.equal(first.code, 0, log(first));
+  assert.equal(first.outputs['artifact-name'], name);
+  const second = await deployTo(kudu, app, commit, '201', { ldflags: '-X main.version=flavor-b' });
+  assert.equal(second.code, 0, log(second));
+  const site = (n: string): Buffer => fs.readFileSync(path.join(kudu.home, 'site/wwwroot/_target', n));
+  assert.equal(fs.statSync(first.outputs['artifact-path']).size, fs.statSync(second.outputs['artifact-path']).size, 'PE padding: the same size');
+  const live = second.outputs['artifact-name'];
+  assert.match(live, new RegExp(`^shop-${commit.slice(0, 10)}-[0-9a-f]{6}\\.exe$`));
+  assert.equal(artifactTxt(kudu.home), `_target\\${live}\r\n`);
+  assert.deepEqual(site(live), fs.readFileSync(second.outputs['artifact-path']), 'the site runs the new build');
+
+  const again = await deployTo(kudu, app, commit, '202', { ldflags: '-X main.version=flavor-b' });
+  assert.equal(again.code, 0, log(again));
+  assert.equal(again.outputs['artifact-name'], live);
+  assert.match(again.stdout, /already on the site with the same content .*upload skipped/);
+
+  fs.writeFileSync(path.join(app, 'static', 'app.css'), 'body { color: red; }\n');
+  const css = await deployTo(kudu, app, commit, '203', { ldflags: '-X main.version=flavor-b' });
+  assert.equal(css.code, 0, log(css));
+  const cssName = css.outputs['artifact-name'];
+  assert.notEqual(cssName, live, 'a changed include file is another build');
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/_target', cssName.replace('.exe', ''), 'static', 'app.css'), 'utf8'), 'body { color: red; }\n');
+});
+
+test('an older commit over a newer one is refused unless allow-older; Kudu lists every deploy', { timeout: 400_000 }, async () => {
+  const { kudu, app } = await kuduSite();
+  const [old, fresh] = [newCommit(), newCommit()];
+  assert.equal((await deployTo(kudu, app, old, '300')).code, 0);
+  assert.equal((await deployTo(kudu, app, fresh, '301')).code, 0);
+  const rerun = await deployTo(kudu, app, old, '300');
+  assert.equal(rerun.code, 1);
+  assert.match(decodeURIComponent(rerun.errors.join('\n')), /Refusing to deploy commit .*older version.*allow-older: true/);
+  assert.equal(artifactTxt(kudu.home), `_target\\shop-${fresh.slice(0, 10)}.exe\r\n`, 'nothing changed');
+  const forced = await deployTo(kudu, app, old, '300', { 'allow-older': 'true' });
+  assert.equal(forced.code, 0, log(forced));
+  assert.equal(artifactTxt(kudu.home), `_target\\shop-${old.slice(0, 10)}.exe\r\n`);
+
+  const auth = { Authorization: `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}` };
+  const deployments = (await (await fetch(`${kudu.url}/api/deployments`, { headers: auth })).json()) as { id: string; message: string; author: string; active: boolean; status: number }[];
+  assert.equal(deployments.length, 3, JSON.stringify(deployments));
+  assert.match(deployments[0].message, new RegExp(`Deployed shop-${old.slice(0, 10)}\\.exe \\(commit ${old.slice(0, 10)}\\): switched`));
+  assert.equal(deployments[0].author, 'actor300');
+  assert.deepEqual(new Set(recordOn(kudu.home).map((e) => e.id)), new Set(deployments.map((d) => d.id)), 'one Kudu deployment per record entry');
+});
+
+// On the local App Service with Linux builds run by the shell launcher (the same flow under Wine
+// takes minutes per deploy on two cores): the example app serves, the crashloop fixture exits.
+async function appService(): Promise<AppService> {
+  const s = await startAppService({ siteName: 'hist-site', env: { EXAMPLE_POLL_MS: '250' } });
+  closers.push(() => s.close());
+  return s;
+}
+function deploySite(s: AppService, commit: string, runId: string, extra: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction({
+    inputs: deployInputs(s, commit, { 'verify-timeout': '30', timeout: '240', ...extra }),
+    env: runEnv(commit, runId),
+    toolCache,
+    cwd: repoRoot,
+  });
+}
+const crash = { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '8' };
+
+test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; a named rollback that does not come up goes back', { timeout: 600_000 }, async () => {
+  const s = await appService();
+  const [e, d, f] = [newCommit(), newCommit(), newCommit()];
+  const name = (c: string): string => `hist-site-${c.slice(0, 10)}`;
+  assert.equal((await deploySite(s, e, '400')).code, 0);
+  const crashed = await deploySite(s, d, '401', crash);
+  assert.equal(crashed.code, 1, log(crashed));
+  assert.match(crashed.stdout, /::group::App log\n(.|\n)*cannot open the database/, 'the log tail is in its own group');
+  assert.doesNotMatch(decodeURIComponent(crashed.errors.join('\n')), /cannot open the database/, 'and not in the annotation');
+  assert.equal((await deploySite(s, f, '402')).code, 0);
+
+  const back = await deploySite(s, f, '403', { rollback: 'true' });
+  assert.equal(back.code, 0, log(back));
+  assert.equal(back.outputs['artifact-name'], name(e));
+  assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
+  assert.match(await (await fetch(s.appUrl)).text(), new RegExp(e));
+
+  const named = await deploySite(s, f, '404', { 'rollback-to': d.slice(0, 8) });
+  assert.equal(named.code, 1, log(named));
+  assert.match(decodeURIComponent(named.errors.join('\n')), new RegExp(`The rolled-back version did not come up: ${name(d)}.*\\n.*Rolled back: _artifact.txt names ${name(e)} again and it is serving`));
+  assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
+  assert.match(await (await fetch(s.appUrl)).text(), new RegExp(e));
+
+  const entries = recordOn(s.home).map((x) => [x.kind, x.artifact.slice(0, 20), x.outcome]);
+  assert.deepEqual(entries, [
+    ['deploy', name(e), 'verified'],
+    ['deploy', name(d), 'rolled-back'],
+    ['auto-rollback', name(e), 'verified'],
+    ['deploy', name(f), 'verified'],
+    ['rollback', name(e), 'verified'],
+    ['rollback', name(d), 'rolled-back'],
+    ['auto-rollback', name(e), 'verified'],
+  ]);
+});
+
+test('the deadline keeps time for auto-rollback: a crashing version under a short timeout is rolled back, not left live', { timeout: 400_000 }, async () => {
+  const s = await appService();
+  const [good, bad] = [newCommit(), newCommit()];
+  assert.equal((await deploySite(s, good, '500')).code, 0);
+  // verify-timeout (120 s) is far beyond timeout: verify must stop early enough for the rollback.
+  const run = await deploySite(s, bad, '501', { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '120', timeout: '45' });
+  assert.equal(run.code, 1, log(run));
+  assert.match(run.stdout, /Verify waits at most \d+ s: the rest of timeout is kept for auto-rollback/);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.doesNotMatch(error, /took longer than timeout/, 'verify ended before the deadline');
+  // After half a minute of crash-looping, HttpPlatformHandler's rapid-fails protection may still
+  // answer 503 for the old version for a while: what counts is that _artifact.txt names it again.
+  assert.match(error, new RegExp(`Rolled back(: _artifact.txt names| _artifact.txt to) hist-site-${good.slice(0, 10)}`));
+  assert.equal(artifactTxt(s.home), `_target\\hist-site-${good.slice(0, 10)}\r\n`);
+  assert.equal(recordOn(s.home).find((e) => e.artifact === `hist-site-${bad.slice(0, 10)}`)?.outcome, 'rolled-back');
+});

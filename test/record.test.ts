@@ -1,0 +1,178 @@
+// The deploy record: its pure logic (bound, queries, naming by content, the verify budget), its
+// compare-and-swap writes against the Kudu emulator with many writers at once, and the emulator's
+// deployments API and Range answers that the action relies on.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  RECORD_LIMIT, appendEntry, chooseArtifactName, emptyRecord, formatRecord, goingBackwards, inFlight, parseRecord,
+  resolveNamedVersion, rollbackCandidates, withContentSuffix, type DeployEntry, type DeployRecord, type Outcome,
+} from '../src/site/record.ts';
+import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
+import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/main.ts';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { clientFor } from '../sandbox/fixture.ts';
+
+const never = new AbortController().signal;
+const emulators: KuduEmulator[] = [];
+after(async () => {
+  await Promise.all(emulators.map((k) => k.close()));
+});
+
+let clock = Date.parse('2025-01-01T00:00:00Z');
+function entry(artifact: string, outcome: Outcome, extra: Partial<DeployEntry> = {}): DeployEntry {
+  clock += 60_000;
+  return {
+    id: `e${clock}`,
+    kind: 'deploy',
+    artifact,
+    content: `${artifact}-content`,
+    commit: artifact.replace(/^site-|\.exe$/g, '').padEnd(40, '0'),
+    from: '',
+    run: { repository: 'octo/shop', runId: String(clock / 1000), runAttempt: '1', actor: 'alice' },
+    at: new Date(clock).toISOString(),
+    outcome,
+    ...extra,
+  };
+}
+const recordOf = (...entries: DeployEntry[]): DeployRecord => entries.reduce((r, e) => appendEntry(r, e), emptyRecord());
+
+test(`the record keeps the newest ${RECORD_LIMIT} entries and survives a round trip`, () => {
+  let r = emptyRecord();
+  for (let i = 0; i < RECORD_LIMIT + 7; i++) r = appendEntry(r, entry(`site-${String(i).padStart(10, '0')}.exe`, 'verified'));
+  assert.equal(r.entries.length, RECORD_LIMIT);
+  assert.equal(r.entries[0].artifact, 'site-0000000007.exe');
+  const text = formatRecord(r);
+  assert.deepEqual(parseRecord(text).record, r);
+  assert.ok(Buffer.byteLength(text) < 32 * 1024, `50 entries stay small (${Buffer.byteLength(text)} bytes)`);
+});
+
+test('a damaged record reads as empty with a problem, never an exception', () => {
+  assert.match(parseRecord('{"entries": [').problem ?? '', /not JSON/);
+  assert.match(parseRecord('[]').problem ?? '', /no "entries"/);
+  const partly = parseRecord(JSON.stringify({ version: 1, entries: [entry('site-a.exe', 'verified'), { id: 1 }] }));
+  assert.equal(partly.record.entries.length, 1);
+  assert.match(partly.problem ?? '', /1 entr/);
+});
+
+test('rollback candidates: verified versions before the live one, never one that was rolled back', () => {
+  // good E, crashing D (auto-rollback to E), good F: from F, rollback goes to E, not D.
+  const r = recordOf(
+    entry('site-e.exe', 'verified'),
+    entry('site-d.exe', 'rolled-back', { from: 'site-e.exe' }),
+    entry('site-e.exe', 'verified', { kind: 'auto-rollback' }),
+    entry('site-f.exe', 'verified', { from: 'site-e.exe' }),
+  );
+  assert.deepEqual(rollbackCandidates(r, 'site-f.exe').map((c) => c.artifact), ['site-e.exe']);
+  // After rolling back to E, another rollback goes further back, not forward to F.
+  const after = appendEntry(r, entry('site-e.exe', 'verified', { kind: 'rollback', from: 'site-f.exe' }));
+  assert.deepEqual(rollbackCandidates(after, 'site-e.exe'), []);
+  // With verify off nothing is verified: switched versions count, those that failed never.
+  const unverified = recordOf(entry('site-a.exe', 'switched'), entry('site-b.exe', 'failed'), entry('site-c.exe', 'switched'));
+  assert.deepEqual(rollbackCandidates(unverified, 'site-c.exe'), [{ artifact: 'site-a.exe', verified: false }]);
+});
+
+test('rollback-to finds a version by artifact name (with or without .exe) or commit prefix', () => {
+  const r = recordOf(entry('site-aaaaaaaaaa.exe', 'verified'), entry('site-bbbbbbbbbb.exe', 'failed'), entry('site-aaaaaaaaaa-123456.exe', 'rolled-back'));
+  assert.equal(resolveNamedVersion(r, 'site-bbbbbbbbbb')?.artifact, 'site-bbbbbbbbbb.exe');
+  assert.equal(resolveNamedVersion(r, 'SITE-BBBBBBBBBB.EXE')?.artifact, 'site-bbbbbbbbbb.exe');
+  assert.equal(resolveNamedVersion(r, 'aaaaaaa')?.artifact, 'site-aaaaaaaaaa.exe', 'the verified build of the commit');
+  assert.equal(resolveNamedVersion(r, 'abc'), undefined, 'too short for a commit');
+  assert.equal(resolveNamedVersion(r, 'cccccccc'), undefined);
+});
+
+test('going backwards: the live version was deployed after this commit was, or by a later run', () => {
+  const a = entry('site-aaaaaaaaaa.exe', 'verified');
+  const b = entry('site-bbbbbbbbbb.exe', 'verified');
+  const r = recordOf(a, b);
+  const runOf = (runId: string) => ({ repository: 'octo/shop', runId, runAttempt: '2', actor: 'bob' });
+  assert.match(goingBackwards(r, b.artifact, a.commit, runOf('1')) ?? '', /was deployed at .* after commit aaaaaaaaaa/);
+  assert.match(goingBackwards(r, b.artifact, 'c'.repeat(40), runOf('1')) ?? '', /deployed by run \d+, which started after this run \(1\)/);
+  assert.equal(goingBackwards(r, b.artifact, 'c'.repeat(40), runOf('99999999999')), undefined, 'a newer run with a new commit');
+  assert.equal(goingBackwards(r, b.artifact, b.commit, runOf('1')), undefined, 'the same commit again');
+  assert.equal(goingBackwards(r, 'site-unknown.exe', a.commit, runOf('1')), undefined, 'no record of the live version');
+  assert.equal(goingBackwards(emptyRecord(), '', a.commit, runOf('1')), undefined);
+});
+
+test('the name follows the content: the same build reuses its name, another build of the commit gets a suffix', () => {
+  const base = 'site-0123456789.exe';
+  const c1 = 'a'.repeat(64);
+  const c2 = 'b'.repeat(64);
+  const onSite = new Set<string>();
+  const present = (n: string): boolean => onSite.has(n);
+  assert.deepEqual(chooseArtifactName(emptyRecord(), present, base, c1).name, base);
+  onSite.add(base);
+  const r = recordOf(entry(base, 'verified', { content: c1 }));
+  assert.deepEqual(chooseArtifactName(r, present, base, c1), { name: base, upload: false, reason: `${base} is already on the site with the same content (sha256 ${c1.slice(0, 12)}…)` });
+  const other = chooseArtifactName(r, present, base, c2);
+  assert.equal(other.name, 'site-0123456789-bbbbbb.exe');
+  assert.equal(other.upload, true);
+  assert.equal(chooseArtifactName(emptyRecord(), present, base, c1).upload, true, 'unknown content on the site is never taken for ours');
+  assert.equal(withContentSuffix('site-0123456789', c2), 'site-0123456789-bbbbbb', 'no .exe for other targets');
+});
+
+test('in-flight uploads of the last hour are protected from prune', () => {
+  const now = clock + 60_000;
+  const r = recordOf(entry('site-old.exe', 'uploaded', { at: new Date(now - 7_200_000).toISOString() }), entry('site-new.exe', 'uploaded'), entry('site-done.exe', 'verified'));
+  assert.deepEqual(inFlight(r, now), ['site-new.exe']);
+});
+
+test('verify gets the time left minus the rollback reserve, at most verify-timeout', () => {
+  assert.equal(rollbackReserveSeconds(600), 60);
+  assert.equal(rollbackReserveSeconds(30), 10);
+  assert.equal(verifyBudgetSeconds(120, 550, 60), 120);
+  assert.equal(verifyBudgetSeconds(120, 40, 10), 30);
+  assert.equal(verifyBudgetSeconds(120, 5, 10), 1);
+});
+
+test('concurrent writers never lose an entry: each write is a compare-and-swap on the ETag', { timeout: 60_000 }, async () => {
+  const k = await startKudu();
+  emulators.push(k);
+  const client = clientFor(k, never);
+  const writers = Array.from({ length: 8 }, (_, i) => new RecordWriter(client, entry(`site-${i}.exe`, 'uploaded')));
+  await Promise.all(writers.map((w) => w.save()));
+  await Promise.all(writers.map((w) => w.save({ outcome: 'verified', instances: 1 })));
+  const { record } = await readRecord(client);
+  assert.deepEqual(record.entries.map((e) => e.artifact).sort(), writers.map((w) => w.entry.artifact).sort());
+  assert.ok(record.entries.every((e) => e.outcome === 'verified'));
+  assert.ok(k.requests.some((r) => r.method === 'PUT' && r.status === 412), 'writers did collide and re-read');
+  // The record sits beside _artifact.txt, outside _target where prune and the launcher look.
+  assert.ok(fs.existsSync(path.join(k.home, 'site', 'wwwroot', '_deploys.json')));
+  await changeRecord(client, (r) => r);
+});
+
+test("the emulator's deployments API as Kudu's DeploymentController: PUT creates once, GET lists and shows", { timeout: 30_000 }, async () => {
+  const k = await startKudu();
+  emulators.push(k);
+  const client = clientFor(k, never);
+  const auth = { Authorization: `Basic ${Buffer.from(`${k.userName}:${k.password}`).toString('base64')}` };
+  await client.putDeployment('d1', { status: 4, message: 'Deployed site-a.exe', author: 'alice', deployer: 'go-azure-deploy', start_time: '2025-01-01T00:00:00Z' });
+  await client.putDeployment('d2', { status: 3, message: 'site-b.exe failed', author: 'alice', deployer: 'go-azure-deploy', active: false, start_time: '2025-01-02T00:00:00Z' });
+  await assert.rejects(client.putDeployment('d1', { status: 4, message: 'again', author: 'a', deployer: 'b' }), /409/);
+  await assert.rejects(client.putDeployment('d3', { status: 3, message: 'x', author: 'a', deployer: 'b', active: true }), /400/);
+  const list = (await (await fetch(`${k.url}/api/deployments`, { headers: auth })).json()) as { id: string; status: number; active: boolean; message: string }[];
+  assert.deepEqual(list.map((d) => [d.id, d.status, d.active]), [['d2', 3, false], ['d1', 4, true]]);
+  const one = await fetch(`${k.url}/api/deployments/d1`, { headers: auth });
+  assert.equal(((await one.json()) as { message: string }).message, 'Deployed site-a.exe');
+  assert.equal((await fetch(`${k.url}/api/deployments/nope`, { headers: auth })).status, 404);
+});
+
+test('the stdout log tail is fetched with a Range request: 206 and only the last bytes', { timeout: 30_000 }, async () => {
+  const k = await startKudu();
+  emulators.push(k);
+  const client = clientFor(k, never);
+  fs.mkdirSync(path.join(k.home, 'LogFiles'), { recursive: true });
+  const big = Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+  fs.writeFileSync(path.join(k.home, 'LogFiles', 'go-azure-stdout_1.log'), big);
+  const tail = await client.getFileTail('LogFiles/go-azure-stdout_1.log', 100);
+  assert.equal(tail?.toString(), big.slice(-100));
+  const req = k.requests.at(-1);
+  assert.equal(req?.status, 206);
+  const { tailOfStdoutLog } = await import('../src/site/verify.ts');
+  const shown = await tailOfStdoutLog(client, 3);
+  assert.equal(shown, 'LogFiles/go-azure-stdout_1.log:\nline 19997\nline 19998\nline 19999');
+  assert.equal(k.requests.at(-1)?.status, 206, 'never the whole file');
+  assert.equal(await client.getFileTail('LogFiles/none.log', 10), null);
+});
