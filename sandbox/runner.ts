@@ -34,7 +34,7 @@ export interface RunActionOptions {
   /** Extra environment, e.g. GITHUB_SHA or proxy variables. */
   env?: Record<string, string>;
   cwd?: string;
-  /** Shared tool cache folder (a fresh one when absent). */
+  /** Shared tool cache folder (a fresh one when absent); wins over RUNNER_TOOL_CACHE in `env`. */
   toolCache?: string;
   timeoutMs?: number;
   /** Which entry to start; the sources unless a test is about the bundle. */
@@ -88,6 +88,8 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   Object.assign(env, opts.env ?? {});
+  // A tool cache given on its own wins over one in `env` (a site's env names an empty one).
+  if (opts.toolCache !== undefined) env.RUNNER_TOOL_CACHE = opts.toolCache;
 
   const { code, stdout, stderr } = await runProcess(process.execPath, [actionEntries[opts.entry ?? 'sources']], {
     cwd: opts.cwd ?? repoRoot,

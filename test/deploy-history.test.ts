@@ -50,6 +50,8 @@ function deployTo(kudu: KuduEmulator, app: string, commit: string, runId: string
     inputs: {
       'app-name': 'shop',
       'publish-profile': kudu.publishProfileXml(),
+      // The emulator on 127.0.0.1, not the profile's public SCM host: this test needs no internet.
+      'kudu-url': kudu.url,
       'working-directory': app,
       'go-version': machineGoVersion().replace(/^go/, ''),
       include: 'static/**',
@@ -155,7 +157,7 @@ async function appService(): Promise<AppService> {
 function deploySite(s: AppService, commit: string, runId: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   return runAction({
     inputs: deployInputs(s, commit, { 'verify-timeout': '30', timeout: '240', ...extra }),
-    env: runEnv(commit, runId),
+    env: { ...s.env, ...runEnv(commit, runId) },
     toolCache,
     cwd: repoRoot,
   });
@@ -177,13 +179,13 @@ test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; 
   assert.equal(back.code, 0, log(back));
   assert.equal(back.outputs['artifact-name'], name(e));
   assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
-  assert.match(await (await fetch(s.appUrl)).text(), new RegExp(e));
+  assert.match(await (await fetch(s.localAppUrl)).text(), new RegExp(e));
 
   const named = await deploySite(s, f, '404', { 'rollback-to': d.slice(0, 8) });
   assert.equal(named.code, 1, log(named));
   assert.match(decodeURIComponent(named.errors.join('\n')), new RegExp(`The rolled-back version did not come up: ${name(d)}.*\\n.*Rolled back: _artifact.txt names ${name(e)} again and it is serving`));
   assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
-  assert.match(await (await fetch(s.appUrl)).text(), new RegExp(e));
+  assert.match(await (await fetch(s.localAppUrl)).text(), new RegExp(e));
 
   const entries = recordOn(s.home).map((x) => [x.kind, x.artifact.slice(0, 20), x.outcome]);
   assert.deepEqual(entries, [

@@ -89,8 +89,13 @@ function setPackageVersion(dir: string, version: string): void {
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: dir, env: gitEnv() });
 }
 
+/** Adds a section right after `## [Unreleased]` and whatever it lists, before the newest release. */
 function addChangelogSection(dir: string, heading: string, body: string): void {
-  edit(dir, 'CHANGELOG.md', (t) => t.replace('## [Unreleased]\n', `## [Unreleased]\n\n${heading}\n\n${body}`));
+  edit(dir, 'CHANGELOG.md', (t) => {
+    const unreleased = t.indexOf('## [Unreleased]\n');
+    const next = t.indexOf('\n## [', unreleased + 1);
+    return `${t.slice(0, next + 1)}${heading}\n\n${body}${t.slice(next + 1)}`;
+  });
 }
 
 interface Run {

@@ -39,10 +39,12 @@ async function setup(serving: (instance: string | undefined) => string) {
 }
 
 test('every instance must serve the new artifact; each is pinned with ARRAffinity', { timeout: 30_000 }, async () => {
-  const started = Date.now();
-  // Instance b keeps the old process for a second, as a slower instance does.
+  // Instance b keeps the old process for a second from the start of verification, as a slower
+  // instance does.
+  let started = Number.POSITIVE_INFINITY;
   const env = await setup((instance) => (instance === 'b' && Date.now() - started < 1000 ? 'site-aaaaaaaaaa' : 'site-bbbbbbbbbb'));
   try {
+    started = Date.now();
     const result = await verifyDeployment(
       env.client,
       env.target,
