@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from './kudu.ts';
 import { startIis, type Iis, type Launcher } from './iis.ts';
+import { startArr } from './arr.ts';
 import { machineGoVersion, startGoMirror, toSemver, type GoMirror } from './gomirror.ts';
 import { startInternet, type Internet } from './internet.ts';
 import { ensureWinePrefix } from './wine.ts';
@@ -38,6 +39,14 @@ export interface AppServiceOptions {
   goMirror?: GoMirror | false;
   /** Kudu accepts `Authorization: Bearer <token>` when this returns true (Entra ID sign-in). */
   acceptBearer?: (token: string) => boolean;
+  /**
+   * Scale out: one IIS per instance id (the ids ARM lists, see azure.ts's SandboxSite.instances),
+   * all sharing D:\home as App Service's instances share its network share, behind a front end
+   * that routes by the ARRAffinity cookie (arr.ts). Default: one instance.
+   */
+  instances?: string[];
+  /** The site's app settings, as Kudu's /api/settings shows them; the object may change while the site runs. */
+  appSettings?: Record<string, string>;
 }
 
 export interface AppService {
@@ -63,7 +72,10 @@ export interface AppService {
    */
   env: Record<string, string>;
   kudu: KuduEmulator;
+  /** The IIS of the first instance. */
   iis: Iis;
+  /** Every instance with its IIS; with `instances` unset, one with id ''. */
+  instances: { id: string; iis: Iis }[];
   internet: Internet;
   /** The Go download site, when this site started it. */
   goMirror?: GoMirror;
@@ -90,16 +102,31 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
   try {
     const launcher = opts.launcher ?? 'shell';
     if (launcher === 'wine') await ensureWinePrefix();
-    const iis = await startIis({ home, launcher, env: opts.env });
-    cleanups.push(() => iis.close());
+    const instances: { id: string; iis: Iis }[] = [];
+    for (const id of opts.instances && opts.instances.length > 0 ? opts.instances : ['']) {
+      const one = await startIis({ home, launcher, env: opts.env });
+      cleanups.push(() => one.close());
+      instances.push({ id, iis: one });
+    }
+    const iis = instances[0].iis;
+    let front = iis.url;
+    if (instances.length > 1) {
+      const arr = await startArr(instances.map((i) => ({ id: i.id, url: i.iis.url })));
+      cleanups.push(() => arr.close());
+      front = arr.url;
+    }
+    // Kudu runs on every instance too: the ARRAffinity cookie picks whose processes it lists;
+    // without one, the front end picks (here: the first). A running exe is locked on any instance.
+    const instanceOf = (id: string | undefined) => instances.find((i) => i.id === id)?.iis ?? iis;
     const kudu = await startKudu({
       siteName,
       slot,
       home,
       appUrl,
-      isLocked: (rel) => iis.isLocked(rel),
-      processes: () => iis.processes(),
+      isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
+      processes: (instance) => instanceOf(instance).processes(),
       acceptBearer: opts.acceptBearer,
+      appSettings: () => opts.appSettings ?? {},
     });
     cleanups.push(() => kudu.close());
     let internet = opts.internet;
@@ -118,7 +145,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     }
     if (goMirror !== undefined) routeGoDownloads(internet, goMirror);
     internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https' });
-    internet.route(`${label}.azurewebsites.net`, { origin: iis.url, http: 'serve' });
+    internet.route(`${label}.azurewebsites.net`, { origin: front, http: 'serve' });
     const net = internet;
     cleanups.push(async () => {
       net.unroute(kuduHost);
@@ -130,7 +157,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       slot,
       appUrl,
       kuduUrl: `https://${kuduHost}`,
-      localAppUrl: iis.url,
+      localAppUrl: front,
       localKuduUrl: kudu.url,
       home,
       wwwroot,
@@ -139,6 +166,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       env: { ...internet.env(), RUNNER_TOOL_CACHE: toolCache },
       kudu,
       iis,
+      instances,
       internet,
       goMirror,
       close: closeAll,

@@ -45,6 +45,16 @@ export interface SandboxSite {
   slots?: string[];
   /** Instance IDs of the site and of each slot (two made-up ones when absent). */
   instances?: string[];
+  /** ARM `state` of the site and its slots (default `Running`); settable while the sandbox runs. */
+  state?: string;
+  /** siteConfig.alwaysOn (default true). */
+  alwaysOn?: boolean;
+  /** siteConfig.healthCheckPath (default none). */
+  healthCheckPath?: string;
+  /** App settings, as POST .../config/appsettings/list returns them (default none). */
+  appSettings?: Record<string, string>;
+  /** basicPublishingCredentialsPolicies/scm `allow` (default false, as for a new site). */
+  scmBasicAuth?: boolean;
 }
 
 export interface SandboxClient {
@@ -215,7 +225,7 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
       kind: site.kind ?? 'app',
       location: 'West Europe',
       properties: {
-        state: 'Running',
+        state: site.state ?? 'Running',
         resourceGroup: site.resourceGroup,
         defaultHostName: host,
         enabledHostNames: [host, scm],
@@ -347,7 +357,7 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
       res.end();
       return ['operation-result', 200];
     }
-    const m = /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)(?:\/slots\/([^/]+))?(\/slotsswap|\/instances)?$/i.exec(rest);
+    const m = /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)(?:\/slots\/([^/]+))?(\/slotsswap|\/instances|\/config\/web|\/config\/appsettings\/list|\/basicPublishingCredentialsPolicies\/scm)?$/i.exec(rest);
     if (m) {
       const [, rg, name, slot, action] = m;
       const swap = action?.toLowerCase() === '/slotsswap' ? action : undefined;
@@ -364,6 +374,33 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
         return [
           'instances',
           json(res, 200, { value: ids.map((id) => ({ id: `${base}/instances/${id}`, name: id, type: 'Microsoft.Web/sites/instances', properties: { state: 'READY' } })) }),
+        ];
+      }
+      const resourceId = `${sub}/resourceGroups/${site.resourceGroup}/providers/Microsoft.Web/sites/${site.name}${slot === undefined ? '' : `/slots/${slot}`}`;
+      // Web Apps - Get Configuration: GET .../config/web answers a SiteConfigResource whose
+      // properties are the siteConfig (alwaysOn, healthCheckPath among many others).
+      if (action?.toLowerCase() === '/config/web' && req.method === 'GET') {
+        return [
+          'config-web',
+          json(res, 200, {
+            id: `${resourceId}/config/web`,
+            name: 'web',
+            type: 'Microsoft.Web/sites/config',
+            properties: { alwaysOn: site.alwaysOn ?? true, healthCheckPath: site.healthCheckPath ?? null, http20Enabled: false, ftpsState: 'FtpsOnly' },
+          }),
+        ];
+      }
+      // Web Apps - List Application Settings: a POST (a list action, so Reader cannot see the
+      // values) answering a StringDictionary, the settings as an object in `properties`.
+      if (action?.toLowerCase() === '/config/appsettings/list' && req.method === 'POST') {
+        return ['appsettings', json(res, 200, { id: `${resourceId}/config/appsettings`, name: 'appsettings', type: 'Microsoft.Web/sites/config', properties: site.appSettings ?? {} })];
+      }
+      // Web Apps - Get Scm Allowed: the SCM basic auth publishing credentials policy, `allow`
+      // false unless turned on (new sites have it off).
+      if (action?.toLowerCase() === '/basicpublishingcredentialspolicies/scm' && req.method === 'GET') {
+        return [
+          'scm-policy',
+          json(res, 200, { id: `${resourceId}/basicPublishingCredentialsPolicies/scm`, name: 'scm', type: 'Microsoft.Web/sites/basicPublishingCredentialsPolicies', properties: { allow: site.scmBasicAuth ?? false } }),
         ];
       }
       if (action === undefined && req.method === 'GET') return [slot === undefined ? 'site' : 'slot', json(res, 200, siteJson(site, slot))];

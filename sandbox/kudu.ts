@@ -27,6 +27,8 @@ export interface KuduOptions {
   processes?: (instance?: string) => { id: number; name: string }[];
   /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
   acceptBearer?: (token: string) => boolean;
+  /** The site's app settings, as GET /api/settings returns them (none when absent). */
+  appSettings?: () => Record<string, string>;
   /** Use this directory as D:\home instead of a fresh temporary one. */
   home?: string;
 }
@@ -329,6 +331,13 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
       const list = (opts.processes?.(instance) ?? []).map((x) => ({ id: x.id, name: x.name, href: `${selfUrl}${x.id}`, user_name: `IIS APPPOOL\\${siteName}` }));
       return { status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(list) };
+    }
+    if (p === '/api/settings' || p === '/api/settings/') {
+      // Kudu's SettingsController.GetAll: the settings as one JSON object of names and values;
+      // on App Service the site's app settings are among them. No settings at all: `[]`.
+      if (method !== 'GET') return { status: 405 };
+      const settings = opts.appSettings?.() ?? {};
+      return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: Object.keys(settings).length === 0 ? '[]' : JSON.stringify(settings) };
     }
     if (p === '/api/deployments' || p === '/api/deployments/' || p.startsWith('/api/deployments/')) {
       return deploymentsRoute(url, method, decodeURIComponent(p.slice('/api/deployments'.length).replace(/^\/+|\/+$/g, '')), body);

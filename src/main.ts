@@ -18,7 +18,8 @@ import { KuduClient, isDirectory } from './site/kudu.ts';
 import { uploadArtifact } from './site/upload.ts';
 import { bootstrapSite } from './site/bootstrap.ts';
 import { readLiveArtifact, switchArtifact, SiteChangedError } from './site/switch.ts';
-import { verifyDeployment, tailOfStdoutLog, notServingHints } from './site/verify.ts';
+import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, type HealthCheck, type VerifyResult } from './site/verify.ts';
+import { runPreflight } from './site/preflight.ts';
 import { pruneArtifacts } from './site/prune.ts';
 import { rollbackArtifact } from './site/rollback.ts';
 import { planDeploy } from './site/plan.ts';
@@ -162,7 +163,12 @@ interface DeployContext {
 interface SiteContext extends DeployContext {
   connection: SiteConnection;
   kudu: KuduClient;
+  /** The health gate verify applies: health-path, else the site's health check path from ARM, else `/`. */
+  health: HealthCheck;
 }
+
+/** Consecutive healthy answers an instance must give before it counts as healthy. */
+const STABLE_CHECKS = 3;
 
 async function deploy(ctx: DeployContext): Promise<void> {
   const { cfg, signal, stages, facts } = ctx;
@@ -392,11 +398,22 @@ async function switchTo(site: SiteContext, entry: RecordWriter, name: string, li
 
 /** Signs in to the site: from here on the stages reach it through one Kudu client. */
 async function signIn(ctx: DeployContext): Promise<SiteContext> {
-  const connection = await ctx.stages.run('Sign in', () => connectToSite(ctx.cfg, ctx.signal));
-  ctx.facts.webappUrl = connection.webappUrl;
+  const { cfg, stages, signal, facts } = ctx;
+  const connection = await stages.run('Sign in', () => connectToSite(cfg, signal));
+  facts.webappUrl = connection.webappUrl;
   ctx.onSignedIn(connection);
   core.setOutput('webapp-url', connection.webappUrl);
-  return { ...ctx, connection, kudu: new KuduClient(connection, ctx.signal) };
+  const kudu = new KuduClient(connection, signal);
+  // Before anything changes, and in a dry run too: a site this action cannot work with is refused here.
+  const label = cfg.slotName === 'production' ? cfg.appName : `${cfg.appName}/${cfg.slotName}`;
+  const pre = await stages.run('Preflight', () => runPreflight(kudu, connection, label, { bootstrap: cfg.bootstrap }, signal));
+  facts.preflight = pre.lines;
+  const fromArm = pre.facts.arm?.healthCheckPath ?? '';
+  const path = cfg.healthPath !== '' ? cfg.healthPath : fromArm !== '' ? fromArm : '/';
+  if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${fromArm}, the site's health check path in ARM.`);
+  const health: HealthCheck = { path, statuses: cfg.healthStatus, stableChecks: STABLE_CHECKS };
+  facts.healthPath = path;
+  return { ...ctx, connection, kudu, health };
 }
 
 async function rollback(site: SiteContext): Promise<void> {
@@ -442,20 +459,49 @@ interface Switch {
   previous: string;
 }
 
-function verifyServing(site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal }, change: Switch, instances: string[] | undefined, seconds: number) {
+/** Verify with the health gate (`health`), or, going back to a version that served before, any answer from the app. */
+function verifyServing(
+  site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal },
+  change: Switch,
+  instances: string[] | undefined,
+  seconds: number,
+  health?: HealthCheck,
+) {
   return verifyDeployment(
     site.kudu,
     site.connection,
-    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances },
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances, health },
     site.signal,
   );
 }
 
 /**
- * Waits for the new artifact to serve, within the time left before the deadline minus what
- * auto-rollback needs. If it does not, and auto-rollback is on, points _artifact.txt back at the
- * previous artifact and waits for that to serve again; either way the step then fails with what
- * was seen. The record's entry says how it ended.
+ * The gate, then the watch window: the new version is good when it is healthy on every instance
+ * and, with watch-seconds, stays so (same process, health checks passing) for that long. A
+ * rollback's target served before: it only has to serve again, and is not watched.
+ */
+async function gateAndWatch(site: SiteContext, change: Switch, instances: string[] | undefined, seconds: number, isRollback: boolean, reserve: number): Promise<VerifyResult> {
+  const { cfg, stages, facts, deadline } = site;
+  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, seconds, isRollback ? undefined : site.health));
+  facts.verification = verified.detail;
+  facts.instances = verified.instances;
+  if (!verified.ok || isRollback || cfg.watchSeconds <= 0) return verified;
+  core.info(verified.detail);
+  // The watch never eats into the time auto-rollback needs before the deadline.
+  const watchSeconds = Math.max(1, Math.min(cfg.watchSeconds, Math.floor(deadline.secondsLeft() - reserve)));
+  if (watchSeconds < cfg.watchSeconds) core.info(`The watch lasts ${watchSeconds} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
+  const watched = await stages.run('Watch', () =>
+    watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: watchSeconds }, site.signal),
+  );
+  facts.verification = `${verified.detail}; ${watched.detail}`;
+  return { ...verified, ok: watched.ok, detail: watched.ok ? `${verified.detail}; ${watched.detail}` : `${watched.detail} (it had been healthy: ${verified.detail})` };
+}
+
+/**
+ * Waits for the new artifact to be healthy (the gate, then the watch), within the time left
+ * before the deadline minus what auto-rollback needs. If it is not, and auto-rollback is on, points
+ * _artifact.txt back at the previous artifact and waits for that to serve again; either way the
+ * step then fails with what was seen. The record's entry says how it ended.
  */
 async function verifyOrRollBack(site: SiteContext, entry: RecordWriter, change: Switch): Promise<void> {
   const { cfg, kudu, stages, facts, deadline } = site;
@@ -465,9 +511,7 @@ async function verifyOrRollBack(site: SiteContext, entry: RecordWriter, change: 
   const budget = verifyBudgetSeconds(cfg.verifyTimeoutSeconds, deadline.secondsLeft(), reserve);
   if (budget < cfg.verifyTimeoutSeconds) core.info(`Verify waits at most ${budget} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
   site.state.unverified = { artifact: name, previous, record: entry };
-  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, budget));
-  facts.verification = verified.detail;
-  facts.instances = verified.instances;
+  const verified = await gateAndWatch(site, change, instances, budget, entry.entry.kind === 'rollback', reserve);
   if (verified.ok) {
     site.state.unverified = undefined;
     core.info(verified.detail);
@@ -490,7 +534,7 @@ async function verifyOrRollBack(site: SiteContext, entry: RecordWriter, change: 
   const hints = notServingHints(name, cfg.goos).map((h) => `  - ${h}`).join('\n');
   const what = entry.entry.kind === 'rollback' ? 'The rolled-back version' : 'The new version';
   throw new ActionError(
-    `${what} did not come up: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
+    `${what} did not come up${entry.entry.kind === 'rollback' ? '' : ' healthy'}: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
       `The app's stdout log, if any, is in the "App log" group above.\nThings to check:\n${hints}`,
   );
 }

@@ -5,13 +5,13 @@ import {
   kuduPermissionHint,
   permissionHintFor,
   pickSiteByName,
-  refuseLinux,
   resourceGroupOf,
   siteHosts,
   signInError,
   ID_TOKEN_PERMISSIONS_YAML,
 } from '../src/signin/azure.ts';
 import { swapSlots } from '../src/signin/swap.ts';
+import { preflightFindings, type SiteFacts } from '../src/site/preflight.ts';
 import { parseInputs, type Config } from '../src/common/inputs.ts';
 import { ActionError } from '../src/common/errors.ts';
 
@@ -105,11 +105,19 @@ test('hosts: SCM from the Repository entry, app from the default host even with 
   );
 });
 
-test('Linux sites refused, Windows sites kept', () => {
-  assert.throws(() => refuseLinux({ kind: 'app,linux' }, 'shop'), /app-name: shop is a Linux App Service site .*HttpPlatformHandler/);
-  assert.throws(() => refuseLinux({ kind: 'app,linux,container' }, 'shop'), /Linux/);
-  refuseLinux({ kind: 'app' }, 'shop');
-  refuseLinux({ kind: undefined }, 'shop');
+test('Linux sites refused by preflight, Windows sites kept', () => {
+  const facts = (kind: string | undefined): SiteFacts => ({
+    label: 'shop',
+    authKind: 'bearer',
+    arm: { kind: kind ?? '', state: 'Running', unread: [] },
+    webConfig: null,
+    unread: [],
+  });
+  const refusals = (kind: string | undefined) => preflightFindings(facts(kind), { bootstrap: true }).filter((f) => f.severity === 'refuse').map((f) => f.text);
+  assert.match(refusals('app,linux').join('\n'), /app-name: shop is a Linux App Service site .*HttpPlatformHandler/);
+  assert.match(refusals('app,linux,container').join('\n'), /Linux/);
+  assert.deepEqual(refusals('app'), []);
+  assert.deepEqual(refusals(undefined), []);
 });
 
 test('permission hint: site and slot permissions, scope and assignee', () => {

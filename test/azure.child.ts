@@ -8,6 +8,7 @@ import { connectionFromAzure, kuduPermissionHint } from '../src/signin/azure.ts'
 import { swapSlots } from '../src/signin/swap.ts';
 import { messageOf } from '../src/common/errors.ts';
 import { KuduClient, KuduError } from '../src/site/kudu.ts';
+import { runPreflight } from '../src/site/preflight.ts';
 
 const inputs = JSON.parse(process.env.GAD_TEST_INPUTS ?? '{}') as Record<string, string>;
 const controller = new AbortController();
@@ -47,6 +48,11 @@ try {
     } catch (err) {
       result.kudu = { status: err instanceof KuduError ? err.status : undefined, message: messageOf(err) };
     }
+  }
+  if (process.env.GAD_TEST_PREFLIGHT) {
+    // The preflight stage with the action's Kudu client; a refusal ends the child as FAILED.
+    const kudu = new KuduClient(target, controller.signal, { attempts: 1 });
+    result.preflight = (await runPreflight(kudu, target, cfg.appName, { bootstrap: true }, controller.signal)).lines;
   }
   if (cfg.swapSlot !== '') result.swap = await swapSlots(cfg, target, controller.signal);
   console.log(`RESULT ${JSON.stringify(result)}`);

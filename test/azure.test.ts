@@ -377,10 +377,17 @@ test('kudu-url overrides the SCM host read from ARM', { timeout: 120_000 }, asyn
   assert.equal(result.webappUrl, 'https://shop.azurewebsites.net');
 });
 
-test('Linux site refused: HttpPlatformHandler is Windows-only', { timeout: 120_000 }, async () => {
-  const message = expectFailure(await runChild({ ...secretInputs, 'app-name': 'penguin' }));
-  assert.match(message, /^app-name: penguin is a Linux App Service site \(kind "app,linux"\)/);
-  assert.match(message, /HttpPlatformHandler/);
+test('Linux site refused by preflight: HttpPlatformHandler is Windows-only', { timeout: 120_000 }, async () => {
+  const kudu = await startKudu({ siteName: 'penguin', acceptBearer: (t) => sandbox.acceptsToken(t, `${sandbox.url}/.default`) });
+  try {
+    const message = expectFailure(await runChild({ ...secretInputs, 'app-name': 'penguin', 'kudu-url': kudu.url }, { env: { GAD_TEST_PREFLIGHT: '1' } }));
+    assert.match(message, /^Preflight: penguin cannot be deployed to by this action \(1 problem\)/);
+    assert.match(message, /app-name: penguin is a Linux App Service site \(kind "app,linux"\)/);
+    assert.match(message, /HttpPlatformHandler/);
+    assert.deepEqual(kudu.requests.filter((r) => r.method !== 'GET'), [], 'nothing was written');
+  } finally {
+    await kudu.close();
+  }
 });
 
 test('swap: the staging slot goes into production through the long-running operation', { timeout: 120_000 }, async () => {

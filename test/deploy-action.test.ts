@@ -101,7 +101,8 @@ test('publish profile: deploy, redeploy over the running binary, dry run, rollba
   const unchanged = snapshotTree(kudu.home);
   const wrong = await deploy(SHA1, {}, kudu.publishProfileXml({ password: 'definitely-wrong' }));
   assert.notEqual(wrong.code, 0);
-  assert.match(wrong.errors.join('\n'), /refused the credentials \(401\)/);
+  // Preflight is the first to call Kudu: the 401 is explained there, before anything changes.
+  assert.match(wrong.errors.join('\n'), /Preflight: .*Kudu refused the publish profile's credentials \(401\) before anything was changed\. SCM basic auth publishing credentials are probably off/);
   assert.deepEqual(snapshotTree(kudu.home), unchanged);
   assertNoPassword(wrong);
 });

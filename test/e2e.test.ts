@@ -78,7 +78,7 @@ test('first deploy, Go not cached: downloaded from go.dev through its redirect, 
     assert.ok(run.summary.includes(fact), `summary mentions ${fact}:\n${run.summary}`);
   }
   assert.match(run.stdout, /::group::Verify/);
-  assert.match(run.stdout, new RegExp(`${name} is serving`));
+  assert.match(run.stdout, new RegExp(`${name} is healthy \\(/ answered 200-299 3 times in a row\\)`));
 });
 
 test('second deploy under steady load: no failed request, and the new version serves', { timeout: 300_000 }, async () => {
@@ -109,7 +109,7 @@ test('a crash-looping new version is rolled back: the old one serves again and t
   const run2 = await deploy(s, bad, { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '8' });
   assert.equal(run2.code, 1, run2.stdout);
   const error = decodeURIComponent(run2.errors.join('\n'));
-  assert.match(error, new RegExp(`The new version did not come up: e2e-site-${bad.slice(0, 10)} was not serving after 8 s`));
+  assert.match(error, new RegExp(`The new version did not come up healthy: e2e-site-${bad.slice(0, 10)} was not healthy after 8 s`));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names e2e-site-${good.slice(0, 10)} again and it is serving`));
   assert.match(run2.stdout, /::group::App log\n(.|\n)*crashloop .*cannot open the database/, 'the tail of the stdout log is shown in its own group');
   assert.doesNotMatch(error, /cannot open the database/, 'and not in the error annotation');
@@ -126,7 +126,7 @@ test('verify timeout without auto-rollback: the step fails naming what was seen'
   const run = await deploy(s, silent, { 'working-directory': 'test/fixtures/noport', 'verify-timeout': '6', 'auto-rollback': 'false' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
-  assert.match(error, new RegExp(`e2e-site-${silent.slice(0, 10)} was not serving after 6 s`));
+  assert.match(error, new RegExp(`e2e-site-${silent.slice(0, 10)} was not healthy after 6 s`));
   assert.match(error, /Auto-rollback is off, so _artifact.txt still names the new artifact/);
   assert.match(error, /HTTP_PLATFORM_PORT/);
   assert.equal(artifactTxt(s), `_target\\e2e-site-${silent.slice(0, 10)}\r\n`);

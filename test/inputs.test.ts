@@ -3,7 +3,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseInputs, type Config } from '../src/common/inputs.ts';
+import YAML from 'yaml';
+import { BUILD_ONLY_INPUTS, DEPLOY_ONLY_INPUTS, parseInputs, type Config } from '../src/common/inputs.ts';
+import { repoRoot } from '../sandbox/runner.ts';
 import { InputError } from '../src/common/errors.ts';
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-inputs-'));
@@ -224,4 +226,17 @@ test('every problem is reported at once', () => {
     return undefined;
   })();
   assert.match(err?.message ?? '', /^Invalid inputs \(\d+ problems\):\n {2}- /);
+});
+
+test('every input of action.yml is classed as read by both, by a deploy only or by a build only, with action.yml\'s default', () => {
+  const action = YAML.parse(fs.readFileSync(path.join(repoRoot, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
+  // Read by a build-only run and by a deploy alike.
+  const shared = new Set(['app-name', 'goos', 'goarch', 'commit', 'timeout', 'build-only', 'from-package']);
+  for (const [name, spec] of Object.entries(action.inputs)) {
+    const classes = [shared.has(name), name in DEPLOY_ONLY_INPUTS, name in BUILD_ONLY_INPUTS].filter(Boolean).length;
+    assert.equal(classes, 1, `${name} is in ${classes} of the classes`);
+    const listed = DEPLOY_ONLY_INPUTS[name] ?? BUILD_ONLY_INPUTS[name];
+    if (listed !== undefined) assert.equal(listed, String(spec.default ?? ''), `the default of ${name}`);
+  }
+  for (const name of [...Object.keys(DEPLOY_ONLY_INPUTS), ...Object.keys(BUILD_ONLY_INPUTS)]) assert.ok(name in action.inputs, `${name} is an input of action.yml`);
 });

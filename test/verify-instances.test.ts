@@ -1,12 +1,13 @@
 // Verification of a scaled-out site: every instance is checked, each pinned with the ARRAffinity
-// cookie, through the real Kudu client against the Kudu emulator.
+// cookie, through the real Kudu client against the Kudu emulator; and the health gate's decisions.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startKudu } from '../sandbox/kudu.ts';
 import { KuduClient } from '../src/site/kudu.ts';
-import { verifyDeployment } from '../src/site/verify.ts';
+import { verifyDeployment, judgeCheck } from '../src/site/verify.ts';
+import { parseStatusSet, statusAllowed } from '../src/common/inputs.ts';
 import type { SiteConnection } from '../src/signin/connection.ts';
 
 /** A site that answers 200 and records the instance each request was pinned to. */
@@ -72,9 +73,84 @@ test('an instance that never switches fails verification and is named', { timeou
       new AbortController().signal,
     );
     assert.equal(result.ok, false);
-    assert.match(result.detail, /was not serving after 1.5 s \(seen: instance b: w3wp, site-aaaaaaaaaa, site answered 200\)/);
+    assert.match(result.detail, /was not serving after 1.5 s \(seen: instance b: w3wp, site-aaaaaaaaaa; \/ answered (200 in \d+ ms, )*200 in \d+ ms \(Kudu lists w3wp, site-aaaaaaaaaa\)\)/);
     assert.deepEqual(result.instances.map((i) => [i.instance, i.ok]), [['a', true], ['b', false]]);
   } finally {
     await env.close();
   }
+});
+
+/** A goazure-like site: each instance's answer to /healthz names its binary and has its own status. */
+async function startHealthSite(answer: (instance: string) => { status: number; artifact: string }) {
+  const server = http.createServer((req, res) => {
+    const instance = /ARRAffinity=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ?? '';
+    const a = answer(instance);
+    res.writeHead(req.url === '/healthz' ? a.status : 200, { 'X-Goazure-Artifact': a.artifact }).end('x');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const gate = { path: '/healthz', statuses: parseStatusSet('200-299')!, stableChecks: 3 };
+
+test('health gate: an instance whose health path answers 500 from the new binary is not healthy, and its answers are named', { timeout: 30_000 }, async () => {
+  const site = await startHealthSite((i) => ({ status: i === 'b' ? 500 : 200, artifact: 'site-bbbbbbbbbb.exe' }));
+  const env = await setup(() => 'site-bbbbbbbbbb');
+  try {
+    const result = await verifyDeployment(
+      env.client,
+      { ...env.target, webappUrl: site.url },
+      { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', timeoutSeconds: 2, instances: ['a', 'b'], pollIntervalMs: 100, health: gate },
+      new AbortController().signal,
+    );
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.instances.map((i) => [i.instance, i.ok, i.lastStatus, i.artifact]), [['a', true, 200, 'site-bbbbbbbbbb.exe'], ['b', false, 500, 'site-bbbbbbbbbb.exe']]);
+    assert.match(result.detail, /site-bbbbbbbbbb\.exe was not healthy after 2 s \(seen: instance b: w3wp, site-bbbbbbbbbb; \/healthz answered (500 from site-bbbbbbbbbb\.exe in \d+ ms, )*500 from site-bbbbbbbbbb\.exe in \d+ ms \(not 200-299\)\)/);
+    assert.equal(result.identifiedBy, 'header');
+    assert.ok((result.instances[0].secondsToHealthy ?? 0) > 0.15, 'three checks in a row took at least two poll intervals');
+  } finally {
+    await site.close();
+    await env.close();
+  }
+});
+
+test('health gate: answers from the old binary do not count, even when Kudu already lists the new one', { timeout: 30_000 }, async () => {
+  const started = Date.now();
+  // The old process still answers for a second (draining), then the new one does.
+  const site = await startHealthSite(() => ({ status: 200, artifact: Date.now() - started < 1000 ? 'site-aaaaaaaaaa.exe' : 'site-bbbbbbbbbb.exe' }));
+  const env = await setup(() => 'site-bbbbbbbbbb');
+  try {
+    const result = await verifyDeployment(
+      env.client,
+      { ...env.target, webappUrl: site.url },
+      { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', timeoutSeconds: 10, pollIntervalMs: 100, health: gate },
+      new AbortController().signal,
+    );
+    assert.equal(result.ok, true, result.detail);
+    assert.ok(result.seconds >= 1, `waited for the new binary's answers (${result.seconds} s)`);
+  } finally {
+    await site.close();
+    await env.close();
+  }
+});
+
+test('judgeCheck: the process list, the answering binary and the status each decide', () => {
+  const procs = [{ id: 7, name: 'site-bbbbbbbbbb' }];
+  const req = { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', health: gate };
+  assert.deepEqual(judgeCheck(procs, { status: 200, artifact: 'SITE-bbbbbbbbbb.exe', latencyMs: 1 }, req), { healthy: true, why: '' });
+  assert.match(judgeCheck(procs, { status: 200, artifact: 'site-aaaaaaaaaa.exe', latencyMs: 1 }, req).why, /answered by site-aaaaaaaaaa\.exe, not the new version/);
+  assert.match(judgeCheck(procs, { status: 503, artifact: '', latencyMs: 1 }, req).why, /not 200-299/);
+  assert.match(judgeCheck([...procs, { id: 6, name: 'site-aaaaaaaaaa' }], { status: 200, artifact: '', latencyMs: 1 }, req).why, /Kudu lists site-bbbbbbbbbb, site-aaaaaaaaaa/);
+  // Without the gate (a rollback), any answer from the app will do, but not IIS's own 502.
+  assert.equal(judgeCheck(procs, { status: 500, artifact: '', latencyMs: 1 }, { ...req, health: undefined }).healthy, true);
+  assert.equal(judgeCheck(procs, { status: 502, artifact: '', latencyMs: 1 }, { ...req, health: undefined }).healthy, false);
+});
+
+test('health-status parsing: ranges and codes; anything else is refused', () => {
+  assert.deepEqual(parseStatusSet('200-299'), { text: '200-299', ranges: [[200, 299]] });
+  assert.deepEqual(parseStatusSet(' 200, 204 ,300-399'), { text: '200,204,300-399', ranges: [[200, 200], [204, 204], [300, 399]] });
+  for (const bad of ['', 'ok', '2xx', '299-200', '99', '200-600', '200;204']) assert.equal(parseStatusSet(bad), null, bad);
+  assert.equal(statusAllowed(parseStatusSet('200,204')!, 204), true);
+  assert.equal(statusAllowed(parseStatusSet('200,204')!, 201), false);
+  assert.equal(statusAllowed(parseStatusSet('200,204')!, undefined), false);
 });

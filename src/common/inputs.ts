@@ -62,6 +62,12 @@ export interface Config {
   bootstrap: boolean;
   verify: boolean;
   verifyTimeoutSeconds: number;
+  /** Path verify requests on each instance; '' = the site's health check path from ARM, else `/`. */
+  healthPath: string;
+  /** Statuses of `healthPath` that count as healthy. */
+  healthStatus: StatusSet;
+  /** Seconds to keep watching the new version once healthy; 0 = off. */
+  watchSeconds: number;
   autoRollback: boolean;
   timeoutSeconds: number;
   rollback: boolean;
@@ -87,6 +93,7 @@ export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'client-secret': '', 'resource-group-name': '', audience: 'api://AzureADTokenExchange', environment: 'AzureCloud',
   'kudu-url': '', 'swap-slot': '', keep: '3', bootstrap: 'true', verify: 'true', 'verify-timeout': '120',
   'auto-rollback': 'true', rollback: 'false', 'rollback-to': '', 'allow-older': 'false', 'show-app-log': 'auto', 'dry-run': 'false',
+  'health-path': '', 'health-status': '200-299', 'watch-seconds': '0',
 };
 
 /** Inputs that only a build reads, with their action.yml defaults: refused next to from-package. */
@@ -94,6 +101,33 @@ export const BUILD_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'go-version': '', 'go-version-file': '', 'go-download-base-url': 'https://go.dev/dl', 'check-latest': 'false',
   'working-directory': '.', package: '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
 };
+
+/** A set of HTTP statuses written as ranges and single codes, e.g. `200-299` or `200,204,300-399`. */
+export interface StatusSet {
+  /** As written in the input, normalized: `200-299`. */
+  text: string;
+  ranges: readonly (readonly [number, number])[];
+}
+
+export function statusAllowed(set: StatusSet, status: number | undefined): boolean {
+  return status !== undefined && set.ranges.some(([lo, hi]) => status >= lo && status <= hi);
+}
+
+/** Parses `200-299`, `200,204` or `200-299, 304`; null when it is not such a list of 100..599. */
+export function parseStatusSet(raw: string): StatusSet | null {
+  const parts = raw.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) return null;
+  const ranges: [number, number][] = [];
+  for (const part of parts) {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+    if (m === null) return null;
+    const lo = Number(m[1]);
+    const hi = Number(m[2] ?? m[1]);
+    if (lo < 100 || hi > 599 || hi < lo) return null;
+    ranges.push([lo, hi]);
+  }
+  return { text: ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(','), ranges };
+}
 
 /** Reads one raw input by name, as `core.getInput` does (trimmed, '' when absent). */
 export type InputReader = (name: string) => string;
@@ -342,6 +376,26 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   const buildFlags = get('build-flags').split(/\s+/).filter(Boolean);
   problems.push(...checkBuildFlags(buildFlags));
 
+  const healthPath = get('health-path');
+  if (healthPath !== '' && (!healthPath.startsWith('/') || /[\s#]/.test(healthPath) || healthPath.startsWith('//'))) {
+    problems.push(`health-path: "${healthPath}" must be a path on the site starting with one /, e.g. /healthz (a query is allowed).`);
+  }
+  const healthStatusRaw = get('health-status') || '200-299';
+  const healthStatus = parseStatusSet(healthStatusRaw);
+  if (healthStatus === null) {
+    problems.push(`health-status: "${healthStatusRaw}" is not a list of HTTP statuses or ranges (100-599), e.g. 200-299 or 200,204.`);
+  }
+  const watchRaw = get('watch-seconds');
+  let watchSeconds = 0;
+  if (watchRaw !== '') {
+    const n = Number(watchRaw);
+    if (!/^\d+(\.\d+)?$/.test(watchRaw) || n > 3600) {
+      problems.push(`watch-seconds: "${watchRaw}" is not a number of seconds from 0 (off) to 3600.`);
+    } else {
+      watchSeconds = n;
+    }
+  }
+
   const cfg: Config = {
     appName,
     slotName,
@@ -374,6 +428,9 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     bootstrap: bool('bootstrap', true),
     verify: bool('verify', true),
     verifyTimeoutSeconds: seconds('verify-timeout', 120),
+    healthPath,
+    healthStatus: healthStatus ?? { text: '200-299', ranges: [[200, 299]] },
+    watchSeconds,
     autoRollback: bool('auto-rollback', true),
     timeoutSeconds: seconds('timeout', 600),
     rollback: bool('rollback', false),

@@ -45,7 +45,20 @@ export interface DeployFacts {
   pruneSkipped?: string[];
   verification?: string;
   /** Verification per instance ('' = whichever instance answered). */
-  instances?: { instance: string; ok: boolean; seen: string[] }[];
+  instances?: {
+    instance: string;
+    ok: boolean;
+    seen: string[];
+    /** The binary that sent the last answer (X-Goazure-Artifact); '' when the answer did not say. */
+    artifact?: string;
+    lastStatus?: number;
+    latencyMs?: number;
+    secondsToHealthy?: number;
+  }[];
+  /** The path verify requested on each instance. */
+  healthPath?: string;
+  /** What preflight learned and warned about. */
+  preflight?: string[];
   dryRunPlan?: string[];
   /** sha256 of the manifest of the package deployed (from-package). */
   packageManifest?: string;
@@ -84,10 +97,30 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
         ...stages.stages.map((s) => [s.name, s.seconds.toFixed(1), s.ok ? 'ok' : 'failed']),
       ]);
     if (facts.instances !== undefined && facts.instances.length > 0) {
+      const path = escapeHtml(facts.healthPath ?? '/');
       summary.addHeading('Verification', 3).addTable([
-        [{ data: 'Instance', header: true }, { data: 'Serving the new version', header: true }, { data: 'Processes seen', header: true }],
-        ...facts.instances.map((i) => [escapeHtml(i.instance || 'any'), i.ok ? 'yes' : 'no', escapeHtml(i.seen.join(', '))]),
+        [
+          { data: 'Instance', header: true },
+          { data: 'Healthy', header: true },
+          { data: 'Answered by', header: true },
+          { data: `${path} status`, header: true },
+          { data: 'Latency', header: true },
+          { data: 'Switch to healthy', header: true },
+          { data: 'Processes seen', header: true },
+        ],
+        ...facts.instances.map((i) => [
+          escapeHtml(i.instance || 'any'),
+          i.ok ? 'yes' : 'no',
+          escapeHtml(i.artifact || (i.lastStatus === undefined ? '' : '(no X-Goazure-Artifact header)')),
+          i.lastStatus === undefined ? 'no answer' : String(i.lastStatus),
+          i.latencyMs === undefined ? '' : `${i.latencyMs} ms`,
+          i.secondsToHealthy === undefined ? '' : `${i.secondsToHealthy.toFixed(1)} s`,
+          escapeHtml(i.seen.join(', ')),
+        ]),
       ]);
+    }
+    if (facts.preflight !== undefined && facts.preflight.length > 0) {
+      summary.addHeading('Preflight', 3).addList(facts.preflight.map(escapeHtml));
     }
     if (facts.dryRunPlan !== undefined) {
       summary.addHeading('Dry run: planned changes', 3).addList(facts.dryRunPlan.map(escapeHtml));

@@ -6,7 +6,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { AzureCliCredential, ClientAssertionCredential, ClientSecretCredential } from '@azure/identity';
 import { WebSiteManagementClient, type Site } from '@azure/arm-appservice';
 import type { Config } from '../common/inputs.ts';
-import type { ArmSite, SiteConnection } from './connection.ts';
+import type { ArmSite, ArmSiteSettings, SiteConnection } from './connection.ts';
 import { ActionError, messageOf } from '../common/errors.ts';
 import { safeUrl } from '../common/http.ts';
 import { untilAborted } from '../common/retry.ts';
@@ -40,11 +40,10 @@ export async function connectionFromAzure(cfg: Config, signal: AbortSignal): Pro
 
   const client = armClient(credential, cfg.subscriptionId, endpoints);
   const found = await findSite(client, cfg, identity, signal);
-  refuseLinux(found.site, cfg.appName);
+  // A Linux site is refused by the preflight stage (site/preflight.ts), with everything else it finds.
   let shown: Site = found.site;
   if (!isProduction(cfg.slotName)) {
     shown = await readSlot(client, found.resourceGroup, cfg, identity, signal);
-    refuseLinux(shown, `${cfg.appName}/${cfg.slotName}`);
   }
   const hosts = siteHosts(shown, isProduction(cfg.slotName) ? cfg.appName : `${cfg.appName}/${cfg.slotName}`);
   const kuduUrl = cfg.kuduUrl !== '' ? cfg.kuduUrl : `https://${hosts.scmHost}`;
@@ -66,6 +65,7 @@ export async function connectionFromAzure(cfg: Config, signal: AbortSignal): Pro
     resourceGroup: found.resourceGroup,
     kuduPermissionHint: permissionHintFor(where),
     listInstances: (listSignal) => listInstances(client, found.resourceGroup, where.siteName, where.slotName, identity, listSignal),
+    readSettings: (readSignal) => readSiteSettings(client, found.resourceGroup, where.siteName, where.slotName, shown, readSignal),
   };
   return {
     kuduUrl: kuduUrl.replace(/\/+$/, ''),
@@ -360,15 +360,50 @@ async function listInstances(
   return ids;
 }
 
-/** HttpPlatformHandler only exists on Windows App Service; a Linux site cannot run this scheme. */
-export function refuseLinux(site: Pick<Site, 'kind'>, label: string): void {
-  if ((site.kind ?? '').toLowerCase().includes('linux')) {
-    throw new ActionError(
-      `app-name: ${label} is a Linux App Service site (kind "${site.kind}"). This action deploys through IIS's ` +
-        `HttpPlatformHandler, which only exists on Windows App Service. Deploy to a Windows site, or use a Linux ` +
-        `deployment method (e.g. azure/webapps-deploy) for this one.`,
-    );
+/**
+ * The site's (or slot's) configuration from ARM, for the preflight stage: its kind and state (from
+ * the site already read), siteConfig (GET .../config/web), the app settings (POST
+ * .../config/appsettings/list) and the SCM basic auth policy (GET
+ * .../basicPublishingCredentialsPolicies/scm). Each read that fails is named in `unread` rather than
+ * failing the deploy: the identity may hold a role that can publish but not read settings.
+ */
+async function readSiteSettings(
+  client: WebSiteManagementClient,
+  resourceGroup: string,
+  siteName: string,
+  slotName: string,
+  site: Site,
+  signal: AbortSignal,
+): Promise<ArmSiteSettings> {
+  const slot = !isProduction(slotName);
+  const out: ArmSiteSettings = { kind: site.kind ?? '', state: site.state ?? '', unread: [] };
+  const read = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      const status = (err as { statusCode?: number }).statusCode;
+      out.unread.push(`${what} (${status ? `ARM answered ${status}: ` : ''}${firstLines(messageOf(err))})`);
+      return undefined;
+    }
+  };
+  const opts = { abortSignal: signal };
+  const config = await read('the site configuration', () =>
+    slot ? client.webApps.getConfigurationSlot(resourceGroup, siteName, slotName, opts) : client.webApps.getConfiguration(resourceGroup, siteName, opts),
+  );
+  if (config !== undefined) {
+    out.alwaysOn = config.alwaysOn;
+    out.healthCheckPath = config.healthCheckPath ?? '';
   }
+  const settings = await read('the app settings', () =>
+    slot ? client.webApps.listApplicationSettingsSlot(resourceGroup, siteName, slotName, opts) : client.webApps.listApplicationSettings(resourceGroup, siteName, opts),
+  );
+  if (settings !== undefined) out.appSettings = settings.properties ?? {};
+  const scm = await read('the SCM basic auth policy', () =>
+    slot ? client.webApps.getScmAllowedSlot(resourceGroup, siteName, slotName, opts) : client.webApps.getScmAllowed(resourceGroup, siteName, opts),
+  );
+  if (scm !== undefined) out.scmBasicAuth = scm.allow;
+  return out;
 }
 
 /**

@@ -44,4 +44,22 @@ export interface ArmSite {
    * instance, and Kudu reaches a given one through the ARRAffinity cookie set to its ID.
    */
   listInstances(signal: AbortSignal): Promise<string[]>;
+  /** What ARM says about the site's (or slot's) configuration, for the preflight stage. */
+  readSettings(signal: AbortSignal): Promise<ArmSiteSettings>;
+}
+
+/** The site's configuration as ARM tells it; a read that failed leaves its field out and says so in `unread`. */
+export interface ArmSiteSettings {
+  /** ARM `kind`, e.g. `app` (Windows) or `app,linux`. */
+  kind: string;
+  /** `Running` or `Stopped`. */
+  state: string;
+  alwaysOn?: boolean;
+  /** The site's Health check path (siteConfig.healthCheckPath); '' when none is set. */
+  healthCheckPath?: string;
+  appSettings?: Record<string, string>;
+  /** Whether SCM basic auth publishing credentials are allowed (basicPublishingCredentialsPolicies/scm). */
+  scmBasicAuth?: boolean;
+  /** What could not be read, with why, e.g. `app settings (ARM answered 403 ...)`. */
+  unread: string[];
 }

@@ -1,4 +1,4 @@
-// The one Kudu client: VFS, zip and processes APIs over the one retry policy. See docs/ARCHITECTURE.md, "Kudu".
+// The one Kudu client: VFS, zip, processes and settings APIs over the one retry policy. See docs/ARCHITECTURE.md, "Kudu".
 // Paths are relative to D:\home with forward slashes, e.g. `site/wwwroot/_artifact.txt`.
 
 import * as fs from 'node:fs';
@@ -235,6 +235,32 @@ export class KuduClient {
     }
     if (!Array.isArray(parsed)) throw new ActionError(`Kudu's process list is not a JSON array (${briefBody(res)}).`);
     return parsed as KuduProcess[];
+  }
+
+  /**
+   * The site's app settings as Kudu sees them (`GET /api/settings`, Kudu's SettingsController): a
+   * JSON object of names and values; null when this Kudu has no such API (404).
+   */
+  async settings(): Promise<Record<string, string> | null> {
+    const res = await this.call({ method: 'GET', apiPath: '/api/settings', accept: [404] });
+    if (res.status === 404) return null;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new ActionError(`Kudu's settings are not JSON (${briefBody(res)}).`);
+    }
+    const out: Record<string, string> = {};
+    // An object of name → value; with no settings at all Kudu answers an empty array.
+    if (Array.isArray(parsed)) {
+      for (const e of parsed as { Key?: unknown; Value?: unknown; key?: unknown; value?: unknown }[]) {
+        const k = e?.Key ?? e?.key;
+        if (typeof k === 'string') out[k] = String(e.Value ?? e.value ?? '');
+      }
+    } else if (parsed !== null && typeof parsed === 'object') {
+      for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[k] = v === null || v === undefined ? '' : String(v);
+    }
+    return out;
   }
 
   private async exists(path: string): Promise<boolean> {

@@ -1,5 +1,7 @@
 // The verify stage: after the switch, wake the site and wait, bounded, until the new binary is the
-// process serving on every instance. On failure, gather what a user needs to see why. docs/ARCHITECTURE.md, "The flow".
+// process serving on every instance and its health path answers well three times in a row; then,
+// optionally, watch it for a while. On failure, gather what a user needs to see why.
+// docs/ARCHITECTURE.md, "The flow" and "The health gate".
 
 import * as core from '@actions/core';
 import { sendRequest } from '../common/http.ts';
@@ -7,6 +9,7 @@ import { sleep } from '../common/retry.ts';
 import type { SiteConnection } from '../signin/connection.ts';
 import { messageOf } from '../common/errors.ts';
 import { artifactStem } from './layout.ts';
+import { statusAllowed, type StatusSet } from '../common/inputs.ts';
 
 /** A process as Kudu's /api/processes lists it; `name` is the exe name without `.exe`. */
 export interface ServingProcess {
@@ -22,6 +25,16 @@ export interface VerifyKudu {
   listDir(path: string): Promise<{ name: string; mtime: string; mime: string; size: number }[] | null>;
 }
 
+/** The health gate: what verify requests on each instance and what counts as healthy. */
+export interface HealthCheck {
+  /** Path on the site, starting with `/`. */
+  path: string;
+  /** Statuses of `path` that count as healthy. */
+  statuses: StatusSet;
+  /** Consecutive healthy answers needed before an instance counts as healthy (the stable window). */
+  stableChecks: number;
+}
+
 export interface VerifyRequest {
   artifactName: string;
   previous: string;
@@ -30,6 +43,22 @@ export interface VerifyRequest {
   instances?: string[];
   /** Pause between polls (default 500 ms): the app notices a switch within about a second. */
   pollIntervalMs?: number;
+  /**
+   * The health gate. Absent: any answer from the app (not IIS's 502/503/504) will do, as after a
+   * rollback to a version that served before.
+   */
+  health?: HealthCheck;
+  /** performance.now() of the switch, for the time to healthy; default: when verify starts. */
+  switchedAt?: number;
+}
+
+/** One request to the site, pinned to an instance: what answered, how, and how fast. */
+export interface Probe {
+  /** undefined: no answer at all. */
+  status?: number;
+  /** X-Goazure-Artifact of the answer: the file name of the binary that answered; '' when absent. */
+  artifact: string;
+  latencyMs: number;
 }
 
 export interface InstanceResult {
@@ -40,6 +69,20 @@ export interface InstanceResult {
   seen: string[];
   /** Status of the last request to the site (undefined: no answer at all). */
   lastStatus?: number;
+  /** The binary that sent the last answer (X-Goazure-Artifact), '' when the answer did not say. */
+  artifact?: string;
+  /** Latency of the last request, ms. */
+  latencyMs?: number;
+  /** Process id of the new artifact on this instance when it became healthy. */
+  pid?: number;
+  /** Seconds from the switch until this instance was healthy. */
+  secondsToHealthy?: number;
+  /** Consecutive healthy checks so far. */
+  streak: number;
+  /** The last few answers, e.g. `500 from site-0123456789.exe in 3 ms`, for the failure message. */
+  answers: string[];
+  /** Why the last check was not healthy ('' when it was). */
+  why: string;
 }
 
 export interface VerifyResult {
@@ -49,6 +92,11 @@ export interface VerifyResult {
   instances: InstanceResult[];
   /** Seconds from the start of verification until every instance served the new binary. */
   seconds: number;
+  /**
+   * How the new version's answers were told from the old one's: by the X-Goazure-Artifact header,
+   * or, for an app that does not link goazure, by Kudu's process list alone.
+   */
+  identifiedBy: 'header' | 'processes';
 }
 
 /** Kudu names a process after its executable without `.exe`; Windows compares names without case. */
@@ -73,29 +121,95 @@ export function siteAnswered(status: number | undefined): boolean {
   return status !== undefined && status !== 502 && status !== 503 && status !== 504;
 }
 
+/** The header goazure puts on every answer: the running binary's file name. */
+export const ARTIFACT_HEADER = 'x-goazure-artifact';
+
+/** Whether a X-Goazure-Artifact value names this artifact (with or without `.exe`, any case). */
+export function sameArtifact(header: string, artifactName: string): boolean {
+  return header !== '' && processKey(header) === processKey(artifactName);
+}
+
+/** Pure: one check of one instance. */
+export interface CheckOutcome {
+  /** The instance counts this check as healthy. */
+  healthy: boolean;
+  /** Why not, for the log and the failure message; '' when healthy. */
+  why: string;
+}
+
 /**
- * Sends one request to the site so IIS starts the process if none runs. Any answer will do, even
- * an error status; only the request matters. Pinned to an instance with the ARRAffinity cookie.
+ * Pure: judges one check of one instance from its process list and one answer of the site. The
+ * new artifact must be the process running (and the previous one gone); the answer must come from
+ * the new binary when it says which binary it is; and it must have a healthy status, or with no
+ * health gate at least come from the app rather than from IIS.
  */
-async function wake(url: string, instance: string, signal: AbortSignal): Promise<number | undefined> {
+export function judgeCheck(processes: ServingProcess[], probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'previous' | 'health'>): CheckOutcome {
+  if (!isServing(processes, req.artifactName, req.previous)) {
+    return { healthy: false, why: `Kudu lists ${processes.map((p) => p.name).join(', ') || 'no processes'}` };
+  }
+  if (probe.artifact !== '' && !sameArtifact(probe.artifact, req.artifactName)) {
+    return { healthy: false, why: `answered by ${probe.artifact}, not the new version` };
+  }
+  if (req.health !== undefined) {
+    if (!statusAllowed(req.health.statuses, probe.status)) {
+      return { healthy: false, why: `not ${req.health.statuses.text}` };
+    }
+    return { healthy: true, why: '' };
+  }
+  if (!siteAnswered(probe.status)) {
+    return { healthy: false, why: 'from IIS, not the app' };
+  }
+  return { healthy: true, why: '' };
+}
+
+/** The process id of the artifact in a process list, if it runs. */
+export function pidOf(processes: ServingProcess[], artifactName: string): number | undefined {
+  return processes.find((p) => p.name.toLowerCase() === processKey(artifactName))?.id;
+}
+
+/**
+ * Requests `path` on the site, pinned to an instance with the ARRAffinity cookie; this also wakes
+ * the site, so IIS starts the process if none runs. Never throws for a failed request.
+ */
+async function probe(baseUrl: string, path: string, instance: string, signal: AbortSignal): Promise<Probe> {
+  const started = performance.now();
   try {
     const headers: Record<string, string> = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
     // Redirects within the site's host are followed: with "HTTPS Only" the front end answers an
     // http:// URL (a publish profile's destinationAppUrl is one) with 301 to https:// on the same
     // host without reaching the app, so only the followed request starts the process. A redirect
-    // to another host (Easy Auth sending to the sign-in page) already shows the site answered, and
-    // following it would only send requests away from the site.
-    const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
-    return res.status;
+    // to another host (Easy Auth sending to the sign-in page) is the answer: following it would
+    // only send requests away from the site.
+    const res = await sendRequest({ method: 'GET', url: joinUrl(baseUrl, path), headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
+    const h = res.headers[ARTIFACT_HEADER];
+    return { status: res.status, artifact: (Array.isArray(h) ? h[0] : h) ?? '', latencyMs: performance.now() - started };
   } catch {
     if (signal.aborted) throw signal.reason;
-    return undefined;
+    return { artifact: '', latencyMs: performance.now() - started };
   }
 }
 
+function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}
+
+function describeAnswer(p: Probe): string {
+  if (p.status === undefined) return 'no answer';
+  return `${p.status}${p.artifact ? ` from ${p.artifact}` : ''} in ${Math.round(p.latencyMs)} ms`;
+}
+
+function remember(result: InstanceResult, p: Probe, why: string): void {
+  result.lastStatus = p.status;
+  result.artifact = p.artifact;
+  result.latencyMs = Math.round(p.latencyMs);
+  result.why = why;
+  result.answers.push(describeAnswer(p));
+  if (result.answers.length > 5) result.answers.shift();
+}
+
 /**
- * Waits until the new artifact serves on every instance, or `timeoutSeconds` pass. Never throws for
- * a slow or failing site: the result says what was seen, and the caller decides what to do.
+ * Waits until the new artifact is healthy on every instance, or `timeoutSeconds` pass. Never throws
+ * for a slow or failing site: the result says what was seen, and the caller decides what to do.
  */
 export async function verifyDeployment(
   kudu: VerifyKudu,
@@ -104,46 +218,144 @@ export async function verifyDeployment(
   signal: AbortSignal,
 ): Promise<VerifyResult> {
   const started = performance.now();
+  const switchedAt = req.switchedAt ?? started;
   const deadline = started + req.timeoutSeconds * 1000;
   const interval = req.pollIntervalMs ?? 500;
+  const path = req.health?.path ?? '/';
+  const needed = req.health?.stableChecks ?? 1;
   const instances = req.instances && req.instances.length > 0 ? req.instances : [''];
-  const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [] }]));
+  const results = new Map<string, InstanceResult>(instances.map((i) => [i, { instance: i, ok: false, seen: [], streak: 0, answers: [], why: '' }]));
   let lastError = '';
+  let headerSeen = false;
+  let headerMissing = false;
   while (true) {
     for (const result of results.values()) {
       if (result.ok) continue;
-      const status = await wake(connection.webappUrl, result.instance, signal);
-      result.lastStatus = status;
+      const answer = await probe(connection.webappUrl, path, result.instance, signal);
       try {
         const processes = await kudu.processes(result.instance || undefined);
         result.seen = processes.map((p) => p.name);
-        result.ok = isServing(processes, req.artifactName, req.previous) && siteAnswered(status);
+        const outcome = judgeCheck(processes, answer, req);
+        remember(result, answer, outcome.why);
+        if (siteAnswered(answer.status) && isServing(processes, req.artifactName, req.previous)) {
+          if (answer.artifact !== '') headerSeen = true;
+          else headerMissing = true;
+        }
+        const pid = pidOf(processes, req.artifactName);
+        // A restart during the stable window starts the window again.
+        if (outcome.healthy && result.streak > 0 && pid === result.pid) {
+          result.streak++;
+        } else {
+          result.streak = outcome.healthy ? 1 : 0;
+          result.pid = outcome.healthy ? pid : undefined;
+        }
+        if (result.streak >= needed) {
+          result.ok = true;
+          result.secondsToHealthy = (performance.now() - switchedAt) / 1000;
+        }
       } catch (err) {
+        remember(result, answer, '');
         lastError = messageOf(err);
       }
     }
+    const identifiedBy = headerSeen || !headerMissing ? 'header' : 'processes';
     const waiting = [...results.values()].filter((r) => !r.ok);
     if (waiting.length === 0) {
       const seconds = (performance.now() - started) / 1000;
       const where = instances.length > 1 ? ` on all ${instances.length} instances` : '';
-      return { ok: true, detail: `${req.artifactName} is serving${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds };
+      const how = req.health !== undefined ? `healthy (${path} answered ${req.health.statuses.text} ${needed} times in a row)` : 'serving';
+      if (identifiedBy === 'processes') noticeNoHeader(req.artifactName);
+      return { ok: true, detail: `${req.artifactName} is ${how}${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds, identifiedBy };
     }
     if (performance.now() + interval > deadline) {
       const seconds = (performance.now() - started) / 1000;
       const seen = waiting
         .map(
           (r) =>
-            `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}, ` +
-            `site ${r.lastStatus === undefined ? 'did not answer' : `answered ${r.lastStatus}`}`,
+            `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}; ` +
+            `${path} answered ${r.answers.length > 0 ? r.answers.join(', ') : 'nothing'}${r.why ? ` (${r.why})` : ''}`,
         )
-        .join('; ');
+        .join(' | ');
+      const what = req.health !== undefined ? 'healthy' : 'serving';
       const detail =
-        `${req.artifactName} was not serving after ${req.timeoutSeconds} s (seen: ${seen})` +
+        `${req.artifactName} was not ${what} after ${req.timeoutSeconds} s (seen: ${seen})` +
         (lastError ? `; last Kudu error: ${lastError}` : '');
-      return { ok: false, detail, instances: [...results.values()], seconds };
+      if (identifiedBy === 'processes') noticeNoHeader(req.artifactName);
+      return { ok: false, detail, instances: [...results.values()], seconds, identifiedBy };
     }
     await sleep(interval, signal);
   }
+}
+
+function noticeNoHeader(artifactName: string): void {
+  core.notice(
+    `The answers of ${artifactName} carry no X-Goazure-Artifact header (the app does not serve through goazure), ` +
+      `so verify told the new version from the old one by Kudu's process list alone. Serve through goazure.ListenAndServe ` +
+      `for answers that name the binary that sent them.`,
+  );
+}
+
+export interface WatchRequest {
+  artifactName: string;
+  /** The instances as verify left them: each with the process id the new artifact had. */
+  instances: InstanceResult[];
+  health: HealthCheck;
+  seconds: number;
+  pollIntervalMs?: number;
+  /** Failed health checks in a row on one instance that end the watch (default 3). */
+  failuresInARow?: number;
+}
+
+export interface WatchResult {
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * After the gate: keeps checking every instance for `seconds`. A change of the new artifact's
+ * process (it exited, or a new one runs in its place: a crash and a restart) or a run of failed
+ * health checks ends the watch as failed.
+ */
+export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnection, req: WatchRequest, signal: AbortSignal): Promise<WatchResult> {
+  const interval = req.pollIntervalMs ?? 1000;
+  const limit = req.failuresInARow ?? 3;
+  const started = performance.now();
+  const deadline = started + req.seconds * 1000;
+  const failures = new Map<string, number>();
+  let rounds = 0;
+  while (performance.now() < deadline) {
+    for (const inst of req.instances) {
+      const where = inst.instance ? `instance ${inst.instance}: ` : '';
+      let processes: ServingProcess[];
+      try {
+        processes = await kudu.processes(inst.instance || undefined);
+      } catch (err) {
+        core.debug(`Watch: could not list the processes (${messageOf(err)})`);
+        continue;
+      }
+      const pid = pidOf(processes, req.artifactName);
+      if (inst.pid !== undefined && pid !== inst.pid) {
+        const after = ((performance.now() - started) / 1000).toFixed(1);
+        const change = pid === undefined ? `exited (process id ${inst.pid})` : `restarted (process id ${inst.pid} became ${pid})`;
+        return { ok: false, detail: `${where}${req.artifactName} ${change} ${after} s into the ${req.seconds} s watch window` };
+      }
+      const answer = await probe(connection.webappUrl, req.health.path, inst.instance, signal);
+      const outcome = judgeCheck(processes, answer, { artifactName: req.artifactName, previous: '', health: req.health });
+      remember(inst, answer, outcome.why);
+      const failed = outcome.healthy ? 0 : (failures.get(inst.instance) ?? 0) + 1;
+      failures.set(inst.instance, failed);
+      if (failed >= limit) {
+        return {
+          ok: false,
+          detail: `${where}${req.artifactName} failed ${failed} health checks in a row in the watch window: ${req.health.path} answered ${inst.answers.slice(-failed).join(', ')} (${outcome.why})`,
+        };
+      }
+    }
+    rounds++;
+    await sleep(Math.min(interval, Math.max(0, deadline - performance.now())), signal);
+  }
+  const where = req.instances.length > 1 ? ` on all ${req.instances.length} instances` : '';
+  return { ok: true, detail: `${req.artifactName} stayed healthy${where} through the ${req.seconds} s watch window (${rounds} rounds of checks)` };
 }
 
 /** How much of the stdout log is fetched: enough for the last lines, never the whole file. */

@@ -1,0 +1,214 @@
+// The preflight stage: before anything on the site changes (and in a dry run), read what ARM and
+// Kudu tell about the site and refuse, in one report, a site this action cannot work with; warn
+// about what will make a deploy slow or fail later. Reads only: nothing here writes to the site.
+// docs/ARCHITECTURE.md, "Preflight".
+
+import * as core from '@actions/core';
+import { ActionError, messageOf } from '../common/errors.ts';
+import type { ArmSiteSettings, SiteConnection } from '../signin/connection.ts';
+import { KuduError } from './kudu.ts';
+import { SITE_ROOT } from './layout.ts';
+
+/** What preflight needs from Kudu: a narrow, read-only view of the Kudu client. */
+export interface PreflightKudu {
+  getFile(path: string): Promise<{ body: Buffer } | null>;
+  settings(): Promise<Record<string, string> | null>;
+}
+
+/** Everything preflight learned about the site; a field left out was not known. */
+export interface SiteFacts {
+  /** `<site>` or `<site>/<slot>`, for messages. */
+  label: string;
+  authKind: 'basic' | 'bearer';
+  /** ARM's view (Entra ID or Azure CLI sign-in); absent with a publish profile. */
+  arm?: ArmSiteSettings;
+  /** App settings: ARM's when it told them, else Kudu's /api/settings. */
+  appSettings?: Record<string, string>;
+  /** Where the app settings came from. */
+  appSettingsFrom?: 'ARM' | 'Kudu';
+  /** site/wwwroot/web.config as it is; null when there is none. Absent when it could not be read. */
+  webConfig?: string | null;
+  /** A Kudu read that failed: its status (if any) and message. */
+  kuduFailure?: { status?: number; message: string };
+  /** Reads that failed without stopping preflight, with why. */
+  unread: string[];
+}
+
+export interface Finding {
+  /** `refuse`: the deploy cannot work, nothing is changed. `warn`: it can, with a cost. */
+  severity: 'refuse' | 'warn';
+  text: string;
+}
+
+export interface PreflightOptions {
+  /** The bootstrap input: a missing web.config is then written, not refused. */
+  bootstrap: boolean;
+}
+
+/**
+ * Why a web.config does not start go-azure.bat through HttpPlatformHandler, or '' when it does:
+ * then switching _artifact.txt would change nothing. Comments are ignored.
+ */
+export function webConfigProblem(xml: string): string {
+  const text = xml.replace(/<!--[\s\S]*?-->/g, '');
+  const handler = /<add\b[^>]*\bmodules\s*=\s*"httpPlatformHandler"[^>]*>/i.test(text);
+  const platform = /<httpPlatform\b[^>]*>/i.exec(text)?.[0];
+  if (platform === undefined) {
+    const other = /<aspNetCore\b/i.test(text) ? ' (it configures the ASP.NET Core Module instead)' : '';
+    return `it has no <httpPlatform> element${other}`;
+  }
+  const attr = (name: string): string => new RegExp(`\\b${name}\\s*=\\s*"([^"]*)"`, 'i').exec(platform)?.[1] ?? '';
+  const startsLauncher = /go-azure\.bat/i.test(attr('processPath')) || (/cmd(\.exe)?$/i.test(attr('processPath').trim()) && /go-azure\.bat/i.test(attr('arguments')));
+  if (!startsLauncher) return `its <httpPlatform> starts "${attr('processPath') || '(no processPath)'}", not go-azure.bat`;
+  if (!handler) return 'it maps no handler to the httpPlatformHandler module';
+  return '';
+}
+
+/** Pure: the findings for these facts, refusals first. */
+export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Finding[] {
+  const refuse: string[] = [];
+  const warn: string[] = [];
+  const kind = facts.arm?.kind ?? '';
+  if (kind.toLowerCase().includes('linux')) {
+    refuse.push(
+      `app-name: ${facts.label} is a Linux App Service site (kind "${kind}"). This action deploys through IIS's ` +
+        `HttpPlatformHandler, which only exists on Windows App Service. Deploy to a Windows site, or use a Linux ` +
+        `deployment method (e.g. azure/webapps-deploy) for this one.`,
+    );
+  }
+  const runFromPackage = (facts.appSettings?.WEBSITE_RUN_FROM_PACKAGE ?? '').trim();
+  if (runFromPackage !== '' && runFromPackage !== '0') {
+    refuse.push(
+      `The app setting WEBSITE_RUN_FROM_PACKAGE is set (to "${runFromPackage.length > 60 ? `${runFromPackage.slice(0, 60)}…` : runFromPackage}", read from ${facts.appSettingsFrom}): ` +
+        `site/wwwroot is then a read-only mount of that package, so nothing can be uploaded or switched. ` +
+        `Remove the setting (az webapp config appsettings delete --setting-names WEBSITE_RUN_FROM_PACKAGE) to deploy with this action.`,
+    );
+  }
+  if (facts.webConfig === null && !opts.bootstrap) {
+    refuse.push(
+      `site/wwwroot/web.config is missing and bootstrap is false: nothing would start go-azure.bat, so the switch would change nothing. ` +
+        `Set bootstrap: true (it writes web.config only when absent), or upload a web.config that runs go-azure.bat through HttpPlatformHandler.`,
+    );
+  } else if (typeof facts.webConfig === 'string') {
+    const problem = webConfigProblem(facts.webConfig);
+    if (problem !== '') {
+      refuse.push(
+        `The site's own web.config does not start go-azure.bat through HttpPlatformHandler: ${problem}. The action keeps ` +
+          `your web.config, so switching _artifact.txt would change nothing. Add <add name="httpplatformhandler" path="*" verb="*" ` +
+          `modules="httpPlatformHandler" resourceType="Unspecified" /> and <httpPlatform processPath="%HOME%\\site\\wwwroot\\go-azure.bat" ` +
+          `arguments="%HTTP_PLATFORM_PORT%" …> (the action's templates/web.config), or delete it and let bootstrap write one.`,
+      );
+    }
+  }
+  if (facts.kuduFailure !== undefined) {
+    const f = facts.kuduFailure;
+    if (f.status === 401 && facts.authKind === 'basic') {
+      refuse.push(
+        `Kudu refused the publish profile's credentials (401) before anything was changed. SCM basic auth publishing credentials ` +
+          `are probably off for the site (the default for new sites): turn on "SCM Basic Auth Publishing Credentials" under ` +
+          `Configuration → General settings, or sign in with Entra ID (client-id, tenant-id, subscription-id) instead. If they are on, ` +
+          `the profile's password was reset: download the publish profile again and update the secret.`,
+      );
+    } else if (facts.arm?.state.toLowerCase() === 'stopped') {
+      refuse.push(`The site is stopped (ARM state Stopped) and its SCM site refuses requests: ${f.message} Start it (az webapp start) and deploy again.`);
+    } else {
+      refuse.push(`Could not read the site through Kudu: ${f.message}`);
+    }
+  }
+  if (facts.arm !== undefined) {
+    if (facts.arm.state !== '' && facts.arm.state.toLowerCase() !== 'running' && facts.kuduFailure === undefined) {
+      warn.push(`The site is ${facts.arm.state.toLowerCase()} (ARM state ${facts.arm.state}): the new version will not serve until it is started (az webapp start), so verify will fail.`);
+    }
+    if (facts.arm.alwaysOn === false) {
+      warn.push(
+        'Always On is off: App Service unloads an idle site, and the first request after a switch (or after idle time) waits for the ' +
+          'process to start. Turn it on (Configuration → General settings) where the plan allows it.',
+      );
+    }
+  }
+  return [...refuse.map((text) => ({ severity: 'refuse' as const, text })), ...warn.map((text) => ({ severity: 'warn' as const, text }))];
+}
+
+/** Reads the facts: ARM's settings when signed in through it, then Kudu's settings and web.config. */
+export async function gatherFacts(kudu: PreflightKudu, connection: Pick<SiteConnection, 'authKind' | 'arm'>, label: string, signal: AbortSignal): Promise<SiteFacts> {
+  const facts: SiteFacts = { label, authKind: connection.authKind, unread: [] };
+  if (connection.arm !== undefined) {
+    facts.arm = await connection.arm.readSettings(signal);
+    facts.unread.push(...facts.arm.unread);
+    if (facts.arm.appSettings !== undefined) {
+      facts.appSettings = facts.arm.appSettings;
+      facts.appSettingsFrom = 'ARM';
+    }
+  }
+  try {
+    if (facts.appSettings === undefined) {
+      const settings = await kudu.settings();
+      if (settings === null) {
+        facts.unread.push("the app settings (Kudu has no /api/settings)");
+      } else {
+        facts.appSettings = settings;
+        facts.appSettingsFrom = 'Kudu';
+      }
+    }
+    const webConfig = await kudu.getFile(`${SITE_ROOT}/web.config`);
+    facts.webConfig = webConfig === null ? null : webConfig.body.toString('utf8');
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    facts.kuduFailure = { status: err instanceof KuduError ? err.status : undefined, message: messageOf(err) };
+  }
+  return facts;
+}
+
+export interface PreflightReport {
+  facts: SiteFacts;
+  findings: Finding[];
+  /** One line per fact and finding, for the job summary. */
+  lines: string[];
+}
+
+/** One line per thing learned, for the log and the summary. */
+export function describeFacts(facts: SiteFacts): string[] {
+  const lines: string[] = [];
+  if (facts.arm !== undefined) {
+    lines.push(`kind ${facts.arm.kind || '(none)'}, state ${facts.arm.state || '(unknown)'}`);
+    if (facts.arm.alwaysOn !== undefined) lines.push(`Always On ${facts.arm.alwaysOn ? 'on' : 'off'}`);
+    if (facts.arm.healthCheckPath !== undefined) lines.push(`health check path ${facts.arm.healthCheckPath || '(none)'}`);
+    if (facts.arm.scmBasicAuth !== undefined) lines.push(`SCM basic auth ${facts.arm.scmBasicAuth ? 'allowed' : 'off'}`);
+  } else {
+    lines.push('signed in with a publish profile: kind, state and Always On are known only to ARM');
+  }
+  if (facts.appSettings !== undefined) {
+    lines.push(`${Object.keys(facts.appSettings).length} app settings (from ${facts.appSettingsFrom}), WEBSITE_RUN_FROM_PACKAGE ${facts.appSettings.WEBSITE_RUN_FROM_PACKAGE ? 'set' : 'not set'}`);
+  }
+  if (facts.webConfig !== undefined) lines.push(facts.webConfig === null ? 'no web.config yet' : 'web.config present');
+  for (const u of facts.unread) lines.push(`could not read ${u}`);
+  return lines;
+}
+
+/**
+ * Runs preflight: gathers the facts, logs them, warns, and throws one ActionError listing every
+ * refusal (and the warnings) when the site cannot work with this action.
+ */
+export async function runPreflight(
+  kudu: PreflightKudu,
+  connection: Pick<SiteConnection, 'authKind' | 'arm'>,
+  label: string,
+  opts: PreflightOptions,
+  signal: AbortSignal,
+): Promise<PreflightReport> {
+  const facts = await gatherFacts(kudu, connection, label, signal);
+  const findings = preflightFindings(facts, opts);
+  const lines = describeFacts(facts);
+  for (const line of lines) core.info(`Preflight: ${line}`);
+  const refusals = findings.filter((f) => f.severity === 'refuse');
+  const warnings = findings.filter((f) => f.severity === 'warn');
+  for (const w of warnings) core.warning(w.text);
+  if (refusals.length > 0) {
+    throw new ActionError(
+      `Preflight: ${label} cannot be deployed to by this action (${refusals.length} problem${refusals.length === 1 ? '' : 's'}); nothing on the site was changed.\n` +
+        refusals.map((r) => `  - ${r.text}`).join('\n') +
+        (warnings.length > 0 ? `\nAlso:\n${warnings.map((w) => `  - ${w.text}`).join('\n')}` : ''),
+    );
+  }
+  return { facts, findings, lines: [...lines, ...warnings.map((w) => `warning: ${w.text}`)] };
+}

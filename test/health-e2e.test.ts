@@ -1,0 +1,157 @@
+// The health gate end to end: the action, run as a runner runs it, deploys test/fixtures/health
+// (a goazure app whose /healthz status and crash time are stamped in through the ldflags input) to
+// the local App Service, and verify decides by the health path's answers, the X-Goazure-Artifact
+// header and Kudu's process list. Linux builds run through the shell launcher (go-azure.sh), as in
+// test/e2e.test.ts; the Wine run of the real go-azure.bat is test/azure-deploy.test.ts.
+
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { startAzureSandbox } from '../sandbox/azure.ts';
+import { startInternet } from '../sandbox/internet.ts';
+import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const FIXTURE = 'test/fixtures/health';
+const newCommit = (): string => randomBytes(20).toString('hex');
+
+async function site(): Promise<AppService> {
+  const s = await startAppService({ siteName: 'health-site' });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  return s;
+}
+
+function deploy(s: AppService, commit: string, extra: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction({
+    inputs: deployInputs(s, commit, { 'working-directory': FIXTURE, 'health-path': '/healthz', 'verify-timeout': '20', timeout: '240', ...extra }),
+    env: { ...s.env, GITHUB_SHA: commit },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+}
+
+function artifactTxt(s: AppService): string {
+  return fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8');
+}
+
+const stem = (commit: string): string => `health-site-${commit.slice(0, 10)}`;
+
+test('a healthy release passes the gate; the summary shows what answered, the status, the latency and the time to healthy', { timeout: 240_000 }, async () => {
+  const s = await site();
+  const commit = newCommit();
+  const run = await deploy(s, commit);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`${stem(commit)} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+  assert.doesNotMatch(run.stdout, /carry no X-Goazure-Artifact header/);
+  // The health path was what verify asked for, at the site's public name.
+  assert.ok(s.internet.requests.some((r) => r.host === 'health-site.azurewebsites.net' && r.path === '/healthz' && r.status === 200));
+  assert.match(run.summary, /\/healthz status/);
+  assert.match(run.summary, new RegExp(`<tr><td>any</td><td>yes</td><td>${stem(commit)}</td><td>200</td><td>\\d+ ms</td><td>\\d+\\.\\d s</td>`), run.summary);
+  assert.match(run.summary, /Preflight/);
+});
+
+test('a release whose health path answers 500 is rolled back, and the step fails with the answers seen', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const good = newCommit();
+  const bad = newCommit();
+  assert.equal((await deploy(s, good)).code, 0);
+  const run = await deploy(s, bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`The new version did not come up healthy: ${stem(bad)} was not healthy after 8 s`));
+  // The new binary was running and answering: the answers name it and their status.
+  assert.match(error, new RegExp(`/healthz answered .*500 from ${stem(bad)} in \\d+ ms \\(not 200-299\\)`));
+  assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${stem(good)} again and it is serving`));
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+  const res = await fetch(`${s.localAppUrl}/healthz`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-goazure-artifact'), stem(good));
+});
+
+test('a release that crashes 5 s after it is healthy is rolled back when the watch window is on', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const good = newCommit();
+  const bad = newCommit();
+  assert.equal((await deploy(s, good, { 'watch-seconds': '3' })).code, 0, 'a steady release passes a watch window');
+  const run = await deploy(s, bad, { ldflags: '-X main.crashAfter=5s', 'watch-seconds': '15' });
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(run.stdout, new RegExp(`${stem(bad)} is healthy`), 'it passed the gate first');
+  assert.match(run.stdout, /::group::Watch/);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`${stem(bad)} (exited|restarted) \\(process id \\d+.*\\) [\\d.]+ s into the 15 s watch window`));
+  assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${stem(good)} again and it is serving`));
+  assert.match(run.stdout, /::group::App log\n(.|\n)*crashing 5s after start/, 'the tail of the stdout log shows the crash');
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+});
+
+test('a scaled-out site signed in with Entra ID: the health check path comes from ARM and every instance is checked', { timeout: 300_000 }, async () => {
+  const TENANT = '11111111-2222-3333-4444-555555555555';
+  const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+  const APP = '0a0a0a0a-0000-0000-0000-000000000001';
+  const SECRET = 'sandbox-secret~value.789';
+  const instances = ['4f2a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a', 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6'];
+  const internet = await startInternet();
+  cleanups.push(() => internet.close());
+  const azure = await startAzureSandbox({
+    tenantId: TENANT,
+    subscriptionId: SUB,
+    clients: [{ clientId: APP, secret: SECRET }],
+    sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances, healthCheckPath: '/healthz', alwaysOn: true }],
+    internet,
+  });
+  cleanups.push(() => azure.close());
+  const s = await startAppService({ siteName: 'scaled', instances, internet, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const deployEntra = (commit: string, extra: Record<string, string> = {}): Promise<ActionRun> =>
+    runAction({
+      inputs: {
+        'app-name': 'scaled',
+        'client-id': APP,
+        'tenant-id': TENANT,
+        'client-secret': SECRET,
+        'subscription-id': SUB,
+        'go-version': toSemver(machineGoVersion()),
+        'working-directory': FIXTURE,
+        goos: 'linux',
+        goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+        commit,
+        'verify-timeout': '20',
+        ...extra,
+      },
+      env: { ...s.env, GITHUB_SHA: commit },
+      toolCache: s.toolCache,
+      cwd: repoRoot,
+    });
+
+  const good = newCommit();
+  const run = await deployEntra(good);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /Health path: \/healthz, the site's health check path in ARM/);
+  assert.match(run.stdout, /is healthy \(\/healthz answered 200-299 3 times in a row\) on all 2 instances/);
+  // Each instance ran its own process of the new binary and was asked, pinned by its cookie.
+  for (const { iis } of s.instances) assert.deepEqual(iis.processes().map((p) => p.name), [`scaled-${good.slice(0, 10)}`]);
+  for (const id of instances) {
+    assert.match(run.summary, new RegExp(`<tr><td>${id}</td><td>yes</td><td>scaled-${good.slice(0, 10)}</td><td>200</td><td>\\d+ ms</td><td>\\d+\\.\\d s</td>`), run.summary);
+  }
+
+  // A release whose health path answers 500: each instance is named with what it answered, and the
+  // deploy is rolled back on both.
+  const bad = newCommit();
+  const failed = await deployEntra(bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout': '6' });
+  assert.equal(failed.code, 1, failed.stdout);
+  const error = decodeURIComponent(failed.errors.join('\n'));
+  assert.match(error, new RegExp(`instance ${instances[0]}: scaled-${bad.slice(0, 10)}; /healthz answered .*500 from scaled-${bad.slice(0, 10)}`));
+  assert.match(error, new RegExp(`instance ${instances[1]}: `));
+  assert.match(error, new RegExp(`Rolled back: _artifact.txt names scaled-${good.slice(0, 10)} again and it is serving on all 2 instances|Rolled back: _artifact.txt names scaled-${good.slice(0, 10)} again and it is serving`));
+  assert.equal(fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8'), `_target\\scaled-${good.slice(0, 10)}\r\n`);
+});

@@ -1,0 +1,211 @@
+// Preflight against the emulated Kudu and ARM: every refusal and warning, each read from the
+// service that tells it (Kudu's /api/settings and VFS with a publish profile; ARM's site, config/web,
+// appsettings/list and basicPublishingCredentialsPolicies/scm with Entra ID), one report listing
+// every finding, and the site's files byte for byte the same afterwards.
+
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { clientFor, snapshotTree, captureStdout } from '../sandbox/fixture.ts';
+import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { startAzureSandbox, type AzureSandbox, type SandboxSite } from '../sandbox/azure.ts';
+import { startInternet, type Internet } from '../sandbox/internet.ts';
+import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { runAction, repoRoot } from '../sandbox/runner.ts';
+import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
+import { KuduClient } from '../src/site/kudu.ts';
+import { runPreflight, webConfigProblem, type PreflightReport } from '../src/site/preflight.ts';
+import { ActionError } from '../src/common/errors.ts';
+import type { Config } from '../src/common/inputs.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const TEMPLATE_WEB_CONFIG = fs.readFileSync(path.join(repoRoot, 'templates', 'web.config'), 'utf8');
+const ANCM_WEB_CONFIG = `<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <handlers><add name="aspNetCore" path="*" verb="*" modules="AspNetCoreModuleV2" resourceType="Unspecified" /></handlers>
+    <aspNetCore processPath="dotnet" arguments=".\\shop.dll" hostingModel="inprocess" />
+  </system.webServer>
+</configuration>
+`;
+
+async function kuduWith(opts: { appSettings?: Record<string, string>; webConfig?: string }): Promise<KuduEmulator> {
+  const kudu = await startKudu({ siteName: 'preflight-site', appSettings: () => opts.appSettings ?? {} });
+  cleanups.push(() => kudu.close());
+  if (opts.webConfig !== undefined) fs.writeFileSync(path.join(kudu.home, 'site', 'wwwroot', 'web.config'), opts.webConfig);
+  fs.mkdirSync(path.join(kudu.home, 'site', 'wwwroot', '_target'), { recursive: true });
+  fs.writeFileSync(path.join(kudu.home, 'site', 'wwwroot', '_artifact.txt'), '_target\\preflight-site-0123456789.exe\r\n');
+  return kudu;
+}
+
+/** Runs preflight with the publish profile against `kudu`; the report, or the refusal's message. */
+async function preflightWithProfile(kudu: KuduEmulator, opts: { bootstrap?: boolean; client?: KuduClient } = {}): Promise<{ report?: PreflightReport; refusal?: string; out: string }> {
+  const signal = new AbortController().signal;
+  const client = opts.client ?? clientFor(kudu, signal, { attempts: 1 });
+  const before = snapshotTree(kudu.home);
+  const writesBefore = kudu.requests.filter((r) => r.method !== 'GET').length;
+  const { value, error, out } = await captureStdout(() => runPreflight(client, { authKind: 'basic' }, 'preflight-site', { bootstrap: opts.bootstrap ?? true }, signal));
+  assert.deepEqual(snapshotTree(kudu.home), before, 'preflight changed nothing on the site');
+  assert.equal(kudu.requests.filter((r) => r.method !== 'GET').length, writesBefore, 'preflight only reads');
+  if (error !== undefined && !(error instanceof ActionError)) throw error;
+  return { report: value, refusal: error === undefined ? undefined : (error as Error).message, out };
+}
+
+test('web.config check: the action\'s template passes; another module, another program or no handler is named', () => {
+  assert.equal(webConfigProblem(TEMPLATE_WEB_CONFIG), '');
+  assert.match(webConfigProblem(ANCM_WEB_CONFIG), /no <httpPlatform> element \(it configures the ASP.NET Core Module instead\)/);
+  assert.match(webConfigProblem(TEMPLATE_WEB_CONFIG.replace('%HOME%\\site\\wwwroot\\go-azure.bat', 'D:\\home\\site\\wwwroot\\app.exe')), /starts "D:\\home\\site\\wwwroot\\app\.exe", not go-azure\.bat/);
+  assert.match(webConfigProblem(TEMPLATE_WEB_CONFIG.replace(/<add name="httpplatformhandler"[^>]*>/, '')), /no handler to the httpPlatformHandler module/);
+  // A launcher named only in a comment does not count.
+  assert.match(webConfigProblem(`<configuration><!-- <httpPlatform processPath="go-azure.bat"> --></configuration>`), /no <httpPlatform>/);
+  // cmd running the launcher is fine.
+  assert.equal(webConfigProblem(TEMPLATE_WEB_CONFIG.replace('processPath="%HOME%\\site\\wwwroot\\go-azure.bat"\n                  arguments="%HTTP_PLATFORM_PORT%"', 'processPath="cmd.exe" arguments="/c %HOME%\\site\\wwwroot\\go-azure.bat %HTTP_PLATFORM_PORT%"')), '');
+});
+
+test('publish profile: a healthy site passes; facts come from Kudu\'s /api/settings and the VFS', { timeout: 30_000 }, async () => {
+  const kudu = await kuduWith({ appSettings: { WEBSITE_NODE_DEFAULT_VERSION: '~20', DATABASE_URL: 'postgres://db' }, webConfig: TEMPLATE_WEB_CONFIG });
+  const { report, refusal } = await preflightWithProfile(kudu);
+  assert.equal(refusal, undefined);
+  assert.deepEqual(report?.findings, []);
+  assert.equal(report?.facts.appSettingsFrom, 'Kudu');
+  assert.equal(report?.facts.appSettings?.DATABASE_URL, 'postgres://db');
+  assert.ok(kudu.requests.some((r) => r.path === '/api/settings' && r.status === 200));
+});
+
+test('publish profile: WEBSITE_RUN_FROM_PACKAGE (from Kudu) and a kept web.config that runs something else are refused in one report', { timeout: 30_000 }, async () => {
+  const kudu = await kuduWith({ appSettings: { WEBSITE_RUN_FROM_PACKAGE: '1' }, webConfig: ANCM_WEB_CONFIG });
+  const { refusal } = await preflightWithProfile(kudu);
+  assert.ok(refusal !== undefined, 'refused');
+  assert.match(refusal, /^Preflight: preflight-site cannot be deployed to by this action \(2 problems\); nothing on the site was changed\./);
+  assert.match(refusal, /WEBSITE_RUN_FROM_PACKAGE is set \(to "1", read from Kudu\): site\/wwwroot is then a read-only mount/);
+  assert.match(refusal, /The site's own web.config does not start go-azure.bat through HttpPlatformHandler: it has no <httpPlatform> element/);
+});
+
+test('publish profile: no web.config with bootstrap off is refused; with bootstrap on it is written later, so it passes', { timeout: 30_000 }, async () => {
+  const kudu = await kuduWith({});
+  const off = await preflightWithProfile(kudu, { bootstrap: false });
+  assert.match(off.refusal ?? '', /web.config is missing and bootstrap is false/);
+  const on = await preflightWithProfile(kudu, { bootstrap: true });
+  assert.equal(on.refusal, undefined);
+  assert.ok(on.report?.lines.includes('no web.config yet'));
+});
+
+test('publish profile refused by Kudu (401): explained as SCM basic auth being off, before anything changes', { timeout: 30_000 }, async () => {
+  const kudu = await kuduWith({ webConfig: TEMPLATE_WEB_CONFIG });
+  const cfg = { appName: kudu.siteName, slotName: 'production', kuduUrl: kudu.url } as Config;
+  // The profile of a site whose basic auth credentials were turned off: Kudu answers 401 to it.
+  const connection = connectionFromPublishProfile(cfg, kudu.publishProfileXml({ password: 'no-longer-accepted' }));
+  const client = new KuduClient(connection, new AbortController().signal, { attempts: 1 });
+  const { refusal } = await preflightWithProfile(kudu, { client });
+  assert.match(refusal ?? '', /Kudu refused the publish profile's credentials \(401\) before anything was changed\. SCM basic auth publishing credentials are probably off/);
+  assert.match(refusal ?? '', /sign in with Entra ID/);
+});
+
+// --- Entra ID: ARM tells the configuration --------------------------------------------------------
+
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+const APP = '0a0a0a0a-0000-0000-0000-000000000001';
+const SECRET = 'sandbox-secret~value.321';
+const COMMIT = '5eed00112233445566778899aabbccddeeff0011';
+
+let shared: { internet: Internet; azure: AzureSandbox; sites: SandboxSite[] } | undefined;
+
+/** One internet and one Azure for the ARM cases; each case adds its site. */
+async function azureWith(site: SandboxSite, files: { webConfig?: string } = {}): Promise<AppService> {
+  if (shared === undefined) {
+    const internet = await startInternet();
+    const sites: SandboxSite[] = [];
+    const azure = await startAzureSandbox({ tenantId: TENANT, subscriptionId: SUB, clients: [{ clientId: APP, secret: SECRET }], sites, internet });
+    cleanups.push(async () => (await azure.close(), await internet.close()));
+    shared = { internet, azure, sites };
+  }
+  const { azure, internet } = shared;
+  shared.sites.push(site);
+  const s = await startAppService({ siteName: site.name, internet, goMirror: false, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  if (files.webConfig !== undefined) fs.writeFileSync(path.join(s.wwwroot, 'web.config'), files.webConfig);
+  return s;
+}
+
+function deployEntra(s: AppService, extra: Record<string, string> = {}) {
+  return runAction({
+    inputs: {
+      'app-name': s.siteName,
+      'client-id': APP,
+      'tenant-id': TENANT,
+      'client-secret': SECRET,
+      'subscription-id': SUB,
+      'go-version': toSemver(machineGoVersion()),
+      'working-directory': 'test/fixtures/health',
+      goos: 'linux',
+      goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      commit: COMMIT,
+      ...extra,
+    },
+    env: { ...s.env, GITHUB_SHA: COMMIT },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+}
+
+test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings and a foreign web.config, in one report; Always On off and a stopped site are warned about; nothing changes', { timeout: 240_000 }, async () => {
+  const s = await azureWith(
+    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, state: 'Stopped', appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip' } },
+    { webConfig: ANCM_WEB_CONFIG },
+  );
+  const before = snapshotTree(s.home);
+  const run = await deployEntra(s);
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, /Preflight: legacy cannot be deployed to by this action \(3 problems\); nothing on the site was changed\./);
+  assert.match(error, /app-name: legacy is a Linux App Service site \(kind "app,linux"\)/);
+  assert.match(error, /WEBSITE_RUN_FROM_PACKAGE is set \(to "https:\/\/example\.blob\.core\.windows\.net\/p\/app\.zip", read from ARM\)/);
+  assert.match(error, /does not start go-azure.bat through HttpPlatformHandler/);
+  assert.match(error, /Also:\n {2}- The site is stopped \(ARM state Stopped\)/);
+  assert.match(error, /Always On is off/);
+  assert.deepEqual(snapshotTree(s.home), before, 'the site is as it was');
+  assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), [], 'only reads reached Kudu');
+  // Read from ARM, each through its real route (kind and state came with the site's listing).
+  const routes = new Set(shared!.azure.requests.filter((r) => r.path.includes('/sites/legacy')).map((r) => r.route));
+  for (const r of ['config-web', 'appsettings', 'scm-policy']) assert.ok(routes.has(r), `ARM ${r} was read (${[...routes].join(', ')})`);
+});
+
+test('Entra ID, dry run: Always On off and a stopped site are warnings, the plan is still printed, nothing changes', { timeout: 240_000 }, async () => {
+  const s = await azureWith({ name: 'sleepy', resourceGroup: 'rg-sleepy', alwaysOn: false, state: 'Stopped', scmBasicAuth: false }, { webConfig: TEMPLATE_WEB_CONFIG });
+  const before = snapshotTree(s.home);
+  const run = await deployEntra(s, { 'dry-run': 'true' });
+  assert.equal(run.code, 0, run.stdout);
+  assert.match(run.stdout, /::warning::The site is stopped \(ARM state Stopped\)/);
+  assert.match(run.stdout, /::warning::Always On is off/);
+  assert.match(run.stdout, /Preflight: SCM basic auth off/);
+  assert.match(run.stdout, /would: /);
+  assert.match(run.summary, /Preflight/);
+  assert.deepEqual(snapshotTree(s.home), before);
+  assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), []);
+});
+
+test('publish profile, dry run: preflight runs and refuses WEBSITE_RUN_FROM_PACKAGE from Kudu\'s settings; nothing changes', { timeout: 240_000 }, async () => {
+  const s = await startAppService({ siteName: 'packaged', appSettings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const before = snapshotTree(s.home);
+  const run = await runAction({
+    inputs: deployInputs(s, COMMIT, { 'working-directory': 'test/fixtures/health', 'dry-run': 'true' }),
+    env: { ...s.env, GITHUB_SHA: COMMIT },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(decodeURIComponent(run.errors.join('\n')), /Preflight: packaged cannot be deployed to by this action \(1 problem\).*\n {2}- The app setting WEBSITE_RUN_FROM_PACKAGE is set \(to "1", read from Kudu\)/);
+  assert.doesNotMatch(run.stdout, /would: /);
+  assert.deepEqual(snapshotTree(s.home), before);
+  assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), []);
+});
