@@ -13,6 +13,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: 'upload', args: ['bench/deploy.ts', '5'] },
   { name: 'swap', args: ['bench/swap.ts'] },
   { name: 'end-to-end', args: ['bench/e2e.ts', '5'] },
+  { name: 'go cache', args: ['bench/gocache.ts', '20'] },
 ];
 const only = process.argv.slice(2);
 const results = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gad-bench-')), 'results.jsonl');

@@ -18,6 +18,9 @@ import {
   unusedModules,
 } from '../src/build/gocache.ts';
 import { startCacheService, type CacheService } from '../sandbox/cache.ts';
+import { parseInputs } from '../src/common/inputs.ts';
+import { InputError } from '../src/common/errors.ts';
+import { goCacheRows } from '../src/common/report.ts';
 
 const parts = { runnerOs: 'Linux', runnerArch: 'X64', goVersion: 'go1.23.4', goos: 'windows', goarch: 'amd64', dependencyHash: 'abc123' };
 
@@ -90,6 +93,31 @@ test('build cache trimming drops what was not touched since the restore', () => 
     { path: 'c', mtimeMs: since },
   ];
   assert.deepEqual(unusedBuildCacheEntries(entries, since), ['a']);
+});
+
+test('inputs: cache is on by default, a boolean, and cache-dependency-path is one glob per line', () => {
+  const parse = (inputs: Record<string, string>) =>
+    parseInputs((name) => inputs[name] ?? '', { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' }, os.tmpdir());
+  const plain = parse({ 'app-name': 'site' });
+  assert.equal(plain.cache, true);
+  assert.deepEqual(plain.cacheDependencyPath, []);
+  const set = parse({ 'app-name': 'site', cache: 'false', 'cache-dependency-path': 'api/go.sum\n# a comment\n\n  tools/go.sum  \n' });
+  assert.equal(set.cache, false);
+  assert.deepEqual(set.cacheDependencyPath, ['api/go.sum', 'tools/go.sum']);
+  assert.throws(() => parse({ 'app-name': 'site', cache: 'sometimes' }), (err: unknown) => err instanceof InputError && /cache: "sometimes" is not a boolean/.test(err.message));
+});
+
+test('the summary rows say what was restored and saved, with times and sizes', () => {
+  const rows = goCacheRows({ outcome: 'miss', key: 'k-1', restoreSeconds: 0.25, restoredBytes: undefined, saved: true, saveSeconds: 7.5, savedBytes: 300 * 1048576 });
+  assert.deepEqual(rows, [
+    ['Go cache restore', 'nothing cached yet for k-1 (0.3 s)'],
+    ['Go cache save', 'saved k-1 (7.5 s, 300.0 MiB)'],
+  ]);
+  const hit = goCacheRows({ outcome: 'hit', key: 'k-1', matchedKey: 'k-1', restoreSeconds: 3, restoredBytes: 1048576, saved: false, saveNote: 'the entry k-1 already holds them' });
+  assert.deepEqual(hit, [
+    ['Go cache restore', 'restored k-1 (3.0 s, 1.0 MiB)'],
+    ['Go cache save', 'not saved: the entry k-1 already holds them'],
+  ]);
 });
 
 // --- the sandbox service with the real client ------------------------------------------------
