@@ -369,7 +369,7 @@ function trimBuildCache(buildCache: string, usedSince: number): number {
   return freed;
 }
 
-/** Module versions under cache/download that have a zip (the ones go extracted for a build). */
+/** Module versions under cache/download that go extracted (each has a .ziphash beside its tree). */
 function cachedModules(modCache: string): CachedModule[] {
   const root = path.join(modCache, 'cache', 'download');
   const out: CachedModule[] = [];
@@ -384,7 +384,7 @@ function cachedModules(modCache: string): CachedModule[] {
       if (!e.isDirectory()) continue;
       if (e.name === '@v') {
         for (const f of fs.readdirSync(path.join(dir, e.name))) {
-          if (f.endsWith('.zip')) out.push({ escapedPath: rel.join('/'), escapedVersion: f.slice(0, -'.zip'.length) });
+          if (f.endsWith('.ziphash')) out.push({ escapedPath: rel.join('/'), escapedVersion: f.slice(0, -'.ziphash'.length) });
         }
       } else if (!(rel.length === 0 && e.name === 'sumdb')) {
         walk(path.join(dir, e.name), [...rel, e.name]);
@@ -393,6 +393,65 @@ function cachedModules(modCache: string): CachedModule[] {
   };
   walk(root, []);
   return out;
+}
+
+/** The module zips under cache/download (paths relative to it). */
+function moduleZips(modCache: string): string[] {
+  const root = path.join(modCache, 'cache', 'download');
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel === '' ? e.name : path.join(rel, e.name);
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && e.name.endsWith('.zip')) out.push(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+function moduleZipBytes(modCache: string): number {
+  const root = path.join(modCache, 'cache', 'download');
+  return moduleZips(modCache).reduce((n, z) => n + fs.statSync(path.join(root, z)).size, 0);
+}
+
+/**
+ * Moves the module zips out of the module cache (beside it, on the same file system, so each move
+ * is a rename) until `restore` puts them back.
+ */
+function moveModuleZipsAside(modCache: string): { restore: () => void } {
+  const root = path.join(modCache, 'cache', 'download');
+  const zips = moduleZips(modCache);
+  if (zips.length === 0) return { restore: () => undefined };
+  const aside = fs.mkdtempSync(`${modCache}.zips-`);
+  const moved: string[] = [];
+  const restore = (): void => {
+    for (const z of moved) {
+      try {
+        fs.renameSync(path.join(aside, z), path.join(root, z));
+      } catch (err) {
+        core.warning(`Could not put the module zip ${z} back into ${root}: ${messageOf(err)}`);
+      }
+    }
+    fs.rmSync(aside, { recursive: true, force: true });
+  };
+  try {
+    for (const z of zips) {
+      fs.mkdirSync(path.dirname(path.join(aside, z)), { recursive: true });
+      fs.renameSync(path.join(root, z), path.join(aside, z));
+      moved.push(z);
+    }
+  } catch (err) {
+    restore();
+    throw err;
+  }
+  return { restore };
 }
 
 /** Go makes extracted modules read-only; they need write permission back to be deleted. */
@@ -472,13 +531,22 @@ export async function saveGoCache(req: GoCacheRequest, state: GoCacheState): Pro
     if (state.outcome === 'partial') trimmed += await trimModuleCache(req, state.modCache);
     if (trimmed > 0) core.info(`Dropped ${mib(trimmed)} of cache entries this build did not use.`);
     const paths = [state.modCache, state.buildCache].filter((p) => fs.existsSync(p));
-    const bytes = folderBytes(...paths);
+    const bytes = folderBytes(...paths) - moduleZipBytes(state.modCache);
     if (paths.length === 0 || bytes === 0) {
       core.info('Not saving the Go caches: they are empty.');
       return result({ saved: false, reason: 'they are empty', bytes, trimmedBytes: trimmed });
     }
-    // Save the paths exactly as restored: the service matches entries by a version made of them.
-    const id = await cache.saveCache([state.modCache, state.buildCache], state.key);
+    // The module zips are left out: go builds from the extracted trees (checked against go.sum
+    // through each .ziphash), so a zip is only a second copy of its tree. They are back in place
+    // for later steps as soon as the archive is written.
+    const aside = moveModuleZipsAside(state.modCache);
+    let id: number;
+    try {
+      // Save the paths exactly as restored: the service matches entries by a version made of them.
+      id = await cache.saveCache([state.modCache, state.buildCache], state.key);
+    } finally {
+      aside.restore();
+    }
     if (id === -1) {
       // @actions/cache has logged why (another job saving the same key, a quota, a denied write).
       return result({ saved: false, reason: 'the cache service did not take it (see the log above)', bytes, trimmedBytes: trimmed });
