@@ -9,6 +9,7 @@ import { parseInputs, secretValues, type Config } from './common/inputs.ts';
 import { ActionError, DeployTimeoutError, messageOf } from './common/errors.ts';
 import { setupGo } from './toolchain/install.ts';
 import { buildBinary } from './build/compile.ts';
+import { restoreGoCache, saveGoCache, needsSave, type GoCacheRequest, type GoCacheState } from './build/gocache.ts';
 import { artifactName } from './build/name.ts';
 import { contentHash, packageArtifact, resolveIncludes, type ArtifactPackage, type IncludedFile } from './build/pack.ts';
 import { verifyPackage, writeManifest, type LoadedPackage } from './build/prebuilt.ts';
@@ -312,6 +313,23 @@ async function buildHere(ctx: DeployContext): Promise<Built> {
   core.setOutput('go-version', go.version);
   core.setOutput('toolchain-cache-hit', String(go.cacheHit));
 
+  const cacheReq: GoCacheRequest = {
+    goBin: go.goBin,
+    goVersion: go.version,
+    workingDirectory: cfg.workingDirectory,
+    goos: cfg.goos,
+    goarch: cfg.goarch,
+    dependencyPath: cfg.cacheDependencyPath,
+  };
+  let goCache: GoCacheState | undefined;
+  if (cfg.cache) {
+    goCache = await stages.run('Restore Go cache', () => restoreGoCache(cacheReq));
+    facts.goCache = { outcome: goCache.outcome, key: goCache.key, matchedKey: goCache.matchedKey, restoreSeconds: goCache.seconds, restoredBytes: goCache.restoredBytes };
+  } else {
+    core.info('cache is false: Go modules and the build cache are not restored or saved.');
+  }
+  core.setOutput('cache-hit', String(goCache?.outcome === 'hit'));
+
   const workDir = fs.mkdtempSync(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'go-azure-deploy-'));
   const built = await stages.run('Build', () =>
     buildBinary(
@@ -333,6 +351,15 @@ async function buildHere(ctx: DeployContext): Promise<Built> {
   );
   facts.binarySize = built.size;
   core.setOutput('artifact-path', built.binaryPath);
+
+  // Saved before anything touches the site, so a failed deploy still leaves a warm cache.
+  if (goCache !== undefined && facts.goCache !== undefined) {
+    const state = goCache;
+    const saved = needsSave(state)
+      ? await stages.run('Save Go cache', () => saveGoCache(cacheReq, state))
+      : await saveGoCache(cacheReq, state);
+    Object.assign(facts.goCache, { saved: saved.saved, saveSeconds: needsSave(state) ? saved.seconds : undefined, savedBytes: saved.bytes, saveNote: saved.reason });
+  }
 
   const { files, content } = await stages.run('Content hash', async () => {
     const files = await resolveIncludes(cfg.workingDirectory, cfg.include);

@@ -57,6 +57,10 @@ export interface Config {
   /** Stamped as main.version: the tag name for a tag build, else the commit. */
   versionLabel: string;
   include: string[];
+  /** Restore and save Go's module and build caches (src/build/gocache.ts). */
+  cache: boolean;
+  /** Globs of the files hashed into the cache key, relative to the working directory; empty: go.sum, go.work.sum. */
+  cacheDependencyPath: string[];
 
   keep: number;
   bootstrap: boolean;
@@ -421,6 +425,11 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     commit,
     versionLabel,
     include: input('include')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#')),
+    cache: bool('cache', true),
+    cacheDependencyPath: input('cache-dependency-path')
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#')),

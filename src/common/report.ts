@@ -62,6 +62,40 @@ export interface DeployFacts {
   dryRunPlan?: string[];
   /** sha256 of the manifest of the package deployed (from-package). */
   packageManifest?: string;
+  /** What the Go cache stages did (src/build/gocache.ts). */
+  goCache?: {
+    outcome: string;
+    key: string;
+    matchedKey?: string;
+    restoreSeconds: number;
+    /** Bytes of files in GOMODCACHE and GOCACHE after the restore. */
+    restoredBytes?: number;
+    saved?: boolean;
+    saveSeconds?: number;
+    /** Bytes of files handed to the archive. */
+    savedBytes?: number;
+    /** Why it was not saved. */
+    saveNote?: string;
+  };
+}
+
+/** The Go cache rows of the summary: what was restored and saved, how long it took, how big it was. */
+export function goCacheRows(c: NonNullable<DeployFacts['goCache']>): [string, string][] {
+  const size = (n?: number): string => (n === undefined ? '' : `, ${(n / 1048576).toFixed(1)} MiB`);
+  const restored: Record<string, string> = {
+    hit: `restored ${c.matchedKey ?? c.key}`,
+    partial: `restored the older entry ${c.matchedKey ?? ''}`,
+    miss: `nothing cached yet for ${c.key}`,
+    external: 'left alone: an earlier step or the runner provides the caches',
+    unavailable: 'no cache service',
+    failed: 'failed (see the warning); built cold',
+  };
+  const rows: [string, string][] = [
+    ['Go cache restore', `${restored[c.outcome] ?? c.outcome} (${c.restoreSeconds.toFixed(1)} s${size(c.restoredBytes)})`],
+  ];
+  if (c.saved === true) rows.push(['Go cache save', `saved ${c.key} (${(c.saveSeconds ?? 0).toFixed(1)} s${size(c.savedBytes)})`]);
+  else if (c.saved === false) rows.push(['Go cache save', `not saved: ${c.saveNote ?? ''}${c.saveSeconds !== undefined ? ` (${c.saveSeconds.toFixed(1)} s)` : ''}`]);
+  return rows;
 }
 
 /** Writes the job summary; a failure to write it is a warning, never a failed deploy. */
@@ -83,6 +117,7 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
     ['Pruned', (facts.pruned ?? []).join(', ')],
     ['Kept (in use)', (facts.pruneSkipped ?? []).join(', ')],
     ['Verification', facts.verification ?? ''],
+    ...(facts.goCache !== undefined ? goCacheRows(facts.goCache) : []),
   ];
   try {
     const summary = core.summary
