@@ -104,6 +104,7 @@ export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
 export const BUILD_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'go-version': '', 'go-version-file': '', 'go-download-base-url': 'https://go.dev/dl', 'check-latest': 'false',
   'working-directory': '.', package: '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
+  cache: 'true', 'cache-dependency-path': '',
 };
 
 /** A set of HTTP statuses written as ranges and single codes, e.g. `200-299` or `200,204,300-399`. */
