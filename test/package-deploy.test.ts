@@ -103,7 +103,7 @@ test('build-only writes a package and a manifest; its deploys to two sites and a
   packagePath = built.outputs['package-path'];
   const name = `shop-${commit.slice(0, 10)}`;
   assert.equal(built.outputs['artifact-name'], name);
-  assert.deepEqual(groups(built), ['Go toolchain', 'Build', 'Content hash', 'Package'], 'build-only signs in nowhere');
+  assert.deepEqual(groups(built), ['Go toolchain', 'Restore Go cache', 'Build', 'Content hash', 'Package'], 'build-only signs in nowhere');
   assert.deepEqual(fs.readdirSync(packagePath).sort(), [MANIFEST_FILE, `${name}.zip`]);
   manifest = JSON.parse(fs.readFileSync(path.join(packagePath, MANIFEST_FILE), 'utf8')) as PackageManifest;
   const builtSha = sha256(built.outputs['artifact-path']);
@@ -122,8 +122,8 @@ test('build-only writes a package and a manifest; its deploys to two sites and a
     const run = await deployPackage(site, packagePath);
     assert.equal(run.code, 0, log(run));
     const stages = groups(run);
-    for (const skipped of ['Go toolchain', 'Build', 'Content hash', 'Package']) assert.ok(!stages.includes(skipped), `${site.siteName}: ${skipped} ran: ${stages.join(', ')}`);
-    assert.deepEqual(stages.slice(0, 4), ['Check package', 'Sign in', 'Read the site', 'Upload']);
+    for (const skipped of ['Go toolchain', 'Restore Go cache', 'Save Go cache', 'Build', 'Content hash', 'Package']) assert.ok(!stages.includes(skipped), `${site.siteName}: ${skipped} ran: ${stages.join(', ')}`);
+    assert.deepEqual(stages.slice(0, 5), ['Check package', 'Sign in', 'Preflight', 'Read the site', 'Upload']);
     assert.ok(stages.includes('Verify'));
     assert.equal(run.outputs['artifact-name'], name);
     assert.equal(run.outputs['content-hash'], manifest.content);
