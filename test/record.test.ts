@@ -11,7 +11,7 @@ import {
   resolveNamedVersion, rollbackCandidates, withContentSuffix, type DeployEntry, type DeployRecord, type Outcome,
 } from '../src/site/record.ts';
 import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
-import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/main.ts';
+import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/common/deadline.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { clientFor } from '../sandbox/fixture.ts';
 
