@@ -23,6 +23,7 @@ import { startCacheService } from '../sandbox/cache.ts';
 import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 import { recordFigure } from './results.ts';
+import { removeTree } from '../src/build/gocache.ts';
 
 const deploys = Number(process.argv[2] ?? 20);
 const run = promisify(execFile);
@@ -43,17 +44,6 @@ fs.writeFileSync(
 const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 const MB = 1048576;
 
-function removeTree(dir: string): void {
-  if (!fs.existsSync(dir)) return;
-  const walk = (p: string): void => {
-    const st = fs.lstatSync(p);
-    if (st.isSymbolicLink()) return;
-    fs.chmodSync(p, st.mode | 0o700);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
-  };
-  walk(dir);
-  fs.rmSync(dir, { recursive: true, force: true });
-}
 
 const runnerEnv = {
   HOME: runnerHome,

@@ -19,6 +19,7 @@ import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
 import { startCacheService, type CacheService } from '../sandbox/cache.ts';
+import { removeTree } from '../src/build/gocache.ts';
 
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'webservice');
 const SHA1 = 'c1c1c1c1c1aaaaaaaaaabbbbbbbbbbcccccccccc';
@@ -41,25 +42,13 @@ after(async () => {
   await service.close();
   await kudu.close();
   fs.rmSync(toolCache, { recursive: true, force: true });
-  removeReadOnlyTree(runnerHome);
+  removeTree(runnerHome);
 });
 
-/** Go makes module trees read-only; a fresh runner starts with none of them. */
-function removeReadOnlyTree(dir: string): void {
-  if (!fs.existsSync(dir)) return;
-  const walk = (p: string): void => {
-    const st = fs.lstatSync(p);
-    if (st.isSymbolicLink()) return;
-    fs.chmodSync(p, st.mode | 0o700);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
-  };
-  walk(dir);
-  fs.rmSync(dir, { recursive: true, force: true });
-}
 
 /** A fresh runner: empty Go caches at the same paths every time. */
 function freshRunner(): Record<string, string> {
-  removeReadOnlyTree(runnerHome);
+  removeTree(runnerHome);
   fs.mkdirSync(runnerHome);
   return {
     HOME: runnerHome,
@@ -173,6 +162,6 @@ test('a cache service that is down: a cold, successful deploy with a warning', {
     assert.ok(fs.existsSync(path.join(kudu.home, 'site', 'wwwroot', '_target', 'cache-shop-d4d4d4d4d4.exe')));
   } finally {
     fs.rmSync(app, { recursive: true, force: true });
-    removeReadOnlyTree(home);
+    removeTree(home);
   }
 });

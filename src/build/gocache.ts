@@ -455,7 +455,7 @@ function moveModuleZipsAside(modCache: string): { restore: () => void } {
 }
 
 /** Go makes extracted modules read-only; they need write permission back to be deleted. */
-function removeTree(p: string): void {
+export function removeTree(p: string): void {
   if (!fs.existsSync(p)) return;
   const makeWritable = (q: string): void => {
     const st = fs.lstatSync(q);
