@@ -1,8 +1,9 @@
 // The health gate end to end: the action, run as a runner runs it, deploys test/fixtures/health
 // (a goazure app whose /healthz status and crash time are stamped in through the ldflags input) to
 // the local App Service, and verify decides by the health path's answers, the X-Goazure-Artifact
-// header and Kudu's process list. Linux builds run through the shell launcher (go-azure.sh), as in
-// test/e2e.test.ts; the Wine run of the real go-azure.bat is test/azure-deploy.test.ts.
+// header and Kudu's process list. Most scenarios are Linux builds through the shell launcher
+// (go-azure.sh), as in test/e2e.test.ts; one runs a windows/amd64 build through the real
+// go-azure.bat under Wine, as on App Service.
 
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { startAzureSandbox } from '../sandbox/azure.ts';
 import { startInternet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
+import { wineAvailable } from '../sandbox/wine.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -154,4 +156,27 @@ test('a scaled-out site signed in with Entra ID: the health check path comes fro
   assert.match(error, new RegExp(`instance ${instances[1]}: `));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names scaled-${good.slice(0, 10)} again and it is serving on all 2 instances|Rolled back: _artifact.txt names scaled-${good.slice(0, 10)} again and it is serving`));
   assert.equal(fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8'), `_target\\scaled-${good.slice(0, 10)}\r\n`);
+});
+
+test('under Wine (windows/amd64, the real go-azure.bat): a healthy release passes, one whose health path answers 500 is rolled back', { timeout: 480_000, skip: wineAvailable() ? false : 'wine is not installed (.ci/run installs it)' }, async () => {
+  const s = await startAppService({ siteName: 'health-wine', launcher: 'wine' });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const windows = { goos: 'windows', goarch: 'amd64', 'verify-timeout': '60' };
+  const exe = (commit: string): string => `health-wine-${commit.slice(0, 10)}.exe`;
+  const good = newCommit();
+  const bad = newCommit();
+  const first = await deploy(s, good, windows);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, new RegExp(`${exe(good).replace('.', '\\.')} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+
+  const run = await deploy(s, bad, { ...windows, ldflags: '-X main.healthStatus=500', 'verify-timeout': '20' });
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`/healthz answered .*500 from ${exe(bad).replace('.', '\\.')} in \\d+ ms \\(not 200-299\\)`));
+  assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${exe(good).replace('.', '\\.')} again and it is serving`));
+  assert.equal(artifactTxt(s), `_target\\${exe(good)}\r\n`);
+  const res = await fetch(`${s.localAppUrl}/healthz`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-goazure-artifact'), exe(good));
 });
