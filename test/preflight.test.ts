@@ -158,7 +158,7 @@ function deployEntra(s: AppService, extra: Record<string, string> = {}) {
 
 test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings and a foreign web.config, in one report; Always On off and a stopped site are warned about; nothing changes', { timeout: 240_000 }, async () => {
   const s = await azureWith(
-    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, state: 'Stopped', appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip' } },
+    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, state: 'Stopped', appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip?sv=2024-11-04&sig=sas-signature-value' } },
     { webConfig: ANCM_WEB_CONFIG },
   );
   const before = snapshotTree(s.home);
@@ -167,7 +167,9 @@ test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings an
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.match(error, /Preflight: legacy cannot be deployed to by this action \(3 problems\); nothing on the site was changed\./);
   assert.match(error, /app-name: legacy is a Linux App Service site \(kind "app,linux"\)/);
-  assert.match(error, /WEBSITE_RUN_FROM_PACKAGE is set \(to "https:\/\/example\.blob\.core\.windows\.net\/p\/app\.zip", read from ARM\)/);
+  assert.match(error, /WEBSITE_RUN_FROM_PACKAGE is set \(to a package URL on example\.blob\.core\.windows\.net, read from ARM\)/);
+  // The package URL's SAS token never reaches the log.
+  assert.doesNotMatch(run.stdout + run.stderr, /sas-signature-value|app\.zip\?/);
   assert.match(error, /does not start go-azure.bat through HttpPlatformHandler/);
   assert.match(error, /Also:\n {2}- The site is stopped \(ARM state Stopped\)/);
   assert.match(error, /Always On is off/);

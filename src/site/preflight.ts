@@ -79,7 +79,7 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
   const runFromPackage = (facts.appSettings?.WEBSITE_RUN_FROM_PACKAGE ?? '').trim();
   if (runFromPackage !== '' && runFromPackage !== '0') {
     refuse.push(
-      `The app setting WEBSITE_RUN_FROM_PACKAGE is set (to "${runFromPackage.length > 60 ? `${runFromPackage.slice(0, 60)}…` : runFromPackage}", read from ${facts.appSettingsFrom}): ` +
+      `The app setting WEBSITE_RUN_FROM_PACKAGE is set (to ${describeRunFromPackage(runFromPackage)}, read from ${facts.appSettingsFrom}): ` +
         `site/wwwroot is then a read-only mount of that package, so nothing can be uploaded or switched. ` +
         `Remove the setting (az webapp config appsettings delete --setting-names WEBSITE_RUN_FROM_PACKAGE) to deploy with this action.`,
     );
@@ -211,4 +211,19 @@ export async function runPreflight(
     );
   }
   return { facts, findings, lines: [...lines, ...warnings.map((w) => `warning: ${w.text}`)] };
+}
+
+/**
+ * WEBSITE_RUN_FROM_PACKAGE for a message: `1`, or the host of the package URL. The URL itself
+ * usually carries a SAS token, which must never reach the log.
+ */
+export function describeRunFromPackage(value: string): string {
+  if (/^https?:\/\//i.test(value)) {
+    try {
+      return `a package URL on ${new URL(value).host}`;
+    } catch {
+      return 'a package URL';
+    }
+  }
+  return value.length <= 8 ? `"${value}"` : 'a value';
 }
