@@ -66,6 +66,8 @@ try {
       inputs: {
         'app-name': 'bench-cache',
         'publish-profile': kudu.publishProfileXml(),
+        // The emulator on 127.0.0.1: this benchmark measures the cache, not the internet.
+        'kudu-url': kudu.url,
         'working-directory': app,
         'go-version': machineGoVersion().replace(/^go/, ''),
         verify: 'false',
