@@ -15,6 +15,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { MAX_REDIRECTS, RedirectError, sendRequest } from '../src/common/http.ts';
 import { makeCertificate } from '../sandbox/azure.ts';
+import { startTunnelProxy, type TunnelProxy } from '../sandbox/tunnel.ts';
 
 /** What a server saw of one request. */
 interface Seen {
@@ -33,8 +34,7 @@ let otherUrl = '';
 let secureUrl = '';
 /** A name only the test proxy knows; it tunnels every CONNECT to the right local server. */
 const PROXIED_HOST = 'proxied.sandbox.invalid';
-let proxyUrl = '';
-const tunnels: string[] = [];
+let proxy: TunnelProxy;
 
 /**
  * Answers as a site that moved things would: `/to?u=<url>&s=<status>` redirects there,
@@ -72,25 +72,11 @@ before(async () => {
   const securePort = await listen(https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, handler('secure')));
   secureUrl = `https://127.0.0.1:${securePort}`;
 
-  const proxy = http.createServer((_req, res) => res.writeHead(405).end());
-  proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    sockets.add(client);
-    const port = (req.url ?? '').endsWith(':443') ? securePort : plainPort;
-    const upstream = net.connect(port, '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    sockets.add(upstream);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  proxyUrl = `http://127.0.0.1:${await listen(proxy)}`;
+  proxy = await startTunnelProxy((authority) => (authority.endsWith(':443') ? securePort : plainPort));
 });
 
 after(async () => {
+  await proxy?.close();
   for (const s of sockets) s.destroy();
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   fs.rmSync(dir, { recursive: true, force: true });
@@ -107,15 +93,15 @@ test('http and https requests mix in one process, direct and through a proxy', a
   assert.equal((await get(`${secureUrl}/b`)).body.toString(), 'secure /b');
   assert.equal((await get(`${plainUrl}/c`)).body.toString(), 'plain /c');
 
-  process.env.HTTP_PROXY = proxyUrl;
-  process.env.HTTPS_PROXY = proxyUrl;
+  process.env.HTTP_PROXY = proxy.url;
+  process.env.HTTPS_PROXY = proxy.url;
   try {
     assert.equal((await get(`https://${PROXIED_HOST}/d`)).body.toString(), 'secure /d');
     assert.equal((await get(`http://${PROXIED_HOST}/e`)).body.toString(), 'plain /e');
     assert.equal((await get(`https://${PROXIED_HOST}/f`)).body.toString(), 'secure /f');
     // Loopback bypasses the proxy, and gets a direct agent of its own protocol meanwhile.
     assert.equal((await get(`${plainUrl}/g`)).body.toString(), 'plain /g');
-    assert.deepEqual([...new Set(tunnels)].sort(), [`${PROXIED_HOST}:443`, `${PROXIED_HOST}:80`]);
+    assert.deepEqual([...new Set(proxy.tunnels)].sort(), [`${PROXIED_HOST}:443`, `${PROXIED_HOST}:80`]);
   } finally {
     delete process.env.HTTP_PROXY;
     delete process.env.HTTPS_PROXY;
