@@ -24,9 +24,13 @@
 // refused or reset. When it starts, every answer carries "Connection: close", so each pooled
 // connection is closed by the server right after an answer and never under a request the proxy is
 // sending. The server keeps accepting until the first moment with no request running and no
-// connection open, closes the listener right then and returns, so with fast requests no request
-// fails at all. When long requests leave no such moment within 100 ms, the listener closes anyway
-// and the server returns the moment the last running request has been answered, rather than after
+// connection open, closes the listener right then and returns, so with fast requests the only
+// request that can fail is one that reaches the port in the instant between the listener closing
+// and the process ending, before IIS sees the process has gone; IIS answers it 502.3. That instant
+// lasts as long as main takes to return and the process to end: keep main's work after
+// ListenAndServe short. No server can do without it, since IIS does not retry. When long requests
+// leave no such moment within 100 ms, the listener closes anyway and the server returns the
+// moment the last running request has been answered, rather than after
 // http.Server.Shutdown's polling interval of up to 500 ms; requests that arrive on a new
 // connection meanwhile are refused, so the failures per hand-over come down to the arrivals during
 // the longest running request.

@@ -350,14 +350,14 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
         up.once('aborted', () => res.destroy());
       },
     );
-    upstream.once('error', () => {
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (answered) {
         res.destroy();
         return;
       }
       // IIS does not retry: a refused or reset connection is the client's 502.3.
       stats.badGateway++;
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end('502.3 Bad Gateway: the connection to the process was refused or reset\n');
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`502.3 Bad Gateway: the connection to the process was refused or reset (${err.code ?? err.message})\n`);
       else res.destroy();
     });
     req.pipe(upstream);

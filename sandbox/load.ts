@@ -48,7 +48,7 @@ export function startLoad(url: string, rate: number, maxSeconds: number): Load {
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) samples.push({ at, status, body });
-          else failures.push({ at, status });
+          else failures.push({ at, status, error: body.slice(0, 200).trim() });
           resolve();
         });
         res.on('error', (err) => {
