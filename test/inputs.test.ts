@@ -78,7 +78,7 @@ test('every input parsed on the happy path', () => {
       'build-tags': 'netgo, prod',
       ldflags: '-X main.flavour=blue',
       'build-flags': '-v  -mod=vendor',
-      goos: 'Linux',
+      goos: 'Windows',
       goarch: 'arm64',
       'artifact-prefix': 'web',
       commit: 'ABCDEF0123',
@@ -103,7 +103,7 @@ test('every input parsed on the happy path', () => {
   assert.equal(cfg.goVersionFileExplicit, true);
   assert.deepEqual(cfg.buildTags, ['netgo', 'prod']);
   assert.deepEqual(cfg.buildFlags, ['-v', '-mod=vendor']);
-  assert.equal(cfg.goos, 'linux');
+  assert.equal(cfg.goos, 'windows');
   assert.equal(cfg.goarch, 'arm64');
   assert.equal(cfg.commit, 'abcdef0123');
   assert.equal(cfg.versionLabel, 'v1.2.3');
@@ -160,6 +160,14 @@ test('goos/goarch pairs Go cannot build', () => {
   assert.match(p1.join('\n'), /goos\/goarch: Go cannot build windows\/mips; for windows use one of 386, amd64, arm64/);
   const p2 = problems({ 'app-name': 'a1', goos: 'beos' });
   assert.match(p2.join('\n'), /goos: "beos" is not an operating system/);
+});
+
+test('include with a build for another system than windows is refused: the binary, having no .exe, would take the include folder\'s name', () => {
+  const p = problems({ 'app-name': 'a1', goos: 'linux', include: 'static/**' });
+  assert.match(p.join('\n'), /include: .*goos "linux" has no "\.exe".*use include with goos windows/);
+  assert.deepEqual(problems({ 'app-name': 'a1', goos: 'linux', include: 'static/**', keep: 'x' }).filter((m) => m.startsWith('include:')).length, 1);
+  assert.equal(parse({ 'app-name': 'a1', goos: 'linux', include: '# nothing\n' }, { GITHUB_SHA: 'a'.repeat(40) }).include.length, 0);
+  assert.deepEqual(parse({ 'app-name': 'a1', include: 'static/**\n' }, { GITHUB_SHA: 'a'.repeat(40) }).include, ['static/**']);
 });
 
 test('commit with fewer than 10 hex digits, or not hex, or absent', () => {

@@ -338,6 +338,16 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     );
   }
 
+  const include = input('include')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  // The include files go to _target/<name>/, beside _target/<name>.exe (goazure.AssetDir); a
+  // build for another system has no ".exe", so the binary's own path would be that folder.
+  if (include.length > 0 && goos !== 'windows') {
+    problems.push(`include: the files ship in _target/<name>/ beside _target/<name>.exe, and a build for goos "${goos}" has no ".exe", so the binary would take that folder's name; use include with goos windows (App Service on Windows), or leave include empty.`);
+  }
+
   // A package carries its commit; the deploy job's own commit may be another (a later re-run).
   let fromPackage: LoadedPackage | undefined;
   if (fromPackageRaw !== '' && !buildOnly && GO_TARGETS.has(`${goos}/${goarch}`)) {
@@ -425,10 +435,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     artifactPrefix: get('artifact-prefix') || appName,
     commit,
     versionLabel,
-    include: input('include')
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('#')),
+    include,
     cache: bool('cache', true),
     cacheDependencyPath: input('cache-dependency-path')
       .split(/\r?\n/)
