@@ -343,8 +343,9 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
   // The include files go to _target/<name>/, beside _target/<name>.exe (goazure.AssetDir); a
-  // build for another system has no ".exe", so the binary's own path would be that folder.
-  if (include.length > 0 && goos !== 'windows') {
+  // build for another system has no ".exe", so the binary's own path would be that folder. With
+  // from-package nothing is built here, and include is refused as a build setting below.
+  if (include.length > 0 && goos !== 'windows' && fromPackageRaw === '') {
     problems.push(`include: the files ship in _target/<name>/ beside _target/<name>.exe, and a build for goos "${goos}" has no ".exe", so the binary would take that folder's name; use include with goos windows (App Service on Windows), or leave include empty.`);
   }
 
