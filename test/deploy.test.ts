@@ -77,6 +77,27 @@ test('bootstrap never overwrites the user\'s web.config and says so', { timeout:
   assert.match(out, /Kept your web\.config/);
 });
 
+test('a kept go-azure.bat: this version\'s is named as such, release 1.0.0\'s gets a warning saying how to replace it, the user\'s own is kept; none is touched', { timeout: 60_000 }, async () => {
+  const released = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'compat', 'go-azure-v1.0.0.bat'));
+  const own = Buffer.from('@echo off\r\nrem mine\r\n"%~dp0app.exe" %*\r\n');
+  const current = fs.readFileSync(path.join(templatesDir(), 'go-azure.bat'));
+  const cases = [
+    { content: current, says: /Kept site\/wwwroot\/go-azure\.bat: it is this version's launcher\./ },
+    { content: released, says: /::warning::site\/wwwroot\/go-azure\.bat is the launcher go-azure-deploy 1\.0\.0 wrote, which starts whatever path _artifact\.txt names;.*put templates\/go-azure\.bat of this version of the action in its place.*then restart the site before the next deploy/ },
+    { content: own, says: /Kept your go-azure\.bat: site\/wwwroot\/go-azure\.bat already exists and is never overwritten\./ },
+  ];
+  for (const c of cases) {
+    const k = await site();
+    fs.writeFileSync(wwwroot(k, 'go-azure.bat'), c.content);
+    const { error, out } = await captureStdout(() => deployStages(clientFor(k, never), A, never));
+    assert.equal(error, undefined);
+    assert.match(out, c.says);
+    assert.equal(out.includes('::warning::'), c.content === released, out);
+    assert.deepEqual(fs.readFileSync(wwwroot(k, 'go-azure.bat')), c.content);
+    assert.match(out, /Wrote site\/wwwroot\/web\.config/, 'the missing web.config is still written');
+  }
+});
+
 test('redeploy while the old binary is locked: the new one lands beside it and is switched to', { timeout: 60_000 }, async () => {
   const k = await site();
   const client = clientFor(k, never);

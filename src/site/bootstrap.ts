@@ -1,14 +1,28 @@
 // The bootstrap stage: web.config and go-azure.bat written only if absent. docs/ARCHITECTURE.md, "The flow".
 // The templates ship with the action in templates/; a file already on the site is the user's
-// and is never replaced.
+// and is never replaced. A kept go-azure.bat that an earlier release wrote is named in a warning,
+// with how to replace it.
 
 import * as core from '@actions/core';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActionError } from '../common/errors.ts';
 import { KuduError, type KuduClient } from './kudu.ts';
 import { LAUNCHER_FILES, SITE_ROOT } from './layout.ts';
+
+/** The launcher's file name: the second of LAUNCHER_FILES, which web.config's processPath names. */
+const LAUNCHER = LAUNCHER_FILES[1];
+
+/**
+ * The launchers earlier releases wrote, by the sha256 of their bytes (templates/*.bat are kept
+ * byte for byte, see .gitattributes; test/fixtures/compat holds each one). Release 1.0.0's starts
+ * whatever path _artifact.txt names; the current one starts only what goazure hands over to.
+ */
+const EARLIER_LAUNCHERS: ReadonlyMap<string, string> = new Map([['d3242f614fe2f5e86ce89f34fe1b3ee208ab13f23dce273f974c3a6ca506d61d', '1.0.0']]);
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 export interface BootstrapResult {
   written: string[];
@@ -54,7 +68,8 @@ export async function bootstrapSite(kudu: KuduClient): Promise<BootstrapResult> 
   for (const name of LAUNCHER_FILES) {
     if (!missing.has(name)) {
       result.kept.push(name);
-      core.info(`Kept your ${name}: ${SITE_ROOT}/${name} already exists and is never overwritten.`);
+      if (name === LAUNCHER) await reportKeptLauncher(kudu);
+      else core.info(`Kept your ${name}: ${SITE_ROOT}/${name} already exists and is never overwritten.`);
       continue;
     }
     const content = readTemplate(name);
@@ -71,4 +86,28 @@ export async function bootstrapSite(kudu: KuduClient): Promise<BootstrapResult> 
     }
   }
   return result;
+}
+
+/**
+ * Says which launcher the site kept. One an earlier release wrote gets a warning on every deploy
+ * until it is replaced: bootstrap never replaces it, and it should not be replaced while it runs,
+ * since cmd.exe reads a batch file as it goes and the running launcher reads on in its file when
+ * the app exits. A restart ends the running launcher first.
+ */
+async function reportKeptLauncher(kudu: KuduClient): Promise<void> {
+  const file = await kudu.getFile(`${SITE_ROOT}/${LAUNCHER}`);
+  const hash = file === null ? '' : sha256(file.body);
+  const release = EARLIER_LAUNCHERS.get(hash);
+  if (hash === sha256(readTemplate(LAUNCHER))) {
+    core.info(`Kept ${SITE_ROOT}/${LAUNCHER}: it is this version's launcher.`);
+  } else if (release !== undefined) {
+    core.warning(
+      `${SITE_ROOT}/${LAUNCHER} is the launcher go-azure-deploy ${release} wrote, which starts whatever path _artifact.txt names; ` +
+        `this version's launcher starts only a _target\\<name>.exe that goazure would hand over to, and refuses anything else. ` +
+        `Bootstrap never replaces a file on the site. To update it, put templates/${LAUNCHER} of this version of the action in its place ` +
+        `(Kudu's VFS or Debug console), then restart the site before the next deploy: the launcher running now reads on in its file when the app exits.`,
+    );
+  } else {
+    core.info(`Kept your ${LAUNCHER}: ${SITE_ROOT}/${LAUNCHER} already exists and is never overwritten.`);
+  }
 }
