@@ -87,9 +87,18 @@ set "GO_AZURE_EXE=%GO_AZURE_ROOT%_target\%GO_AZURE_FILE%"
 if not exist "%GO_AZURE_EXE%" goto :no_binary
 if exist "%GO_AZURE_EXE%\*" goto :no_binary
 
+rem Delayed expansion below would take a "!" out of the path (App Service's is D:\home\site\wwwroot).
+if not "%GO_AZURE_ROOT:!=%"=="%GO_AZURE_ROOT%" goto :bang
 cd /d "%GO_AZURE_ROOT%"
-"%GO_AZURE_EXE%" %*
-exit /b %ERRORLEVEL%
+rem The app and the exit are one block, which cmd reads whole before it runs it: once the app
+rem exits, cmd ends without reading this file again. IIS sees the process end sooner (D:\home
+rem is a network share), and a newer launcher written over this one meanwhile is never read
+rem from the middle. The exit code is read when the app has exited, hence delayed expansion.
+setlocal EnableDelayedExpansion
+(
+  "%GO_AZURE_EXE%" %*
+  exit /b !ERRORLEVEL!
+)
 
 :no_list
 echo go-azure.bat: "%GO_AZURE_LIST%" does not exist; deploy an artifact so that it names the binary to run. 1>&2
@@ -106,6 +115,10 @@ exit /b 4
 :invalid
 echo go-azure.bat: "%GO_AZURE_LIST%" is not one line "_target\<name>.exe" with a name of A-Z, a-z, 0-9, ".", "_" and "-"; nothing was started. Deploy an artifact again. 1>&2
 exit /b 5
+
+:bang
+echo go-azure.bat: the site folder "%GO_AZURE_ROOT%" has a "!" in its path, from which this launcher cannot start a binary; use a folder without one. 1>&2
+exit /b 6
 
 :length
 rem Sets GO_AZURE_N to the length of the variable named %1, which holds only safe characters.

@@ -17,14 +17,20 @@ let prefix: string;
 let work: string;
 let echoExe: string;
 
-/** A windows/amd64 program that prints its arguments, HTTP_PLATFORM_PORT and its own file name, then exits 7. */
+/**
+ * A windows/amd64 program that prints its arguments, HTTP_PLATFORM_PORT and its own file name, then
+ * exits 7. With ECHO_REPLACE_LAUNCHER set to a file, it first copies that file over go-azure.bat in
+ * its working directory (the site folder), as a deploy that updates the launcher would.
+ */
 async function buildEcho(dir: string): Promise<string> {
   const src = path.join(dir, 'echo-src');
   fs.mkdirSync(src, { recursive: true });
   fs.writeFileSync(path.join(src, 'go.mod'), 'module echo\n\ngo 1.22\n');
   fs.writeFileSync(
     path.join(src, 'main.go'),
-    'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"path/filepath"\n)\n\nfunc main() {\n\texe, _ := os.Executable()\n\tfmt.Printf("args=%q port=%s exe=%s\\n", os.Args[1:], os.Getenv("HTTP_PLATFORM_PORT"), filepath.Base(exe))\n\tos.Exit(7)\n}\n',
+    'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"path/filepath"\n)\n\nfunc main() {\n\texe, _ := os.Executable()\n\tfmt.Printf("args=%q port=%s exe=%s\\n", os.Args[1:], os.Getenv("HTTP_PLATFORM_PORT"), filepath.Base(exe))\n' +
+      '\tif src := os.Getenv("ECHO_REPLACE_LAUNCHER"); src != "" {\n\t\tb, err := os.ReadFile(src)\n\t\tif err == nil {\n\t\t\terr = os.WriteFile("go-azure.bat", b, 0o644)\n\t\t}\n\t\tif err != nil {\n\t\t\tfmt.Println("replace:", err)\n\t\t\tos.Exit(1)\n\t\t}\n\t}\n' +
+      '\tos.Exit(7)\n}\n',
   );
   const out = path.join(dir, 'echo.exe');
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -77,6 +83,19 @@ test('go-azure.bat runs the binary _artifact.txt names, with the arguments, and 
   assert.match(r.output, /args=\["4321" "-second"\] port=4321/);
 });
 
+test('go-azure.bat does not read its file again once the app runs: a launcher written over it meanwhile changes nothing', { skip, timeout: 120_000 }, async () => {
+  const wwwroot = batSite('site replaced', 'site-0123456789.exe');
+  writeArtifact(wwwroot, 'site-0123456789.exe');
+  // cmd.exe reads a batch file a line at a time, from where it left off. Whatever offset it would
+  // go on from, this file has a line there that says so and exits 99.
+  const newer = path.join(work, 'newer-launcher.bat');
+  fs.writeFileSync(newer, '@echo READ-AGAIN & exit /b 99\r\n'.repeat(2000));
+  const r = await wineCmd(prefix, `${winePath(wwwroot)}\\go-azure.bat`, ['4321'], 60_000, { HTTP_PLATFORM_PORT: '4321', ECHO_REPLACE_LAUNCHER: winePath(newer) });
+  assert.equal(fs.readFileSync(path.join(wwwroot, 'go-azure.bat'), 'latin1'), fs.readFileSync(newer, 'latin1'), `the app replaced the launcher: ${r.output}`);
+  assert.doesNotMatch(r.output, /READ-AGAIN/);
+  assert.equal(r.code, 7, r.output);
+});
+
 test('go-azure.bat reads a name without a final newline, with LF, with blanks around it, in a site folder with spaces in its path', { skip, timeout: 120_000 }, async () => {
   const wwwroot = batSite('site with spaces', 'my-app.exe');
   for (const content of ['_target\\my-app.exe', '_target\\my-app.exe\n', '_target/my-app.exe\r\n', '  _target\\my-app.exe  \r\n']) {
@@ -109,6 +128,15 @@ test('go-azure.bat explains a missing _artifact.txt, an empty one, and a missing
   assert.equal(invalid.code, 5, invalid.output);
   assert.match(invalid.output, /go-azure\.bat: "[^"]*_artifact\.txt" is not one line "_target\\<name>\.exe" with a name of A-Z, a-z, 0-9, "\.", "_" and "-"; nothing was started/);
   assert.doesNotMatch(invalid.output, /args=|injected/, 'nothing runs');
+
+  // The launcher reads the app's exit code with delayed expansion, which would take a "!" out of
+  // the path: such a folder is named instead of a binary not being found.
+  const bang = batSite('site!bang', 'site-0123456789.exe');
+  writeArtifact(bang, 'site-0123456789.exe');
+  const inBang = await runBat(bang, '4321');
+  assert.equal(inBang.code, 6, inBang.output);
+  assert.match(inBang.output, /go-azure\.bat: the site folder "[^"]*site!bang\\" has a "!" in its path/);
+  assert.doesNotMatch(inBang.output, /args=/, 'nothing runs');
 });
 
 /** goazure/testdata/artifact-contents.json, the table goazure's Go tests run too. */
