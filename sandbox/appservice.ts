@@ -47,6 +47,8 @@ export interface AppServiceOptions {
   instances?: string[];
   /** The site's app settings, as Kudu's /api/settings shows them; the object may change while the site runs. */
   appSettings?: Record<string, string>;
+  /** Whether the site is stopped, asked on every request: Kudu then answers 403 (kudu.ts, `stopped`). */
+  stopped?: () => boolean;
 }
 
 export interface AppService {
@@ -127,6 +129,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       processes: (instance) => instanceOf(instance).processes(),
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
+      stopped: opts.stopped,
     });
     cleanups.push(() => kudu.close());
     let internet = opts.internet;

@@ -31,6 +31,13 @@ export interface KuduOptions {
   appSettings?: () => Record<string, string>;
   /** Use this directory as D:\home instead of a fresh temporary one. */
   home?: string;
+  /**
+   * Whether the site is stopped (asked on every request). App Service's front end then answers
+   * every request to the SCM site, before any authentication, with 403 and an HTML page headed
+   * "Error 403 - This web app is stopped." (projectkudu/kudu issue #3275 shows it for a Kudu API
+   * URL); a Free or Shared plan's site over its quota gets the same page.
+   */
+  stopped?: () => boolean;
 }
 
 /**
@@ -225,6 +232,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         status: fault.status,
         headers: fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
         body: JSON.stringify({ Message: `injected fault ${fault.status}` }),
+      };
+    } else if (opts.stopped?.() === true) {
+      reply = {
+        status: 403,
+        headers: { 'Content-Type': 'text/html' },
+        body: '<!DOCTYPE html><html><head><title>Stopped</title></head><body><h1>Error 403 - This web app is stopped.</h1><p>The site refuses requests until it is started.</p></body></html>',
       };
     } else if (!authorized(req.headers.authorization)) {
       reply = { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="site"' }, body: '401 - Unauthorized: Access is denied due to invalid credentials.' };

@@ -122,13 +122,27 @@ test('a permanent 5xx ends in a clear ActionError after the attempts run out', a
 test('401, 403 and 404 are not retried and say what to check', async () => {
   for (const [status, re] of [
     [401, /refused the credentials.*publish profile.*basic auth/s],
-    [403, /SCM basic auth publishing credentials are probably disabled.*private endpoint/s],
+    [403, /forbade .*\(403\)\. Access restrictions or a private endpoint on the SCM site answer 403 to runners outside the allowed network/s],
     [404, /app-name and slot-name/],
   ] as const) {
     kudu.fault({ route: '/api/processes', status });
     const before = kudu.requests.length;
     await assert.rejects(client.processes(), (e: Error) => e instanceof ActionError && re.test(e.message));
     assert.equal(kudu.requests.length - before, 1, `${status} tried once`);
+  }
+});
+
+test('a stopped site: Kudu\'s 403 "This web app is stopped" is named as such and not retried', async () => {
+  let stopped = true;
+  const k = await startKudu({ siteName: 'stopped-site', stopped: () => stopped });
+  try {
+    const c = new KuduClient(connectionFromPublishProfile(profileConfig('stopped-site', 'production', k.url), k.publishProfileXml()), never, { retryBaseDelayMs: 5 });
+    await assert.rejects(c.processes(), (e: Error) => e instanceof ActionError && /^The site is stopped: Kudu at .* answered .* with 403 "This web app is stopped"\..*Start it \(az webapp start/s.test(e.message) && !/Access restrictions/.test(e.message));
+    assert.deepEqual(k.requests.map((r) => r.status), [403]);
+    stopped = false;
+    assert.ok(Array.isArray(await c.processes()), 'a started site answers');
+  } finally {
+    await k.close();
   }
 });
 

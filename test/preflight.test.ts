@@ -128,7 +128,14 @@ async function azureWith(site: SandboxSite, files: { webConfig?: string } = {}):
   }
   const { azure, internet } = shared;
   shared.sites.push(site);
-  const s = await startAppService({ siteName: site.name, internet, goMirror: false, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
+  // Kudu follows the site's ARM state: a stopped site's SCM site answers 403 too.
+  const s = await startAppService({
+    siteName: site.name,
+    internet,
+    goMirror: false,
+    acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default'),
+    stopped: () => (site.state ?? 'Running').toLowerCase() === 'stopped',
+  });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
   if (files.webConfig !== undefined) fs.writeFileSync(path.join(s.wwwroot, 'web.config'), files.webConfig);
@@ -156,9 +163,9 @@ function deployEntra(s: AppService, extra: Record<string, string> = {}) {
   });
 }
 
-test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings and a foreign web.config, in one report; Always On off and a stopped site are warned about; nothing changes', { timeout: 240_000 }, async () => {
+test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings and a foreign web.config, in one report; Always On off is warned about; nothing changes', { timeout: 240_000 }, async () => {
   const s = await azureWith(
-    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, state: 'Stopped', appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip?sv=2024-11-04&sig=sas-signature-value' } },
+    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip?sv=2024-11-04&sig=sas-signature-value' } },
     { webConfig: ANCM_WEB_CONFIG },
   );
   const before = snapshotTree(s.home);
@@ -171,8 +178,7 @@ test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings an
   // The package URL's SAS token never reaches the log.
   assert.doesNotMatch(run.stdout + run.stderr, /sas-signature-value|app\.zip\?/);
   assert.match(error, /does not start go-azure.bat through HttpPlatformHandler/);
-  assert.match(error, /Also:\n {2}- The site is stopped \(ARM state Stopped\)/);
-  assert.match(error, /Always On is off/);
+  assert.match(error, /Also:\n {2}- Always On is off/);
   assert.deepEqual(snapshotTree(s.home), before, 'the site is as it was');
   assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), [], 'only reads reached Kudu');
   // Read from ARM, each through its real route (kind and state came with the site's listing).
@@ -180,18 +186,47 @@ test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings an
   for (const r of ['config-web', 'appsettings', 'scm-policy']) assert.ok(routes.has(r), `ARM ${r} was read (${[...routes].join(', ')})`);
 });
 
-test('Entra ID, dry run: Always On off and a stopped site are warnings, the plan is still printed, nothing changes', { timeout: 240_000 }, async () => {
-  const s = await azureWith({ name: 'sleepy', resourceGroup: 'rg-sleepy', alwaysOn: false, state: 'Stopped', scmBasicAuth: false }, { webConfig: TEMPLATE_WEB_CONFIG });
+test('Entra ID, dry run: Always On off is a warning, the plan is still printed, nothing changes', { timeout: 240_000 }, async () => {
+  const s = await azureWith({ name: 'sleepy', resourceGroup: 'rg-sleepy', alwaysOn: false, scmBasicAuth: false }, { webConfig: TEMPLATE_WEB_CONFIG });
   const before = snapshotTree(s.home);
   const run = await deployEntra(s, { 'dry-run': 'true' });
   assert.equal(run.code, 0, run.stdout);
-  assert.match(run.stdout, /::warning::The site is stopped \(ARM state Stopped\)/);
+  assert.doesNotMatch(run.stdout, /stopped/i);
   assert.match(run.stdout, /::warning::Always On is off/);
   assert.match(run.stdout, /Preflight: SCM basic auth off/);
   assert.match(run.stdout, /would: /);
   assert.match(run.summary, /Preflight/);
   assert.deepEqual(snapshotTree(s.home), before);
   assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), []);
+});
+
+test('a stopped site, whose SCM site answers 403 as App Service\'s front end does: refused as stopped, with Entra ID (ARM says so) and with a publish profile (Kudu\'s page says so); nothing changes', { timeout: 240_000 }, async () => {
+  const site: SandboxSite = { name: 'dozing', resourceGroup: 'rg-dozing', state: 'Stopped' };
+  const s = await azureWith(site, { webConfig: TEMPLATE_WEB_CONFIG });
+  const before = snapshotTree(s.home);
+  const entra = await deployEntra(s);
+  assert.equal(entra.code, 1, entra.stdout);
+  const byArm = decodeURIComponent(entra.errors.join('\n'));
+  assert.match(byArm, /Preflight: dozing cannot be deployed to by this action \(1 problem\).*\n {2}- The site is stopped \(ARM state Stopped\): App Service refuses every request to a stopped site, its SCM site too \(Kudu answered 403\)\. Start it \(az webapp start/);
+  assert.doesNotMatch(byArm, /Access restrictions|basic auth/);
+
+  const profile = await runAction({
+    inputs: deployInputs(s, COMMIT, { 'working-directory': 'test/fixtures/health' }),
+    env: { ...s.env, GITHUB_SHA: COMMIT },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+  assert.equal(profile.code, 1, profile.stdout);
+  const byKudu = decodeURIComponent(profile.errors.join('\n'));
+  assert.match(byKudu, /The site is stopped: Kudu at dozing\.scm\.azurewebsites\.net answered .* with 403 "This web app is stopped"/);
+  assert.doesNotMatch(byKudu, /Access restrictions|basic auth/);
+  assert.deepEqual(snapshotTree(s.home), before);
+  assert.ok(s.kudu.requests.length > 0 && s.kudu.requests.every((r) => r.status === 403), 'Kudu refused every request');
+
+  site.state = 'Running';
+  const started = await deployEntra(s, { 'dry-run': 'true' });
+  assert.equal(started.code, 0, started.stdout);
+  assert.match(started.stdout, /would: /);
 });
 
 test('publish profile, dry run: preflight runs and refuses WEBSITE_RUN_FROM_PACKAGE from Kudu\'s settings; nothing changes', { timeout: 240_000 }, async () => {

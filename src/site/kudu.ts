@@ -333,12 +333,22 @@ export class KuduClient {
           401,
         );
       case 403:
+        // App Service's front end answers every request to a stopped site, its SCM site included,
+        // with 403 and a page headed "Error 403 - This web app is stopped."; so it does for a site
+        // on a Free or Shared plan that has used up its quota.
+        if (/this web app is stopped/i.test(res.body.toString('utf8'))) {
+          return new KuduError(
+            `The site is stopped: Kudu at ${host} answered ${what} with 403 "This web app is stopped". App Service refuses every ` +
+              `request to a stopped site, its SCM site too (a Free or Shared plan's site that used up its quota is stopped the same way). ` +
+              `Start it (az webapp start, or Start in the portal) and run the deploy again.`,
+            403,
+          );
+        }
         return new KuduError(
           `Kudu at ${host} forbade ${what} (403). ` +
-            (this.connection.authKind === 'basic'
-              ? `SCM basic auth publishing credentials are probably disabled on the site: enable them, or sign in with Entra ID instead. `
-              : `The identity lacks deploy rights on the site. `) +
-            `Access restrictions or a private endpoint on the SCM site also answer 403 to runners outside the allowed network.${hint}`,
+            (this.connection.authKind === 'basic' ? '' : `The identity may lack deploy rights on the site. `) +
+            `Access restrictions or a private endpoint on the SCM site answer 403 to runners outside the allowed network: ` +
+            `allow the runner under Networking → Access restrictions (the Advanced tool site's rules), or deploy from a runner inside that network.${hint}`,
           403,
         );
       case 404:

@@ -110,7 +110,10 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
           `the profile's password was reset: download the publish profile again and update the secret.`,
       );
     } else if (facts.arm?.state.toLowerCase() === 'stopped') {
-      refuse.push(`The site is stopped (ARM state Stopped) and its SCM site refuses requests: ${f.message} Start it (az webapp start) and deploy again.`);
+      refuse.push(
+        `The site is stopped (ARM state Stopped): App Service refuses every request to a stopped site, its SCM site too (${f.status !== undefined ? `Kudu answered ${f.status}` : f.message}). ` +
+          `Start it (az webapp start, or Start in the portal) and deploy again.`,
+      );
     } else {
       refuse.push(`Could not read the site through Kudu: ${f.message}`);
     }
