@@ -49,6 +49,12 @@ export interface AppServiceOptions {
   appSettings?: Record<string, string>;
   /** Whether the site is stopped, asked on every request: Kudu then answers 403 (kudu.ts, `stopped`). */
   stopped?: () => boolean;
+  /**
+   * The site's "HTTPS Only" setting (ARM's properties.httpsOnly): App Service's front end then
+   * answers http:// requests for the site with 301 to the same URL on https, without reaching the
+   * app. The publish profile's destinationAppUrl stays http:// either way. Default: off.
+   */
+  httpsOnly?: boolean;
 }
 
 export interface AppService {
@@ -148,7 +154,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     }
     if (goMirror !== undefined) routeGoDownloads(internet, goMirror);
     internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https' });
-    internet.route(`${label}.azurewebsites.net`, { origin: front, http: 'serve' });
+    internet.route(`${label}.azurewebsites.net`, { origin: front, http: opts.httpsOnly === true ? 'redirect-https' : 'serve' });
     const net = internet;
     cleanups.push(async () => {
       net.unroute(kuduHost);

@@ -19,8 +19,8 @@ after(async () => {
 });
 
 /** A site whose runner has Go in its tool cache already (`cold`: not, so it is downloaded). */
-async function site(opts: { cold?: boolean } = {}): Promise<AppService> {
-  const s = await startAppService({ siteName: 'e2e-site', env: { EXAMPLE_POLL_MS: '250' } });
+async function site(opts: { cold?: boolean; httpsOnly?: boolean } = {}): Promise<AppService> {
+  const s = await startAppService({ siteName: 'e2e-site', env: { EXAMPLE_POLL_MS: '250' }, httpsOnly: opts.httpsOnly });
   sites.push(s);
   if (opts.cold !== true) seedToolCache(s.toolCache);
   return s;
@@ -105,6 +105,19 @@ test('second deploy under steady load: no 502 storm (at most the one request the
   for (const f of result.failures) assert.match(`${f.status} ${f.error ?? ''}`, /^502 502\.3 .*\(ECONNREFUSED\)$/, `failed requests: ${lost}`);
   assert.ok(result.firstSeen(second.slice(0, 10)) !== undefined, 'the load saw the new version');
   assert.match(await answer(s.localAppUrl), new RegExp(second));
+});
+
+test('a site with HTTPS Only: the profile\'s http:// URL answers 301, verify follows it to https on the same host, and the deploy is verified', { timeout: 300_000 }, async () => {
+  const s = await site({ httpsOnly: true });
+  const commit = newCommit();
+  const run = await deploy(s, commit);
+  assert.equal(run.code, 0, run.stdout);
+  assert.equal(run.outputs['webapp-url'], 'http://e2e-site.azurewebsites.net', 'the output is the profile\'s URL');
+  const seen = s.internet.requests.filter((r) => r.host === 'e2e-site.azurewebsites.net').map((r) => `${r.scheme} ${r.status}`);
+  assert.ok(seen.includes('http 301'), seen.join('\n'));
+  assert.ok(seen.filter((l) => l === 'https 200').length >= 3, `three healthy answers over https: ${seen.join('\n')}`);
+  assert.match(run.stdout, new RegExp(`e2e-site-${commit.slice(0, 10)} is healthy`));
+  assert.match(await answer(s.localAppUrl), new RegExp(commit));
 });
 
 test('a crash-looping new version is rolled back: the old one serves again and the step fails', { timeout: 300_000 }, async () => {
