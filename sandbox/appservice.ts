@@ -14,10 +14,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from './kudu.ts';
+import type { SandboxAuthentication } from './azure.ts';
 import { startIis, type Iis, type Launcher } from './iis.ts';
 import { startArr } from './arr.ts';
 import { machineGoVersion, startGoMirror, toSemver, type GoMirror } from './gomirror.ts';
-import { startInternet, type Internet } from './internet.ts';
+import { startInternet, type HostRoute, type Internet } from './internet.ts';
 import { ensureWinePrefix } from './wine.ts';
 
 export interface AppServiceOptions {
@@ -55,6 +56,15 @@ export interface AppServiceOptions {
    * app. The publish profile's destinationAppUrl stays http:// either way. Default: off.
    */
   httpsOnly?: boolean;
+  /**
+   * App Service Authentication ("Easy Auth"), given to the Azure sandbox's site as well so that
+   * ARM's authsettingsV2 tells the same. Its module runs in front of the app: a request without a
+   * signed-in user for a path it does not exclude is answered by the platform and never reaches
+   * HttpPlatformHandler, so no process is started for it. RedirectToLoginPage answers 302 to
+   * /.auth/login/aad on the same host, which answers 302 to Entra ID's authorize endpoint; Return401
+   * and Return403 answer with that status. Default: off.
+   */
+  authentication?: SandboxAuthentication;
 }
 
 export interface AppService {
@@ -154,7 +164,11 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     }
     if (goMirror !== undefined) routeGoDownloads(internet, goMirror);
     internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https' });
-    internet.route(`${label}.azurewebsites.net`, { origin: front, http: opts.httpsOnly === true ? 'redirect-https' : 'serve' });
+    internet.route(`${label}.azurewebsites.net`, {
+      origin: front,
+      http: opts.httpsOnly === true ? 'redirect-https' : 'serve',
+      gate: opts.authentication === undefined ? undefined : signInGate(opts.authentication),
+    });
     const net = internet;
     cleanups.push(async () => {
       net.unroute(kuduHost);
@@ -209,5 +223,33 @@ export function deployInputs(site: AppService, commit: string, extra: Record<str
     goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
     commit,
     ...extra,
+  };
+}
+
+/**
+ * App Service Authentication's answer to a request without a signed-in user (see
+ * AppServiceOptions.authentication). Excluded paths are matched as the action reads them
+ * (src/site/preflight.ts, authenticationLetsThrough): the path itself and what lies under it.
+ */
+function signInGate(auth: SandboxAuthentication): NonNullable<HostRoute['gate']> {
+  return ({ path: pathAndQuery }): { status: number; headers?: Record<string, string> } | undefined => {
+    const p = pathAndQuery.split('?')[0]!.toLowerCase();
+    if (auth.unauthenticatedClientAction === 'AllowAnonymous') return undefined;
+    if (p.startsWith('/.auth/login/')) {
+      return { status: 302, headers: { location: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize?response_type=code+id_token&client_id=sandbox' } };
+    }
+    const excluded = (auth.excludedPaths ?? []).some((e) => {
+      const x = e.toLowerCase().replace(/\/+$/, '');
+      return x !== '' && (p === x || p.startsWith(`${x}/`));
+    });
+    if (excluded) return undefined;
+    switch (auth.unauthenticatedClientAction) {
+      case 'Return401':
+        return { status: 401, headers: { 'www-authenticate': 'Bearer realm="site"' } };
+      case 'Return403':
+        return { status: 403 };
+      default:
+        return { status: 302, headers: { location: `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(pathAndQuery)}` } };
+    }
   };
 }

@@ -55,6 +55,16 @@ export interface SandboxSite {
   appSettings?: Record<string, string>;
   /** basicPublishingCredentialsPolicies/scm `allow` (default false, as for a new site). */
   scmBasicAuth?: boolean;
+  /** App Service Authentication as config/authsettingsV2 tells it (default: off). */
+  authentication?: SandboxAuthentication;
+}
+
+/** App Service Authentication ("Easy Auth") of a sandbox site; appservice.ts enforces it on the site's host. */
+export interface SandboxAuthentication {
+  /** globalValidation.unauthenticatedClientAction; sign-in is required unless AllowAnonymous. */
+  unauthenticatedClientAction: 'RedirectToLoginPage' | 'Return401' | 'Return403' | 'AllowAnonymous';
+  /** globalValidation.excludedPaths */
+  excludedPaths?: string[];
 }
 
 export interface SandboxClient {
@@ -357,7 +367,7 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
       res.end();
       return ['operation-result', 200];
     }
-    const m = /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)(?:\/slots\/([^/]+))?(\/slotsswap|\/instances|\/config\/web|\/config\/appsettings\/list|\/basicPublishingCredentialsPolicies\/scm)?$/i.exec(rest);
+    const m = /^\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)(?:\/slots\/([^/]+))?(\/slotsswap|\/instances|\/config\/web|\/config\/appsettings\/list|\/config\/authsettingsV2|\/basicPublishingCredentialsPolicies\/scm)?$/i.exec(rest);
     if (m) {
       const [, rg, name, slot, action] = m;
       const swap = action?.toLowerCase() === '/slotsswap' ? action : undefined;
@@ -401,6 +411,28 @@ export async function startAzureSandbox(opts: AzureSandboxOptions): Promise<Azur
         return [
           'scm-policy',
           json(res, 200, { id: `${resourceId}/basicPublishingCredentialsPolicies/scm`, name: 'scm', type: 'Microsoft.Web/sites/basicPublishingCredentialsPolicies', properties: { allow: site.scmBasicAuth ?? false } }),
+        ];
+      }
+      // Web Apps - Get Auth Settings V2 Without Secrets: GET .../config/authsettingsV2, a
+      // SiteAuthSettingsV2 whose platform.enabled says whether Authentication is on and whose
+      // globalValidation says what happens to requests without a signed-in user.
+      if (action?.toLowerCase() === '/config/authsettingsv2' && req.method === 'GET') {
+        const auth = site.authentication;
+        return [
+          'authsettings',
+          json(res, 200, {
+            id: `${resourceId}/config/authsettingsV2`,
+            name: 'authsettingsV2',
+            type: 'Microsoft.Web/sites/config',
+            properties: {
+              platform: { enabled: auth !== undefined, runtimeVersion: '~1' },
+              globalValidation:
+                auth === undefined
+                  ? { requireAuthentication: false }
+                  : { requireAuthentication: auth.unauthenticatedClientAction !== 'AllowAnonymous', unauthenticatedClientAction: auth.unauthenticatedClientAction, excludedPaths: auth.excludedPaths ?? [] },
+              httpSettings: { requireHttps: true },
+            },
+          }),
         ];
       }
       if (action === undefined && req.method === 'GET') return [slot === undefined ? 'site' : 'slot', json(res, 200, siteJson(site, slot))];

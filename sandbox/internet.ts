@@ -39,6 +39,11 @@ export interface HostRoute {
   http?: HttpPolicy;
   /** Whether the host answers on 443; default true. */
   https?: boolean;
+  /**
+   * An answer of the platform in front of the emulator, given before the request reaches it (e.g.
+   * App Service Authentication's sign-in redirect); undefined lets the request through.
+   */
+  gate?: (request: { scheme: 'http' | 'https'; path: string }) => { status: number; headers?: Record<string, string> } | undefined;
 }
 
 export interface InternetRequest {
@@ -170,6 +175,14 @@ export async function startInternet(): Promise<Internet> {
       const location = `https://${host}${pathAndQuery}`;
       record.status = 301;
       res.writeHead(301, { location, 'content-type': 'text/html', 'content-length': 0 });
+      res.end();
+      req.resume();
+      return;
+    }
+    const gated = route.gate?.({ scheme, path: pathAndQuery });
+    if (gated !== undefined) {
+      record.status = gated.status;
+      res.writeHead(gated.status, { 'content-type': 'text/html', 'content-length': 0, ...gated.headers });
       res.end();
       req.resume();
       return;

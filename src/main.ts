@@ -25,7 +25,7 @@ import { planDeploy } from './site/plan.ts';
 import { newEntryId, readRecord, RecordWriter, runInfo } from './site/history.ts';
 import { chooseArtifactName, choosePackagedName, goingBackwards, inFlight } from './site/record.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
-import type { HealthCheck } from './site/verify.ts';
+import { healthPathFor, type HealthCheck } from './site/verify.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
@@ -184,10 +184,12 @@ async function signIn(ctx: DeployContext): Promise<SiteContext> {
   const kudu = new KuduClient(connection, signal);
   // Before anything changes, and in a dry run too: a site this action cannot work with is refused here.
   const label = cfg.slotName === 'production' ? cfg.appName : `${cfg.appName}/${cfg.slotName}`;
-  const pre = await stages.run('Preflight', () => runPreflight(kudu, connection, label, { bootstrap: cfg.bootstrap }, signal));
+  const pre = await stages.run('Preflight', () =>
+    runPreflight(kudu, connection, label, { bootstrap: cfg.bootstrap, verify: cfg.verify, healthPath: cfg.healthPath }, signal),
+  );
   facts.preflight = pre.lines;
   const fromArm = pre.facts.arm?.healthCheckPath ?? '';
-  const path = cfg.healthPath !== '' ? cfg.healthPath : fromArm !== '' ? fromArm : '/';
+  const path = healthPathFor(cfg.healthPath, fromArm);
   if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${fromArm}, the site's health check path in ARM.`);
   const health: HealthCheck = { path, statuses: cfg.healthStatus, stableChecks: STABLE_CHECKS };
   facts.healthPath = path;

@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { startAppService, deployInputs, type AppService, type AppServiceOptions } from '../sandbox/appservice.ts';
 import { startAzureSandbox } from '../sandbox/azure.ts';
 import { startInternet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
@@ -25,8 +25,8 @@ after(async () => {
 const FIXTURE = 'test/fixtures/health';
 const newCommit = (): string => randomBytes(20).toString('hex');
 
-async function site(): Promise<AppService> {
-  const s = await startAppService({ siteName: 'health-site' });
+async function site(opts: Pick<AppServiceOptions, 'authentication'> = {}): Promise<AppService> {
+  const s = await startAppService({ siteName: 'health-site', ...opts });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
   return s;
@@ -46,6 +46,21 @@ function artifactTxt(s: AppService): string {
 }
 
 const stem = (commit: string): string => `health-site-${commit.slice(0, 10)}`;
+
+test('behind App Service Authentication, with a publish profile (nothing to read it from before the switch): verify names the sign-in redirect and says what to do; a health path it excludes passes', { timeout: 300_000 }, async () => {
+  const s = await site({ authentication: { unauthenticatedClientAction: 'RedirectToLoginPage', excludedPaths: ['/healthz'] } });
+  const blocked = newCommit();
+  const run = await deploy(s, blocked, { 'health-path': '/', 'verify-timeout': '4' });
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`${stem(blocked)} was not healthy after 4 s \\(seen: no processes; / answered 302 to login\\.microsoftonline\\.com in \\d+ ms`));
+  assert.match(error, /Things to check:\n {2}- the site answered with App Service Authentication's sign-in, not the app.*set health-path to a path Authentication lets through/);
+
+  const passes = newCommit();
+  const ok = await deploy(s, passes);
+  assert.equal(ok.code, 0, ok.stdout);
+  assert.match(ok.stdout, new RegExp(`${stem(passes)} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+});
 
 test('a healthy release passes the gate; the summary shows what answered, the status, the latency and the time to healthy', { timeout: 240_000 }, async () => {
   const s = await site();

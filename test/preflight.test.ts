@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { clientFor, snapshotTree, captureStdout } from '../sandbox/fixture.ts';
@@ -135,6 +136,7 @@ async function azureWith(site: SandboxSite, files: { webConfig?: string } = {}):
     goMirror: false,
     acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default'),
     stopped: () => (site.state ?? 'Running').toLowerCase() === 'stopped',
+    authentication: site.authentication,
   });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
@@ -227,6 +229,45 @@ test('a stopped site, whose SCM site answers 403 as App Service\'s front end doe
   const started = await deployEntra(s, { 'dry-run': 'true' });
   assert.equal(started.code, 0, started.stdout);
   assert.match(started.stdout, /would: /);
+});
+
+test('App Service Authentication requiring sign-in: a health path it does not exclude is refused before anything changes; an excluded one is verified', { timeout: 240_000 }, async () => {
+  const s = await azureWith(
+    { name: 'guarded', resourceGroup: 'rg-guarded', authentication: { unauthenticatedClientAction: 'RedirectToLoginPage', excludedPaths: ['/healthz'] } },
+    { webConfig: TEMPLATE_WEB_CONFIG },
+  );
+  const before = snapshotTree(s.home);
+  const refused = await deployEntra(s, { 'health-path': '/' });
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(
+    decodeURIComponent(refused.errors.join('\n')),
+    /App Service Authentication is on for guarded and requires sign-in \(unauthenticatedClientAction RedirectToLoginPage; it excludes \/healthz\): verify's requests for \/ would get a redirect to the sign-in page from the platform and never reach the app.*Set health-path to a path Authentication lets through/,
+  );
+  assert.deepEqual(snapshotTree(s.home), before, 'nothing changed');
+  assert.ok(shared!.azure.requests.some((r) => r.route === 'authsettings'), 'ARM authsettingsV2 was read');
+
+  const verified = await deployEntra(s, { 'health-path': '/healthz' });
+  assert.equal(verified.code, 0, verified.stdout);
+  assert.match(verified.stdout, /App Service Authentication on \(sign-in required, RedirectToLoginPage, excludes \/healthz\)/);
+  assert.match(verified.stdout, /is healthy \(\/healthz answered 200-299 3 times in a row\)/);
+  // The platform stands in front of the app: / is answered with the sign-in redirect, /healthz by the app.
+  const viaProxy = (p: string): Promise<{ status: number; location?: string; artifact?: string }> =>
+    new Promise((resolve, reject) => {
+      const proxy = new URL(s.internet.proxyUrl);
+      const req = http.request({ host: proxy.hostname, port: proxy.port, path: `http://guarded.azurewebsites.net${p}`, headers: { host: 'guarded.azurewebsites.net' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, artifact: res.headers['x-goazure-artifact'] as string | undefined }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const home = await viaProxy('/');
+  assert.equal(home.status, 302);
+  assert.match(home.location ?? '', /^\/\.auth\/login\/aad\?post_login_redirect_uri=%2F$/);
+  assert.equal(home.artifact, undefined, 'the platform answered, not the app');
+  const health = await viaProxy('/healthz');
+  assert.equal(health.status, 200);
+  assert.match(health.artifact ?? '', /^guarded-/);
 });
 
 test('publish profile, dry run: preflight runs and refuses WEBSITE_RUN_FROM_PACKAGE from Kudu\'s settings; nothing changes', { timeout: 240_000 }, async () => {

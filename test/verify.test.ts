@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { isServing, notServingHints, siteAnswered } from '../src/site/verify.ts';
+import { answeredBySignIn, healthPathFor, isServing, notServingHints, siteAnswered } from '../src/site/verify.ts';
+import { authenticationLetsThrough } from '../src/site/preflight.ts';
 
 test('serving means the new process is listed and the previous one is gone', () => {
   const p = (...names: string[]) => names.map((name, id) => ({ id, name }));
@@ -20,4 +21,48 @@ test('hints mention a non-windows goos first', () => {
 test('only an answer from the app counts, not the platform\'s 502/503/504 or no answer', () => {
   for (const s of [200, 204, 301, 404, 500]) assert.equal(siteAnswered(s), true, String(s));
   for (const s of [502, 503, 504, undefined]) assert.equal(siteAnswered(s), false, String(s));
+});
+
+test('an answer from App Service Authentication\'s sign-in is told from the app\'s own', () => {
+  const p = (status: number, extra: { artifact?: string; location?: string; challenge?: boolean } = {}) => ({ status, artifact: '', latencyMs: 1, ...extra });
+  assert.equal(answeredBySignIn(p(302, { location: 'login.microsoftonline.com' })), true);
+  assert.equal(answeredBySignIn(p(302, { location: '/.auth/login/aad' })), true);
+  assert.equal(answeredBySignIn(p(401, { challenge: true })), true);
+  // The app's own redirect or 401 names the binary; another redirect is no sign-in.
+  assert.equal(answeredBySignIn(p(302, { location: 'login.microsoftonline.com', artifact: 'site-0123456789.exe' })), false);
+  assert.equal(answeredBySignIn(p(401, { challenge: true, artifact: 'site-0123456789.exe' })), false);
+  assert.equal(answeredBySignIn(p(302, { location: '/home' })), false);
+  assert.equal(answeredBySignIn(p(401)), false);
+  assert.equal(answeredBySignIn({ artifact: '', latencyMs: 1 }), false);
+  assert.match(notServingHints('site-0123456789.exe', 'windows', true)[0]!, /App Service Authentication's sign-in.*health-path.*excludedPaths/);
+  assert.doesNotMatch(notServingHints('site-0123456789.exe', 'windows').join('\n'), /Authentication/);
+});
+
+test('the health path: the input, else ARM\'s health check path, else /', () => {
+  assert.equal(healthPathFor('/ready', '/healthz'), '/ready');
+  assert.equal(healthPathFor('', '/healthz'), '/healthz');
+  assert.equal(healthPathFor('', ''), '/');
+  assert.equal(healthPathFor('', undefined), '/');
+});
+
+test('App Service Authentication lets a request through when off, anonymous, or for an excluded path and what lies under it', () => {
+  const auth = (over: Partial<{ enabled: boolean; requireAuthentication: boolean; unauthenticatedClientAction: string; excludedPaths: string[] }> = {}) => ({
+    enabled: true,
+    requireAuthentication: true,
+    unauthenticatedClientAction: 'RedirectToLoginPage',
+    excludedPaths: [] as string[],
+    ...over,
+  });
+  assert.equal(authenticationLetsThrough(auth({ enabled: false }), '/'), true);
+  assert.equal(authenticationLetsThrough(auth({ requireAuthentication: false }), '/'), true);
+  assert.equal(authenticationLetsThrough(auth({ unauthenticatedClientAction: 'AllowAnonymous' }), '/'), true);
+  assert.equal(authenticationLetsThrough(auth(), '/healthz'), false);
+  const some = auth({ excludedPaths: ['/healthz', '/public/', '/api/open*'] });
+  assert.equal(authenticationLetsThrough(some, '/healthz'), true);
+  assert.equal(authenticationLetsThrough(some, '/HealthZ?deep=1'), true);
+  assert.equal(authenticationLetsThrough(some, '/healthz/live'), true);
+  assert.equal(authenticationLetsThrough(some, '/healthzz'), false);
+  assert.equal(authenticationLetsThrough(some, '/public/x'), true);
+  assert.equal(authenticationLetsThrough(some, '/api/openapi.json'), true);
+  assert.equal(authenticationLetsThrough(some, '/'), false);
 });

@@ -363,8 +363,9 @@ async function listInstances(
 /**
  * The site's (or slot's) configuration from ARM, for the preflight stage: its kind and state (from
  * the site already read), siteConfig (GET .../config/web), the app settings (POST
- * .../config/appsettings/list) and the SCM basic auth policy (GET
- * .../basicPublishingCredentialsPolicies/scm). Each read that fails is named in `unread` rather than
+ * .../config/appsettings/list), the SCM basic auth policy (GET
+ * .../basicPublishingCredentialsPolicies/scm) and App Service Authentication (GET
+ * .../config/authsettingsV2). Each read that fails is named in `unread` rather than
  * failing the deploy: the identity may hold a role that can publish but not read settings.
  */
 async function readSiteSettings(
@@ -403,6 +404,18 @@ async function readSiteSettings(
     slot ? client.webApps.getScmAllowedSlot(resourceGroup, siteName, slotName, opts) : client.webApps.getScmAllowed(resourceGroup, siteName, opts),
   );
   if (scm !== undefined) out.scmBasicAuth = scm.allow;
+  // Web Apps - Get Auth Settings V2 Without Secrets: GET .../config/authsettingsV2.
+  const auth = await read('the authentication settings', () =>
+    slot ? client.webApps.getAuthSettingsV2WithoutSecretsSlot(resourceGroup, siteName, slotName, opts) : client.webApps.getAuthSettingsV2WithoutSecrets(resourceGroup, siteName, opts),
+  );
+  if (auth !== undefined) {
+    out.authentication = {
+      enabled: auth.platform?.enabled === true,
+      requireAuthentication: auth.globalValidation?.requireAuthentication === true,
+      unauthenticatedClientAction: auth.globalValidation?.unauthenticatedClientAction ?? '',
+      excludedPaths: auth.globalValidation?.excludedPaths ?? [],
+    };
+  }
   return out;
 }
 

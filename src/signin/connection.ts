@@ -48,6 +48,22 @@ export interface ArmSite {
   readSettings(signal: AbortSignal): Promise<ArmSiteSettings>;
 }
 
+/**
+ * App Service Authentication as authsettingsV2 tells it. When it is on and requires sign-in, it
+ * answers unauthenticated requests itself (a redirect to sign in, 401 or 403) before they reach the
+ * app, except on the excluded paths.
+ */
+export interface SiteAuthentication {
+  /** platform.enabled */
+  enabled: boolean;
+  /** globalValidation.requireAuthentication */
+  requireAuthentication: boolean;
+  /** globalValidation.unauthenticatedClientAction: RedirectToLoginPage, AllowAnonymous, Return401 or Return403. */
+  unauthenticatedClientAction: string;
+  /** globalValidation.excludedPaths */
+  excludedPaths: string[];
+}
+
 /** The site's configuration as ARM tells it; a read that failed leaves its field out and says so in `unread`. */
 export interface ArmSiteSettings {
   /** ARM `kind`, e.g. `app` (Windows) or `app,linux`. */
@@ -60,6 +76,8 @@ export interface ArmSiteSettings {
   appSettings?: Record<string, string>;
   /** Whether SCM basic auth publishing credentials are allowed (basicPublishingCredentialsPolicies/scm). */
   scmBasicAuth?: boolean;
+  /** App Service Authentication ("Easy Auth"), from config/authsettingsV2. */
+  authentication?: SiteAuthentication;
   /** What could not be read, with why, e.g. `app settings (ARM answered 403 ...)`. */
   unread: string[];
 }

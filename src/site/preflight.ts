@@ -5,7 +5,8 @@
 
 import * as core from '@actions/core';
 import { ActionError, messageOf } from '../common/errors.ts';
-import type { ArmSiteSettings, SiteConnection } from '../signin/connection.ts';
+import type { ArmSiteSettings, SiteAuthentication, SiteConnection } from '../signin/connection.ts';
+import { healthPathFor } from './verify.ts';
 import { KuduError } from './kudu.ts';
 import { SITE_ROOT } from './layout.ts';
 
@@ -43,6 +44,40 @@ export interface Finding {
 export interface PreflightOptions {
   /** The bootstrap input: a missing web.config is then written, not refused. */
   bootstrap: boolean;
+  /** The verify input: with it off, nothing requests the health path. */
+  verify?: boolean;
+  /** The health-path input ('' for the default; see healthPathFor). */
+  healthPath?: string;
+}
+
+/**
+ * Pure: whether App Service Authentication lets a request for `path` through to the app without
+ * signing in: it is off, does not require sign-in, allows anonymous requests, or excludes the path.
+ * An excluded path counts for itself and everything under it, compared without case (IIS paths
+ * ignore case), and a trailing `*` matches any rest; that reading is generous on purpose, so that
+ * preflight never refuses a path the platform would let through.
+ */
+export function authenticationLetsThrough(auth: SiteAuthentication, path: string): boolean {
+  if (!auth.enabled || !auth.requireAuthentication || auth.unauthenticatedClientAction.toLowerCase() === 'allowanonymous') return true;
+  const p = path.split('?')[0]!.toLowerCase();
+  return auth.excludedPaths.some((raw) => {
+    const e = raw.trim().toLowerCase().replace(/\/+$/, '');
+    if (e === '') return false;
+    if (e.endsWith('*')) return p.startsWith(e.slice(0, -1));
+    return p === e || p.startsWith(`${e}/`);
+  });
+}
+
+/** What App Service Authentication answers an unauthenticated request with, in words. */
+function signInAnswer(action: string): string {
+  switch (action.toLowerCase()) {
+    case 'return401':
+      return '401';
+    case 'return403':
+      return '403';
+    default:
+      return 'a redirect to the sign-in page';
+  }
 }
 
 /**
@@ -97,6 +132,19 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
           `your web.config, so switching _artifact.txt would change nothing. Add <add name="httpplatformhandler" path="*" verb="*" ` +
           `modules="httpPlatformHandler" resourceType="Unspecified" /> and <httpPlatform processPath="%HOME%\\site\\wwwroot\\go-azure.bat" ` +
           `arguments="%HTTP_PLATFORM_PORT%" …> (the action's templates/web.config), or delete it and let bootstrap write one.`,
+      );
+    }
+  }
+  const auth = facts.arm?.authentication;
+  if (auth !== undefined && opts.verify === true) {
+    const path = healthPathFor(opts.healthPath ?? '', facts.arm?.healthCheckPath);
+    if (!authenticationLetsThrough(auth, path)) {
+      const excluded = auth.excludedPaths.length > 0 ? `it excludes ${auth.excludedPaths.join(', ')}` : 'it excludes no path';
+      refuse.push(
+        `App Service Authentication is on for ${facts.label} and requires sign-in (unauthenticatedClientAction ${auth.unauthenticatedClientAction || '(default)'}; ${excluded}): ` +
+          `verify's requests for ${path} would get ${signInAnswer(auth.unauthenticatedClientAction)} from the platform and never reach the app, so IIS would not start ` +
+          `the new version and verify would fail. Set health-path to a path Authentication lets through, add ${path} to its excluded paths ` +
+          `(globalValidation.excludedPaths in the site's authsettingsV2, e.g. az webapp auth update --excluded-paths), or set verify: false.`,
       );
     }
   }
@@ -177,6 +225,14 @@ export function describeFacts(facts: SiteFacts): string[] {
     if (facts.arm.alwaysOn !== undefined) lines.push(`Always On ${facts.arm.alwaysOn ? 'on' : 'off'}`);
     if (facts.arm.healthCheckPath !== undefined) lines.push(`health check path ${facts.arm.healthCheckPath || '(none)'}`);
     if (facts.arm.scmBasicAuth !== undefined) lines.push(`SCM basic auth ${facts.arm.scmBasicAuth ? 'allowed' : 'off'}`);
+    const auth = facts.arm.authentication;
+    if (auth !== undefined) {
+      lines.push(
+        !auth.enabled
+          ? 'App Service Authentication off'
+          : `App Service Authentication on (${auth.requireAuthentication ? `sign-in required, ${auth.unauthenticatedClientAction || 'default action'}` : 'sign-in not required'}${auth.excludedPaths.length > 0 ? `, excludes ${auth.excludedPaths.join(', ')}` : ''})`,
+      );
+    }
   } else {
     lines.push('signed in with a publish profile: kind, state and Always On are known only to ARM');
   }

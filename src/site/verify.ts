@@ -59,6 +59,10 @@ export interface Probe {
   /** X-Goazure-Artifact of the answer: the file name of the binary that answered; '' when absent. */
   artifact: string;
   latencyMs: number;
+  /** Where a 3xx answer sends the client: the host when it is another one, else the path. */
+  location?: string;
+  /** The answer asked for credentials (a WWW-Authenticate header). */
+  challenge?: boolean;
 }
 
 export interface InstanceResult {
@@ -83,6 +87,8 @@ export interface InstanceResult {
   answers: string[];
   /** Why the last check was not healthy ('' when it was). */
   why: string;
+  /** Some answer came from App Service Authentication's sign-in rather than the app (answeredBySignIn). */
+  signIn?: boolean;
 }
 
 export interface VerifyResult {
@@ -119,6 +125,24 @@ export function isServing(processes: ServingProcess[], artifactName: string, pre
  */
 export function siteAnswered(status: number | undefined): boolean {
   return status !== undefined && status !== 502 && status !== 503 && status !== 504;
+}
+
+/**
+ * Pure: whether an answer came from App Service Authentication rather than the app: no
+ * X-Goazure-Artifact, and a redirect to its sign-in (/.auth/login/… on the site, then Entra ID's
+ * login.* host) or a 401 asking for credentials. Such a request never reaches HttpPlatformHandler,
+ * so it does not start the app either.
+ */
+export function answeredBySignIn(p: Probe): boolean {
+  if (p.artifact !== '' || p.status === undefined) return false;
+  if (p.status >= 300 && p.status < 400) return /^login\.|^\/\.auth\/login\//i.test(p.location ?? '');
+  return p.status === 401 && p.challenge === true;
+}
+
+/** Pure: the path verify requests: the health-path input, else the site's health check path in ARM, else `/`. */
+export function healthPathFor(input: string, armHealthCheckPath: string | undefined): string {
+  if (input !== '') return input;
+  return armHealthCheckPath !== undefined && armHealthCheckPath !== '' ? armHealthCheckPath : '/';
 }
 
 /** The header goazure puts on every answer: the running binary's file name. */
@@ -180,12 +204,30 @@ async function probe(baseUrl: string, path: string, instance: string, signal: Ab
     // host without reaching the app, so only the followed request starts the process. A redirect
     // to another host (Easy Auth sending to the sign-in page) is the answer: following it would
     // only send requests away from the site.
-    const res = await sendRequest({ method: 'GET', url: joinUrl(baseUrl, path), headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
-    const h = res.headers[ARTIFACT_HEADER];
-    return { status: res.status, artifact: (Array.isArray(h) ? h[0] : h) ?? '', latencyMs: performance.now() - started };
+    const url = joinUrl(baseUrl, path);
+    const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
+    const first = (name: string): string | undefined => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const probed: Probe = { status: res.status, artifact: first(ARTIFACT_HEADER) ?? '', latencyMs: performance.now() - started };
+    const location = first('location');
+    if (res.status >= 300 && res.status < 400 && location !== undefined) probed.location = whereTo(location, url);
+    if (first('www-authenticate') !== undefined) probed.challenge = true;
+    return probed;
   } catch {
     if (signal.aborted) throw signal.reason;
     return { artifact: '', latencyMs: performance.now() - started };
+  }
+}
+
+/** A redirect's target for the log: the host when it leaves the site's, else the path (never the query). */
+function whereTo(location: string, from: string): string {
+  try {
+    const to = new URL(location, from);
+    return to.host !== new URL(from).host ? to.host : to.pathname;
+  } catch {
+    return '(an unreadable Location)';
   }
 }
 
@@ -195,7 +237,7 @@ function joinUrl(base: string, path: string): string {
 
 function describeAnswer(p: Probe): string {
   if (p.status === undefined) return 'no answer';
-  return `${p.status}${p.artifact ? ` from ${p.artifact}` : ''} in ${Math.round(p.latencyMs)} ms`;
+  return `${p.status}${p.location !== undefined ? ` to ${p.location}` : ''}${p.artifact ? ` from ${p.artifact}` : ''} in ${Math.round(p.latencyMs)} ms`;
 }
 
 function remember(result: InstanceResult, p: Probe, why: string): void {
@@ -203,6 +245,7 @@ function remember(result: InstanceResult, p: Probe, why: string): void {
   result.artifact = p.artifact;
   result.latencyMs = Math.round(p.latencyMs);
   result.why = why;
+  if (answeredBySignIn(p)) result.signIn = true;
   result.answers.push(describeAnswer(p));
   if (result.answers.length > 5) result.answers.shift();
 }
@@ -386,12 +429,18 @@ export async function tailOfStdoutLog(kudu: VerifyKudu, lines = 30): Promise<str
 }
 
 /** Hints for the usual reasons a new binary does not come up, for the failure message. */
-export function notServingHints(artifactName: string, goos: string): string[] {
+export function notServingHints(artifactName: string, goos: string, signIn = false): string[] {
   const hints = [
     'the app must listen on the port in HTTP_PLATFORM_PORT (the goazure package does this)',
     `the binary may exit at start: run ${artifactName} locally and read the log above`,
     'web.config must run go-azure.bat through HttpPlatformHandler (bootstrap: true writes one if absent)',
   ];
   if (goos !== 'windows') hints.unshift(`goos is ${goos}: App Service on Windows runs only windows binaries`);
+  if (signIn) {
+    hints.unshift(
+      'the site answered with App Service Authentication\'s sign-in, not the app, and such a request never starts the app: ' +
+        'set health-path to a path Authentication lets through (globalValidation.excludedPaths in the site\'s authsettingsV2), or set verify: false',
+    );
+  }
   return hints;
 }
