@@ -185,7 +185,7 @@ test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings an
   assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), [], 'only reads reached Kudu');
   // Read from ARM, each through its real route (kind and state came with the site's listing).
   const routes = new Set(shared!.azure.requests.filter((r) => r.path.includes('/sites/legacy')).map((r) => r.route));
-  for (const r of ['config-web', 'appsettings', 'scm-policy']) assert.ok(routes.has(r), `ARM ${r} was read (${[...routes].join(', ')})`);
+  for (const r of ['config-web', 'appsettings', 'scm-policy', 'authsettings']) assert.ok(routes.has(r), `ARM ${r} was read (${[...routes].join(', ')})`);
 });
 
 test('Entra ID, dry run: Always On off is a warning, the plan is still printed, nothing changes', { timeout: 240_000 }, async () => {
