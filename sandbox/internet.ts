@@ -8,7 +8,9 @@
 //   action's process trusts that CA through NODE_EXTRA_CA_CERTS, and nothing else changes: the
 //   action resolves and verifies the real names exactly as on a runner.
 // - http: the client sends the request with an absolute URI (`GET http://host/path`), as RFC 9112
-//   §3.2.2 has clients do through a proxy, or tunnels it with `CONNECT host:80`.
+//   §3.2.2 has clients do through a proxy. Like squid with its default configuration
+//   (`http_access deny CONNECT !SSL_ports`, SSL_ports 443), the proxy refuses CONNECT to any other
+//   port, so a client that tunnels http with `CONNECT host:80` fails here as it would there.
 //
 // Decrypted requests are forwarded over plain HTTP to the emulator serving that host, with the
 // original Host header and `X-Forwarded-Proto`, so an emulator builds its links and redirects with
@@ -252,21 +254,6 @@ export async function startInternet(): Promise<Internet> {
     forward('http', host, `${target.pathname}${target.search}`, req, res);
   });
   proxy.keepAliveTimeout = 30_000;
-  // Plain tunnels (CONNECT host:80) carry http: @actions/http-client tunnels every proxied
-  // request, http ones included (its tunnel agent for an http URL is httpOverHttp). Proxies that
-  // allow CONNECT only to 443 (squid's default SSL_ports rule) would refuse those; this one, like
-  // many corporate proxies, lets them through.
-  const plainTunnels = http.createServer((req, res) => {
-    const host = tunnelHost.get(req.socket) ?? '';
-    const route = routes.get(host);
-    if (route === undefined || (route.http ?? 'refuse') === 'refuse') {
-      refuse(res, `${host}:80`);
-      req.resume();
-      return;
-    }
-    forward('http', host, req.url ?? '/', req, res);
-  });
-  plainTunnels.keepAliveTimeout = 30_000;
 
   proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     track(client);
@@ -276,22 +263,19 @@ export async function startInternet(): Promise<Internet> {
     const host = m?.[1] ?? target;
     const port = m?.[2];
     const route = routes.get(host);
-    const open =
-      route !== undefined && ((port === '443' && route.https !== false) || (port === '80' && (route.http ?? 'refuse') !== 'refuse'));
+    const open = route !== undefined && port === '443' && route.https !== false;
     if (!open) {
       refused.push(target);
       requests.push({ scheme: port === '80' ? 'http' : 'https', host, method: 'CONNECT', path: '', status: 403 });
-      const body = `The sandbox's internet does not reach ${target}: only the emulated services are on it. Nothing leaves this machine.\n`;
+      const body =
+        route !== undefined && port !== '443'
+          ? `CONNECT is allowed to port 443 only, as squid's default configuration allows it; send http requests to this proxy with an absolute URI.\n`
+          : `The sandbox's internet does not reach ${target}: only the emulated services are on it. Nothing leaves this machine.\n`;
       client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) client.unshift(head);
-    if (port === '80') {
-      tunnelHost.set(client, host);
-      plainTunnels.emit('connection', client);
-      return;
-    }
     const secure = new tls.TLSSocket(client, { isServer: true, secureContext });
     secure.on('error', () => secure.destroy());
     tunnelHost.set(secure, host);
@@ -328,7 +312,6 @@ export async function startInternet(): Promise<Internet> {
       for (const s of sockets) s.destroy();
       upstreamAgent.destroy();
       decrypted.closeAllConnections();
-      plainTunnels.closeAllConnections();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -32,7 +32,7 @@ let dir = '';
 let plainUrl = '';
 let otherUrl = '';
 let secureUrl = '';
-/** A name only the test proxy knows; it tunnels every CONNECT to the right local server. */
+/** A name only the test proxy knows; it sends every request for it to the right local server. */
 const PROXIED_HOST = 'proxied.sandbox.invalid';
 let proxy: TunnelProxy;
 
@@ -72,7 +72,8 @@ before(async () => {
   const securePort = await listen(https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, handler('secure')));
   secureUrl = `https://127.0.0.1:${securePort}`;
 
-  proxy = await startTunnelProxy((authority) => (authority.endsWith(':443') ? securePort : plainPort));
+  // Like squid with its default configuration: CONNECT to 443 only.
+  proxy = await startTunnelProxy((authority) => (authority.endsWith(':443') ? securePort : plainPort), { connectPorts: [443] });
 });
 
 after(async () => {
@@ -86,7 +87,7 @@ function get(url: string, opts: Partial<Parameters<typeof sendRequest>[0]> = {})
   return sendRequest({ method: 'GET', url, signal: new AbortController().signal, ...opts });
 }
 
-test('http and https requests mix in one process, direct and through a proxy', async () => {
+test('http and https requests mix in one process, direct and through a proxy that allows CONNECT to 443 only', async () => {
   for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) delete process.env[k];
   // http first, then https, then http again: each protocol keeps its own agent.
   assert.equal((await get(`${plainUrl}/a`)).body.toString(), 'plain /a');
@@ -101,10 +102,35 @@ test('http and https requests mix in one process, direct and through a proxy', a
     assert.equal((await get(`https://${PROXIED_HOST}/f`)).body.toString(), 'secure /f');
     // Loopback bypasses the proxy, and gets a direct agent of its own protocol meanwhile.
     assert.equal((await get(`${plainUrl}/g`)).body.toString(), 'plain /g');
-    assert.deepEqual([...new Set(proxy.tunnels)].sort(), [`${PROXIED_HOST}:443`, `${PROXIED_HOST}:80`]);
+    // https is tunnelled; http goes to the proxy in absolute form, never as CONNECT host:80.
+    assert.deepEqual([...new Set(proxy.tunnels)], [`${PROXIED_HOST}:443`]);
+    assert.deepEqual(
+      proxy.forwarded.map((f) => `${f.method} ${f.url}`),
+      [`GET http://${PROXIED_HOST}/e`],
+    );
   } finally {
     delete process.env.HTTP_PROXY;
     delete process.env.HTTPS_PROXY;
+  }
+});
+
+test('through a proxy, an http request carries the proxy\'s credentials to the proxy and the URL\'s to the server, each only there', async () => {
+  for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) delete process.env[k];
+  const withCredentials = new URL(proxy.url);
+  withCredentials.username = 'proxy-user';
+  withCredentials.password = 'proxy-pass';
+  process.env.HTTP_PROXY = withCredentials.href;
+  try {
+    const before = proxy.forwarded.length;
+    seen.length = 0;
+    const res = await get(`http://site-user:site-pass@${PROXIED_HOST}/creds?q=1`);
+    assert.equal(res.body.toString(), 'plain /creds');
+    const asked = proxy.forwarded.slice(before);
+    assert.deepEqual(asked.map((f) => f.url), [`http://${PROXIED_HOST}/creds?q=1`], 'the URL sent to the proxy carries no credentials');
+    assert.equal(asked[0]!.proxyAuthorization, `Basic ${Buffer.from('proxy-user:proxy-pass').toString('base64')}`);
+    assert.deepEqual(seen.map((x) => x.authorization), [`Basic ${Buffer.from('site-user:site-pass').toString('base64')}`]);
+  } finally {
+    delete process.env.HTTP_PROXY;
   }
 });
 

@@ -100,3 +100,21 @@ test('any other host is refused with 403, over http and CONNECT, and recorded', 
   assert.deepEqual(await viaProxyHttps('other-site.scm.azurewebsites.net', '/'), { connectStatus: 403 });
   assert.deepEqual(site.internet.refused.slice(before), ['example.com:80', 'github.com:443', 'other-site.scm.azurewebsites.net:443']);
 });
+
+test('as squid allows by default, CONNECT reaches port 443 only: http to a known host goes in absolute form, not through a tunnel', async () => {
+  const host = new URL(site.appUrl).host;
+  const tunnel = await new Promise<number>((resolve, reject) => {
+    const proxy = new URL(site.internet.proxyUrl);
+    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: `${host}:80` });
+    connect.on('connect', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    connect.on('error', reject);
+    connect.end();
+  });
+  assert.equal(tunnel, 403);
+  assert.ok(site.internet.refused.includes(`${host}:80`));
+  const plain = await viaProxyHttp(`${site.appUrl}/`);
+  assert.notEqual(plain.status, 403, 'the same host over http in absolute form is served');
+});

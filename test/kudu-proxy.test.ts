@@ -16,7 +16,7 @@ after(async () => {
   await proxy?.close();
 });
 
-test('requests to the SCM host tunnel through HTTP_PROXY', { timeout: 30_000 }, async () => {
+test('requests to the SCM host go through HTTP_PROXY (an http:// kudu-url in absolute form, with the credentials for Kudu only)', { timeout: 30_000 }, async () => {
   kudu = await startKudu({ siteName: 'proxied', processes: () => [{ id: 1, name: 'proxied-0123456789' }] });
   const emulatorPort = Number(new URL(kudu.url).port);
   proxy = await startTunnelProxy(() => emulatorPort);
@@ -27,7 +27,11 @@ test('requests to the SCM host tunnel through HTTP_PROXY', { timeout: 30_000 }, 
     const connection = connectionFromPublishProfile(profileConfig('proxied', 'production', `http://proxied.scm.sandbox.invalid:${emulatorPort}`), kudu.publishProfileXml());
     const client = new KuduClient(connection, new AbortController().signal, { attempts: 1 });
     assert.deepEqual((await client.processes()).map((p) => p.name), ['proxied-0123456789']);
-    assert.deepEqual(proxy.tunnels, [`proxied.scm.sandbox.invalid:${emulatorPort}`]);
+    assert.deepEqual(proxy.tunnels, []);
+    assert.deepEqual(
+      proxy.forwarded.map((f) => `${f.method} ${f.url} ${f.proxyAuthorization ?? '(no proxy credentials)'}`),
+      [`GET http://proxied.scm.sandbox.invalid:${emulatorPort}/api/processes (no proxy credentials)`],
+    );
   } finally {
     delete process.env.HTTP_PROXY;
   }

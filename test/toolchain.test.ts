@@ -17,6 +17,7 @@ import { setupGo, type Toolchain, type ToolchainRequest } from '../src/toolchain
 import { ActionError } from '../src/common/errors.ts';
 import { parseOutputFile } from '../sandbox/runner.ts';
 import { WRONG_SHA256, machineGoVersion, seedToolCache, startGoMirror, toSemver, type GoMirror } from '../sandbox/gomirror.ts';
+import { startTunnelProxy } from '../sandbox/tunnel.ts';
 
 let mirror: GoMirror;
 const LONG = { timeout: 180_000 };
@@ -375,36 +376,25 @@ test('the listing failing with 5xx every time ends in a clear error after the re
   });
 });
 
-test('HTTP_PROXY is honoured for the listing and the archive', LONG, async () => {
-  // A CONNECT proxy that sends every tunnel to the mirror, whatever host it names. The mirror is
-  // addressed by a made-up name, since proxies are bypassed for loopback addresses.
-  const tunnels: string[] = [];
-  const mirrorPort = Number(new URL(mirror.baseUrl).port);
-  const proxy = http.createServer((_req, res) => res.writeHead(405).end());
-  proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const upstream = net.connect(mirrorPort, '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+test('HTTP_PROXY is honoured for the listing and the archive, sent to the proxy in absolute form (a proxy may allow CONNECT to 443 only)', LONG, async () => {
+  // The mirror is addressed by a made-up name, since proxies are bypassed for loopback addresses;
+  // the proxy alone knows it means the mirror.
+  const proxy = await startTunnelProxy(() => Number(new URL(mirror.baseUrl).port), { connectPorts: [443] });
   try {
     await withRunner(async (r) => {
-      process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+      process.env.HTTP_PROXY = proxy.url;
       const go = await setup(r, { goVersion: machineSemver, downloadBaseUrl: 'http://go-mirror.example' });
       assert.equal(go.version, machine);
-      assert.deepEqual(tunnels, ['go-mirror.example:80', 'go-mirror.example:80']);
+      assert.deepEqual(proxy.tunnels, []);
+      assert.deepEqual(
+        proxy.forwarded.map((f) => new URL(f.url).host),
+        ['go-mirror.example', 'go-mirror.example'],
+      );
       assert.equal(mirror.listingRequests(), 1);
       assert.equal(mirror.archiveRequests(), 1);
     });
   } finally {
-    proxy.closeAllConnections();
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await proxy.close();
   }
 });
 

@@ -82,6 +82,51 @@ export function agentFor(url: string): http.Agent {
   return client.getAgent(url);
 }
 
+/**
+ * The proxy an http:// URL goes through, when one applies. Such a request is sent to the proxy in
+ * absolute form (`GET http://host/path`), as curl and Go's net/http send it: @actions/http-client's
+ * agent would tunnel it with `CONNECT host:80`, which proxies commonly refuse (squid's default
+ * configuration allows CONNECT to port 443 only). https:// URLs, and any URL behind an https://
+ * proxy, keep the agent's CONNECT tunnel.
+ */
+function forwardProxyFor(url: URL): URL | undefined {
+  if (url.protocol !== 'http:') return undefined;
+  const proxy = getProxyUrl(url.href);
+  if (proxy === '') return undefined;
+  const parsed = new URL(proxy);
+  return parsed.protocol === 'http:' ? parsed : undefined;
+}
+
+const forwardAgents = new Map<string, http.Agent>();
+
+/** The request options for sending `url` to `proxy` in absolute form, with its own keep-alive agent per proxy. */
+function forwardOptions(url: URL, proxy: URL, method: string, headers: Record<string, string>): http.RequestOptions {
+  let agent = forwardAgents.get(proxy.origin);
+  if (agent === undefined) {
+    agent = new http.Agent({ keepAlive: true });
+    forwardAgents.set(proxy.origin, agent);
+  }
+  const target = new URL(url.href);
+  target.username = '';
+  target.password = '';
+  target.hash = '';
+  const out: Record<string, string> = { ...headers, Host: url.host };
+  if (proxy.username !== '') {
+    const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+    out['Proxy-Authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
+  }
+  return {
+    host: proxy.hostname,
+    port: proxy.port === '' ? 80 : Number(proxy.port),
+    method,
+    path: target.href,
+    headers: out,
+    agent,
+    // Credentials in the URL are the origin's, sent as Authorization as a direct request sends them.
+    ...(url.username !== '' ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+  };
+}
+
 /** An answer whose body is left to read as a stream (a large download). */
 export interface HttpStream {
   /** The URL that answered: the request's, or where its redirects led. */
@@ -173,7 +218,8 @@ function openOnce(req: HttpRequest): Promise<HttpStream> {
     };
     const onAbort = (): void => fail(req.signal?.reason ?? new Error('aborted'));
 
-    const request = transport.request(url, { method: req.method, headers, agent: agentFor(req.url) }, (res) => {
+    const proxy = forwardProxyFor(url);
+    const onResponse = (res: http.IncomingMessage): void => {
       // An answer before the whole body went (e.g. 401 mid-upload): stop reading the file.
       if (source !== undefined && !source.readableEnded) source.destroy();
       settled = true;
@@ -187,7 +233,11 @@ function openOnce(req: HttpRequest): Promise<HttpStream> {
           return bytesSent;
         },
       });
-    });
+    };
+    const request =
+      proxy === undefined
+        ? transport.request(url, { method: req.method, headers, agent: agentFor(req.url) }, onResponse)
+        : http.request(forwardOptions(url, proxy, req.method, headers), onResponse);
     request.on('error', (err) => fail(asNetworkError(err)));
     if (req.idleTimeoutMs !== undefined) {
       const seconds = Math.round(req.idleTimeoutMs / 1000);
