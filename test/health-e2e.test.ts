@@ -47,13 +47,19 @@ function artifactTxt(s: AppService): string {
 
 const stem = (commit: string): string => `health-site-${commit.slice(0, 10)}`;
 
-test('behind App Service Authentication, with a publish profile (nothing to read it from before the switch): verify names the sign-in redirect and says what to do; a health path it excludes passes', { timeout: 300_000 }, async () => {
+test('behind App Service Authentication, with a publish profile (nothing to read it from before the switch): verify stops at the sign-in redirect, names it and says what to do; a health path it excludes passes', { timeout: 300_000 }, async () => {
   const s = await site({ authentication: { unauthenticatedClientAction: 'RedirectToLoginPage', excludedPaths: ['/healthz'] } });
   const blocked = newCommit();
-  const run = await deploy(s, blocked, { 'health-path': '/', 'verify-timeout': '4' });
+  const run = await deploy(s, blocked, { 'health-path': '/', 'verify-timeout': '60' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
-  assert.match(error, new RegExp(`${stem(blocked)} was not healthy after 4 s \\(seen: no processes; / answered 302 to login\\.microsoftonline\\.com in \\d+ ms`));
+  // Verify stops once the sign-in has answered three checks in a row, long before verify-timeout.
+  assert.match(
+    error,
+    new RegExp(`${stem(blocked)} was not healthy after \\d+\\.\\d s, when App Service Authentication's sign-in had answered 3 checks in a row \\(waiting longer cannot help.*\\(seen: no processes; / answered 302 to login\\.microsoftonline\\.com in \\d+ ms`),
+  );
+  const asked = s.internet.requests.filter((r) => r.host === 'health-site.azurewebsites.net' && r.path.split('?')[0] === '/');
+  assert.equal(asked.length, 3, `three checks of /, each answered 302 by the sign-in: ${asked.map((r) => r.status).join(' ')}`);
   assert.match(error, /Things to check:\n {2}- the site answered with App Service Authentication's sign-in, not the app.*set health-path to a path Authentication lets through/);
 
   const passes = newCommit();

@@ -89,7 +89,16 @@ export interface InstanceResult {
   why: string;
   /** Some answer came from App Service Authentication's sign-in rather than the app (answeredBySignIn). */
   signIn?: boolean;
+  /** Consecutive checks answered by that sign-in while Kudu listed no new process. */
+  signInStreak?: number;
 }
+
+/**
+ * Checks in a row answered by App Service Authentication's sign-in, with the new process not
+ * running, after which verify stops waiting: such requests never reach HttpPlatformHandler, so
+ * nothing verify sends will start the app, however long it waits.
+ */
+export const SIGN_IN_CHECKS = 3;
 
 export interface VerifyResult {
   ok: boolean;
@@ -280,6 +289,8 @@ export async function verifyDeployment(
         result.seen = processes.map((p) => p.name);
         const outcome = judgeCheck(processes, answer, req);
         remember(result, answer, outcome.why);
+        const blocked = answeredBySignIn(answer) && pidOf(processes, req.artifactName) === undefined;
+        result.signInStreak = blocked ? (result.signInStreak ?? 0) + 1 : 0;
         if (siteAnswered(answer.status) && isServing(processes, req.artifactName, req.previous)) {
           if (answer.artifact !== '') headerSeen = true;
           else headerMissing = true;
@@ -310,7 +321,8 @@ export async function verifyDeployment(
       if (identifiedBy === 'processes') noticeNoHeader(req.artifactName);
       return { ok: true, detail: `${req.artifactName} is ${how}${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds, identifiedBy };
     }
-    if (performance.now() + interval > deadline) {
+    const signedOut = waiting.every((r) => (r.signInStreak ?? 0) >= SIGN_IN_CHECKS);
+    if (signedOut || performance.now() + interval > deadline) {
       const seconds = (performance.now() - started) / 1000;
       const seen = waiting
         .map(
@@ -320,9 +332,10 @@ export async function verifyDeployment(
         )
         .join(' | ');
       const what = req.health !== undefined ? 'healthy' : 'serving';
-      const detail =
-        `${req.artifactName} was not ${what} after ${req.timeoutSeconds} s (seen: ${seen})` +
-        (lastError ? `; last Kudu error: ${lastError}` : '');
+      const when = signedOut
+        ? `after ${seconds.toFixed(1)} s, when App Service Authentication's sign-in had answered ${SIGN_IN_CHECKS} checks in a row (waiting longer cannot help: such requests never start the app)`
+        : `after ${req.timeoutSeconds} s`;
+      const detail = `${req.artifactName} was not ${what} ${when} (seen: ${seen})` + (lastError ? `; last Kudu error: ${lastError}` : '');
       if (identifiedBy === 'processes') noticeNoHeader(req.artifactName);
       return { ok: false, detail, instances: [...results.values()], seconds, identifiedBy };
     }
