@@ -34,8 +34,8 @@ export interface KuduOptions {
   /**
    * Whether the site is stopped (asked on every request). App Service's front end then answers
    * every request to the SCM site, before any authentication, with 403 and an HTML page headed
-   * "Error 403 - This web app is stopped." (projectkudu/kudu issue #3275 shows it for a Kudu API
-   * URL); a Free or Shared plan's site over its quota gets the same page.
+   * "Error 403 - This web app is stopped." (Kudu's API URLs get it too, since the front end answers
+   * before Kudu runs); a Free or Shared plan's site over its quota gets the same page.
    */
   stopped?: () => boolean;
 }
@@ -684,6 +684,18 @@ function zipFolder(dir: string): Promise<Buffer> {
     }
   };
   walk(dir, '');
+  return finishZip(zip);
+}
+
+/** A zip of these files (name → content), each with `mtime`: what a test PUTs to the zip API. */
+export function zipOfFiles(files: Record<string, string | Buffer>, mtime = new Date()): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(files)) zip.addBuffer(Buffer.from(content), name, { mtime });
+  return finishZip(zip);
+}
+
+/** Ends the zip and collects its bytes. */
+function finishZip(zip: yazl.ZipFile): Promise<Buffer> {
   zip.end();
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];

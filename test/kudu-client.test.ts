@@ -7,12 +7,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import yazl from 'yazl';
 import { ActionError } from '../src/common/errors.ts';
 import { KuduClient, encodePath } from '../src/site/kudu.ts';
 import { USER_AGENT } from '../src/common/http.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
-import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
 import { clientFor, profileConfig } from '../sandbox/fixture.ts';
 
 let kudu: KuduEmulator;
@@ -30,10 +29,7 @@ after(() => kudu.close());
 
 async function writeZip(files: Record<string, Buffer | string>): Promise<string> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kudu-client-')), 'p.zip');
-  const zip = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(files)) zip.addBuffer(Buffer.from(content), name);
-  zip.end();
-  await new Promise<void>((resolve, reject) => zip.outputStream.pipe(fs.createWriteStream(file)).on('close', resolve).on('error', reject));
+  fs.writeFileSync(file, await zipOfFiles(files));
   return file;
 }
 

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import yazl from 'yazl';
 import yauzl from 'yauzl';
-import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
+import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
 
 let kudu: KuduEmulator;
 let auth: string;
@@ -21,18 +20,6 @@ after(() => kudu.close());
 
 function call(method: string, p: string, init: { body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Response> {
   return fetch(kudu.url + p, { method, body: init.body, headers: { Authorization: auth, ...init.headers }, redirect: 'manual' });
-}
-
-function zipOf(files: Record<string, string | Buffer>, mtime = new Date()): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(files)) zip.addBuffer(Buffer.from(content), name, { mtime });
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    zip.outputStream.on('data', (c: Buffer) => parts.push(c));
-    zip.outputStream.on('end', () => resolve(Buffer.concat(parts)));
-    zip.outputStream.on('error', reject);
-  });
 }
 
 test('site/wwwroot exists at start, and the user name is $site', async () => {
@@ -126,7 +113,7 @@ test('VFS directories: trailing-slash redirects, listing JSON, PUT dir/ → 201 
 test('zip API extracts over the folder deleting nothing (200); mtime from the entry; bytes counted', async () => {
   fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/z'), { recursive: true });
   fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/z/keep.txt'), 'kept');
-  const body = await zipOf({ 'a.exe': 'MZ-a', 'a/static/x.css': 'x' }, new Date(2001, 1, 3, 4, 5, 6));
+  const body = await zipOfFiles({ 'a.exe': 'MZ-a', 'a/static/x.css': 'x' }, new Date(2001, 1, 3, 4, 5, 6));
   const before = kudu.bytesReceived;
   const res = await call('PUT', '/api/zip/site/wwwroot/z/', { body });
   assert.equal(res.status, 200);
@@ -164,7 +151,7 @@ test('zip API GET: a folder comes back as a zip; a file or a missing path → 40
 test('zip API: a corrupt zip → 400; a locked file inside → 400 and that file untouched', async () => {
   assert.equal((await call('PUT', '/api/zip/site/wwwroot/z/', { body: Buffer.from('PK\x03\x04 not really a zip') })).status, 400);
   kudu.lock('site/wwwroot/z/a.exe');
-  const res = await call('PUT', '/api/zip/site/wwwroot/z/', { body: await zipOf({ 'a.exe': 'MZ-new' }) });
+  const res = await call('PUT', '/api/zip/site/wwwroot/z/', { body: await zipOfFiles({ 'a.exe': 'MZ-new' }) });
   assert.equal(res.status, 400);
   assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/a.exe'), 'utf8'), 'MZ-a');
   kudu.unlock('site/wwwroot/z/a.exe');
@@ -187,7 +174,7 @@ test('faults: fail the next N with a status and Retry-After, then answer normall
 
 test('faults: reset mid-request-body, reset mid-answer, and a slow answer', async () => {
   kudu.fault({ route: '/api/zip/', resetAfterRequestBytes: 10 });
-  await assert.rejects(call('PUT', '/api/zip/site/wwwroot/z/', { body: await zipOf({ 'b.txt': 'b'.repeat(5000) }) }));
+  await assert.rejects(call('PUT', '/api/zip/site/wwwroot/z/', { body: await zipOfFiles({ 'b.txt': 'b'.repeat(5000) }) }));
   assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/z/b.txt')));
 
   await call('PUT', '/api/vfs/site/wwwroot/long.txt', { body: 'x'.repeat(100_000) });
