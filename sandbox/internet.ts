@@ -7,8 +7,8 @@
 //   with a certificate for the real host name, issued by a test CA made here with openssl. The
 //   action's process trusts that CA through NODE_EXTRA_CA_CERTS, and nothing else changes: the
 //   action resolves and verifies the real names exactly as on a runner.
-// - http: the client sends the request with an absolute URI (`GET http://host/path`), as RFC 9112
-//   §3.2.2 has clients do through a proxy. Like squid with its default configuration
+// - http: the client sends the request with an absolute URI (`GET http://host/path`), as HTTP/1.1
+//   has clients do through a proxy. Like squid with its default configuration
 //   (`http_access deny CONNECT !SSL_ports`, SSL_ports 443), the proxy refuses CONNECT to any other
 //   port, so a client that tunnels http with `CONNECT host:80` fails here as it would there.
 //

@@ -176,7 +176,7 @@ export async function openRequest(req: HttpRequest): Promise<HttpStream> {
     let headers = current.headers;
     if (to.origin !== from.origin) {
       // Credentials are for the origin they were given to, never for whoever it points at.
-      // Cookies are scoped by host name alone (RFC 6265), so they stay for an http → https upgrade.
+      // Cookies are scoped by host name alone, not scheme or port, so they stay for an http → https upgrade.
       to.username = '';
       to.password = '';
       const drop = to.hostname === from.hostname ? /^authorization$/i : /^(authorization|cookie)$/i;
