@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
 import { KuduClient } from '../src/site/kudu.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
-import { readCurrentArtifact } from '../src/site/switch.ts';
+import { readCurrentArtifact, readLiveArtifact, switchArtifact, SiteChangedError } from '../src/site/switch.ts';
 import { rollbackArtifact } from '../src/site/rollback.ts';
 import { planDeploy } from '../src/site/plan.ts';
 import { templatesDir } from '../src/site/bootstrap.ts';
@@ -98,6 +98,33 @@ test('a kept go-azure.bat: this version\'s is named as such, release 1.0.0\'s ge
   }
 });
 
+test('the switch is a compare-and-swap: a stale ETag is refused with 412 and changes nothing; a switch whose answer was lost is resent and its 412 recognised as its own', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  const read = await readLiveArtifact(client);
+  assert.equal(read.name, A.name);
+
+  // Another deploy switches meanwhile: this run's switch is refused and the file stays as it set it.
+  fs.writeFileSync(wwwroot(k, '_artifact.txt'), `_target\\${B.name}\r\n`);
+  const { error } = await captureStdout(() => switchArtifact(client, C.name, read.etag));
+  assert.ok(error instanceof SiteChangedError, String(error));
+  assert.equal((error as SiteChangedError).status, 412);
+  assert.equal(artifactTxt(k), `_target\\${B.name}\r\n`);
+
+  // Kudu applies the write but the answer is lost: the client sends it again, gets 412 (the ETag
+  // moved with its own write), and the file shows the switch took effect.
+  const now = await readLiveArtifact(client);
+  k.resetCounters();
+  k.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', resetAfterResponseBytes: 0 });
+  const { value: etag, error: lost, out } = await captureStdout(() => switchArtifact(client, C.name, now.etag));
+  assert.equal(lost, undefined, String(lost));
+  assert.equal(artifactTxt(k), `_target\\${C.name}\r\n`);
+  assert.deepEqual(k.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [-1, 412]);
+  assert.equal(etag, (await readLiveArtifact(client)).etag);
+  assert.match(out, /the write's answer was lost; the file shows it took effect/);
+});
+
 test('redeploy while the old binary is locked: the new one lands beside it and is switched to', { timeout: 60_000 }, async () => {
   const k = await site();
   const client = clientFor(k, never);
@@ -124,6 +151,20 @@ test('same-commit re-run: nothing uploaded, nothing switched', { timeout: 60_000
   assert.equal(k.requests.filter((r) => r.method !== 'GET').length, 0, 'only reads');
   assert.ok(k.bytesReceived === 0);
   assert.equal(fs.statSync(wwwroot(k, '_artifact.txt')).mtimeMs, etagBefore);
+});
+
+test('a binary the record vouches for but the site holds cut short is uploaded again before the switch', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  await captureStdout(() => deployStages(client, B, never));
+  // A's file is cut short on the site (an upload that failed part-way, say), its name unchanged.
+  fs.truncateSync(wwwroot(k, '_target', A.name), 1000);
+  const { value, out } = await captureStdout(() => deployStages(client, A, never));
+  assert.equal(value?.upload.skipped, false);
+  assert.match(out, new RegExp(`${A.name} is already on the site with the same content, but site/wwwroot/_target/${A.name} is 1000 bytes, not ${A.pkg.binarySize}: uploading it again`));
+  assert.deepEqual(fs.readFileSync(wwwroot(k, '_target', A.name)), fs.readFileSync(A.binaryPath));
+  assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`);
 });
 
 test('prune keeps the newest `keep` plus current and previous; a locked one is skipped with a notice, then deleted later', { timeout: 90_000 }, async () => {

@@ -23,10 +23,14 @@ import { ARTIFACT_FILE } from './layout.ts';
  * this run stops: it says what is live and which run put it there, and changes nothing more.
  */
 export async function switchTo(site: SiteContext, entry: RecordWriter, name: string, live: { name: string; etag: string }): Promise<void> {
+  // From before the write on: should the deadline fire once Kudu has taken it, and before verify
+  // is done, rollBackAfterDeadline finds the file naming this artifact and rolls back.
+  if (site.cfg.verify) site.state.unverified = { artifact: name, previous: live.name, record: entry };
   try {
     const etag = await switchArtifact(site.kudu, name, live.etag);
     site.state.live = { name, etag };
   } catch (err) {
+    if (err instanceof SiteChangedError) site.state.unverified = undefined;
     if (!(err instanceof SiteChangedError)) throw err;
     const now = await readLiveArtifact(site.kudu).catch(() => ({ name: '?', etag: '' }));
     const { record } = await readRecord(site.kudu).catch(() => ({ record: { version: 1 as const, entries: [] } }));
@@ -183,7 +187,11 @@ async function autoRollback(
   const failed = state.unverified?.record;
   const { artifact: name, previous } = change;
   try {
-    const etag = await switchArtifact(kudu, previous, state.live?.etag ?? '*');
+    // The compare-and-swap is on this run's own switch: without its ETag, the file is read again,
+    // and left alone unless it still names the version being rolled back.
+    const live = state.live ?? (await readLiveArtifact(kudu));
+    if (live.name.toLowerCase() !== name.toLowerCase()) throw new SiteChangedError(`${ARTIFACT_FILE} names ${live.name || '(nothing)'}, not ${name}.`, 412);
+    const etag = await switchArtifact(kudu, previous, live.etag);
     state.live = { name: previous, etag };
   } catch (err) {
     if (!(err instanceof SiteChangedError)) throw err;
@@ -229,13 +237,27 @@ export async function rollBackAfterDeadline(cfg: Config, connection: SiteConnect
   const site = { kudu, connection, signal: grace };
   pending.record = new RecordWriter(kudu, pending.record.entry, grace);
   try {
+    // The deadline may have cut the switch itself short: what the file names now decides.
+    const live = await readLiveArtifact(kudu);
+    if (live.name.toLowerCase() !== pending.artifact.toLowerCase()) {
+      return `_artifact.txt names ${live.name || '(nothing)'}, not ${pending.artifact}: this run's switch did not take effect or another deploy changed it since, so there is nothing to roll back.`;
+    }
+    state.live = live;
+  } catch (err) {
+    return `It may have switched to ${pending.artifact} without verifying it, and reading _artifact.txt within the ${ROLLBACK_GRACE_SECONDS} s grace period failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: true if it names ${pending.artifact}.`;
+  }
+  try {
     const line = await stages.run('Auto-rollback after the deadline', () =>
       autoRollback(site, state, { artifact: pending.artifact, previous: pending.previous }, undefined, ROLLBACK_GRACE_SECONDS - 5),
     );
     facts.verification = `${facts.verification ?? ''}; deadline: ${line}`;
     return `It had switched to ${pending.artifact} without verifying it; auto-rollback within a ${ROLLBACK_GRACE_SECONDS} s grace period: ${line}`;
   } catch (err) {
-    return `It had switched to ${pending.artifact} without verifying it, and rolling back within ${ROLLBACK_GRACE_SECONDS} s failed: ${messageOf(err)}. _artifact.txt may still name ${pending.artifact}.`;
+    const names = state.live?.name ?? pending.artifact;
+    return (
+      `It had switched to ${pending.artifact} without verifying it, and rolling back within ${ROLLBACK_GRACE_SECONDS} s failed: ${messageOf(err)}. ` +
+      `_artifact.txt names ${names}${names === pending.previous ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: true (or rollback-to) to go back to a version that served.`
+    );
   }
 }
 

@@ -48,6 +48,13 @@ export async function switchArtifact(kudu: KuduClient, artifactName: string, exp
     return etag;
   } catch (err) {
     if (err instanceof KuduError && err.status === 412 && expectedEtag !== undefined) {
+      // The Kudu client resends a write whose answer was lost (a reset, a 502 from the front end).
+      // When the first one was applied, the resend's 412 is about this run's own switch.
+      const now = await readLiveArtifact(kudu);
+      if (now.name.toLowerCase() === artifactName.toLowerCase()) {
+        core.info(`Switched: ${ARTIFACT_FILE} names _target\\${artifactName} (the write's answer was lost; the file shows it took effect).`);
+        return now.etag;
+      }
       throw new SiteChangedError(`${ARTIFACT_FILE} changed on the site after this run read it (Kudu answered 412 to the compare-and-swap).`, 412);
     }
     throw err;

@@ -30,8 +30,16 @@ export async function uploadArtifact(
   opts: UploadOptions = {},
 ): Promise<UploadResult> {
   if (opts.alreadyThere !== undefined) {
-    core.info(`${opts.alreadyThere}: upload skipped.`);
-    return { skipped: true, bytesSent: 0 };
+    // The record vouches for the content; the listing must still show the whole binary, since a
+    // later upload of the same name may have been cut short (a full disk, a failed extraction).
+    const there = (await kudu.listDir(ARTIFACTS_DIR))?.find((e) => e.name === artifactName && !isDirectory(e));
+    if (there?.size === pkg.binarySize) {
+      core.info(`${opts.alreadyThere}: upload skipped.`);
+      return { skipped: true, bytesSent: 0 };
+    }
+    core.info(
+      `${opts.alreadyThere}, but ${ARTIFACTS_DIR}/${artifactName} is ${there === undefined ? 'not listed' : `${there.size} bytes, not ${pkg.binarySize}`}: uploading it again.`,
+    );
   }
   core.info(`Uploading ${artifactName}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${ARTIFACTS_DIR}/`);
   const { bytesSent } = await kudu.putZip(ARTIFACTS_DIR, pkg.zipPath, {
