@@ -115,11 +115,18 @@ test('health gate: an instance whose health path answers 500 from the new binary
 });
 
 test('health gate: answers from the old binary do not count, even when Kudu already lists the new one', { timeout: 30_000 }, async () => {
-  const started = Date.now();
-  // The old process still answers for a second (draining), then the new one does.
-  const site = await startHealthSite(() => ({ status: 200, artifact: Date.now() - started < 1000 ? 'site-aaaaaaaaaa.exe' : 'site-bbbbbbbbbb.exe' }));
+  // The old process still answers for a second from the start of verification (draining), then
+  // the new one does.
+  let started = Number.POSITIVE_INFINITY;
+  const answered: string[] = [];
+  const site = await startHealthSite(() => {
+    const artifact = Date.now() - started < 1000 ? 'site-aaaaaaaaaa.exe' : 'site-bbbbbbbbbb.exe';
+    answered.push(artifact);
+    return { status: 200, artifact };
+  });
   const env = await setup(() => 'site-bbbbbbbbbb');
   try {
+    started = Date.now();
     const result = await verifyDeployment(
       env.client,
       { ...env.target, webappUrl: site.url },
@@ -127,7 +134,10 @@ test('health gate: answers from the old binary do not count, even when Kudu alre
       new AbortController().signal,
     );
     assert.equal(result.ok, true, result.detail);
-    assert.ok(result.seconds >= 1, `waited for the new binary's answers (${result.seconds} s)`);
+    // The old binary answered first, and only the three answers of the new one after it counted.
+    assert.equal(answered[0], 'site-aaaaaaaaaa.exe');
+    assert.deepEqual(answered.slice(-3), ['site-bbbbbbbbbb.exe', 'site-bbbbbbbbbb.exe', 'site-bbbbbbbbbb.exe']);
+    assert.ok(answered.filter((a) => a === 'site-aaaaaaaaaa.exe').length >= 3, `old answers were not counted: ${answered.join(' ')}`);
   } finally {
     await site.close();
     await env.close();
