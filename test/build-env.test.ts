@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildEnv, isSecretForBuild } from '../src/build/compile.ts';
+import { buildBinary, goBuildEnv } from '../src/build/compile.ts';
+import { childEnv, isSecretVariable } from '../src/common/childenv.ts';
 import { windowsBuildRequest } from '../sandbox/gobuild.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,8 +30,10 @@ test('the env object go gets has no secret inputs, and keeps what go needs', () 
   assert.equal(env.PATH, '/usr/bin');
   assert.equal(env.GOPROXY, 'https://proxy.example');
   assert.equal(env.GOOS, 'windows');
-  assert.equal(isSecretForBuild('input_publish-profile'), true);
-  assert.equal(isSecretForBuild('GOFLAGS'), false);
+  assert.equal(isSecretVariable('input_publish-profile'), true);
+  assert.equal(isSecretVariable('GOFLAGS'), false);
+  // The same filter serves every program the action starts (go env, go version, tar).
+  assert.deepEqual(childEnv({ ...SECRETS, PATH: '/usr/bin', 'INPUT_APP-NAME': 'shop' }), { PATH: '/usr/bin' });
 });
 
 test('a program the build runs (-toolexec) does not see the secrets in its environment', { timeout: 300_000 }, async () => {

@@ -248,3 +248,9 @@ test('every input of action.yml is classed as read by both, by a deploy only or 
   }
   for (const name of [...Object.keys(DEPLOY_ONLY_INPUTS), ...Object.keys(BUILD_ONLY_INPUTS)]) assert.ok(name in action.inputs, `${name} is an input of action.yml`);
 });
+
+test('each input problem is reported once: a rollback that is not a boolean, with from-package', () => {
+  const p = problems({ 'app-name': 'a1', rollback: 'maybe', 'from-package': 'no-such-package' });
+  assert.equal(p.filter((m) => m.startsWith('rollback:')).length, 1, p.join('\n'));
+  assert.equal(parse({ 'app-name': 'a1', 'rollback-to': 'a1-0123456789' }).rollback, true, 'rollback-to implies rollback');
+});

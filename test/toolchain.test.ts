@@ -399,23 +399,25 @@ test('HTTP_PROXY is honoured for the listing and the archive, sent to the proxy 
 });
 
 /**
- * A download site that answers as go.dev/dl does (golang/website's dl handler): the listing
- * itself, and `302 Location: https://dl.google.com/go/<file>` for an archive, here the mirror
- * under another host name (another origin). Records the Authorization header of each request.
+ * A download site that answers as go.dev/dl does: the listing itself, and `302 Location:
+ * https://dl.google.com/go/<file>` for an archive, here the mirror under another host name
+ * (another origin), or where `location` says. Records the Authorization header of each request.
  */
-async function startRedirectingSite(): Promise<{ url: string; seen: { path: string; authorization?: string }[]; close(): Promise<void> }> {
+async function startRedirectingSite(location?: (path: string) => string): Promise<{ url: string; seen: { path: string; authorization?: string }[]; close(): Promise<void> }> {
   const mirrorPort = new URL(mirror.baseUrl).port;
   const seen: { path: string; authorization?: string }[] = [];
   const server = http.createServer((req, res) => {
     seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
     if ((req.url ?? '').startsWith('/?')) {
-      http.get(`${mirror.baseUrl}${req.url}`, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
+      http
+        .get(`${mirror.baseUrl}${req.url}`, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        })
+        .on('error', () => res.destroy());
       return;
     }
-    res.writeHead(302, { location: `http://localhost:${mirrorPort}${req.url}` }).end();
+    res.writeHead(302, { location: location?.(req.url ?? '/') ?? `http://localhost:${mirrorPort}${req.url}` }).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -439,6 +441,19 @@ test('an archive the download site redirects to another host (as go.dev/dl does)
       assert.equal(mirror.archiveRequests(), 1);
       assert.ok(r.log.includes(`${site.url}/${mirror.archiveName} redirected to http://localhost:${new URL(mirror.baseUrl).port}/${mirror.archiveName}`), r.log);
       assert.ok(fs.existsSync(path.join(r.toolCache, 'go', machineSemver, `${arch}.complete`)));
+    });
+  } finally {
+    await site.close();
+  }
+});
+
+test('a redirect the download may not follow (to another scheme) fails naming go-download-base-url, and caches nothing', LONG, async () => {
+  const site = await startRedirectingSite((p) => `ftp://localhost${p}`);
+  try {
+    await withRunner(async (r) => {
+      const err = await failure(r, { goVersion: machineSemver, downloadBaseUrl: site.url });
+      assert.match(err.message, /^go-download-base-url: GET .* redirected to ftp: \(ftp:\/\/localhost\/.*\), which is not http\(s\); not followed\. Point go-download-base-url at a download site/);
+      assert.equal(fs.existsSync(path.join(r.toolCache, 'go', machineSemver)), false);
     });
   } finally {
     await site.close();

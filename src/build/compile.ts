@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
 import { checkWindowsExecutable } from './pe.ts';
+import { childEnv } from '../common/childenv.ts';
 
 export interface BuildRequest {
   goBin: string;
@@ -95,22 +96,10 @@ export function goBuildArgs(req: BuildRequest, disableVcs: boolean): string[] {
   return args;
 }
 
-/**
- * Variables go never needs and must never see: the action's inputs (publish-profile and
- * client-secret among them) and the runner's token for minting OIDC tokens. A build can run code
- * from the module's dependencies (-toolexec, cgo's compilers, a `go` of another version named in
- * go.mod); none of it gets the credentials to the site.
- */
-export function isSecretForBuild(name: string): boolean {
-  const n = name.toUpperCase();
-  return n.startsWith('INPUT_') || n === 'ACTIONS_ID_TOKEN_REQUEST_TOKEN' || n === 'ACTIONS_ID_TOKEN_REQUEST_URL' || n === 'ACTIONS_RUNTIME_TOKEN';
-}
-
 /** The environment go runs with: the runner's without the secrets, plus the target and a pinned toolchain. */
 export function goBuildEnv(req: BuildRequest, cgo = false, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(base).filter(([name]) => !isSecretForBuild(name)));
   return {
-    ...inherited,
+    ...childEnv(base),
     ...req.env,
     GOOS: req.goos,
     GOARCH: req.goarch,

@@ -18,6 +18,7 @@ import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
 import { messageOf } from '../common/errors.ts';
+import { childEnv } from '../common/childenv.ts';
 
 /** The dependency files hashed into the key when cache-dependency-path is not given. */
 export const DEFAULT_DEPENDENCY_FILES: readonly string[] = ['go.sum', 'go.work.sum'];
@@ -185,7 +186,7 @@ function runGoText(goBin: string, args: string[], cwd: string, env: NodeJS.Proce
 }
 
 function goEnvFor(req: GoCacheRequest): NodeJS.ProcessEnv {
-  return { ...process.env, ...req.env, GOTOOLCHAIN: 'local' };
+  return { ...childEnv(), ...req.env, GOTOOLCHAIN: 'local' };
 }
 
 /** GOMODCACHE and GOCACHE of the chosen toolchain, as `go env` reports them for this environment. */

@@ -91,7 +91,7 @@ export function windowsImageProblem(head: Uint8Array, goarch: string): { what: s
   return undefined;
 }
 
-/** ELF e_machine numbers, per target architecture (the System V ABI supplements). */
+/** ELF e_machine numbers, per target architecture. */
 const ELF_MACHINES: Readonly<Record<string, number>> = { amd64: 62, arm64: 183, '386': 3, arm: 40 };
 
 /**
@@ -101,8 +101,11 @@ const ELF_MACHINES: Readonly<Record<string, number>> = { amd64: 62, arm64: 183, 
 export function executableProblem(head: Uint8Array, goos: string, goarch: string): string | undefined {
   if (goos === 'windows') return windowsImageProblem(head, goarch)?.what;
   if (goos !== 'linux') return undefined;
-  const header = parsePeHeader(head);
-  if (header !== 'an ELF (Linux/Unix) executable') return `${typeof header === 'string' ? header : 'a Windows executable'}, not a linux/${goarch} program`;
+  const isElf = head.byteLength >= 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
+  if (!isElf) {
+    const header = parsePeHeader(head);
+    return `${typeof header === 'string' ? header : 'a Windows executable'}, not a linux/${goarch} program`;
+  }
   if (head.byteLength < 20) return 'an ELF file cut short before its machine field';
   const machine = Buffer.from(head.buffer, head.byteOffset, head.byteLength).readUInt16LE(18);
   const expected = ELF_MACHINES[goarch];

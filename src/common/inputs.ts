@@ -351,6 +351,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
 
   // A package carries its commit; the deploy job's own commit may be another (a later re-run).
   let fromPackage: LoadedPackage | undefined;
+  const rollbackInput = bool('rollback', false);
   if (fromPackageRaw !== '' && !buildOnly && GO_TARGETS.has(`${goos}/${goarch}`)) {
     const found = loadPackage(fromPackageRaw, cwd, { goos, goarch });
     problems.push(...found.problems);
@@ -359,7 +360,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     if (fromPackage !== undefined && given !== '' && !fromPackage.manifest.commit.startsWith(given) && !given.startsWith(fromPackage.manifest.commit)) {
       problems.push(`commit: "${given}" is not the commit the package was built from (${fromPackage.manifest.commit}); drop commit, or deploy the package of that commit.`);
     }
-    if (get('rollback') !== '' && bool('rollback', false)) problems.push('rollback: true builds and uploads nothing; drop from-package, or rollback.');
+    if (rollbackInput) problems.push('rollback: true builds and uploads nothing; drop from-package, or rollback.');
     if (get('rollback-to') !== '') problems.push('rollback-to: rolls back to a version on the site; drop from-package, or rollback-to.');
   }
   const commitRaw = fromPackage?.manifest.commit ?? (get('commit') || (env.GITHUB_SHA ?? '').trim());
@@ -451,7 +452,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     watchSeconds,
     autoRollback: bool('auto-rollback', true),
     timeoutSeconds: seconds('timeout', 600),
-    rollback: bool('rollback', false),
+    rollback: rollbackInput || rollbackTo !== '',
     rollbackTo,
     allowOlder: bool('allow-older', false),
     showAppLog,
@@ -459,7 +460,6 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     buildOnly,
     fromPackage,
   };
-  if (cfg.rollbackTo !== '') cfg.rollback = true;
 
   if (problems.length > 0) throw new InputError(problems);
   return cfg;

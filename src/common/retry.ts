@@ -63,7 +63,6 @@ export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: n
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it fires. */
 /**
  * Settles as `work` does, or rejects with the signal's reason as soon as it aborts, for work that
  * takes no signal itself (or does not stop on it): the deploy does not wait for it to end.
@@ -81,6 +80,7 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefine
   });
 }
 
+/** Waits `ms`, or rejects with the signal's reason as soon as it fires. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {

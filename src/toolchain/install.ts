@@ -14,7 +14,7 @@ import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { ActionError, messageOf } from '../common/errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, sleep, untilAborted, withRetry } from '../common/retry.ts';
-import { openRequest, safeUrl, sendRequest } from '../common/http.ts';
+import { openRequest, RedirectError, safeUrl, sendRequest } from '../common/http.ts';
 import {
   listingPlatform,
   nearbyVersions,
@@ -30,6 +30,7 @@ import {
   type GoRelease,
   type VersionSpec,
 } from './goversion.ts';
+import { childEnv } from '../common/childenv.ts';
 
 export interface ToolchainRequest {
   /** The go-version input; empty when not given. */
@@ -206,7 +207,7 @@ async function fetchListing(base: string, retryBaseDelayMs: number | undefined, 
     if (err instanceof RetryableError || isTransientNetworkError(err)) {
       throw new ActionError(`The Go download listing ${url} kept failing (${messageOf(err)}), retries exhausted. Check go-download-base-url and the network or proxy between the runner and it, then re-run.`);
     }
-    throw err;
+    throw asInputProblem(err);
   });
   let json: unknown;
   try {
@@ -244,9 +245,9 @@ async function downloadVerified(base: string, file: GoFile, retryBaseDelayMs: nu
   try {
     const actual = await withRetry(
       async () => {
-        // go.dev/dl/<file> answers 302 with the file on dl.google.com (golang/website's dl
-        // handler), so redirects are followed to any host; the sha256 below is checked on the
-        // bytes finally received, whoever served them.
+        // go.dev/dl/<file> answers 302 with the file on dl.google.com, so redirects are followed
+        // to any host; the sha256 below is checked on the bytes finally received, whoever served
+        // them.
         const res = await openRequest({ method: 'GET', url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: 'any' });
         const message = res.body;
         if (res.url !== fetchUrl) core.info(`${url} redirected to ${safeUrl(res.url)}`);
@@ -302,8 +303,17 @@ async function downloadVerified(base: string, file: GoFile, retryBaseDelayMs: nu
     if (err instanceof RetryableError || isTransientNetworkError(err)) {
       throw new ActionError(`Downloading ${url} kept failing (${messageOf(err)}), retries exhausted. Check the network or proxy between the runner and go-download-base-url, then re-run.`);
     }
-    throw err;
+    throw asInputProblem(err);
   }
+}
+
+/** A redirect the HTTP layer would not follow, told as a problem of the input that led there. */
+function asInputProblem(err: unknown): unknown {
+  if (!(err instanceof RedirectError)) return err;
+  return new ActionError(
+    `go-download-base-url: ${err.message} Point go-download-base-url at a download site whose redirects stay on http(s) and never lead from https to http ` +
+      `(leave it empty for go.dev).`,
+  );
 }
 
 /**
@@ -386,7 +396,7 @@ async function markerAppears(marker: string, signal: AbortSignal): Promise<boole
 
 function run(cmd: string, args: string[], signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], signal, env: childEnv() });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
     child.on('error', (err) => reject(signal.aborted ? signal.reason : new ActionError(`Could not run ${cmd}: ${err.message}. It is needed to extract the Go archive.`)));
@@ -403,7 +413,7 @@ async function activate(goRoot: string, cacheHit: boolean, expectedSemver: strin
   const goBin = path.join(binDir, process.platform === 'win32' ? 'go.exe' : 'go');
   // A GOROOT left in the environment by an earlier setup would point `go` at another tree.
   const pinGoRoot = (process.env.GOROOT ?? '') !== '';
-  const env = { ...process.env, GOTOOLCHAIN: 'local', ...(pinGoRoot ? { GOROOT: goRoot } : {}) };
+  const env = { ...childEnv(), GOTOOLCHAIN: 'local', ...(pinGoRoot ? { GOROOT: goRoot } : {}) };
   let stdout: string;
   try {
     stdout = await new Promise<string>((resolve, reject) =>
