@@ -13,12 +13,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startKudu, type KuduEmulator } from './kudu.ts';
+import { startKudu, STOPPED_PAGE, type KuduEmulator } from './kudu.ts';
 import type { SandboxAuthentication } from './azure.ts';
 import { startIis, type Iis, type Launcher } from './iis.ts';
 import { startArr } from './arr.ts';
 import { machineGoVersion, startGoMirror, toSemver, type GoMirror } from './gomirror.ts';
-import { startInternet, type HostRoute, type Internet } from './internet.ts';
+import { startInternet, type GateAnswer, type HostRoute, type Internet } from './internet.ts';
 import { ensureWinePrefix } from './wine.ts';
 
 export interface AppServiceOptions {
@@ -48,8 +48,14 @@ export interface AppServiceOptions {
   instances?: string[];
   /** The site's app settings, as Kudu's /api/settings shows them; the object may change while the site runs. */
   appSettings?: Record<string, string>;
-  /** Whether the site is stopped, asked on every request: Kudu then answers 403 (kudu.ts, `stopped`). */
+  /**
+   * Whether the site is stopped, asked on every request: App Service's front end then answers every
+   * request, to the SCM site (kudu.ts, `stopped`) and to the site itself, with 403 and the page
+   * headed "Error 403 - This web app is stopped.", and starts no process.
+   */
   stopped?: () => boolean;
+  /** Whether SCM basic auth publishing credentials are allowed (kudu.ts, `basicAuth`); default yes. */
+  basicAuth?: () => boolean;
   /**
    * The site's "HTTPS Only" setting (ARM's properties.httpsOnly): App Service's front end then
    * answers http:// requests for the site with 301 to the same URL on https, without reaching the
@@ -146,6 +152,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
       stopped: opts.stopped,
+      basicAuth: opts.basicAuth,
     });
     cleanups.push(() => kudu.close());
     let internet = opts.internet;
@@ -167,7 +174,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     internet.route(`${label}.azurewebsites.net`, {
       origin: front,
       http: opts.httpsOnly === true ? 'redirect-https' : 'serve',
-      gate: opts.authentication === undefined ? undefined : signInGate(opts.authentication),
+      gate: frontEnd(opts),
     });
     const net = internet;
     cleanups.push(async () => {
@@ -227,19 +234,34 @@ export function deployInputs(site: AppService, commit: string, extra: Record<str
 }
 
 /**
+ * What App Service's front end answers for the site itself before IIS sees a request: a stopped
+ * site's 403 page, or App Service Authentication's answer to a request without a signed-in user.
+ */
+function frontEnd(opts: AppServiceOptions): HostRoute['gate'] {
+  const signIn = opts.authentication === undefined ? undefined : signInGate(opts.authentication);
+  if (opts.stopped === undefined && signIn === undefined) return undefined;
+  return (request) => {
+    if (opts.stopped?.() === true) return { status: 403, headers: { 'content-type': 'text/html' }, body: STOPPED_PAGE };
+    return signIn?.(request);
+  };
+}
+
+/**
  * App Service Authentication's answer to a request without a signed-in user (see
- * AppServiceOptions.authentication). Excluded paths are matched as the action reads them
- * (src/site/preflight.ts, authenticationLetsThrough): the path itself and what lies under it.
+ * AppServiceOptions.authentication). Its own endpoints under /.auth/ are always its own; an
+ * excluded path lets the request through, modelled as the path itself and what lies under it, and
+ * a trailing `*` as any rest.
  */
 function signInGate(auth: SandboxAuthentication): NonNullable<HostRoute['gate']> {
-  return ({ path: pathAndQuery }): { status: number; headers?: Record<string, string> } | undefined => {
+  return ({ path: pathAndQuery }): GateAnswer | undefined => {
     const p = pathAndQuery.split('?')[0]!.toLowerCase();
-    if (auth.unauthenticatedClientAction === 'AllowAnonymous') return undefined;
     if (p.startsWith('/.auth/login/')) {
       return { status: 302, headers: { location: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize?response_type=code+id_token&client_id=sandbox' } };
     }
+    if (auth.unauthenticatedClientAction === 'AllowAnonymous') return undefined;
     const excluded = (auth.excludedPaths ?? []).some((e) => {
       const x = e.toLowerCase().replace(/\/+$/, '');
+      if (x.endsWith('*')) return p.startsWith(x.slice(0, -1));
       return x !== '' && (p === x || p.startsWith(`${x}/`));
     });
     if (excluded) return undefined;

@@ -1,9 +1,8 @@
 // The front end of a scaled-out App Service site: Application Request Routing in front of one IIS
 // per instance. As the real front end does, a request whose `ARRAffinity` cookie names an instance
 // goes to that instance; any other request goes to the next instance in turn, and the answer sets
-// `ARRAffinity` (and `ARRAffinitySameSite`) so the client sticks to it. Microsoft documents the
-// cookie and the "ARR affinity" setting in App Service's configuration docs ("Configure an App
-// Service app", General settings, "ARR affinity").
+// `ARRAffinity` (and `ARRAffinitySameSite`) so the client sticks to it; the site's "ARR affinity"
+// setting (General settings) turns the cookie on, as it is by default.
 
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

@@ -14,9 +14,8 @@
 // Azure SDK (staged blocks, then a block list) and downloads with plain GETs. Here the storage is
 // Azurite, Microsoft's Azure Storage emulator, run as a child process on a free port.
 //
-// Matching follows GitHub's documented rules ("Matching a cache key" in the Actions docs): an
-// entry matches only with the same version (a hash of the cached paths and the compression); the
-// key and then each restore key is tried in order, first exactly, then as a prefix of the newest
+// Matching follows GitHub's cache service: an entry matches only with the same version (a hash of
+// the cached paths and the compression); the key and then each restore key is tried in order, first exactly, then as a prefix of the newest
 // entry that starts with it. A key with a finalized entry cannot be created again (409). Branch
 // scopes are not modelled: every entry is visible to every run.
 
@@ -123,7 +122,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Twirp's error codes and their HTTP statuses (twirp.github.io/docs/spec_v7.html, "Error codes"). */
+/** Twirp's error codes and the HTTP statuses its protocol gives them. */
 const TWIRP_CODES: Record<number, string> = {
   400: 'invalid_argument',
   401: 'unauthenticated',

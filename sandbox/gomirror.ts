@@ -1,5 +1,5 @@
 // A local Go download site on 127.0.0.1: the JSON listing at `/?mode=json&include=all` and the
-// archives at `/<filename>`, as a company's plain-http mirror of https://go.dev/dl serves them.
+// archives at `/<filename>`, as a company's plain-http mirror of go.dev's download page serves them.
 // Reached through the sandbox's internet (internet.ts) under the real names it is also go.dev and
 // dl.google.com, with the real split between them: go.dev/dl/ serves the listing and answers
 // go.dev/dl/<file> with a 302 to https://dl.google.com/go/<file>, which serves the bytes (the
@@ -336,7 +336,8 @@ export async function startGoMirror(opts: StartGoMirrorOptions = {}): Promise<Go
       if (name !== '') return answer(404, '404 page not found\n');
       record.path = '/';
     } else if (host === 'dl.google.com') {
-      if (!url.pathname.startsWith('/go/')) return answer(404, 'Not Found\n', 'text/html; charset=UTF-8');
+      // dl.google.com only holds files: no listing, and nothing at /go/ itself.
+      if (!url.pathname.startsWith('/go/') || url.pathname === '/go/') return answer(404, 'Not Found\n', 'text/html; charset=UTF-8');
       record.path = `/${decodeURIComponent(url.pathname.slice('/go/'.length))}`;
     }
     if (record.path === '/') {

@@ -45,7 +45,14 @@ export interface HostRoute {
    * An answer of the platform in front of the emulator, given before the request reaches it (e.g.
    * App Service Authentication's sign-in redirect); undefined lets the request through.
    */
-  gate?: (request: { scheme: 'http' | 'https'; path: string }) => { status: number; headers?: Record<string, string> } | undefined;
+  gate?: (request: { scheme: 'http' | 'https'; path: string }) => GateAnswer | undefined;
+}
+
+/** An answer the platform gives in front of an emulator (HostRoute.gate). */
+export interface GateAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
 }
 
 export interface InternetRequest {
@@ -184,8 +191,9 @@ export async function startInternet(): Promise<Internet> {
     const gated = route.gate?.({ scheme, path: pathAndQuery });
     if (gated !== undefined) {
       record.status = gated.status;
-      res.writeHead(gated.status, { 'content-type': 'text/html', 'content-length': 0, ...gated.headers });
-      res.end();
+      const body = gated.body ?? '';
+      res.writeHead(gated.status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body), ...gated.headers });
+      res.end(body);
       req.resume();
       return;
     }
@@ -316,4 +324,25 @@ export async function startInternet(): Promise<Internet> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An answer a test got through the sandbox's internet. */
+export interface ProxiedAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A test's own plain-http GET through the sandbox's internet, in absolute-URI form. */
+export function getViaProxy(internet: Pick<Internet, 'proxyUrl'>, url: string): Promise<ProxiedAnswer> {
+  const proxy = new URL(internet.proxyUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: proxy.hostname, port: proxy.port, path: url, headers: { host: new URL(url).host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

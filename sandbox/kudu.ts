@@ -12,6 +12,10 @@ import * as path from 'node:path';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 
+/** The page App Service answers a stopped site's requests with; its heading is what tells it. */
+export const STOPPED_PAGE =
+  '<!DOCTYPE html><html><head><title>Stopped</title></head><body><h1>Error 403 - This web app is stopped.</h1><p>The site refuses requests until it is started.</p></body></html>';
+
 export interface KuduOptions {
   siteName?: string;
   /** A deployment slot; the user name becomes `$<site>__<slot>`. */
@@ -31,6 +35,12 @@ export interface KuduOptions {
   appSettings?: () => Record<string, string>;
   /** Use this directory as D:\home instead of a fresh temporary one. */
   home?: string;
+  /**
+   * Whether SCM basic auth publishing credentials are allowed (asked on every request; default
+   * yes). When they are not, App Service answers Basic credentials with 401, as for a wrong
+   * password; a bearer token still works.
+   */
+  basicAuth?: () => boolean;
   /**
    * Whether the site is stopped (asked on every request). App Service's front end then answers
    * every request to the SCM site, before any authentication, with 403 and an HTML page headed
@@ -146,6 +156,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     if (header === undefined) return false;
     const [scheme, value] = header.split(' ', 2);
     if (scheme?.toLowerCase() === 'basic' && value !== undefined) {
+      if (opts.basicAuth?.() === false) return false;
       const expected = Buffer.from(`${userName}:${password}`);
       const given = Buffer.from(value, 'base64');
       return given.length === expected.length && crypto.timingSafeEqual(given, expected);
@@ -237,7 +248,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       reply = {
         status: 403,
         headers: { 'Content-Type': 'text/html' },
-        body: '<!DOCTYPE html><html><head><title>Stopped</title></head><body><h1>Error 403 - This web app is stopped.</h1><p>The site refuses requests until it is started.</p></body></html>',
+        body: STOPPED_PAGE,
       };
     } else if (!authorized(req.headers.authorization)) {
       reply = { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="site"' }, body: '401 - Unauthorized: Access is denied due to invalid credentials.' };
@@ -276,7 +287,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return ('D:\\home\\' + rel.split('/').filter((s) => s !== '').join('\\')).replace(/\\$/, '');
   }
 
-  // Kudu's ETag is the file's last-write time in ticks (VfsControllerBase.CreateEntityTag); NTFS
+  // Kudu's ETag is the file's last-write time in ticks (VfsController.CreateEntityTag); NTFS
   // keeps it to 100 ns, while Linux stamps files with a coarse clock, so two writes a few ms
   // apart can share a time. A count of this emulator's own writes to the path keeps every write's
   // ETag distinct, as on Windows.
@@ -346,11 +357,11 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       return { status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(list) };
     }
     if (p === '/api/settings' || p === '/api/settings/') {
-      // Kudu's SettingsController.GetAll: the settings as one JSON object of names and values;
-      // on App Service the site's app settings are among them. No settings at all: `[]`.
+      // Kudu's SettingsController.GetAll: one JSON object of names and values, never empty: Kudu's
+      // own defaults, and on App Service the site's app settings among them.
       if (method !== 'GET') return { status: 405 };
-      const settings = opts.appSettings?.() ?? {};
-      return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: Object.keys(settings).length === 0 ? '[]' : JSON.stringify(settings) };
+      const settings = { deployment_branch: 'master', SCM_TRACE_LEVEL: '1', SCM_COMMAND_IDLE_TIMEOUT: '60', SCM_LOGSTREAM_TIMEOUT: '7200', SCM_BUILD_ARGS: '', ...opts.appSettings?.() };
+      return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(settings) };
     }
     if (p === '/api/deployments' || p === '/api/deployments/' || p.startsWith('/api/deployments/')) {
       return deploymentsRoute(url, method, decodeURIComponent(p.slice('/api/deployments'.length).replace(/^\/+|\/+$/g, '')), body);

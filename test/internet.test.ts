@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as tls from 'node:tls';
 import { startAppService, type AppService } from '../sandbox/appservice.ts';
+import { getViaProxy, type ProxiedAnswer } from '../sandbox/internet.ts';
 
 let site: AppService;
 before(async () => {
@@ -14,25 +15,10 @@ before(async () => {
 });
 after(() => site.close());
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Answer = ProxiedAnswer;
 
 /** A plain-http request through the proxy, in absolute-URI form. */
-function viaProxyHttp(url: string): Promise<Answer> {
-  const proxy = new URL(site.internet.proxyUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: proxy.hostname, port: proxy.port, path: url, headers: { host: new URL(url).host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const viaProxyHttp = (url: string): Promise<Answer> => getViaProxy(site.internet, url);
 
 /** CONNECT host:443, then TLS checked against the test CA only, then one GET. */
 function viaProxyHttps(host: string, p: string, headers: Record<string, string> = {}): Promise<Answer | { connectStatus: number }> {
@@ -72,6 +58,8 @@ test('go.dev lists releases and sends a file to dl.google.com with a 302; dl.goo
   assert.equal(redirect.status, 302);
   assert.equal(redirect.headers.location, `https://dl.google.com/go/${name}`);
   assert.equal(((await viaProxyHttps('go.dev', '/dl/not-a-release.txt')) as Answer).status, 404);
+  // dl.google.com serves files only: the listing is go.dev's alone.
+  assert.equal(((await viaProxyHttps('dl.google.com', '/go/?mode=json&include=all')) as Answer).status, 404);
   const head = (await viaProxyHttps('dl.google.com', `/go/no-such-file.tar.gz`)) as Answer;
   assert.equal(head.status, 404);
 });

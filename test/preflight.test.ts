@@ -6,13 +6,12 @@
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { clientFor, snapshotTree, captureStdout } from '../sandbox/fixture.ts';
 import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
 import { startAzureSandbox, type AzureSandbox, type SandboxSite } from '../sandbox/azure.ts';
-import { startInternet, type Internet } from '../sandbox/internet.ts';
+import { getViaProxy, startInternet, type Internet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot } from '../sandbox/runner.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
@@ -136,6 +135,7 @@ async function azureWith(site: SandboxSite, files: { webConfig?: string } = {}):
     goMirror: false,
     acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default'),
     stopped: () => (site.state ?? 'Running').toLowerCase() === 'stopped',
+    basicAuth: () => site.scmBasicAuth ?? false,
     authentication: site.authentication,
   });
   cleanups.push(() => s.close());
@@ -200,10 +200,22 @@ test('Entra ID, dry run: Always On off is a warning, the plan is still printed, 
   assert.match(run.summary, /Preflight/);
   assert.deepEqual(snapshotTree(s.home), before);
   assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), []);
+
+  // With SCM basic auth off, the site's own publish profile is refused with 401, as App Service does.
+  const profile = await runAction({
+    inputs: deployInputs(s, COMMIT, { 'working-directory': 'test/fixtures/health', 'dry-run': 'true' }),
+    env: { ...s.env, GITHUB_SHA: COMMIT },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+  assert.equal(profile.code, 1, profile.stdout);
+  assert.match(decodeURIComponent(profile.errors.join('\n')), /Kudu refused the publish profile's credentials \(401\).*"SCM Basic Auth Publishing Credentials"/);
+  assert.ok(s.kudu.requests.some((r) => r.status === 401));
+  assert.deepEqual(snapshotTree(s.home), before);
 });
 
 test('a stopped site, whose SCM site answers 403 as App Service\'s front end does: refused as stopped, with Entra ID (ARM says so) and with a publish profile (Kudu\'s page says so); nothing changes', { timeout: 240_000 }, async () => {
-  const site: SandboxSite = { name: 'dozing', resourceGroup: 'rg-dozing', state: 'Stopped' };
+  const site: SandboxSite = { name: 'dozing', resourceGroup: 'rg-dozing', state: 'Stopped', scmBasicAuth: true };
   const s = await azureWith(site, { webConfig: TEMPLATE_WEB_CONFIG });
   const before = snapshotTree(s.home);
   const entra = await deployEntra(s);
@@ -224,6 +236,11 @@ test('a stopped site, whose SCM site answers 403 as App Service\'s front end doe
   assert.doesNotMatch(byKudu, /Access restrictions|basic auth/);
   assert.deepEqual(snapshotTree(s.home), before);
   assert.ok(s.kudu.requests.length > 0 && s.kudu.requests.every((r) => r.status === 403), 'Kudu refused every request');
+  // The site itself answers the same page, and no process is started for it.
+  const page = await getViaProxy(s.internet, 'http://dozing.azurewebsites.net/');
+  assert.equal(page.status, 403);
+  assert.match(page.body, /Error 403 - This web app is stopped\./);
+  assert.deepEqual(s.iis.processes(), []);
 
   site.state = 'Running';
   const started = await deployEntra(s, { 'dry-run': 'true' });
@@ -251,16 +268,10 @@ test('App Service Authentication requiring sign-in: a health path it does not ex
   assert.match(verified.stdout, /App Service Authentication on \(sign-in required, RedirectToLoginPage, excludes \/healthz\)/);
   assert.match(verified.stdout, /is healthy \(\/healthz answered 200-299 3 times in a row\)/);
   // The platform stands in front of the app: / is answered with the sign-in redirect, /healthz by the app.
-  const viaProxy = (p: string): Promise<{ status: number; location?: string; artifact?: string }> =>
-    new Promise((resolve, reject) => {
-      const proxy = new URL(s.internet.proxyUrl);
-      const req = http.request({ host: proxy.hostname, port: proxy.port, path: `http://guarded.azurewebsites.net${p}`, headers: { host: 'guarded.azurewebsites.net' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, artifact: res.headers['x-goazure-artifact'] as string | undefined }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const viaProxy = async (p: string): Promise<{ status: number; location?: string; artifact?: string }> => {
+    const a = await getViaProxy(s.internet, `http://guarded.azurewebsites.net${p}`);
+    return { status: a.status, location: a.headers.location, artifact: a.headers['x-goazure-artifact'] as string | undefined };
+  };
   const home = await viaProxy('/');
   assert.equal(home.status, 302);
   assert.match(home.location ?? '', /^\/\.auth\/login\/aad\?post_login_redirect_uri=%2F$/);

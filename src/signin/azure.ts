@@ -404,7 +404,6 @@ async function readSiteSettings(
     slot ? client.webApps.getScmAllowedSlot(resourceGroup, siteName, slotName, opts) : client.webApps.getScmAllowed(resourceGroup, siteName, opts),
   );
   if (scm !== undefined) out.scmBasicAuth = scm.allow;
-  // Web Apps - Get Auth Settings V2 Without Secrets: GET .../config/authsettingsV2.
   const auth = await read('the authentication settings', () =>
     slot ? client.webApps.getAuthSettingsV2WithoutSecretsSlot(resourceGroup, siteName, slotName, opts) : client.webApps.getAuthSettingsV2WithoutSecrets(resourceGroup, siteName, opts),
   );

@@ -251,7 +251,7 @@ export class KuduClient {
       throw new ActionError(`Kudu's settings are not JSON (${briefBody(res)}).`);
     }
     const out: Record<string, string> = {};
-    // An object of name → value; with no settings at all Kudu answers an empty array.
+    // An object of name → value, as Kudu answers; a list of Key/Value pairs is read as well.
     if (Array.isArray(parsed)) {
       for (const e of parsed as { Key?: unknown; Value?: unknown; key?: unknown; value?: unknown }[]) {
         const k = e?.Key ?? e?.key;
