@@ -71,6 +71,8 @@ export interface FaultSpec {
   resetAfterResponseBytes?: number;
   /** Wait this long before answering. */
   delayMs?: number;
+  /** Wait until this resolves before handling the request (a test's own gate). */
+  hold?: () => Promise<void>;
 }
 
 export interface KuduRequestLog {
@@ -233,6 +235,18 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           resolve();
         }
         pendingDelays.add(done);
+      });
+    }
+    if (fault?.hold !== undefined) {
+      const hold = fault.hold;
+      await new Promise<void>((resolve) => {
+        // close() releases a held request too.
+        const done = (): void => {
+          pendingDelays.delete(done);
+          resolve();
+        };
+        pendingDelays.add(done);
+        void hold().then(done, done);
       });
     }
     if (res.destroyed) return;

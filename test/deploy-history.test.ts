@@ -42,7 +42,9 @@ const log = (r: ActionRun): string => `${r.stdout}\n${r.stderr}`;
 async function kuduSite(): Promise<{ kudu: KuduEmulator; app: string }> {
   const kudu = await startKudu({ siteName: 'shop' });
   closers.push(() => kudu.close());
-  return { kudu, app: makeApp() };
+  const app = makeApp();
+  closers.push(async () => fs.rmSync(app, { recursive: true, force: true }));
+  return { kudu, app };
 }
 
 function deployTo(kudu: KuduEmulator, app: string, commit: string, runId: string, extra: Record<string, string> = {}): Promise<ActionRun> {
@@ -71,10 +73,22 @@ test('two overlapping runs: the one that switches second fails naming the live v
   assert.equal((await deployTo(kudu, app, base, '100')).code, 0);
   const baseName = `shop-${base.slice(0, 10)}.exe`;
 
-  // The first upload to arrive is held 8 s, the second 1 s: both runs read _artifact.txt before
-  // either switches, and the slow one switches last.
-  kudu.fault({ route: '/api/zip/', delayMs: 8000 });
-  kudu.fault({ route: '/api/zip/', delayMs: 1000 });
+  // Both uploads are held until both have arrived, so both runs have read _artifact.txt (that
+  // comes before the upload); then one goes on, and the other only once the first has switched.
+  const before = kudu.requests.length;
+  let arrived = 0;
+  let release!: () => void;
+  const bothArrived = new Promise<void>((resolve) => (release = resolve));
+  const arrive = async (): Promise<void> => {
+    if (++arrived === 2) release();
+    await bothArrived;
+  };
+  const switched = async (): Promise<void> => {
+    const done = () => kudu.requests.slice(before).some((r) => r.method === 'PUT' && r.path.includes('_artifact.txt') && r.status >= 200 && r.status < 300);
+    for (const until = Date.now() + 120_000; !done() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+  };
+  kudu.fault({ route: '/api/zip/', hold: arrive });
+  kudu.fault({ route: '/api/zip/', hold: async () => (await arrive(), await switched()) });
   const [c1, c2] = [newCommit(), newCommit()];
   const [r1, r2] = await Promise.all([deployTo(kudu, app, c1, '101', { keep: '0' }), deployTo(kudu, app, c2, '102', { keep: '0' })]);
   assert.equal(r1.outputs['previous-artifact'], baseName);

@@ -58,4 +58,6 @@ test('the password and the Authorization value never appear in stdout or stderr'
     const at = lines.indexOf(`::add-mask::${secret}`);
     assert.ok(at >= 0 && at < firstOther, `${secret === kudu.password ? 'the password' : 'the Basic credentials'} masked at line ${at}, before line ${firstOther}: ${lines[firstOther]}`);
   }
+  // No request carried the password anywhere Kudu logs (its URL), only in the Authorization header.
+  assert.ok(kudu.requests.length > 0 && !JSON.stringify(kudu.requests).includes(kudu.password));
 });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
 import { KuduClient } from '../src/site/kudu.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
-import { readCurrentArtifact, readLiveArtifact, switchArtifact, SiteChangedError } from '../src/site/switch.ts';
+import { readLiveArtifact, switchArtifact, SiteChangedError } from '../src/site/switch.ts';
 import { rollbackArtifact } from '../src/site/rollback.ts';
 import { planDeploy } from '../src/site/plan.ts';
 import { templatesDir } from '../src/site/bootstrap.ts';
@@ -211,8 +211,8 @@ test('dry run changes nothing (the tree compared byte for byte) and lists the pl
   fs.rmSync(wwwroot(k, 'go-azure.bat'));
   const before = snapshotTree(k.home);
   k.resetCounters();
-  const previous = await captureStdout(() => readCurrentArtifact(client));
-  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!, keep: 1, bootstrap: true });
+  const previous = await captureStdout(() => readLiveArtifact(client));
+  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!.name, keep: 1, bootstrap: true });
   assert.deepEqual(snapshotTree(k.home), before);
   assert.deepEqual([...new Set(k.requests.map((r) => r.method))], ['GET']);
   assert.deepEqual(plan, [

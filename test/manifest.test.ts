@@ -76,7 +76,7 @@ test('the manifest lists the zip and every file in it with its sha256, binary fi
 });
 
 test('a file renamed in the manifest changes its content hash; a file the manifest adds is named as missing from the zip', async () => {
-  const { loaded } = loadPackage(
+  const { loaded, problems: renamed } = loadPackage(
     edited((m) => {
       const css = m.files.find((f) => f.path.endsWith('/static/app.css'));
       assert.ok(css);
@@ -87,6 +87,7 @@ test('a file renamed in the manifest changes its content hash; a file the manife
   );
   // Renaming a file changes the content hash, so the manifest alone is refused first.
   assert.equal(loaded, undefined);
+  assert.match(renamed.join('\n'), /"content" .* is not the content hash of the files it lists/);
 
   const dir = edited((m) => {
     m.files.push({ path: 'hello-0123456789/static/extra.txt', size: 1, sha256: sha256('x') });

@@ -140,7 +140,11 @@ test('concurrent writers never lose an entry: each write is a compare-and-swap o
   assert.ok(k.requests.some((r) => r.method === 'PUT' && r.status === 412), 'writers did collide and re-read');
   // The record sits beside _artifact.txt, outside _target where prune and the launcher look.
   assert.ok(fs.existsSync(path.join(k.home, 'site', 'wwwroot', '_deploys.json')));
-  await changeRecord(client, (r) => r);
+  // A change that changes nothing still writes the same record back, with If-Match.
+  const put = k.requests.length;
+  assert.deepEqual(await changeRecord(client, (r) => r), record);
+  assert.deepEqual(k.requests.slice(put).filter((r) => r.method === 'PUT').map((r) => r.status), [204]);
+  assert.deepEqual((await readRecord(client)).record, record);
 });
 
 test("the emulator's deployments API as Kudu's DeploymentController: PUT creates once, GET lists and shows", { timeout: 30_000 }, async () => {

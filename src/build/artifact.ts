@@ -107,7 +107,7 @@ export async function buildHere(ctx: DeployContext): Promise<Built> {
   }
 
   const { files, content } = await stages.run('Content hash', async () => {
-    const files = await resolveIncludes(cfg.workingDirectory, cfg.include);
+    const files = await resolveIncludes(cfg.workingDirectory, cfg.include, ctx.signal);
     const content = await contentHash(built.binaryPath, files);
     core.info(`Content sha256 of the binary and ${files.length} include file(s): ${content}`);
     return { files, content };

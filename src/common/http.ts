@@ -148,7 +148,7 @@ export async function openRequest(req: HttpRequest): Promise<HttpStream> {
   let current = req;
   for (let hops = 0; ; hops++) {
     const res = await openOnce(current);
-    const location = header(res.headers.location);
+    const location = firstHeader(res.headers.location);
     if (follow === 'none' || !REDIRECT_STATUSES.has(res.status) || location === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
       return res;
     }
@@ -188,7 +188,8 @@ export async function openRequest(req: HttpRequest): Promise<HttpStream> {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-function header(v: string | string[] | undefined): string | undefined {
+/** The first value of a header as Node gives it (a string, a list, or nothing). */
+export function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
@@ -287,4 +288,12 @@ function asNetworkError(err: Error & { code?: string }): Error {
 export function safeUrl(url: URL | string): string {
   const u = new URL(String(url));
   return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+/**
+ * The cookie that pins a request to one instance of a scaled-out site: App Service's front end
+ * routes by ARRAffinity (and ARRAffinitySameSite, its copy for cross-site requests).
+ */
+export function affinityCookie(instance: string): string {
+  return `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}`;
 }

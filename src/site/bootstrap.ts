@@ -10,10 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActionError } from '../common/errors.ts';
 import { KuduError, type KuduClient } from './kudu.ts';
-import { LAUNCHER_FILES, SITE_ROOT } from './layout.ts';
-
-/** The launcher's file name: the second of LAUNCHER_FILES, which web.config's processPath names. */
-const LAUNCHER = LAUNCHER_FILES[1];
+import { LAUNCHER_FILE, LAUNCHER_FILES, SITE_ROOT } from './layout.ts';
 
 /**
  * The launchers earlier releases wrote, by the sha256 of their bytes (templates/*.bat are kept
@@ -37,7 +34,7 @@ export function templatesDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     const candidate = path.join(dir, 'templates');
-    if (fs.existsSync(path.join(candidate, LAUNCHER_FILES[1]))) return candidate + path.sep;
+    if (fs.existsSync(path.join(candidate, LAUNCHER_FILE))) return candidate + path.sep;
     dir = path.dirname(dir);
   }
   return path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates') + path.sep;
@@ -68,7 +65,7 @@ export async function bootstrapSite(kudu: KuduClient): Promise<BootstrapResult> 
   for (const name of LAUNCHER_FILES) {
     if (!missing.has(name)) {
       result.kept.push(name);
-      if (name === LAUNCHER) await reportKeptLauncher(kudu);
+      if (name === LAUNCHER_FILE) await reportKeptLauncher(kudu);
       else core.info(`Kept your ${name}: ${SITE_ROOT}/${name} already exists and is never overwritten.`);
       continue;
     }
@@ -95,19 +92,19 @@ export async function bootstrapSite(kudu: KuduClient): Promise<BootstrapResult> 
  * the app exits. A restart ends the running launcher first.
  */
 async function reportKeptLauncher(kudu: KuduClient): Promise<void> {
-  const file = await kudu.getFile(`${SITE_ROOT}/${LAUNCHER}`);
+  const file = await kudu.getFile(`${SITE_ROOT}/${LAUNCHER_FILE}`);
   const hash = file === null ? '' : sha256(file.body);
   const release = EARLIER_LAUNCHERS.get(hash);
-  if (hash === sha256(readTemplate(LAUNCHER))) {
-    core.info(`Kept ${SITE_ROOT}/${LAUNCHER}: it is this version's launcher.`);
+  if (hash === sha256(readTemplate(LAUNCHER_FILE))) {
+    core.info(`Kept ${SITE_ROOT}/${LAUNCHER_FILE}: it is this version's launcher.`);
   } else if (release !== undefined) {
     core.warning(
-      `${SITE_ROOT}/${LAUNCHER} is the launcher go-azure-deploy ${release} wrote, which starts whatever path _artifact.txt names; ` +
+      `${SITE_ROOT}/${LAUNCHER_FILE} is the launcher go-azure-deploy ${release} wrote, which starts whatever path _artifact.txt names; ` +
         `this version's launcher starts only a _target\\<name>.exe that goazure would hand over to, and refuses anything else. ` +
-        `Bootstrap never replaces a file on the site. To update it, put templates/${LAUNCHER} of this version of the action in its place ` +
+        `Bootstrap never replaces a file on the site. To update it, put templates/${LAUNCHER_FILE} of this version of the action in its place ` +
         `(Kudu's VFS or Debug console), then restart the site before the next deploy: the launcher running now reads on in its file when the app exits.`,
     );
   } else {
-    core.info(`Kept your ${LAUNCHER}: ${SITE_ROOT}/${LAUNCHER} already exists and is never overwritten.`);
+    core.info(`Kept your ${LAUNCHER_FILE}: ${SITE_ROOT}/${LAUNCHER_FILE} already exists and is never overwritten.`);
   }
 }

@@ -15,7 +15,7 @@ import { readLiveArtifact, switchArtifact, SiteChangedError } from './switch.ts'
 import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, type HealthCheck, type VerifyResult } from './verify.ts';
 import { rollbackArtifact } from './rollback.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './history.ts';
-import { describeRun, knownContent, whoSwitchedTo, type DeployEntry } from './record.ts';
+import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry } from './record.ts';
 import { ARTIFACT_FILE } from './layout.ts';
 
 /**
@@ -33,7 +33,7 @@ export async function switchTo(site: SiteContext, entry: RecordWriter, name: str
     if (err instanceof SiteChangedError) site.state.unverified = undefined;
     if (!(err instanceof SiteChangedError)) throw err;
     const now = await readLiveArtifact(site.kudu).catch(() => ({ name: '?', etag: '' }));
-    const { record } = await readRecord(site.kudu).catch(() => ({ record: { version: 1 as const, entries: [] } }));
+    const { record } = await readRecord(site.kudu).catch(() => ({ record: emptyRecord() }));
     const who = whoSwitchedTo(record, now.name);
     const detail = `switch refused: another deploy changed ${ARTIFACT_FILE} to ${now.name || '(nothing)'} while this run was deploying`;
     await entry.save({ outcome: 'failed', detail });
@@ -68,7 +68,7 @@ export async function rollBack(site: SiteContext): Promise<void> {
       id: newEntryId(),
       kind: 'rollback',
       artifact: result.to,
-      content: result.toEntry?.content ?? knownContent(result.record, result.to),
+      content: result.toEntry?.content || knownContent(result.record, result.to),
       commit: result.toEntry?.commit ?? '',
       from: result.from,
       run: runInfo(process.env),
@@ -200,7 +200,7 @@ async function autoRollback(
   }
   await failed?.save({ outcome: 'rolled-back', detail: `did not come up; rolled back to ${previous}` });
   const back = await verifyServing(site, { artifact: previous, previous: name }, instances, seconds);
-  const { record } = await readRecord(kudu).catch(() => ({ record: { version: 1 as const, entries: [] as DeployEntry[] } }));
+  const { record } = await readRecord(kudu).catch(() => ({ record: emptyRecord() }));
   const earlier = whoSwitchedTo(record, previous);
   const rolled: DeployEntry = {
     id: newEntryId(),

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import type { SiteConnection } from '../signin/connection.ts';
 import { ActionError } from '../common/errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
-import { sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
+import { affinityCookie, firstHeader, sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
 
 /** One entry of a VFS directory listing, as Kudu returns it. */
 export interface VfsEntry {
@@ -225,7 +225,7 @@ export class KuduClient {
    */
   async processes(instance?: string): Promise<KuduProcess[]> {
     const headers: Record<string, string> = {};
-    if (instance !== undefined && instance !== '') headers.Cookie = `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}`;
+    if (instance !== undefined && instance !== '') headers.Cookie = affinityCookie(instance);
     const res = await this.call({ method: 'GET', apiPath: '/api/processes', headers });
     let parsed: unknown;
     try {
@@ -379,8 +379,7 @@ function vfsPath(path: string, folder: boolean): string {
 }
 
 function headerOf(res: HttpResponse, name: string): string {
-  const v = res.headers[name];
-  return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+  return firstHeader(res.headers[name]) ?? '';
 }
 
 /** The start of an error body, on one line, for messages. */

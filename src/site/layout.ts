@@ -19,8 +19,11 @@ export const RECORD_FILE = `${SITE_ROOT}/_deploys.json`;
 /** The folder that holds every uploaded version: `<name>.exe` and its include files in `<name>/`. */
 export const ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
 
+/** The launcher web.config's processPath names; it starts the binary _artifact.txt names. */
+export const LAUNCHER_FILE = 'go-azure.bat';
+
 /** The files HttpPlatformHandler needs to start the launcher, written once if absent. */
-export const LAUNCHER_FILES = ['web.config', 'go-azure.bat'] as const;
+export const LAUNCHER_FILES = ['web.config', LAUNCHER_FILE] as const;
 
 /**
  * An artifact's name without `.exe`. The same stem is three things on the site: the folder its

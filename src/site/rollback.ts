@@ -5,7 +5,7 @@
 import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
 import { isDirectory, type KuduClient, type VfsEntry } from './kudu.ts';
-import { readLiveArtifact, switchArtifact, type LiveArtifact } from './switch.ts';
+import { readLiveArtifact, switchArtifact } from './switch.ts';
 import { readRecord } from './history.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './layout.ts';
 import { describeRun, resolveNamedVersion, rollbackCandidates, type DeployEntry, type DeployRecord } from './record.ts';
@@ -15,8 +15,7 @@ export interface RollbackResult {
   to: string;
   /** The record's entry that last deployed `to` (its commit and content), when it has one. */
   toEntry?: DeployEntry;
-  /** _artifact.txt as read before the switch, and its ETag after it. */
-  live: LiveArtifact;
+  /** _artifact.txt's ETag after the switch. */
   etag: string;
   record: DeployRecord;
 }
@@ -62,5 +61,5 @@ export async function rollbackArtifact(kudu: KuduClient, rollbackTo = ''): Promi
   const target = chooseRollbackTarget(record, live.name, listing, rollbackTo);
   core.info(`Rolling back from ${live.name} to ${target.artifact}${target.entry ? `, deployed by ${describeRun(target.entry)}` : ''}.`);
   const etag = await switchArtifact(kudu, target.artifact, live.etag);
-  return { from: live.name, to: target.artifact, toEntry: target.entry, live, etag, record };
+  return { from: live.name, to: target.artifact, toEntry: target.entry, etag, record };
 }

@@ -24,11 +24,6 @@ export async function readLiveArtifact(kudu: KuduClient): Promise<LiveArtifact> 
   return { name, etag: file.etag };
 }
 
-/** The artifact file name _artifact.txt names now, or '' when there is none. */
-export async function readCurrentArtifact(kudu: KuduClient): Promise<string> {
-  return (await readLiveArtifact(kudu)).name;
-}
-
 /** _artifact.txt changed between this run's read and its switch: another deploy got there first. */
 export class SiteChangedError extends KuduError {
   override name = 'SiteChangedError';

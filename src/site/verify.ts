@@ -4,7 +4,7 @@
 // docs/ARCHITECTURE.md, "The flow" and "The health gate".
 
 import * as core from '@actions/core';
-import { sendRequest } from '../common/http.ts';
+import { affinityCookie, firstHeader, sendRequest } from '../common/http.ts';
 import { sleep } from '../common/retry.ts';
 import type { SiteConnection } from '../signin/connection.ts';
 import { messageOf } from '../common/errors.ts';
@@ -212,7 +212,7 @@ export function pidOf(processes: ServingProcess[], artifactName: string): number
 async function probe(baseUrl: string, path: string, instance: string, signal: AbortSignal): Promise<Probe> {
   const started = performance.now();
   try {
-    const headers: Record<string, string> = instance ? { Cookie: `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}` } : {};
+    const headers: Record<string, string> = instance ? { Cookie: affinityCookie(instance) } : {};
     // Redirects within the site's host are followed: with "HTTPS Only" the front end answers an
     // http:// URL (a publish profile's destinationAppUrl is one) with 301 to https:// on the same
     // host without reaching the app, so only the followed request starts the process. A redirect
@@ -220,10 +220,7 @@ async function probe(baseUrl: string, path: string, instance: string, signal: Ab
     // only send requests away from the site.
     const url = joinUrl(baseUrl, path);
     const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
-    const first = (name: string): string | undefined => {
-      const v = res.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
+    const first = (name: string): string | undefined => firstHeader(res.headers[name]);
     const probed: Probe = { status: res.status, artifact: first(ARTIFACT_HEADER) ?? '', latencyMs: performance.now() - started };
     const location = first('location');
     if (res.status >= 300 && res.status < 400 && location !== undefined) probed.location = whereTo(location, url);

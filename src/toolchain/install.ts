@@ -14,7 +14,7 @@ import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { ActionError, messageOf } from '../common/errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, sleep, untilAborted, withRetry } from '../common/retry.ts';
-import { openRequest, RedirectError, safeUrl, sendRequest } from '../common/http.ts';
+import { firstHeader, openRequest, RedirectError, safeUrl, sendRequest } from '../common/http.ts';
 import {
   listingPlatform,
   nearbyVersions,
@@ -194,7 +194,7 @@ async function fetchListing(base: string, retryBaseDelayMs: number | undefined, 
       const res = await sendRequest({ method: 'GET', url: fetchUrl, signal, idleTimeoutMs: IDLE_TIMEOUT_MS, redirects: 'any' });
       const status = res.status;
       if (status !== 200) {
-        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(res.headers['retry-after'])));
+        if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(firstHeader(res.headers['retry-after'])));
         throw new ActionError(
           `The Go download listing ${url} answered HTTP ${status}${status === 404 ? ' Not Found' : ''}. ` +
             `Check go-download-base-url (it must serve the JSON listing at ?mode=json&include=all and the archives beside it).`,
@@ -216,10 +216,6 @@ async function fetchListing(base: string, retryBaseDelayMs: number | undefined, 
     throw new ActionError(`The Go download listing ${url} is not JSON; check go-download-base-url.`);
   }
   return parseListing(json, url);
-}
-
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function notFound(spec: VersionSpec, origin: string, releases: readonly GoRelease[], base: string): ActionError {
@@ -260,7 +256,7 @@ async function downloadVerified(base: string, file: GoFile, retryBaseDelayMs: nu
                 `Check go-download-base-url: a mirror must serve the archives as well as the listing.`,
             );
           }
-          if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(header(message.headers['retry-after'])));
+          if (isRetryableStatus(status)) throw new RetryableError(`HTTP ${status}`, parseRetryAfter(firstHeader(message.headers['retry-after'])));
           throw new ActionError(`Downloading ${url} failed with HTTP ${status}; check go-download-base-url and any proxy in between.`);
         }
         const lengthHeader = Number(message.headers['content-length']);
