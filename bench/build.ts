@@ -91,6 +91,7 @@ try {
       workingDirectory: appDir,
       include: [],
       outputPath: path.join(scratch, `app-${level}.zip`),
+      mtime: new Date(),
       compressionLevel: level,
     });
     zips.push({ level, size: pkg.zipSize, ms: performance.now() - t0 });

@@ -67,8 +67,12 @@ export interface BuiltArtifact {
   commit: string;
 }
 
-/** Builds the app for windows/amd64 with `commit` stamped in, and packages it as the action does. */
-export async function buildArtifact(appDir: string, commit: string, site = 'go-sandbox'): Promise<BuiltArtifact> {
+/**
+ * Builds the app for windows/amd64 with `commit` stamped in, and packages it as the action does,
+ * its entries carrying `entryTime` (the action's is the commit's time; the app folder here is no
+ * git checkout, so, as the action does then, the build's time by default).
+ */
+export async function buildArtifact(appDir: string, commit: string, site = 'go-sandbox', entryTime = new Date()): Promise<BuiltArtifact> {
   const name = artifactName(site, commit, 'windows');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-build-'));
   const binaryPath = path.join(out, name);
@@ -83,6 +87,7 @@ export async function buildArtifact(appDir: string, commit: string, site = 'go-s
     workingDirectory: appDir,
     include: ['static/**'],
     files,
+    mtime: entryTime,
     outputPath: path.join(out, `${name}.zip`),
   });
   return { name, pkg, binaryPath, content: await contentHash(binaryPath, files), commit };

@@ -612,11 +612,11 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       }
       fs.mkdirSync(path.dirname(target), { recursive: true });
       // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
-      // creation time. Kudu then sets the modification time to the entry's time (best effort),
-      // so mtime is the packaging time and only crtime tells when a new file landed.
+      // creation time. Kudu then sets the modification time to the entry's time, so mtime is the
+      // packaging time and only crtime tells when a new file landed.
       fs.writeFileSync(target, content);
       wrote(target);
-      const stamped = entry.getLastModDate();
+      const stamped = entryLastWriteTime(entry);
       if (!Number.isNaN(stamped.getTime())) fs.utimesSync(target, new Date(), stamped);
     }
     zip.close();
@@ -691,6 +691,19 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       });
     },
   };
+}
+
+/**
+ * The time Kudu gives an extracted file: ZipArchiveExtensions.Extract (Kudu.Core/Infrastructure/
+ * ZipArchiveExtensions.cs, called by Kudu.Services/Zip/ZipController.cs) sets each file's
+ * LastWriteTimeUtc from entry.LastWriteTime. .NET's ZipArchiveEntry (System.IO.Compression) reads
+ * that from the entry's DOS date and time alone (2-second steps; extended timestamp fields such as
+ * Info-ZIP's "UT" are not read) and takes it as the machine's local time, which on App Service is
+ * UTC unless the site sets WEBSITE_TIME_ZONE. So the DOS fields are read as UTC here, whatever
+ * time zone the tests run in.
+ */
+export function entryLastWriteTime(entry: yauzl.Entry): Date {
+  return entry.getLastModDate({ forceDosFormat: true, timezone: 'UTC' });
 }
 
 /** The files under `dir` as a zip, paths relative to it. */

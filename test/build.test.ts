@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, type BuildRequest } from '../src/build/compile.ts';
+import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, headCommitTime, packageEntryTime, type BuildRequest } from '../src/build/compile.ts';
 import { checkWindowsExecutable, parsePeHeader } from '../src/build/pe.ts';
 import { ActionError } from '../src/common/errors.ts';
 import { windowsBuildRequest, machineGoBin } from '../sandbox/gobuild.ts';
@@ -318,6 +318,26 @@ describe('git state', () => {
     const res = await buildBinary(request({ workingDirectory: dir, goos: 'linux', env: { GOWORK: 'off', GOFLAGS: '-buildvcs=auto' } }), never);
     assert.equal(res.vcsStampingDisabled, false);
     assert.match(execFileSync(goBin, ['version', '-m', res.binaryPath], { encoding: 'utf8' }), new RegExp(`vcs.revision=${head}`));
+  });
+
+  test('the package\'s entry time: the committer time of HEAD where the build runs, else the build\'s start', async () => {
+    const dir = copyFixture('hello');
+    const started = new Date(Date.UTC(2026, 5, 1, 12, 0, 0));
+    assert.equal(await headCommitTime(dir), undefined, 'not a checkout');
+    assert.deepEqual(packageEntryTime(await headCommitTime(dir), started), { time: started, source: 'build start' });
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    const commitAt = (when: string): void => {
+      execFileSync('git', ['-C', dir, 'commit', '-q', '--allow-empty', '-m', when], {
+        env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com', GIT_AUTHOR_DATE: '2020-01-01T00:00:00Z', GIT_COMMITTER_DATE: when },
+      });
+    };
+    commitAt('2026-03-29T01:30:45Z');
+    assert.equal((await headCommitTime(dir))?.toISOString(), '2026-03-29T01:30:45.000Z', 'the committer time, not the author time');
+    // From a folder inside the checkout too, as working-directory may be.
+    assert.equal((await headCommitTime(path.join(dir, 'static')))?.toISOString(), '2026-03-29T01:30:45.000Z');
+    commitAt('2026-03-29T03:00:00+02:00');
+    assert.deepEqual(packageEntryTime(await headCommitTime(dir), started), { time: new Date('2026-03-29T01:00:00Z'), source: 'commit' });
   });
 
   test('a checkout git refuses (dubious ownership) still builds, without VCS stamping', { ...LONG, skip: process.getuid?.() !== 0 && 'needs root to hand the folder to another user' }, async () => {

@@ -110,10 +110,24 @@ test('VFS directories: trailing-slash redirects, listing JSON, PUT dir/ → 201 
   assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/d1')));
 });
 
-test('zip API extracts over the folder deleting nothing (200); mtime from the entry; bytes counted', async () => {
+/**
+ * A time whose local-time fields (what yazl writes into the DOS date and time) are 2001-02-03
+ * 04:05:07 in every time zone, while its instant (what yazl writes into the extended timestamp
+ * field) is a day later: a zip whose two times disagree, as one made in another time zone does.
+ */
+class DosFieldsDate extends Date {
+  override getFullYear(): number { return 2001; }
+  override getMonth(): number { return 1; }
+  override getDate(): number { return 3; }
+  override getHours(): number { return 4; }
+  override getMinutes(): number { return 5; }
+  override getSeconds(): number { return 7; }
+}
+
+test('zip API extracts over the folder deleting nothing (200); mtime from the entry\'s DOS time read as UTC; bytes counted', async () => {
   fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/z'), { recursive: true });
   fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/z/keep.txt'), 'kept');
-  const body = await zipOfFiles({ 'a.exe': 'MZ-a', 'a/static/x.css': 'x' }, new Date(2001, 1, 3, 4, 5, 6));
+  const body = await zipOfFiles({ 'a.exe': 'MZ-a', 'a/static/x.css': 'x' }, new DosFieldsDate(Date.UTC(2001, 1, 4, 4, 5, 7)));
   const before = kudu.bytesReceived;
   const res = await call('PUT', '/api/zip/site/wwwroot/z/', { body });
   assert.equal(res.status, 200);
@@ -121,10 +135,12 @@ test('zip API extracts over the folder deleting nothing (200); mtime from the en
   assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/keep.txt'), 'utf8'), 'kept');
   assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/a.exe'), 'utf8'), 'MZ-a');
   assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/z/a/static/x.css'), 'utf8'), 'x');
-  // Kudu keeps the entry's time as the modification time; the creation time is the upload's.
+  // Kudu keeps the entry's time as the modification time: .NET reads the DOS fields alone (even
+  // seconds), as the site's local time, UTC. The creation time is the upload's.
   const listing = (await (await call('GET', '/api/vfs/site/wwwroot/z/')).json()) as { name: string; mtime: string; crtime: string }[];
   const a = listing.find((e) => e.name === 'a.exe')!;
-  assert.equal(new Date(a.mtime).getTime(), new Date(2001, 1, 3, 4, 5, 6).getTime());
+  assert.equal(a.mtime, new Date(Date.UTC(2001, 1, 3, 4, 5, 6)).toISOString());
+  assert.equal(fs.statSync(path.join(kudu.home, 'site/wwwroot/z/a/static/x.css')).mtimeMs, Date.UTC(2001, 1, 3, 4, 5, 6));
   assert.ok(Date.now() - new Date(a.crtime).getTime() < 60_000);
 });
 

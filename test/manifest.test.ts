@@ -33,7 +33,7 @@ before(async () => {
   const files = await resolveIncludes(hello, ['static/**', 'templates/**']);
   const content = await contentHash(binary, files);
   pkgDir = path.join(scratch, 'package');
-  const pkg = await packageArtifact({ binaryPath: binary, artifactName: NAME, workingDirectory: hello, include: [], files, outputPath: path.join(pkgDir, 'hello-0123456789.zip') });
+  const pkg = await packageArtifact({ binaryPath: binary, artifactName: NAME, workingDirectory: hello, include: [], files, mtime: new Date(Date.UTC(2026, 0, 2, 3, 4, 6)), outputPath: path.join(pkgDir, 'hello-0123456789.zip') });
   ({ manifest } = await writeManifest({ zipPath: pkg.zipPath, artifact: NAME, commit: COMMIT, goVersion: 'go1.24.0', ...WINDOWS, content }));
 }, { timeout: 300_000 });
 

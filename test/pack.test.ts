@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import yauzl from 'yauzl';
 import { buildBinary } from '../src/build/compile.ts';
 import { packageArtifact, resolveIncludes, normalizePattern, type PackageRequest } from '../src/build/pack.ts';
+import { packageBuilt } from '../src/build/artifact.ts';
 import { ActionError } from '../src/common/errors.ts';
 import { windowsBuildRequest } from '../sandbox/gobuild.ts';
 
@@ -18,6 +19,9 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const hello = path.join(repoRoot, 'test', 'fixtures', 'hello');
 const NAME = 'hello-0123456789.exe';
 const STEM = 'hello-0123456789';
+// An odd second, at an hour that does not exist in Europe/London (the clocks went forward at
+// 01:00 UTC that day): a time whose DOS fields are easy to get wrong.
+const COMMIT_TIME = new Date(Date.UTC(2026, 2, 29, 1, 30, 45));
 
 let scratch: string;
 let binary: string;
@@ -41,6 +45,10 @@ interface ZipEntry {
   mode: number;
   dosDate: number;
   dosTime: number;
+  /** The DOS date and time read as UTC, as Kudu on App Service reads them (sandbox/kudu.ts). */
+  dosAsUtc: Date;
+  /** The Info-ZIP extended timestamp, when the entry has one. */
+  extendedTime?: Date;
 }
 
 async function readZip(file: string): Promise<ZipEntry[]> {
@@ -69,6 +77,8 @@ async function readZip(file: string): Promise<ZipEntry[]> {
             mode: entry.externalFileAttributes >>> 16,
             dosDate: entry.lastModFileDate,
             dosTime: entry.lastModFileTime,
+            dosAsUtc: entry.getLastModDate({ forceDosFormat: true, timezone: 'UTC' }),
+            extendedTime: entry.extraFields.some((f) => f.id === 0x5455) ? entry.getLastModDate() : undefined,
           });
           zip.readEntry();
         });
@@ -86,6 +96,7 @@ function req(over: Partial<PackageRequest> = {}): PackageRequest {
     artifactName: NAME,
     workingDirectory: hello,
     include: [],
+    mtime: COMMIT_TIME,
     outputPath: path.join(scratch, `pkg-${Math.random().toString(16).slice(2)}.zip`),
     ...over,
   };
@@ -164,6 +175,46 @@ describe('determinism', () => {
   });
 });
 
+describe('entry times', () => {
+  test('every entry carries the given time: its UTC fields in the DOS date and time (even seconds), the second in the extended field', async () => {
+    const pkg = await packageArtifact(req({ include: ['static/**'] }));
+    const zip = await readZip(pkg.zipPath);
+    assert.equal(zip.length, 5);
+    for (const e of zip) {
+      assert.equal(e.dosAsUtc.toISOString(), '2026-03-29T01:30:44.000Z', e.name);
+      assert.equal(e.extendedTime?.toISOString(), '2026-03-29T01:30:45.000Z', e.name);
+    }
+  });
+
+  test('the zip is the same bytes in every time zone the action may run in', () => {
+    const script = [
+      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
+      `const [binaryPath, workingDirectory, outputPath, ms] = process.argv.slice(1);`,
+      `await packageArtifact({ binaryPath, artifactName: ${JSON.stringify(NAME)}, workingDirectory, include: ['static/**'], mtime: new Date(Number(ms)), outputPath });`,
+    ].join('\n');
+    const zips = ['UTC', 'Europe/London', 'Asia/Kathmandu', 'America/St_Johns', 'Pacific/Kiritimati'].map((tz) => {
+      const out = path.join(scratch, `tz-${tz.replace('/', '-')}.zip`);
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, binary, hello, out, String(COMMIT_TIME.getTime())], {
+        encoding: 'utf8',
+        env: { ...process.env, TZ: tz },
+      });
+      assert.equal(run.status, 0, run.stderr);
+      return { tz, bytes: fs.readFileSync(out) };
+    });
+    for (const z of zips.slice(1)) assert.ok(z.bytes.equals(zips[0].bytes), `${z.tz} gives the bytes UTC gives`);
+  });
+
+  test('a build is packaged with its entry time (the commit\'s), not a fixed date', async () => {
+    const files = await resolveIncludes(hello, ['static/app.css']);
+    const pkg = await packageBuilt({ binaryPath: binary, files, entryTime: COMMIT_TIME }, NAME, path.join(scratch, 'built.zip'), new AbortController().signal);
+    const zip = await readZip(pkg.zipPath);
+    assert.deepEqual(zip.map((e) => [e.name, e.dosAsUtc.toISOString()]), [
+      [NAME, '2026-03-29T01:30:44.000Z'],
+      [`${STEM}/static/app.css`, '2026-03-29T01:30:44.000Z'],
+    ]);
+  });
+});
+
 describe('include patterns', () => {
   test('a pattern with no match, or only excluded matches, is warned about by name', () => {
     const lines = includeWarnings(hello, ['static/*.css', 'assets/**', 'static/js/*.map', '!**/*.map']);
@@ -212,7 +263,7 @@ describe('streaming', () => {
     fs.truncateSync(big, size); // sparse: no disk space, but every byte is read
     const script = [
       `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
-      `const pkg = await packageArtifact({ binaryPath: process.argv[1], artifactName: 'big-0123456789.exe', workingDirectory: process.argv[2], include: [], outputPath: process.argv[1] + '.zip', compressionLevel: 1 });`,
+      `const pkg = await packageArtifact({ binaryPath: process.argv[1], artifactName: 'big-0123456789.exe', workingDirectory: process.argv[2], include: [], mtime: new Date(), outputPath: process.argv[1] + '.zip', compressionLevel: 1 });`,
       `console.log(JSON.stringify({ entries: pkg.entries, maxRssKb: process.resourceUsage().maxRSS }));`,
     ].join('\n');
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, big, scratch], { encoding: 'utf8' });

@@ -18,7 +18,8 @@ const file = (name: string, minute: number, crMinute = minute): VfsEntry => ({
 const dir = (name: string): VfsEntry => ({ name, size: 0, mtime: '2026-01-01T00:00:00Z', mime: 'inode/directory', href: '', path: '' });
 
 test('artifacts are ordered by when they landed: a fixed zip time in mtime loses to crtime', () => {
-  // Kudu sets mtime from the zip entry (a reproducible package stores 2000-01-01); crtime is the upload.
+  // Kudu sets mtime from the zip entry (the commit's time; packages of earlier releases stored
+  // 2000-01-01); crtime is the upload.
   const fixed = new Date(2000, 0, 1).toISOString();
   const a = { ...file('s-aaaaaaaaaa.exe', 1), mtime: fixed };
   const b = { ...file('s-bbbbbbbbbb.exe', 2), mtime: fixed };

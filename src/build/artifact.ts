@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as core from '@actions/core';
 import type { DeployContext } from '../context.ts';
 import { setupGo } from '../toolchain/install.ts';
-import { buildBinary } from './compile.ts';
+import { buildBinary, headCommitTime, packageEntryTime } from './compile.ts';
 import { restoreGoCache, saveGoCache, needsSave, type GoCacheRequest, type GoCacheState } from './gocache.ts';
 import { artifactName } from './name.ts';
 import { contentHash, packageArtifact, resolveIncludes, type ArtifactPackage, type IncludedFile } from './pack.ts';
@@ -33,11 +33,14 @@ export interface Built {
   content: string;
   workDir: string;
   goVersion: string;
+  /** The time the package's entries carry: the commit's, else the build's start (packageEntryTime). */
+  entryTime: Date;
 }
 
 /** The toolchain, build and content hash stages: a binary named `<prefix>-<commit10>`. */
 export async function buildHere(ctx: DeployContext): Promise<Built> {
   const { cfg, signal, stages, facts } = ctx;
+  const buildStarted = new Date();
   const prefixInput = core.getInput('artifact-prefix') !== '' ? 'artifact-prefix' : 'app-name';
   const baseName = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos, prefixInput);
 
@@ -96,6 +99,12 @@ export async function buildHere(ctx: DeployContext): Promise<Built> {
   );
   facts.binarySize = built.size;
   core.setOutput('artifact-path', built.binaryPath);
+  const entryTime = packageEntryTime(await headCommitTime(cfg.workingDirectory, signal), buildStarted);
+  core.info(
+    entryTime.source === 'commit'
+      ? `Package entries carry the time of the commit checked out in ${cfg.workingDirectory}: ${entryTime.time.toISOString()}.`
+      : `${cfg.workingDirectory} is not a git checkout git will read: package entries carry the build's start time, ${entryTime.time.toISOString()}.`,
+  );
 
   // Saved before anything touches the site, so a failed deploy still leaves a warm cache.
   if (goCache !== undefined && facts.goCache !== undefined) {
@@ -112,11 +121,12 @@ export async function buildHere(ctx: DeployContext): Promise<Built> {
     core.info(`Content sha256 of the binary and ${files.length} include file(s): ${content}`);
     return { files, content };
   });
-  return { baseName, binaryPath: built.binaryPath, files, content, workDir, goVersion: go.version };
+  return { baseName, binaryPath: built.binaryPath, files, content, workDir, goVersion: go.version, entryTime: entryTime.time };
 }
 
-export function packageBuilt(made: Built, name: string, outputPath: string, signal: AbortSignal): Promise<ArtifactPackage> {
-  return packageArtifact({ binaryPath: made.binaryPath, artifactName: name, workingDirectory: '', include: [], files: made.files, outputPath }, signal);
+/** Packages a binary built here, every entry stamped with its entry time. */
+export function packageBuilt(made: Pick<Built, 'binaryPath' | 'files' | 'entryTime'>, name: string, outputPath: string, signal: AbortSignal): Promise<ArtifactPackage> {
+  return packageArtifact({ binaryPath: made.binaryPath, artifactName: name, workingDirectory: '', include: [], files: made.files, mtime: made.entryTime, outputPath }, signal);
 }
 
 /**

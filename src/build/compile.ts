@@ -227,6 +227,34 @@ export function isUsableGitCheckout(workingDirectory: string, signal?: AbortSign
 }
 
 /**
+ * The committer time of HEAD in the working directory, from git (`%ct`, whole seconds); undefined
+ * when the folder is no checkout git will read, or git is missing. The time the package's entries
+ * carry (packageEntryTime).
+ */
+export function headCommitTime(workingDirectory: string, signal?: AbortSignal): Promise<Date | undefined> {
+  return new Promise((resolve) => {
+    execFile(
+      'git',
+      ['-C', workingDirectory, 'log', '-1', '--format=%ct', 'HEAD'],
+      { timeout: 15_000, windowsHide: true, env: childEnv(), ...(signal ? { signal } : {}) },
+      (err, stdout) => {
+        const seconds = Number(stdout.trim());
+        resolve(err === null && /^\d+$/.test(stdout.trim()) ? new Date(seconds * 1000) : undefined);
+      },
+    );
+  });
+}
+
+/**
+ * The time every entry of the package carries: the commit's, so the zip is the same for a commit
+ * and a newer commit's files are newer on the site (Kudu's zip API keeps entry times); without a
+ * commit time (no git checkout), the build's start.
+ */
+export function packageEntryTime(commitTime: Date | undefined, buildStarted: Date): { time: Date; source: 'commit' | 'build start' } {
+  return commitTime !== undefined ? { time: commitTime, source: 'commit' } : { time: buildStarted, source: 'build start' };
+}
+
+/**
  * Whether build-flags already decide about VCS stamping. GOFLAGS is not consulted: a flag on the
  * command line overrides it, and overriding it towards a build that works is the point.
  */

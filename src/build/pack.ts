@@ -6,7 +6,9 @@
 // so the old and the new version each keep their own assets while both exist.
 //
 // The zip is written as a stream (files are read one at a time as yazl asks for them) and is
-// deterministic: entries sorted, fixed timestamps and modes, so the same input gives the same bytes.
+// deterministic: entries sorted, fixed modes, and every entry stamped with one given time (the
+// commit's: see buildHere in artifact.ts), so the same input gives the same bytes, and a newer
+// commit's files are newer on the site (Kudu's zip API keeps entry times; docs/ARCHITECTURE.md, "Kudu").
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -31,10 +33,12 @@ export interface PackageRequest {
    */
   compressionLevel?: number;
   /**
-   * The modification time stored for every entry. Default: a fixed date, so the zip depends only
-   * on its content.
+   * The modification time stored for every entry: the commit's time (artifact.ts), so the zip
+   * depends only on the content and the commit, and the site's files of a newer commit are newer.
+   * Stored to the second in the Info-ZIP extended timestamp, and as UTC in the DOS fields (even
+   * seconds), which Kudu reads as the site's local time: UTC unless WEBSITE_TIME_ZONE is set.
    */
-  mtime?: Date;
+  mtime: Date;
   /** The include files, already resolved (resolveIncludes); resolved from `include` when absent. */
   files?: IncludedFile[];
 }
@@ -61,9 +65,34 @@ export interface IncludedFile {
   size: number;
 }
 
-// DOS timestamps (the zip's own) hold local time; built from local fields, the stored bytes are the
-// same in every time zone.
-const FIXED_MTIME = new Date(2000, 0, 1, 0, 0, 0);
+/**
+ * A Date whose local-time fields are its UTC fields. yazl writes an entry's DOS date and time (the
+ * zip's own fields, which carry no time zone) from a Date's local fields, and .NET's ZipArchiveEntry,
+ * which Kudu extracts with, reads them back as the machine's local time: UTC on App Service unless
+ * WEBSITE_TIME_ZONE is set. Written from the UTC fields, they are the same bytes in every time zone
+ * the action runs in, and the right instant on the site. getTime() stays the true instant, which
+ * yazl stores in the extended timestamp field.
+ */
+class UtcFieldsDate extends Date {
+  override getFullYear(): number {
+    return this.getUTCFullYear();
+  }
+  override getMonth(): number {
+    return this.getUTCMonth();
+  }
+  override getDate(): number {
+    return this.getUTCDate();
+  }
+  override getHours(): number {
+    return this.getUTCHours();
+  }
+  override getMinutes(): number {
+    return this.getUTCMinutes();
+  }
+  override getSeconds(): number {
+    return this.getUTCSeconds();
+  }
+}
 
 function toPosix(p: string): string {
   return p.split(path.sep).join('/');
@@ -202,14 +231,13 @@ export async function fileSha256(file: string): Promise<string> {
 /** Packages the artifact; stops, leaving no zip behind, when `signal` aborts (the deploy's deadline). */
 export async function packageArtifact(req: PackageRequest, signal?: AbortSignal): Promise<ArtifactPackage> {
   const level = req.compressionLevel ?? 6;
-  const mtime = req.mtime ?? FIXED_MTIME;
+  if (Number.isNaN(req.mtime.getTime())) throw new Error(`packageArtifact: the entry time for ${req.artifactName} is not a valid date.`);
+  const mtime = new UtcFieldsDate(req.mtime.getTime());
   const entryOptions = (size: number, mode: number): Partial<yazl.ReadStreamOptions> => ({
     mtime,
     mode,
     compress: true,
     compressionLevel: level,
-    // The fixed default date goes in the DOS field only, which holds it time-zone free.
-    forceDosTimestamp: req.mtime === undefined,
     size,
   });
 

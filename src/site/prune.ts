@@ -28,8 +28,9 @@ export interface PrunePlan {
 
 /**
  * When a file arrived on the site. Kudu's zip API sets a file's modification time to the time
- * stored in the zip entry, and a reproducible package stores a fixed time; the creation time is
- * then the moment of the upload. So the later of the two is taken.
+ * stored in the zip entry: a package stores its commit's time (earlier releases a fixed date), so a
+ * redeployed older commit keeps an old time; the creation time is then the moment of the upload.
+ * So the later of the two is taken.
  */
 export function landedAt(entry: VfsEntry): number {
   const m = Date.parse(entry.mtime);
