@@ -67,8 +67,10 @@ func routes() *http.ServeMux {
 		}
 		fmt.Fprintf(w, "%s %s\n", version, commit)
 	})
-	// Files shipped with this version, resolved beside the deployed binary.
-	mux.Handle("/static/", http.StripPrefix("/static/", http.FileServer(http.Dir(filepath.Join(goazure.AssetDir(), "static")))))
+	// Files shipped with this version (the action's include input), resolved beside the deployed
+	// binary, with an ETag from their content: after a deploy, browsers get the new version's
+	// files, not their copy of the old ones.
+	mux.Handle("/static/", http.StripPrefix("/static/", &goazure.FileServer{Dir: filepath.Join(goazure.AssetDir(), "static")}))
 	return mux
 }
 

@@ -52,5 +52,7 @@
 //
 // Static files and templates shipped with a version live in _target/<name>/, beside the binary;
 // [AssetDir] and [AppDir] resolve them relative to the deployed binary rather than the working
-// directory.
+// directory. [FileServer] serves such files with an ETag made from their content and
+// "Cache-Control: no-cache", so browsers revalidate and get a new version's file of the same
+// name right after a deploy; [CacheImmutable] caches fingerprinted names for a year.
 package goazure

@@ -31,3 +31,20 @@ func ExampleListenAndServe() {
 		os.Exit(1)
 	}
 }
+
+// A version's static files, shipped with the action's include input, are served from its asset
+// folder with an ETag made from their content, so a browser never keeps the previous version's
+// copy after a deploy. Fingerprinted names may be cached for a year.
+func ExampleFileServer() {
+	mux := http.NewServeMux()
+	mux.Handle("/static/", http.StripPrefix("/static/",
+		&goazure.FileServer{Dir: filepath.Join(goazure.AssetDir(), "static")}))
+	mux.Handle("/assets/", http.StripPrefix("/assets/",
+		&goazure.FileServer{Dir: filepath.Join(goazure.AssetDir(), "assets"), CacheControl: goazure.CacheImmutable}))
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := goazure.ListenAndServe(context.Background(), srv); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
