@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,12 +73,15 @@ func TestFileServerAnswersWithContentETagAndRevalidation(t *testing.T) {
 		"ETag":          contentETag("body { color: red }\n"),
 		"Cache-Control": "no-cache",
 		"Last-Modified": "Sun, 01 Mar 2026 10:00:00 GMT",
-		"Content-Type":  "text/css; charset=utf-8",
 	}
 	for k, v := range want {
 		if got := res.Header.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
+	}
+	// From the name; Windows' registry may leave out the charset.
+	if got := res.Header.Get("Content-Type"); !strings.HasPrefix(got, "text/css") {
+		t.Errorf("Content-Type = %q, want text/css", got)
 	}
 
 	// The copy is current: 304, no body, the validators and the caching rule kept.
