@@ -612,8 +612,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       }
       fs.mkdirSync(path.dirname(target), { recursive: true });
       // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
-      // creation time. Kudu then sets the modification time to the entry's time, so mtime is the
-      // packaging time and only crtime tells when a new file landed.
+      // creation time. Kudu then sets the modification time to the entry's time (the package's:
+      // the commit's), so only crtime tells when a new file landed.
       fs.writeFileSync(target, content);
       wrote(target);
       const stamped = entryLastWriteTime(entry);
