@@ -96,6 +96,32 @@ test('going backwards: the live version was deployed after this commit was, or b
   assert.equal(goingBackwards(emptyRecord(), '', a.commit, runOf('1')), undefined);
 });
 
+test('going backwards: a rollback, an auto-rollback or a cancel does not make the version it went back to newer; a re-run of the failed deploy goes forward', () => {
+  const runOf = (runId: string, attempt = '2') => ({ repository: 'octo/shop', runId, runAttempt: attempt, actor: 'bob' });
+  const older = entry('site-0000000000.exe', 'verified');
+  // E served; D (a later run) failed its health gate and was rolled back to E by that run.
+  const e = entry('site-eeeeeeeeee.exe', 'verified');
+  const d = entry('site-dddddddddd.exe', 'rolled-back', { from: e.artifact });
+  const back = entry(e.artifact, 'verified', { kind: 'auto-rollback', commit: e.commit, from: d.artifact, run: d.run });
+  const r = recordOf(e, d, back);
+  assert.equal(goingBackwards(r, e.artifact, d.commit, runOf(d.run.runId)), undefined, 're-running the failed run (next attempt)');
+  assert.equal(goingBackwards(r, e.artifact, d.commit, runOf('99999999999', '1')), undefined, 'a new run of the failed commit');
+  // The same after a manual rollback by a later run, and after a cancel.
+  const manual = recordOf(e, entry(d.artifact, 'verified', { commit: d.commit, from: e.artifact }), entry(e.artifact, 'verified', { kind: 'rollback', commit: e.commit, from: d.artifact, run: runOf('99999999999', '1') }));
+  assert.equal(goingBackwards(manual, e.artifact, d.commit, runOf(d.run.runId)), undefined, 're-running the run whose version was rolled back by hand');
+  const cancelled = recordOf(e, entry(d.artifact, 'cancelled', { commit: d.commit, from: e.artifact }));
+  const cancelledRun = cancelled.entries[1].run.runId;
+  assert.equal(goingBackwards(cancelled, e.artifact, d.commit, runOf(cancelledRun)), undefined, 're-running a cancelled deploy');
+  // The real backwards case keeps its message, naming the deploy of the live version, not the
+  // auto-rollback that went back to it: an older run re-run after a newer one deployed.
+  const withOlder = recordOf(older, e, d, back);
+  assert.match(
+    goingBackwards(withOlder, e.artifact, older.commit, runOf(older.run.runId)) ?? '',
+    new RegExp(`site-eeeeeeeeee\\.exe \\(commit eeeeeeeeee\\) was deployed at ${e.at.replace(/\./g, '\\.')}, after commit 0000000000 was deployed at`),
+  );
+  assert.match(goingBackwards(recordOf(e, d, back), e.artifact, 'c'.repeat(40), runOf('1')) ?? '', new RegExp(`deployed by run ${e.run.runId}, which started after this run \\(1\\)`));
+});
+
 test('the name follows the content: the same build reuses its name, another build of the commit gets a suffix', () => {
   const base = 'site-0123456789.exe';
   const c1 = 'a'.repeat(64);

@@ -14,9 +14,10 @@ export const RECORD_LIMIT = 50;
  * - `switched`: _artifact.txt names it (verify off, or still running);
  * - `verified`: it served on `instances` instance(s);
  * - `rolled-back`: it did not come up and _artifact.txt was pointed back at `from`;
- * - `failed`: it did not come up, or the switch was refused (another deploy changed the site).
+ * - `failed`: it did not come up, or the switch was refused (another deploy changed the site);
+ * - `cancelled`: the run was cancelled before the version was verified.
  */
-export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed';
+export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
 
 export type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
 
@@ -150,20 +151,26 @@ export function describeRun(e: DeployEntry): string {
  * Why deploying `commit` from `run` over the live artifact would go back in time, or undefined
  * when it would not. Backwards means: the live version was deployed after this commit last was
  * (a re-run of an old workflow run), or by a run of the same repository that started after this
- * one (run ids grow with time). Without a record of the live version nothing can be said.
+ * one (run ids grow with time). What counts is the deploy that first put the live version up: a
+ * rollback, an auto-rollback or a cancel goes back to an older version and does not make it newer
+ * than the one it left, so re-running a failed or cancelled deploy of the newest commit is going
+ * forward. Without a record of the live version nothing can be said.
  */
 export function goingBackwards(record: DeployRecord, live: string, commit: string, run: RunInfo): string | undefined {
   if (live === '') return undefined;
   const liveEntry = whoSwitchedTo(record, live);
   if (liveEntry === undefined || liveEntry.commit === commit) return undefined;
-  const ours = newestFirst(record).find((e) => e.commit === commit && e.kind === 'deploy' && SWITCHED.has(e.outcome));
-  if (ours !== undefined && Date.parse(liveEntry.at) > Date.parse(ours.at)) {
-    return `${live} (commit ${liveEntry.commit.slice(0, 10)}) was deployed at ${liveEntry.at}, after commit ${commit.slice(0, 10)} was deployed at ${ours.at}`;
+  const deployed =
+    liveEntry.kind === 'deploy' ? liveEntry : newestFirst(record).find((e) => same(e.artifact, live) && e.kind === 'deploy' && SWITCHED.has(e.outcome));
+  if (deployed === undefined || deployed.commit === commit) return undefined;
+  const ours = newestFirst(record).find((e) => e.commit === commit && e.kind === 'deploy' && (SWITCHED.has(e.outcome) || e.outcome === 'cancelled'));
+  if (ours !== undefined && Date.parse(deployed.at) > Date.parse(ours.at)) {
+    return `${live} (commit ${deployed.commit.slice(0, 10)}) was deployed at ${deployed.at}, after commit ${commit.slice(0, 10)} was deployed at ${ours.at}`;
   }
-  const theirs = Number(liveEntry.run.runId);
+  const theirs = Number(deployed.run.runId);
   const mine = Number(run.runId);
-  if (run.runId !== '' && liveEntry.run.runId !== '' && same(liveEntry.run.repository, run.repository) && theirs > mine) {
-    return `${live} was deployed by run ${liveEntry.run.runId}, which started after this run (${run.runId})`;
+  if (run.runId !== '' && deployed.run.runId !== '' && same(deployed.run.repository, run.repository) && theirs > mine) {
+    return `${live} was deployed by run ${deployed.run.runId}, which started after this run (${run.runId})`;
   }
   return undefined;
 }
