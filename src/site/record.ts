@@ -78,7 +78,13 @@ export function parseRecord(text: string): { record: DeployRecord; problem?: str
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
-    return { record: emptyRecord(), problem: `it is not JSON (${(err as Error).message})` };
+    // Cut short (a write whose connection was cut: Kudu truncates before it reads the body), the
+    // file still holds whole lines, and formatRecord writes one entry per line.
+    const salvaged = entriesByLine(text);
+    return {
+      record: { version: 1, entries: salvaged.slice(-RECORD_LIMIT) },
+      problem: `it is not JSON (${(err as Error).message})${salvaged.length > 0 ? `; ${salvaged.length} whole entr(ies) were read line by line` : ''}`,
+    };
   }
   const entries = (raw as { entries?: unknown } | null)?.entries;
   if (!Array.isArray(entries)) return { record: emptyRecord(), problem: 'it has no "entries" list' };
@@ -87,6 +93,34 @@ export function parseRecord(text: string): { record: DeployRecord; problem?: str
     record: { version: 1, entries: valid.slice(-RECORD_LIMIT) },
     problem: valid.length === entries.length ? undefined : `${entries.length - valid.length} entr(ies) were not readable and are dropped`,
   };
+}
+
+/** The entries of a record's text read one line at a time, as formatRecord writes them. */
+function entriesByLine(text: string): DeployEntry[] {
+  const out: DeployEntry[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trim().replace(/,$/, '');
+    if (!t.startsWith('{"')) continue;
+    try {
+      const e: unknown = JSON.parse(t);
+      if (isEntry(e)) out.push(e);
+    } catch {
+      // a line cut short
+    }
+  }
+  return out;
+}
+
+/**
+ * A record rebuilt from one read damaged (`read`) and one known whole (`known`, what this run
+ * last read or wrote): every entry of either, the read one winning for an id in both, oldest first.
+ */
+export function mergeRecords(read: DeployRecord, known: DeployRecord, limit = RECORD_LIMIT): DeployRecord {
+  const byId = new Map<string, DeployEntry>();
+  for (const e of known.entries) byId.set(e.id, e);
+  for (const e of read.entries) byId.set(e.id, e);
+  const entries = [...byId.values()].map((e, i) => ({ e, i })).sort((a, b) => Date.parse(a.e.at) - Date.parse(b.e.at) || a.i - b.i).map((x) => x.e);
+  return { version: 1, entries: entries.slice(-limit) };
 }
 
 function isEntry(e: unknown): e is DeployEntry {
