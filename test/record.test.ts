@@ -173,6 +173,42 @@ test('concurrent writers never lose an entry: each write is a compare-and-swap o
   assert.deepEqual((await readRecord(client)).record, record);
 });
 
+test('a record write cut mid-body (Kudu truncates the file first) is the writer\'s own damage: no entry is dropped; a truncated file is read line by line', { timeout: 60_000 }, async () => {
+  const k = await startKudu();
+  emulators.push(k);
+  const client = clientFor(k, never);
+  const earlier = Array.from({ length: 6 }, (_, i) => entry(`site-cut${i}.exe`, 'verified'));
+  for (const e of earlier) await new RecordWriter(client, e).save();
+  const file = path.join(k.home, 'site', 'wwwroot', '_deploys.json');
+  const size = fs.statSync(file).size;
+  k.resetCounters();
+  k.fault({ route: '/api/vfs/site/wwwroot/_deploys.json', method: 'PUT', resetAfterRequestBytes: Math.floor(size * 0.4) });
+  const added = entry('site-cut6.exe', 'uploaded');
+  const { out } = await (async () => {
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      await new RecordWriter(client, added).save();
+    } finally {
+      process.stdout.write = write;
+    }
+    return { out: lines.join('') };
+  })();
+  assert.deepEqual(k.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [-1, 412, 204], 'cut, then the resend meets the new ETag, then written whole');
+  const { record, problem } = parseRecord(fs.readFileSync(file, 'utf8'));
+  assert.equal(problem, undefined);
+  assert.deepEqual(record.entries.map((e) => e.artifact), [...earlier, added].map((e) => e.artifact), 'every entry kept, in order');
+  assert.match(out, /could not be read whole .*rebuilt from what could be read and what this run read or wrote last \(7 entries\)/);
+  assert.doesNotMatch(out, /::warning::/);
+
+  // Read by a process that knows nothing of it, a truncated record gives its whole lines.
+  const text = formatRecord(record);
+  const cut = parseRecord(text.slice(0, text.indexOf(added.id) - 5));
+  assert.match(cut.problem ?? '', /not JSON.*6 whole entr\(ies\) were read line by line/);
+  assert.deepEqual(cut.record.entries.map((e) => e.artifact), earlier.map((e) => e.artifact));
+});
+
 test("the emulator's deployments API as Kudu's DeploymentController: PUT creates once, GET lists and shows", { timeout: 30_000 }, async () => {
   const k = await startKudu();
   emulators.push(k);
