@@ -271,3 +271,20 @@ test('"Re-run failed jobs" after an auto-rollback (same commit, same run, next a
   }
   assert.ok(statuses.includes(409) && statuses.includes(204), `some writes met the app's reads: ${statuses.filter((x) => x === 409).length} of ${statuses.length}`);
 });
+
+test("the auto-rollback's write meets a reader holding _artifact.txt (409): it is tried again, and the release that failed is not left live", { timeout: 400_000 }, async () => {
+  const s = await appService();
+  const [good, bad] = [newCommit(), newCommit()];
+  const name = (c: string): string => `hist-site-${c.slice(0, 10)}`;
+  const health = { 'working-directory': 'test/fixtures/health', 'health-path': '/healthz' };
+  assert.equal((await deploySite(s, good, '800', health)).code, 0);
+  // The second write of _artifact.txt in the next run is the rollback's: the launcher, starting
+  // the failed release again, holds the file for a second just then.
+  s.kudu.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', skip: 1, hold: async () => s.kudu.holdOpen('site/wwwroot/_artifact.txt', 1000) });
+  const run = await deploySite(s, bad, '801', { ...health, ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  assert.equal(run.code, 1, log(run));
+  assert.match(run.stdout, /_artifact\.txt was briefly in use on the site \(Kudu answered 409 \d+ time\(s\)/);
+  assert.match(decodeURIComponent(run.errors.join('\n')), new RegExp(`Rolled back: _artifact.txt names ${name(good)} again and it is serving`));
+  assert.equal(artifactTxt(s.home), `_target\\${name(good)}\r\n`);
+  assert.equal(recordOn(s.home).find((e) => e.artifact === name(bad))?.outcome, 'rolled-back');
+});
