@@ -1,7 +1,8 @@
 // A local Kudu (the SCM site of an App Service app): the VFS, zip and processes APIs over a real
 // directory playing D:\home, with the status codes, ETags and redirects of Kudu's own
 // VfsControllerBase/VfsController/ZipController (docs/ARCHITECTURE.md, "Kudu"). Tests and the demo deploy to it.
-// Tests can mark files as locked, as Windows locks a running exe, and inject faults per route.
+// Tests can mark files as locked, as Windows locks a running exe, or held open by a reader, and
+// inject faults per route.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -582,22 +583,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
             fs.mkdirSync(full, { recursive: true });
             return { status: 201 };
           }
-          if (st !== undefined) {
-            const current = etagOf(full);
-            const m = ifMatchOk(headers['if-match'], current);
-            // Kudu answers a missing If-Match like a wrong one: 412 with the file's current ETag.
-            if (m === 'missing') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Updating an existing resource requires an If-Match header.' }) };
-            if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
-            if (isLocked(rel)) return { status: 409, body: JSON.stringify({ Message: `Could not write to '${windowsPath(rel)}': the file is in use.` }) };
-          }
-          try {
-            fs.mkdirSync(path.dirname(full), { recursive: true });
-          } catch {
-            return { status: 409, body: JSON.stringify({ Message: 'A parent of the path is a file.' }) };
-          }
-          fs.writeFileSync(full, body);
-          wrote(full);
-          return { status: st === undefined ? 201 : 204, headers: { ETag: etagOf(full) } };
+          // A file is written as its body streams in (putFileStreamed); only a path ending in "/"
+          // comes here, and over a file VfsControllerBase.PutItem takes it as a folder: 409.
+          return { status: 409, body: JSON.stringify({ Message: 'Cannot update a directory.' }) };
         }
         case 'DELETE': {
           // As VfsControllerBase: a folder needs no If-Match, but `?recursive=true` unless empty;

@@ -65,7 +65,8 @@ interface Call {
 export class KuduClient {
   readonly baseUrl: string;
   private readonly connection: SiteConnection;
-  private readonly signal: AbortSignal;
+  /** The deploy's signal: every request and every wait of this client stops on it. */
+  readonly signal: AbortSignal;
   private readonly attempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly idleTimeoutMs: number;

@@ -127,12 +127,13 @@ export async function switchArtifact(kudu: KuduClient, artifactName: string, exp
           throw new SiteChangedError(`${ARTIFACT_FILE} changed on the site after this run read it (Kudu answered 412 to the compare-and-swap).`, 412, live);
         }
       },
-      { what: `Writing ${ARTIFACT_FILE}`, attempts: POINTER_ATTEMPTS, baseDelayMs: 250, maxDelayMs: 2000 },
+      { what: `Writing ${ARTIFACT_FILE}`, signal: kudu.signal, attempts: POINTER_ATTEMPTS, baseDelayMs: 250, maxDelayMs: 2000 },
     );
     if (busy > 0) core.info(`${ARTIFACT_FILE} was briefly in use on the site (Kudu answered 409 ${busy} time(s) while the launcher or the app read it); the write went through on a later try.`);
     return etag;
   } catch (err) {
-    if (err instanceof SiteChangedError) throw err;
+    // Stopped by the deadline, nothing more can be sent with this client.
+    if (err instanceof SiteChangedError || kudu.signal.aborted) throw err;
     await repairAfterFailedWrite(kudu, content, opts.fallback ?? artifactName);
     if (err instanceof RetryableError) {
       throw new KuduError(
@@ -163,7 +164,7 @@ async function repairAfterFailedWrite(kudu: KuduClient, sent: string, fallback: 
           throw err;
         }
       },
-      { what: `Repairing ${ARTIFACT_FILE}`, attempts: 3, baseDelayMs: 250, maxDelayMs: 1000 },
+      { what: `Repairing ${ARTIFACT_FILE}`, signal: kudu.signal, attempts: 3, baseDelayMs: 250, maxDelayMs: 1000 },
     );
     core.warning(`${ARTIFACT_FILE} was left cut short by this run's failed write (${JSON.stringify(now.text)}); it was repaired to name ${fallback}.`);
   } catch (err) {
