@@ -137,7 +137,7 @@ export async function switchArtifact(kudu: KuduClient, artifactName: string, exp
     await repairAfterFailedWrite(kudu, content, opts.fallback ?? artifactName);
     if (err instanceof RetryableError) {
       throw new KuduError(
-        `Kudu could not write ${ARTIFACT_FILE} after ${POINTER_ATTEMPTS} attempts (${err.message}). Something on the site keeps it open; ` +
+        `Kudu could not write ${ARTIFACT_FILE} after ${POINTER_ATTEMPTS} attempts (${err.message}). ${busy > 0 ? 'Something on the site keeps it open; ' : ''}` +
           `the site still runs what the file names. Run the deploy again.`,
         busy > 0 ? 409 : 412,
       );
