@@ -13,7 +13,7 @@ import { KuduClient, encodePath } from '../src/site/kudu.ts';
 import { USER_AGENT } from '../src/common/http.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
-import { clientFor, profileConfig } from '../sandbox/fixture.ts';
+import { captureStdout, clientFor, profileConfig } from '../sandbox/fixture.ts';
 import { readLiveArtifact } from '../src/site/switch.ts';
 
 let kudu: KuduEmulator;
@@ -201,19 +201,12 @@ test('a file another writer holds exclusively answers 404 on Kudu, yet its folde
   const file = path.join(kudu.home, 'site/wwwroot/_artifact.txt');
   for (const end = Date.now() + 5000; fs.readFileSync(file, 'utf8') !== '_target\\' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
   setTimeout(() => writer.end(body.subarray(8)), 700);
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
-  let live;
-  try {
-    live = await readLiveArtifact(client);
-  } finally {
-    process.stdout.write = write;
-  }
+  const { value: live, error, out } = await captureStdout(() => readLiveArtifact(client));
+  assert.equal(error, undefined, String(error));
   assert.equal(await answered, 204);
-  assert.equal(live.name, 'client-site-bbbbbbbbbb.exe', 'read once the writer let go, not "first deploy"');
-  assert.match(lines.join(''), /is busy: the folder lists it, but Kudu answered 404 to reading it/);
-  assert.doesNotMatch(lines.join(''), /first deploy/);
+  assert.equal(live?.name, 'client-site-bbbbbbbbbb.exe', 'read once the writer let go, not "first deploy"');
+  assert.match(out, /is busy: the folder lists it, but Kudu answered 404 to reading it/);
+  assert.doesNotMatch(out, /first deploy/);
   // A file that is really missing is still missing.
   assert.equal(await client.getFile('site/wwwroot/never.txt'), null);
 });

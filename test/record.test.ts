@@ -13,7 +13,7 @@ import {
 import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
 import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/common/deadline.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
-import { clientFor } from '../sandbox/fixture.ts';
+import { captureStdout, clientFor } from '../sandbox/fixture.ts';
 
 const never = new AbortController().signal;
 const emulators: KuduEmulator[] = [];
@@ -184,17 +184,7 @@ test('a record write cut mid-body (Kudu truncates the file first) is the writer\
   k.resetCounters();
   k.fault({ route: '/api/vfs/site/wwwroot/_deploys.json', method: 'PUT', resetAfterRequestBytes: Math.floor(size * 0.4) });
   const added = entry('site-cut6.exe', 'uploaded');
-  const { out } = await (async () => {
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
-    try {
-      await new RecordWriter(client, added).save();
-    } finally {
-      process.stdout.write = write;
-    }
-    return { out: lines.join('') };
-  })();
+  const { out } = await captureStdout(() => new RecordWriter(client, added).save());
   assert.deepEqual(k.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [-1, 412, 204], 'cut, then the resend meets the new ETag, then written whole');
   const { record, problem } = parseRecord(fs.readFileSync(file, 'utf8'));
   assert.equal(problem, undefined);
