@@ -128,7 +128,8 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     if (launcher === 'wine') await ensureWinePrefix();
     const instances: { id: string; iis: Iis }[] = [];
     for (const id of opts.instances && opts.instances.length > 0 ? opts.instances : ['']) {
-      // The example app takes its poll interval from EXAMPLE_POLL_MS (example/main.go).
+      // How often the app polls _artifact.txt: the example app (example/main.go) and the compat
+      // fixtures take it from these variables; other apps keep goazure's default.
       const pollMs = Number(opts.env?.EXAMPLE_POLL_MS ?? opts.env?.COMPAT_POLL_MS) || undefined;
       const one = await startIis({ home, launcher, env: opts.env, pollMs });
       cleanups.push(() => one.close());
