@@ -128,7 +128,10 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     if (launcher === 'wine') await ensureWinePrefix();
     const instances: { id: string; iis: Iis }[] = [];
     for (const id of opts.instances && opts.instances.length > 0 ? opts.instances : ['']) {
-      const one = await startIis({ home, launcher, env: opts.env });
+      // How often the app polls _artifact.txt: the example app (example/main.go) and the compat
+      // fixtures take it from these variables; other apps keep goazure's default.
+      const pollMs = Number(opts.env?.EXAMPLE_POLL_MS ?? opts.env?.COMPAT_POLL_MS) || undefined;
+      const one = await startIis({ home, launcher, env: opts.env, pollMs });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }
@@ -148,6 +151,8 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       home,
       appUrl,
       isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
+      // Every instance's launcher and app read _artifact.txt from the shared D:\home.
+      readers: (rel) => rel === 'site/wwwroot/_artifact.txt' && instances.some((i) => i.iis.readingPointer()),
       processes: (instance) => instanceOf(instance).processes(),
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},

@@ -39,7 +39,19 @@ export interface IisOptions {
   env?: Record<string, string>;
   /** WINEPREFIX for the 'wine' launcher; see wine.ts's ensureWinePrefix. Default: the shared one under .tmp/. */
   winePrefix?: string;
+  /**
+   * How often the running app reads _artifact.txt (goazure's poll interval; 1000 ms, its
+   * DefaultPollInterval, unless the app sets another). See Iis.readingPointer.
+   */
+  pollMs?: number;
 }
+
+/**
+ * How long one read of _artifact.txt holds it open. On App Service D:\home is a network share:
+ * an open, a read and a close of a small file are a few round trips to it. The launcher opens it
+ * several times (go-azure.bat's FOR /F loops), goazure once per poll.
+ */
+export const POINTER_READ_MS = { launcher: 30, poll: 5 } as const;
 
 export interface IisStats {
   /** Processes started. */
@@ -64,6 +76,12 @@ export interface Iis {
    * locks; for the Kudu emulator's isLocked option.
    */
   isLocked(relPath: string): boolean;
+  /**
+   * Whether the site's own readers hold _artifact.txt open right now: the launcher for a moment
+   * after each start, and the running app for a moment at each of its polls (POINTER_READ_MS).
+   * Kudu's write of the file cannot open it then and answers 409 (kudu.ts, `readers`).
+   */
+  readingPointer(): boolean;
   stats(): IisStats;
   /** Resolves when the current process (if any) has exited. */
   backendExited(): Promise<void>;
@@ -77,6 +95,8 @@ interface Backend {
   /** The binary _artifact.txt named at launch, relative to home with forward slashes. */
   binaryRel: string;
   name: string;
+  /** When the launcher was started (Date.now()). */
+  startedAt: number;
   agent: http.Agent;
   exited: boolean;
   exitedPromise: Promise<void>;
@@ -209,6 +229,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
   let backend: Backend | undefined;
   let starting: Promise<Backend | undefined> | undefined;
   let closing = false;
+  let lastLaunch = 0;
 
   const spawnLauncher = (port: number): ChildProcess => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, HTTP_PLATFORM_PORT: String(port) };
@@ -241,6 +262,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     const port = await freePort();
     const binaryRel = `site/wwwroot/${readArtifactLine(wwwroot)}`;
     const child = spawnLauncher(port);
+    lastLaunch = Date.now();
     const pid = child.pid;
     if (pid === undefined) {
       await new Promise((resolve) => child.once('error', resolve));
@@ -255,6 +277,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
       port,
       binaryRel,
       name: path.basename(binaryRel).replace(/\.exe$/i, ''),
+      startedAt: Date.now(),
       agent: new http.Agent({ keepAlive: true }),
       exited: false,
       exitedPromise: new Promise<void>((resolve) => (markExited = resolve)),
@@ -380,6 +403,13 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     port,
     processes: () => (backend !== undefined && !backend.exited ? [{ id: backend.pid, name: backend.name }] : []),
     isLocked: (rel) => backend !== undefined && !backend.exited && normalize(rel) === normalize(backend.binaryRel),
+    readingPointer: () => {
+      const now = Date.now();
+      if (now - lastLaunch < POINTER_READ_MS.launcher) return true;
+      // goazure reads the file as it starts serving, then at every tick of its poll.
+      const b = backend;
+      return b !== undefined && !b.exited && (now - b.startedAt) % (opts.pollMs ?? 1000) < POINTER_READ_MS.poll;
+    },
     stats: () => ({ ...stats }),
     backendExited: () => backend?.exitedPromise ?? Promise.resolve(),
     close: async () => {

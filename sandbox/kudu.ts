@@ -1,7 +1,8 @@
 // A local Kudu (the SCM site of an App Service app): the VFS, zip and processes APIs over a real
 // directory playing D:\home, with the status codes, ETags and redirects of Kudu's own
 // VfsControllerBase/VfsController/ZipController (docs/ARCHITECTURE.md, "Kudu"). Tests and the demo deploy to it.
-// Tests can mark files as locked, as Windows locks a running exe, and inject faults per route.
+// Tests can mark files as locked, as Windows locks a running exe, or held open by a reader, and
+// inject faults per route.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -24,6 +25,13 @@ export interface KuduOptions {
   appUrl?: string;
   /** Extra lock rule besides lock(): true → the file is in use. */
   isLocked?: (relPath: string) => boolean;
+  /**
+   * Whether a reader of the site holds the file open right now (relPath in lower case, forward
+   * slashes): a PUT of it then answers 409, as Kudu's exclusive write cannot open it
+   * (VfsControllerBase.GetFileWriteStream). appservice.ts says so for _artifact.txt while goazure
+   * polls it or the launcher reads it.
+   */
+  readers?: (relPath: string) => boolean;
   /**
    * The processes GET /api/processes reports (exe names without .exe); `instance` is the
    * ARRAffinity cookie's value when the request pins one.
@@ -107,6 +115,12 @@ export interface KuduEmulator {
   publishProfileXml(opts?: { siteName?: string; slot?: string; publishUrlForm?: PublishUrlForm; password?: string }): string;
   lock(relPath: string): void;
   unlock(relPath: string): void;
+  /**
+   * A reader holds the file open for `ms` (as goazure's poll or the launcher does, for longer):
+   * until then a PUT of it answers 409 (Kudu's FileShare.None write cannot open it); a GET still
+   * reads it, since Kudu's reads share.
+   */
+  holdOpen(relPath: string, ms: number): void;
   fault(spec: FaultSpec): void;
   clearFaults(): void;
   /** Request body bytes received since start (or the last resetCounters). */
@@ -145,6 +159,10 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   const appUrl = opts.appUrl ?? `http://${slot === undefined ? siteName : `${siteName}-${slot}`}.azurewebsites.net`;
 
   const locks = new Set<string>();
+  /** Files a streamed PUT holds open exclusively right now (lockKey form). */
+  const writing = new Set<string>();
+  /** Files a test says some reader holds open, until the time given (lockKey form → ms). */
+  const heldOpen = new Map<string, number>();
   let faults: (FaultSpec & { left: number; toSkip: number })[] = [];
   const requests: KuduRequestLog[] = [];
   let bytesReceived = 0;
@@ -153,6 +171,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
 
   const lockKey = (rel: string): string => rel.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '').toLowerCase();
   const isLocked = (rel: string): boolean => locks.has(lockKey(rel)) || (opts.isLocked?.(lockKey(rel)) ?? false);
+  /** Whether a reader has the file open: the site's own (opts.readers) or one a test holds (holdOpen). */
+  const isHeldOpen = (rel: string): boolean => (heldOpen.get(lockKey(rel)) ?? 0) > Date.now() || (opts.readers?.(lockKey(rel)) ?? false);
 
   const authorized = (header: string | undefined): boolean => {
     if (header === undefined) return false;
@@ -201,6 +221,21 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     requests.push(log);
     const fault = takeFault(method, urlPath);
 
+    // A file PUT through the VFS is written as the body arrives (see putFileStreamed).
+    if (method === 'PUT' && urlPath.startsWith('/api/vfs/') && !urlPath.endsWith('/') && fault?.status === undefined) {
+      await pause(fault);
+      if (res.destroyed) return;
+      const refused = gate(req);
+      if (refused !== undefined) {
+        req.resume();
+        send(req, res, log, fault, refused);
+        return;
+      }
+      const reply = await putFileStreamed(req, urlPath, log, fault);
+      if (reply !== undefined) send(req, res, log, fault, reply);
+      return;
+    }
+
     // Read the body, counting bytes; a reset fault cuts the connection part-way.
     const chunks: Buffer[] = [];
     const cutAt = fault?.resetAfterRequestBytes;
@@ -225,6 +260,33 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     }
     const body = Buffer.concat(chunks);
 
+    await pause(fault);
+    if (res.destroyed) return;
+
+    let reply: Reply;
+    if (fault?.status !== undefined) {
+      reply = {
+        status: fault.status,
+        headers: fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
+        body: JSON.stringify({ Message: `injected fault ${fault.status}` }),
+      };
+    } else {
+      const refused = gate(req);
+      if (refused !== undefined) {
+        reply = refused;
+      } else {
+        try {
+          reply = await route(method, rawUrl, req.headers, body);
+        } catch (err) {
+          reply = { status: 500, body: JSON.stringify({ Message: String(err) }) };
+        }
+      }
+    }
+    send(req, res, log, fault, reply);
+  }
+
+  /** A fault's delay and hold, before the request is handled; close() ends both. */
+  async function pause(fault: FaultSpec | undefined): Promise<void> {
     if (fault?.delayMs !== undefined) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, fault.delayMs);
@@ -249,30 +311,18 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         void hold().then(done, done);
       });
     }
-    if (res.destroyed) return;
+  }
 
-    let reply: Reply;
-    if (fault?.status !== undefined) {
-      reply = {
-        status: fault.status,
-        headers: fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
-        body: JSON.stringify({ Message: `injected fault ${fault.status}` }),
-      };
-    } else if (opts.stopped?.() === true) {
-      reply = {
-        status: 403,
-        headers: { 'Content-Type': 'text/html' },
-        body: STOPPED_PAGE,
-      };
-    } else if (!authorized(req.headers.authorization)) {
-      reply = { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="site"' }, body: '401 - Unauthorized: Access is denied due to invalid credentials.' };
-    } else {
-      try {
-        reply = await route(method, rawUrl, req.headers, body);
-      } catch (err) {
-        reply = { status: 500, body: JSON.stringify({ Message: String(err) }) };
-      }
+  /** What the front end answers before Kudu runs: a stopped site's page, or 401 to bad credentials. */
+  function gate(req: http.IncomingMessage): Reply | undefined {
+    if (opts.stopped?.() === true) return { status: 403, headers: { 'Content-Type': 'text/html' }, body: STOPPED_PAGE };
+    if (!authorized(req.headers.authorization)) {
+      return { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="site"' }, body: '401 - Unauthorized: Access is denied due to invalid credentials.' };
     }
+    return undefined;
+  }
+
+  function send(req: http.IncomingMessage, res: http.ServerResponse, log: KuduRequestLog, fault: FaultSpec | undefined, reply: Reply): void {
     log.status = reply.status;
     const payload = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
     const cutReply = fault?.resetAfterResponseBytes;
@@ -289,6 +339,82 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       return;
     }
     res.end(payload);
+  }
+
+  /**
+   * PUT of a file, as Kudu's VfsController.CreateItemPutResponse does it: the If-Match check,
+   * then the target is opened with FileMode.Create and FileShare.None
+   * (VfsControllerBase.GetFileWriteStream) BEFORE the body is read, and the body is copied into it
+   * as it arrives. So: a file anything else holds open (a reader, another writer, a running exe)
+   * cannot be opened and the answer is 409; while the body streams in, the file is held
+   * exclusively (a GET of it answers 404, another PUT 409); and a connection cut mid-body leaves
+   * the file truncated to what arrived, with a new ETag. Undefined when the connection was cut
+   * (there is no one to answer).
+   */
+  async function putFileStreamed(req: http.IncomingMessage, urlPath: string, log: KuduRequestLog, fault: FaultSpec | undefined): Promise<Reply | undefined> {
+    const drained = (reply: Reply): Reply => {
+      req.resume();
+      return reply;
+    };
+    const rel = decodeRel(urlPath.slice('/api/vfs'.length)).replace(/\/+$/, '');
+    const full = localPath(rel);
+    if (full === null) return drained({ status: 400, body: JSON.stringify({ Message: 'path outside home' }) });
+    const st = fs.statSync(full, { throwIfNoEntry: false });
+    if (st?.isDirectory()) return drained({ status: 409, body: JSON.stringify({ Message: 'Cannot update a directory.' }) });
+    if (st !== undefined) {
+      const current = etagOf(full);
+      const m = ifMatchOk(req.headers['if-match'], current);
+      // Kudu answers a missing If-Match like a wrong one: 412 with the file's current ETag.
+      if (m === 'missing') return drained({ status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Updating an existing resource requires an If-Match header.' }) });
+      if (m === 'mismatch') return drained({ status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) });
+    }
+    if (st !== undefined && (isLocked(rel) || isHeldOpen(rel) || writing.has(lockKey(rel)))) {
+      return drained({
+        status: 409,
+        body: JSON.stringify({ Message: `Could not write to '${windowsPath(rel)}': The process cannot access the file because it is being used by another process.` }),
+      });
+    }
+    try {
+      fs.mkdirSync(path.dirname(full), { recursive: true });
+    } catch {
+      return drained({ status: 409, body: JSON.stringify({ Message: 'A parent of the path is a file.' }) });
+    }
+    const key = lockKey(rel);
+    const fd = fs.openSync(full, 'w');
+    writing.add(key);
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      fs.closeSync(fd);
+      wrote(full);
+      writing.delete(key);
+    };
+    const cutAt = fault?.resetAfterRequestBytes;
+    const complete = await new Promise<boolean>((resolve) => {
+      req.on('data', (c: Buffer) => {
+        if (closed) return;
+        const room = cutAt === undefined ? c.length : Math.max(0, cutAt - log.bytesIn);
+        const part = room < c.length ? c.subarray(0, room) : c;
+        log.bytesIn += part.length;
+        bytesReceived += part.length;
+        fs.writeSync(fd, part);
+        if (cutAt !== undefined && log.bytesIn >= cutAt) {
+          close();
+          req.socket.destroy();
+          resolve(false);
+        }
+      });
+      req.on('end', () => resolve(true));
+      req.on('error', () => resolve(false));
+      req.on('close', () => resolve(req.complete));
+    });
+    close();
+    if (!complete) {
+      log.status = -1;
+      return undefined;
+    }
+    return { status: st === undefined ? 201 : 204, headers: { ETag: etagOf(full) } };
   }
 
   function localPath(rel: string): string | null {
@@ -418,6 +544,13 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
             return listing(full, rel, selfUrl);
           }
           if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
+          // VfsController.CreateItemGetResponse opens the file with FileShare.ReadWrite (Kudu's
+          // VfsControllerBase.GetFileReadStream), which fails while a writer holds it with
+          // FileShare.None, and answers any failure to open it with 404: a file being written
+          // reads as missing, though the folder's listing shows it.
+          if (writing.has(lockKey(rel))) {
+            return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
+          }
           const content = fs.readFileSync(full);
           const etag = etagOf(full);
           const type = MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream';
@@ -450,22 +583,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
             fs.mkdirSync(full, { recursive: true });
             return { status: 201 };
           }
-          if (st !== undefined) {
-            const current = etagOf(full);
-            const m = ifMatchOk(headers['if-match'], current);
-            // Kudu answers a missing If-Match like a wrong one: 412 with the file's current ETag.
-            if (m === 'missing') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Updating an existing resource requires an If-Match header.' }) };
-            if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
-            if (isLocked(rel)) return { status: 409, body: JSON.stringify({ Message: `Could not write to '${windowsPath(rel)}': the file is in use.` }) };
-          }
-          try {
-            fs.mkdirSync(path.dirname(full), { recursive: true });
-          } catch {
-            return { status: 409, body: JSON.stringify({ Message: 'A parent of the path is a file.' }) };
-          }
-          fs.writeFileSync(full, body);
-          wrote(full);
-          return { status: st === undefined ? 201 : 204, headers: { ETag: etagOf(full) } };
+          // A file is written as its body streams in (putFileStreamed); only a path ending in "/"
+          // comes here, and over a file VfsControllerBase.PutItem takes it as a folder: 409.
+          return { status: 409, body: JSON.stringify({ Message: 'Cannot update a directory.' }) };
         }
         case 'DELETE': {
           // As VfsControllerBase: a folder needs no If-Match, but `?recursive=true` unless empty;
@@ -484,8 +604,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           const m = ifMatchOk(headers['if-match'], current);
           if (m === 'missing') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Deleting a resource requires an If-Match header.' }) };
           if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
-          // Windows refuses to open a running exe for delete; Kudu reports that as 404.
-          if (isLocked(rel)) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
+          // Windows refuses to open a running exe, or a file being written, for delete; Kudu reports that as 404.
+          if (isLocked(rel) || writing.has(lockKey(rel))) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
           fs.rmSync(full);
           wrote(full);
           return { status: 200 };
@@ -668,6 +788,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     },
     unlock(relPath) {
       locks.delete(lockKey(relPath));
+    },
+    holdOpen(relPath, ms) {
+      heldOpen.set(lockKey(relPath), Date.now() + ms);
     },
     fault(spec) {
       faults.push({ ...spec, left: spec.times ?? 1, toSkip: spec.skip ?? 0 });

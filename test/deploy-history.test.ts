@@ -229,3 +229,62 @@ test('the deadline keeps time for auto-rollback: a crashing version under a shor
   assert.equal(artifactTxt(s.home), `_target\\hist-site-${good.slice(0, 10)}\r\n`);
   assert.equal(recordOn(s.home).find((e) => e.artifact === `hist-site-${bad.slice(0, 10)}`)?.outcome, 'rolled-back');
 });
+
+test('"Re-run failed jobs" after an auto-rollback (same commit, same run, next attempt) deploys without allow-older; an older run re-run after it is refused, naming the deploy that is newer', { timeout: 600_000 }, async () => {
+  const s = await appService();
+  const [good, fixed] = [newCommit(), newCommit()];
+  const name = (c: string): string => `hist-site-${c.slice(0, 10)}`;
+  const health = { 'working-directory': 'test/fixtures/health', 'health-path': '/healthz' };
+  const attempt = (commit: string, runId: string, n: string, extra: Record<string, string>): Promise<ActionRun> =>
+    runAction({
+      inputs: deployInputs(s, commit, { 'verify-timeout': '20', timeout: '240', ...health, ...extra }),
+      env: { ...s.env, ...runEnv(commit, runId), GITHUB_RUN_ATTEMPT: n },
+      toolCache,
+      cwd: repoRoot,
+    });
+  assert.equal((await attempt(good, '700', '1', {})).code, 0);
+  // The release fails its health gate (the site lacked what it needs) and is rolled back.
+  const failed = await attempt(fixed, '701', '1', { ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  assert.equal(failed.code, 1, log(failed));
+  assert.equal(artifactTxt(s.home), `_target\\${name(good)}\r\n`);
+  // The site is fixed and the failed job re-run: same commit, same run id, attempt 2.
+  const rerun = await attempt(fixed, '701', '2', {});
+  assert.equal(rerun.code, 0, log(rerun));
+  assert.doesNotMatch(log(rerun), /older version/);
+  assert.match(artifactTxt(s.home), new RegExp(`^_target\\\\${name(fixed)}(-[0-9a-f]{6})?\\r\\n$`));
+  // The real backwards case: the older run re-run now, after the newer one deployed.
+  const old = await attempt(good, '700', '2', {});
+  assert.equal(old.code, 1, log(old));
+  assert.match(
+    decodeURIComponent(old.errors.join('\n')),
+    new RegExp(`Refusing to deploy commit ${good.slice(0, 10)}: it would take the site back to an older version\\. ${name(fixed)}(-[0-9a-f]{6})? \\(commit ${fixed.slice(0, 10)}\\) was deployed at .*, after commit ${good.slice(0, 10)} was deployed at`),
+  );
+
+  // The running app polls _artifact.txt (every 250 ms here), holding it open a moment each time:
+  // Kudu's write meets it now and then with 409, as on App Service.
+  const auth = { Authorization: `Basic ${Buffer.from(`${s.kudu.userName}:${s.kudu.password}`).toString('base64')}` };
+  const content = fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'));
+  const statuses: number[] = [];
+  for (const until = Date.now() + 2000; Date.now() < until; ) {
+    const res = await fetch(`${s.localKuduUrl}/api/vfs/site/wwwroot/_artifact.txt`, { method: 'PUT', body: content, headers: { ...auth, 'If-Match': '*' } });
+    statuses.push(res.status);
+  }
+  assert.ok(statuses.includes(409) && statuses.includes(204), `some writes met the app's reads: ${statuses.filter((x) => x === 409).length} of ${statuses.length}`);
+});
+
+test("the auto-rollback's write meets a reader holding _artifact.txt (409): it is tried again, and the release that failed is not left live", { timeout: 400_000 }, async () => {
+  const s = await appService();
+  const [good, bad] = [newCommit(), newCommit()];
+  const name = (c: string): string => `hist-site-${c.slice(0, 10)}`;
+  const health = { 'working-directory': 'test/fixtures/health', 'health-path': '/healthz' };
+  assert.equal((await deploySite(s, good, '800', health)).code, 0);
+  // The second write of _artifact.txt in the next run is the rollback's: the launcher, starting
+  // the failed release again, holds the file for a second just then.
+  s.kudu.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', skip: 1, hold: async () => s.kudu.holdOpen('site/wwwroot/_artifact.txt', 1000) });
+  const run = await deploySite(s, bad, '801', { ...health, ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  assert.equal(run.code, 1, log(run));
+  assert.match(run.stdout, /_artifact\.txt was briefly in use on the site \(Kudu answered 409 \d+ time\(s\)/);
+  assert.match(decodeURIComponent(run.errors.join('\n')), new RegExp(`Rolled back: _artifact.txt names ${name(good)} again and it is serving`));
+  assert.equal(artifactTxt(s.home), `_target\\${name(good)}\r\n`);
+  assert.equal(recordOn(s.home).find((e) => e.artifact === name(bad))?.outcome, 'rolled-back');
+});

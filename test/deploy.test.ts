@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
 import { KuduClient } from '../src/site/kudu.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
-import { readLiveArtifact, switchArtifact, SiteChangedError } from '../src/site/switch.ts';
+import { readLiveArtifact, switchArtifact, switchBack, SiteChangedError } from '../src/site/switch.ts';
 import { rollbackArtifact } from '../src/site/rollback.ts';
 import { planDeploy } from '../src/site/plan.ts';
 import { templatesDir } from '../src/site/bootstrap.ts';
@@ -123,6 +123,79 @@ test('the switch is a compare-and-swap: a stale ETag is refused with 412 and cha
   assert.deepEqual(k.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [-1, 412]);
   assert.equal(etag, (await readLiveArtifact(client)).etag);
   assert.match(out, /the write's answer was lost; the file shows it took effect/);
+});
+
+test('the switch meets a reader holding _artifact.txt (Kudu answers 409, as its FileShare.None write cannot open it): tried again, logged, and the compare-and-swap kept', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  const read = await readLiveArtifact(client);
+  k.resetCounters();
+  k.holdOpen('site/wwwroot/_artifact.txt', 700);
+  const { value: etag, error, out } = await captureStdout(() => switchArtifact(client, B.name, read.etag));
+  assert.equal(error, undefined, String(error));
+  assert.equal(artifactTxt(k), `_target\\${B.name}\r\n`);
+  const puts = k.requests.filter((r) => r.method === 'PUT').map((r) => r.status);
+  assert.ok(puts.length >= 2 && puts.slice(0, -1).every((s) => s === 409) && puts.at(-1) === 204, `409s, then the write: ${puts.join(', ')}`);
+  assert.match(out, /_artifact\.txt was briefly in use on the site \(Kudu answered 409 \d+ time\(s\)/);
+  assert.equal(etag, (await readLiveArtifact(client)).etag);
+
+  // Held while another deploy switches: the retry's If-Match still refuses it (412), nothing written.
+  const now = await readLiveArtifact(client);
+  k.holdOpen('site/wwwroot/_artifact.txt', 400);
+  setTimeout(() => fs.writeFileSync(wwwroot(k, '_artifact.txt'), `_target\\${D.name}\r\n`), 100);
+  const { error: refused } = await captureStdout(() => switchArtifact(client, C.name, now.etag));
+  assert.ok(refused instanceof SiteChangedError, String(refused));
+  assert.equal(artifactTxt(k), `_target\\${D.name}\r\n`);
+});
+
+test('a switch cut mid-body (Kudu has truncated the file before reading the body) is this run\'s own damage: written whole again over the new ETag', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  const read = await readLiveArtifact(client);
+  k.resetCounters();
+  k.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', resetAfterRequestBytes: 12 });
+  const { error, out } = await captureStdout(() => switchArtifact(client, B.name, read.etag));
+  assert.equal(error, undefined, String(error));
+  assert.equal(artifactTxt(k), `_target\\${B.name}\r\n`);
+  assert.deepEqual(k.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [-1, 412, 204]);
+  assert.match(out, /was left cut short by this run's own write \(it holds "_target\\\\go-s"\); writing it whole again/);
+});
+
+test('a switch that fails for good after cutting _artifact.txt short leaves it repaired to the version that was live, never unparseable', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never, { attempts: 3 });
+  await captureStdout(() => deployStages(client, A, never));
+  const read = await readLiveArtifact(client);
+  k.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', resetAfterRequestBytes: 12 });
+  k.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', status: 500, times: 2 });
+  const { error, out } = await captureStdout(() => switchArtifact(client, B.name, read.etag, { fallback: A.name }));
+  assert.ok(error instanceof ActionError, String(error));
+  assert.match(error.message, /HTTP 500/);
+  assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`, 'the previous version, whole');
+  assert.match(out, /::warning::.*_artifact\.txt was left cut short by this run's failed write .*repaired to name /);
+});
+
+test('switching back: a 412 while _artifact.txt still names the failed build re-reads the ETag and switches back; a file naming another build is left alone', { timeout: 60_000 }, async () => {
+  const k = await site();
+  const client = clientFor(k, never);
+  await captureStdout(() => deployStages(client, A, never));
+  await captureStdout(() => deployStages(client, B, never));
+  const stale = (await readLiveArtifact(client)).etag;
+  // The same content written again (the ETag is the last-write time): the file still names B.
+  await new Promise((r) => setTimeout(r, 20));
+  fs.writeFileSync(wwwroot(k, '_artifact.txt'), `_target\\${B.name}\r\n`);
+  const { error, out } = await captureStdout(() => switchBack(client, { from: B.name, to: A.name, etag: stale }));
+  assert.equal(error, undefined, String(error));
+  assert.equal(artifactTxt(k), `_target\\${A.name}\r\n`);
+  assert.match(out, /still names .*, but its ETag moved \(Kudu answered 412\): reading it again and switching back/);
+
+  // Another deploy switched to C meanwhile: nothing is written.
+  fs.writeFileSync(wwwroot(k, '_artifact.txt'), `_target\\${C.name}\r\n`);
+  const { error: other } = await captureStdout(() => switchBack(client, { from: A.name, to: B.name, etag: stale }));
+  assert.ok(other instanceof SiteChangedError, String(other));
+  assert.equal(artifactTxt(k), `_target\\${C.name}\r\n`);
 });
 
 test('redeploy while the old binary is locked: the new one lands beside it and is switched to', { timeout: 60_000 }, async () => {

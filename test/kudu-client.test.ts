@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
@@ -12,7 +13,8 @@ import { KuduClient, encodePath } from '../src/site/kudu.ts';
 import { USER_AGENT } from '../src/common/http.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
-import { clientFor, profileConfig } from '../sandbox/fixture.ts';
+import { captureStdout, clientFor, profileConfig } from '../sandbox/fixture.ts';
+import { readLiveArtifact } from '../src/site/switch.ts';
 
 let kudu: KuduEmulator;
 let client: KuduClient;
@@ -178,4 +180,33 @@ test('VFS paths are encoded per segment, backslashes made slashes', () => {
   assert.equal(encodePath('site/wwwroot/_target/a b#?.exe'), 'site/wwwroot/_target/a%20b%23%3F.exe');
   assert.equal(encodePath('site\\wwwroot\\x'), 'site/wwwroot/x');
   assert.equal(encodePath('/site//wwwroot/'), 'site/wwwroot');
+});
+
+test('a file another writer holds exclusively answers 404 on Kudu, yet its folder lists it: read as busy and read again, never as absent', async () => {
+  await client.putFile('site/wwwroot/_artifact.txt', '_target\\client-site-aaaaaaaaaa.exe\r\n');
+  const now = await client.getFile('site/wwwroot/_artifact.txt');
+  // Another writer's PUT: its head and the first bytes, the rest 700 ms later. Kudu has opened
+  // the file with FileShare.None (and truncated it) before reading the body.
+  const u = new URL(kudu.url);
+  const body = Buffer.from('_target\\client-site-bbbbbbbbbb.exe\r\n');
+  const writer = http.request({
+    host: u.hostname,
+    port: u.port,
+    method: 'PUT',
+    path: '/api/vfs/site/wwwroot/_artifact.txt',
+    headers: { Authorization: `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}`, 'If-Match': now!.etag, 'Content-Length': String(body.length) },
+  });
+  const answered = new Promise<number>((resolve) => writer.on('response', (r) => (r.resume(), resolve(r.statusCode ?? 0))));
+  writer.write(body.subarray(0, 8));
+  const file = path.join(kudu.home, 'site/wwwroot/_artifact.txt');
+  for (const end = Date.now() + 5000; fs.readFileSync(file, 'utf8') !== '_target\\' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+  setTimeout(() => writer.end(body.subarray(8)), 700);
+  const { value: live, error, out } = await captureStdout(() => readLiveArtifact(client));
+  assert.equal(error, undefined, String(error));
+  assert.equal(await answered, 204);
+  assert.equal(live?.name, 'client-site-bbbbbbbbbb.exe', 'read once the writer let go, not "first deploy"');
+  assert.match(out, /is busy: the folder lists it, but Kudu answered 404 to reading it/);
+  assert.doesNotMatch(out, /first deploy/);
+  // A file that is really missing is still missing.
+  assert.equal(await client.getFile('site/wwwroot/never.txt'), null);
 });

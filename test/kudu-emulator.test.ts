@@ -253,3 +253,68 @@ test('links and redirects carry the public name and scheme the request came with
   const listing = JSON.parse((await viaProxy('/api/vfs/site/wwwroot/pub/')).body) as { href: string }[];
   assert.deepEqual(listing.map((e) => e.href), ['https://emu-site.scm.azurewebsites.net/api/vfs/site/wwwroot/pub/f.txt']);
 });
+
+/** A PUT over a raw socket: the head, then `first` of the body; the rest when `more()` is called. */
+function rawPut(p: string, body: Buffer, headers: Record<string, string>, first: number): { more: () => void; cut: () => void; status: Promise<number> } {
+  const u = new URL(kudu.url);
+  const req = http.request({ host: u.hostname, port: u.port, method: 'PUT', path: p, headers: { Authorization: auth, 'Content-Length': String(body.length), ...headers } });
+  const status = new Promise<number>((resolve) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(-1));
+  });
+  req.flushHeaders();
+  req.write(body.subarray(0, first));
+  return { more: () => req.end(body.subarray(first)), cut: () => req.destroy(), status };
+}
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5000; !cond(); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('VFS PUT is written as the body arrives (Kudu opens the file with FileMode.Create first): a cut mid-body leaves it truncated with a new ETag', async () => {
+  const file = path.join(kudu.home, 'site/wwwroot/streamed.txt');
+  await call('PUT', '/api/vfs/site/wwwroot/streamed.txt', { body: 'the old content, whole\r\n' });
+  const etag = (await call('GET', '/api/vfs/site/wwwroot/streamed.txt')).headers.get('etag')!;
+  const put = rawPut('/api/vfs/site/wwwroot/streamed.txt', Buffer.from('the new content, in two parts\r\n'), { 'If-Match': etag }, 8);
+  await until('the first part on disk', () => fs.readFileSync(file, 'utf8') === 'the new ');
+  // While the writer holds the file: a GET answers 404 (Kudu cannot open it to read) though the
+  // listing shows it, and another PUT answers 409.
+  assert.equal((await call('GET', '/api/vfs/site/wwwroot/streamed.txt')).status, 404);
+  const listed = (await (await call('GET', '/api/vfs/site/wwwroot/')).json()) as { name: string }[];
+  assert.ok(listed.some((e) => e.name === 'streamed.txt'));
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/streamed.txt', { body: 'x', headers: { 'If-Match': '*' } })).status, 409);
+  put.cut();
+  assert.equal(await put.status, -1);
+  await until('the writer to let go', () => kudu.requests.at(-1)?.status !== 0 && kudu.requests.some((r) => r.method === 'PUT' && r.status === -1));
+  const after = await call('GET', '/api/vfs/site/wwwroot/streamed.txt');
+  assert.equal(after.status, 200);
+  assert.equal(await after.text(), 'the new ', 'truncated to what arrived');
+  assert.notEqual(after.headers.get('etag'), etag, 'a new ETag');
+
+  // The reset fault cuts at a byte count, and the bytes before it are written.
+  const now = (await call('GET', '/api/vfs/site/wwwroot/streamed.txt')).headers.get('etag')!;
+  kudu.fault({ route: '/api/vfs/site/wwwroot/streamed.txt', method: 'PUT', resetAfterRequestBytes: 5 });
+  await assert.rejects(call('PUT', '/api/vfs/site/wwwroot/streamed.txt', { body: 'cut after five', headers: { 'If-Match': now } }));
+  assert.equal(fs.readFileSync(file, 'utf8'), 'cut a');
+  // Whole, it is written and answered 204 with the new ETag.
+  const whole = await call('PUT', '/api/vfs/site/wwwroot/streamed.txt', { body: 'whole', headers: { 'If-Match': '*' } });
+  assert.equal(whole.status, 204);
+  assert.equal(whole.headers.get('etag'), (await call('GET', '/api/vfs/site/wwwroot/streamed.txt')).headers.get('etag'));
+});
+
+test('VFS PUT of a file a reader holds open → 409 and nothing written (Kudu writes with FileShare.None); GET still reads it', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/held.txt', { body: 'one' });
+  kudu.holdOpen('site/wwwroot/held.txt', 300);
+  const refused = await call('PUT', '/api/vfs/site/wwwroot/held.txt', { body: 'two', headers: { 'If-Match': '*' } });
+  assert.equal(refused.status, 409);
+  assert.match(await refused.text(), /being used by another process/);
+  assert.equal(await (await call('GET', '/api/vfs/site/wwwroot/held.txt')).text(), 'one');
+  await new Promise((r) => setTimeout(r, 350));
+  assert.equal((await call('PUT', '/api/vfs/site/wwwroot/held.txt', { body: 'two', headers: { 'If-Match': '*' } })).status, 204);
+});

@@ -13,7 +13,7 @@ import {
 import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
 import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/common/deadline.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
-import { clientFor } from '../sandbox/fixture.ts';
+import { captureStdout, clientFor } from '../sandbox/fixture.ts';
 
 const never = new AbortController().signal;
 const emulators: KuduEmulator[] = [];
@@ -96,6 +96,32 @@ test('going backwards: the live version was deployed after this commit was, or b
   assert.equal(goingBackwards(emptyRecord(), '', a.commit, runOf('1')), undefined);
 });
 
+test('going backwards: a rollback, an auto-rollback or a cancel does not make the version it went back to newer; a re-run of the failed deploy goes forward', () => {
+  const runOf = (runId: string, attempt = '2') => ({ repository: 'octo/shop', runId, runAttempt: attempt, actor: 'bob' });
+  const older = entry('site-0000000000.exe', 'verified');
+  // E served; D (a later run) failed its health gate and was rolled back to E by that run.
+  const e = entry('site-eeeeeeeeee.exe', 'verified');
+  const d = entry('site-dddddddddd.exe', 'rolled-back', { from: e.artifact });
+  const back = entry(e.artifact, 'verified', { kind: 'auto-rollback', commit: e.commit, from: d.artifact, run: d.run });
+  const r = recordOf(e, d, back);
+  assert.equal(goingBackwards(r, e.artifact, d.commit, runOf(d.run.runId)), undefined, 're-running the failed run (next attempt)');
+  assert.equal(goingBackwards(r, e.artifact, d.commit, runOf('99999999999', '1')), undefined, 'a new run of the failed commit');
+  // The same after a manual rollback by a later run, and after a cancel.
+  const manual = recordOf(e, entry(d.artifact, 'verified', { commit: d.commit, from: e.artifact }), entry(e.artifact, 'verified', { kind: 'rollback', commit: e.commit, from: d.artifact, run: runOf('99999999999', '1') }));
+  assert.equal(goingBackwards(manual, e.artifact, d.commit, runOf(d.run.runId)), undefined, 're-running the run whose version was rolled back by hand');
+  const cancelled = recordOf(e, entry(d.artifact, 'cancelled', { commit: d.commit, from: e.artifact }));
+  const cancelledRun = cancelled.entries[1].run.runId;
+  assert.equal(goingBackwards(cancelled, e.artifact, d.commit, runOf(cancelledRun)), undefined, 're-running a cancelled deploy');
+  // The real backwards case keeps its message, naming the deploy of the live version, not the
+  // auto-rollback that went back to it: an older run re-run after a newer one deployed.
+  const withOlder = recordOf(older, e, d, back);
+  assert.match(
+    goingBackwards(withOlder, e.artifact, older.commit, runOf(older.run.runId)) ?? '',
+    new RegExp(`site-eeeeeeeeee\\.exe \\(commit eeeeeeeeee\\) was deployed at ${e.at.replace(/\./g, '\\.')}, after commit 0000000000 was deployed at`),
+  );
+  assert.match(goingBackwards(recordOf(e, d, back), e.artifact, 'c'.repeat(40), runOf('1')) ?? '', new RegExp(`deployed by run ${e.run.runId}, which started after this run \\(1\\)`));
+});
+
 test('the name follows the content: the same build reuses its name, another build of the commit gets a suffix', () => {
   const base = 'site-0123456789.exe';
   const c1 = 'a'.repeat(64);
@@ -145,6 +171,32 @@ test('concurrent writers never lose an entry: each write is a compare-and-swap o
   assert.deepEqual(await changeRecord(client, (r) => r), record);
   assert.deepEqual(k.requests.slice(put).filter((r) => r.method === 'PUT').map((r) => r.status), [204]);
   assert.deepEqual((await readRecord(client)).record, record);
+});
+
+test('a record write cut mid-body (Kudu truncates the file first) is the writer\'s own damage: no entry is dropped; a truncated file is read line by line', { timeout: 60_000 }, async () => {
+  const k = await startKudu();
+  emulators.push(k);
+  const client = clientFor(k, never);
+  const earlier = Array.from({ length: 6 }, (_, i) => entry(`site-cut${i}.exe`, 'verified'));
+  for (const e of earlier) await new RecordWriter(client, e).save();
+  const file = path.join(k.home, 'site', 'wwwroot', '_deploys.json');
+  const size = fs.statSync(file).size;
+  k.resetCounters();
+  k.fault({ route: '/api/vfs/site/wwwroot/_deploys.json', method: 'PUT', resetAfterRequestBytes: Math.floor(size * 0.4) });
+  const added = entry('site-cut6.exe', 'uploaded');
+  const { out } = await captureStdout(() => new RecordWriter(client, added).save());
+  assert.deepEqual(k.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [-1, 412, 204], 'cut, then the resend meets the new ETag, then written whole');
+  const { record, problem } = parseRecord(fs.readFileSync(file, 'utf8'));
+  assert.equal(problem, undefined);
+  assert.deepEqual(record.entries.map((e) => e.artifact), [...earlier, added].map((e) => e.artifact), 'every entry kept, in order');
+  assert.match(out, /could not be read whole .*rebuilt from what could be read and what this run read or wrote last \(7 entries\)/);
+  assert.doesNotMatch(out, /::warning::/);
+
+  // Read by a process that knows nothing of it, a truncated record gives its whole lines.
+  const text = formatRecord(record);
+  const cut = parseRecord(text.slice(0, text.indexOf(added.id) - 5));
+  assert.match(cut.problem ?? '', /not JSON.*6 whole entr\(ies\) were read line by line/);
+  assert.deepEqual(cut.record.entries.map((e) => e.artifact), earlier.map((e) => e.artifact));
 });
 
 test("the emulator's deployments API as Kudu's DeploymentController: PUT creates once, GET lists and shows", { timeout: 30_000 }, async () => {

@@ -11,7 +11,7 @@ import type { StageLog, DeployFacts } from '../common/report.ts';
 import type { SiteConnection } from '../signin/connection.ts';
 import type { SiteContext, SiteState } from '../context.ts';
 import { KuduClient } from './kudu.ts';
-import { readLiveArtifact, switchArtifact, SiteChangedError } from './switch.ts';
+import { readLiveArtifact, switchArtifact, switchBack, SiteChangedError } from './switch.ts';
 import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, type HealthCheck, type VerifyResult } from './verify.ts';
 import { rollbackArtifact } from './rollback.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './history.ts';
@@ -27,7 +27,7 @@ export async function switchTo(site: SiteContext, entry: RecordWriter, name: str
   // is done, rollBackAfterDeadline finds the file naming this artifact and rolls back.
   if (site.cfg.verify) site.state.unverified = { artifact: name, previous: live.name, record: entry };
   try {
-    const etag = await switchArtifact(site.kudu, name, live.etag);
+    const etag = await switchArtifact(site.kudu, name, live.etag, { fallback: live.name || name });
     site.state.live = { name, etag };
   } catch (err) {
     if (err instanceof SiteChangedError) site.state.unverified = undefined;
@@ -189,9 +189,8 @@ async function autoRollback(
   try {
     // The compare-and-swap is on this run's own switch: without its ETag, the file is read again,
     // and left alone unless it still names the version being rolled back.
-    const live = state.live ?? (await readLiveArtifact(kudu));
-    if (live.name.toLowerCase() !== name.toLowerCase()) throw new SiteChangedError(`${ARTIFACT_FILE} names ${live.name || '(nothing)'}, not ${name}.`, 412);
-    const etag = await switchArtifact(kudu, previous, live.etag);
+    const own = state.live !== undefined && state.live.name.toLowerCase() === name.toLowerCase() ? state.live.etag : undefined;
+    const etag = await switchBack(kudu, { from: name, to: previous, etag: own });
     state.live = { name: previous, etag };
   } catch (err) {
     if (!(err instanceof SiteChangedError)) throw err;

@@ -9,15 +9,32 @@ import { messageOf } from '../common/errors.ts';
 import { RetryableError, withRetry } from '../common/retry.ts';
 import { KuduError, type KuduClient } from './kudu.ts';
 import { RECORD_FILE } from './layout.ts';
-import { appendEntry, emptyRecord, formatRecord, kuduDeployment, parseRecord, updateEntry, type DeployEntry, type DeployRecord, type RunInfo } from './record.ts';
+import { appendEntry, emptyRecord, formatRecord, kuduDeployment, mergeRecords, parseRecord, updateEntry, type DeployEntry, type DeployRecord, type RunInfo } from './record.ts';
+
+/**
+ * The record this process last read whole or wrote (or was about to write), per site (the Kudu
+ * base URL). A write cut mid-body leaves the file truncated (Kudu truncates before it reads the
+ * body): the next read rebuilds what was cut off from this, so no entry is lost.
+ */
+const lastKnown = new Map<string, DeployRecord>();
 
 /** The record as it is on the site, with the ETag to write it back ('' when there is no file yet). */
 export async function readRecord(kudu: KuduClient): Promise<{ record: DeployRecord; etag: string }> {
   const file = await kudu.getFile(RECORD_FILE);
   if (file === null) return { record: emptyRecord(), etag: '' };
   const { record, problem } = parseRecord(file.body.toString('utf8'));
-  if (problem !== undefined) core.warning(`${RECORD_FILE} could not be read whole: ${problem}. It is rewritten with what could be read.`);
-  return { record, etag: file.etag };
+  if (problem === undefined) {
+    lastKnown.set(kudu.baseUrl, record);
+    return { record, etag: file.etag };
+  }
+  const known = lastKnown.get(kudu.baseUrl);
+  if (known === undefined) {
+    core.warning(`${RECORD_FILE} could not be read whole: ${problem}. It is rewritten with what could be read.`);
+    return { record, etag: file.etag };
+  }
+  const rebuilt = mergeRecords(record, known);
+  core.info(`${RECORD_FILE} could not be read whole (${problem}), as a write cut short leaves it; it is rebuilt from what could be read and what this run read or wrote last (${rebuilt.entries.length} entries).`);
+  return { record: rebuilt, etag: file.etag };
 }
 
 /**
@@ -29,6 +46,7 @@ export async function changeRecord(kudu: KuduClient, change: (r: DeployRecord) =
     async () => {
       const { record, etag } = await readRecord(kudu);
       const next = change(record);
+      lastKnown.set(kudu.baseUrl, next);
       try {
         // No If-Match creates only: should another deploy create the file first, Kudu answers 412 too.
         await kudu.putFile(RECORD_FILE, formatRecord(next), etag === '' ? {} : { ifMatch: etag });

@@ -65,7 +65,8 @@ interface Call {
 export class KuduClient {
   readonly baseUrl: string;
   private readonly connection: SiteConnection;
-  private readonly signal: AbortSignal;
+  /** The deploy's signal: every request and every wait of this client stops on it. */
+  readonly signal: AbortSignal;
   private readonly attempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly idleTimeoutMs: number;
@@ -79,11 +80,40 @@ export class KuduClient {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
   }
 
-  /** A file's content and ETag; null when it does not exist. */
+  /**
+   * A file's content and ETag; null when it does not exist. Kudu answers 404 also to a read of a
+   * file another writer holds exclusively (VfsController.CreateItemGetResponse turns any failure to
+   * open it into 404, and its own writes hold files with FileShare.None): a 404 for a file the
+   * folder's listing shows is "busy", waited out and read again, never taken as "absent".
+   */
   async getFile(path: string): Promise<{ body: Buffer; etag: string } | null> {
-    const res = await this.call({ method: 'GET', apiPath: vfsPath(path, false), accept: [404] });
-    if (res.status === 404) return null;
-    return { body: res.body, etag: headerOf(res, 'etag') };
+    try {
+      return await withRetry(
+        async () => {
+          const res = await this.call({ method: 'GET', apiPath: vfsPath(path, false), accept: [404] });
+          if (res.status !== 404) return { body: res.body, etag: headerOf(res, 'etag') };
+          if (!(await this.listed(path))) return null;
+          throw new RetryableError(`${path} is busy: the folder lists it, but Kudu answered 404 to reading it (another writer holds it open)`);
+        },
+        { what: `Reading ${path}`, signal: this.signal, attempts: this.attempts + 1, baseDelayMs: 250, maxDelayMs: 2000 },
+      );
+    } catch (err) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (!(err instanceof RetryableError)) throw err;
+      throw new KuduError(
+        `${path} is on the site, but Kudu answered 404 to every read of it for a while: something keeps it open for writing. ` +
+          `Nothing was changed; run the deploy again once no other deploy or tool is writing to the site.`,
+        404,
+      );
+    }
+  }
+
+  /** Whether the file's folder lists it (a file Kudu cannot open is still listed). */
+  private async listed(path: string): Promise<boolean> {
+    const slash = path.lastIndexOf('/');
+    const name = path.slice(slash + 1).toLowerCase();
+    const entries = await this.listDir(slash < 0 ? '' : path.slice(0, slash));
+    return entries?.some((e) => !isDirectory(e) && e.name.toLowerCase() === name) ?? false;
   }
 
   /**

@@ -14,9 +14,10 @@ export const RECORD_LIMIT = 50;
  * - `switched`: _artifact.txt names it (verify off, or still running);
  * - `verified`: it served on `instances` instance(s);
  * - `rolled-back`: it did not come up and _artifact.txt was pointed back at `from`;
- * - `failed`: it did not come up, or the switch was refused (another deploy changed the site).
+ * - `failed`: it did not come up, or the switch was refused (another deploy changed the site);
+ * - `cancelled`: the run was cancelled before the version was verified.
  */
-export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed';
+export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
 
 export type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
 
@@ -77,7 +78,13 @@ export function parseRecord(text: string): { record: DeployRecord; problem?: str
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
-    return { record: emptyRecord(), problem: `it is not JSON (${(err as Error).message})` };
+    // Cut short (a write whose connection was cut: Kudu truncates before it reads the body), the
+    // file still holds whole lines, and formatRecord writes one entry per line.
+    const salvaged = entriesByLine(text);
+    return {
+      record: { version: 1, entries: salvaged.slice(-RECORD_LIMIT) },
+      problem: `it is not JSON (${(err as Error).message})${salvaged.length > 0 ? `; ${salvaged.length} whole entr(ies) were read line by line` : ''}`,
+    };
   }
   const entries = (raw as { entries?: unknown } | null)?.entries;
   if (!Array.isArray(entries)) return { record: emptyRecord(), problem: 'it has no "entries" list' };
@@ -86,6 +93,34 @@ export function parseRecord(text: string): { record: DeployRecord; problem?: str
     record: { version: 1, entries: valid.slice(-RECORD_LIMIT) },
     problem: valid.length === entries.length ? undefined : `${entries.length - valid.length} entr(ies) were not readable and are dropped`,
   };
+}
+
+/** The entries of a record's text read one line at a time, as formatRecord writes them. */
+function entriesByLine(text: string): DeployEntry[] {
+  const out: DeployEntry[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trim().replace(/,$/, '');
+    if (!t.startsWith('{"')) continue;
+    try {
+      const e: unknown = JSON.parse(t);
+      if (isEntry(e)) out.push(e);
+    } catch {
+      // a line cut short
+    }
+  }
+  return out;
+}
+
+/**
+ * A record rebuilt from one read damaged (`read`) and one known whole (`known`, what this run
+ * last read or wrote): every entry of either, the read one winning for an id in both, oldest first.
+ */
+export function mergeRecords(read: DeployRecord, known: DeployRecord, limit = RECORD_LIMIT): DeployRecord {
+  const byId = new Map<string, DeployEntry>();
+  for (const e of known.entries) byId.set(e.id, e);
+  for (const e of read.entries) byId.set(e.id, e);
+  const entries = [...byId.values()].map((e, i) => ({ e, i })).sort((a, b) => Date.parse(a.e.at) - Date.parse(b.e.at) || a.i - b.i).map((x) => x.e);
+  return { version: 1, entries: entries.slice(-limit) };
 }
 
 function isEntry(e: unknown): e is DeployEntry {
@@ -150,20 +185,26 @@ export function describeRun(e: DeployEntry): string {
  * Why deploying `commit` from `run` over the live artifact would go back in time, or undefined
  * when it would not. Backwards means: the live version was deployed after this commit last was
  * (a re-run of an old workflow run), or by a run of the same repository that started after this
- * one (run ids grow with time). Without a record of the live version nothing can be said.
+ * one (run ids grow with time). What counts is the deploy that first put the live version up: a
+ * rollback, an auto-rollback or a cancel goes back to an older version and does not make it newer
+ * than the one it left, so re-running a failed or cancelled deploy of the newest commit is going
+ * forward. Without a record of the live version nothing can be said.
  */
 export function goingBackwards(record: DeployRecord, live: string, commit: string, run: RunInfo): string | undefined {
   if (live === '') return undefined;
   const liveEntry = whoSwitchedTo(record, live);
   if (liveEntry === undefined || liveEntry.commit === commit) return undefined;
-  const ours = newestFirst(record).find((e) => e.commit === commit && e.kind === 'deploy' && SWITCHED.has(e.outcome));
-  if (ours !== undefined && Date.parse(liveEntry.at) > Date.parse(ours.at)) {
-    return `${live} (commit ${liveEntry.commit.slice(0, 10)}) was deployed at ${liveEntry.at}, after commit ${commit.slice(0, 10)} was deployed at ${ours.at}`;
+  const deployed =
+    liveEntry.kind === 'deploy' ? liveEntry : newestFirst(record).find((e) => same(e.artifact, live) && e.kind === 'deploy' && SWITCHED.has(e.outcome));
+  if (deployed === undefined || deployed.commit === commit) return undefined;
+  const ours = newestFirst(record).find((e) => e.commit === commit && e.kind === 'deploy' && (SWITCHED.has(e.outcome) || e.outcome === 'cancelled'));
+  if (ours !== undefined && Date.parse(deployed.at) > Date.parse(ours.at)) {
+    return `${live} (commit ${deployed.commit.slice(0, 10)}) was deployed at ${deployed.at}, after commit ${commit.slice(0, 10)} was deployed at ${ours.at}`;
   }
-  const theirs = Number(liveEntry.run.runId);
+  const theirs = Number(deployed.run.runId);
   const mine = Number(run.runId);
-  if (run.runId !== '' && liveEntry.run.runId !== '' && same(liveEntry.run.repository, run.repository) && theirs > mine) {
-    return `${live} was deployed by run ${liveEntry.run.runId}, which started after this run (${run.runId})`;
+  if (run.runId !== '' && deployed.run.runId !== '' && same(deployed.run.repository, run.repository) && theirs > mine) {
+    return `${live} was deployed by run ${deployed.run.runId}, which started after this run (${run.runId})`;
   }
   return undefined;
 }
