@@ -24,41 +24,95 @@ export interface RunProcessOptions {
   timeoutMs?: number;
 }
 
-/** Runs `cmd args` to its end and returns its exit code and output; rejects only when it cannot start. */
-export function runProcess(cmd: string, args: string[], opts: RunProcessOptions = {}): Promise<ProcessRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // The group is gone already.
+/** A program started by startProcess: its PID, what it wrote so far, and its end. */
+export interface StartedProcess {
+  pid: number;
+  /** stdout and stderr as they came so far, interleaved. */
+  output(): string;
+  /** Resolves when `pattern` shows up in the output (rejects if the program ends first). */
+  waitForOutput(pattern: RegExp): Promise<void>;
+  /** Whether the program has ended. */
+  exited(): boolean;
+  /** Sends `signal` to the program itself (not its group), as a runner does. */
+  signal(signal: NodeJS.Signals): void;
+  /** Kills the program's process group (SIGKILL, by PID). */
+  killGroup(): void;
+  done: Promise<ProcessRun & { signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `cmd args` in its own process group; the caller decides how it ends. */
+export function startProcess(cmd: string, args: string[], opts: RunProcessOptions = {}): StartedProcess {
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Without a PID the program did not start: `done` rejects with the spawn error.
+  const pid = child.pid ?? 0;
+  let ended = false;
+  const killGroup = (): void => {
+    if (pid === 0) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
+  };
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  const waiters: { pattern: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      if (w.pattern.test(output)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
       }
-    };
-    let stdout = '';
-    let stderr = '';
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      output += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      output += d;
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, opts.timeoutMs ?? 120_000);
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    output += d;
+    check();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    output += d;
+    check();
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, opts.timeoutMs ?? 120_000);
+  const done = new Promise<ProcessRun & { signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', (err) => {
       clearTimeout(timer);
       reject(err);
     });
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
+      ended = true;
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, output, timedOut });
+      for (const w of waiters.splice(0)) w.reject(new Error(`the program ended before ${w.pattern} showed in its output:\n${output}`));
+      resolve({ code, signal, stdout, stderr, output, timedOut });
     });
   });
+  return {
+    pid,
+    output: () => output,
+    waitForOutput: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        if (pattern.test(output)) return resolve();
+        if (ended) return reject(new Error(`the program ended before ${pattern} showed in its output:\n${output}`));
+        waiters.push({ pattern, resolve, reject });
+      }),
+    exited: () => ended,
+    signal: (sig) => {
+      if (!ended && pid !== 0) process.kill(pid, sig);
+    },
+    killGroup,
+    done,
+  };
+}
+
+/** Runs `cmd args` to its end and returns its exit code and output; rejects only when it cannot start. */
+export async function runProcess(cmd: string, args: string[], opts: RunProcessOptions = {}): Promise<ProcessRun> {
+  const { code, stdout, stderr, output, timedOut } = await startProcess(cmd, args, opts).done;
+  return { code, stdout, stderr, output, timedOut };
 }
