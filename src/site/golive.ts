@@ -301,7 +301,7 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
     const line = await stages.run(stage, () => autoRollback(site, state, { artifact: pending.artifact, previous: pending.previous }, undefined, waitSeconds, why));
     const back = state.live !== undefined && same(state.live.name, pending.previous);
     if (!deadline && !back) await pending.record.save({ outcome: 'cancelled', detail: `cancelled before it was verified; ${line}` });
-    facts.verification = `${facts.verification ? `${facts.verification}; ` : ''}${deadline ? 'deadline' : 'cancelled'}: ${line}`;
+    if (deadline) facts.verification = `${facts.verification ?? ''}; deadline: ${line}`;
     if (deadline) return { line: `It had switched to ${pending.artifact} without verifying it; auto-rollback within a ${ROLLBACK_GRACE_SECONDS} s grace period: ${line}`, stillLive: false };
     const what = back ? `Cancelled after the switch: switched back to ${pending.previous} (${pending.artifact} was not verified); ${line}` : `Cancelled after the switch to ${pending.artifact}: ${line}`;
     return { line: what, stillLive: false };
