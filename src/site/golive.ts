@@ -1,6 +1,7 @@
 // Going live, and coming back: the compare-and-swap switch, the health gate and the watch window,
-// auto-rollback (also after the deadline, a cancel, or in the post entry), and rollback: true. Every outcome is written to the
-// deploy record. See docs/ARCHITECTURE.md, "The deploy record" and "The health gate".
+// auto-rollback (also after the deadline, on a cancel, and in the post entry), and rollback: true.
+// Every outcome is written to the deploy record. See docs/ARCHITECTURE.md, "The deploy record",
+// "The health gate" and "A cancelled run".
 
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
