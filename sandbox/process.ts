@@ -5,6 +5,7 @@
 // shared by every Wine process of a prefix, outlives the `wine` that started it on purpose.
 
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 
 export interface ProcessRun {
   /** The exit code; null when the process was killed. */
@@ -37,6 +38,11 @@ export interface StartedProcess {
   signal(signal: NodeJS.Signals): void;
   /** Kills the program's process group (SIGKILL, by PID). */
   killGroup(): void;
+  /**
+   * Kills the program and every process it started, by parent PID, whatever their process group
+   * (the go build the action starts runs in a group of its own), as the runner kills a step.
+   */
+  killTree(): void;
   done: Promise<ProcessRun & { signal: NodeJS.Signals | null }>;
 }
 
@@ -53,6 +59,17 @@ export function startProcess(cmd: string, args: string[], opts: RunProcessOption
     } catch {
       // The group is gone already.
     }
+  };
+  const killTree = (): void => {
+    if (pid === 0) return;
+    for (const p of [pid, ...descendantsOf(pid)]) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    killGroup();
   };
   let stdout = '';
   let stderr = '';
@@ -107,8 +124,39 @@ export function startProcess(cmd: string, args: string[], opts: RunProcessOption
       if (!ended && pid !== 0) process.kill(pid, sig);
     },
     killGroup,
+    killTree,
     done,
   };
+}
+
+/** Every process below `root`, from /proc's parent PIDs (Linux; none elsewhere). */
+export function descendantsOf(root: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  for (const d of entries) {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift() as number) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
 }
 
 /** Runs `cmd args` to its end and returns its exit code and output; rejects only when it cannot start. */

@@ -152,7 +152,7 @@ export async function cancelAsGitHubDoes(p: StartedProcess): Promise<NodeJS.Sign
     sent.push(sig);
     if (await endedWithin(wait)) return sent;
   }
-  p.killGroup();
+  p.killTree();
   sent.push('SIGKILL');
   await p.done.catch(() => undefined);
   return sent;

@@ -12,10 +12,12 @@
 // killed before it finished with a switch it had not verified: then, as the cancel would have, it
 // switches back (src/site/golive.ts, undoUnverifiedSwitch).
 //
-// State is a file on the runner, and the runner prints each value it reads from it in its debug log
-// (FileCommandManager.cs, SaveStateFileCommand): only names, ETags, the site's SCM URL and the
-// deploy record's entry are saved, never a credential. The post signs in again from its inputs,
-// which the runner evaluates again from the same `with:` (ActionRunner.cs, "Load the inputs").
+// State is a file on the runner (@actions/core's saveState appends `name<<delimiter` blocks to the
+// file GITHUB_STATE names, and masks nothing), and the runner prints each value it reads from it
+// in its debug log (FileCommandManager.cs, SaveStateFileCommand): only names, ETags, the site's
+// SCM URL and the deploy record's entry are saved, never a credential. The post signs in again
+// from its inputs, which the runner evaluates again from the same `with:` (ActionRunner.cs, "Load
+// the inputs").
 
 import * as core from '@actions/core';
 import { parseInputs, secretValues } from './common/inputs.ts';

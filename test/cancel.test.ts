@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
 import { seedToolCache } from '../sandbox/gomirror.ts';
 import { cancelAsGitHubDoes, runAction, startAction, repoRoot, type ActionRun, type RunActionOptions } from '../sandbox/runner.ts';
+import { startProcess } from '../sandbox/process.ts';
 import { parseRecord, type DeployEntry } from '../src/site/record.ts';
 
 const FIXTURE = 'test/fixtures/health';
@@ -92,6 +93,36 @@ async function postDoesNothing(commit: string, main: ActionRun): Promise<void> {
   assert.equal(s.kudu.requests.length, requests, 'the post entry did not reach Kudu');
 }
 
+test('the sandbox cancels a step as the runner does: SIGINT, SIGTERM 7.5 s later, then the process tree killed 2.5 s after, children in other groups too', { timeout: 60_000 }, async () => {
+  // A step that ignores both signals and started a child in a process group of its own.
+  const script = `
+    const { spawn } = require('node:child_process');
+    const t0 = Date.now();
+    for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => console.log(sig + ' ' + (Date.now() - t0)));
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
+    console.log('child ' + child.pid);
+    setInterval(() => {}, 1000);`;
+  const p = startProcess(process.execPath, ['-e', script], { timeoutMs: 60_000 });
+  await p.waitForOutput(/child \d+\n/);
+  const child = Number(/child (\d+)/.exec(p.output())?.[1]);
+  const sent = await cancelAsGitHubDoes(p);
+  const run = await p.done;
+  assert.deepEqual(sent, ['SIGINT', 'SIGTERM', 'SIGKILL']);
+  assert.equal(run.signal, 'SIGKILL');
+  const at = (sig: string): number => Number(new RegExp(`${sig} (\\d+)`).exec(run.stdout)?.[1]);
+  assert.ok(at('SIGTERM') - at('SIGINT') >= 7400, `SIGTERM came ${at('SIGTERM') - at('SIGINT')} ms after SIGINT:\n${run.stdout}`);
+  // Killed: gone, or a zombie until whatever adopted it reaps it.
+  const state = ((): string => {
+    try {
+      const stat = fs.readFileSync(`/proc/${child}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return 'gone';
+    }
+  })();
+  assert.ok(state === 'gone' || state === 'Z', `the child in its own group was killed with the step (state ${state})`);
+});
+
 before(async () => {
   s = await startAppService({ siteName: 'cancel-site' });
   seedToolCache(s.toolCache);
@@ -153,6 +184,31 @@ test('cancelled during the upload: the held zip is abandoned, _artifact.txt is n
   }
 });
 
+test('killed during the upload (before the switch): the post entry changes nothing and says so', { timeout: 180_000 }, async () => {
+  const commit = newCommit();
+  const before = artifactTxt();
+  const zip = gate();
+  s.kudu.fault({ route: '/api/zip/', method: 'PUT', hold: zip.hold });
+  try {
+    const started = startAction(options(commit));
+    await zip.reached;
+    started.process.killTree();
+    const run = await started.result;
+    assert.equal(run.signal, 'SIGKILL');
+    assert.equal(run.state.isPost, 'true');
+    assert.equal(run.state.done, undefined);
+    const requests = s.kudu.requests.length;
+    const post = await runPost(commit, run);
+    assert.equal(post.code, 0, post.stdout + post.stderr);
+    assert.match(post.stdout, /The deploy step was stopped before it switched site\/wwwroot\/_artifact\.txt: nothing on the site was changed by it\./);
+    assert.equal(s.kudu.requests.length, requests, 'the post entry did not reach Kudu');
+    assert.equal(artifactTxt(), before);
+  } finally {
+    zip.release();
+    s.kudu.clearFaults();
+  }
+});
+
 test('cancelled after the switch while verify waits for a release that answers 500: switched back before SIGTERM, recorded as cancelled, and said so', { timeout: 240_000 }, async () => {
   const bad = newCommit();
   const started = startAction(options(bad, { ldflags: '-X main.healthStatus=500' }));
@@ -186,7 +242,7 @@ test('killed right after the switch (no time to undo it): the post entry reads t
   const bad = newCommit();
   const started = startAction(options(bad, { ldflags: '-X main.healthStatus=500' }));
   await started.process.waitForOutput(/Switched: site\/wwwroot\/_artifact\.txt now names/);
-  started.process.killGroup();
+  started.process.killTree();
   const run = await started.result;
   assert.equal(run.signal, 'SIGKILL');
   assert.equal(artifactTxt(), names(bad), 'the killed step left the unverified release live');
