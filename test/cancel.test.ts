@@ -275,6 +275,25 @@ test('killed right after the switch (no time to undo it): the post entry reads t
   assert.equal(artifactTxt(), names(good));
 });
 
+test('the deadline takes the same way back: a Kudu request that hangs in verify until timeout fires, and the unverified switch is undone as auto-rollback', { timeout: 240_000 }, async () => {
+  const slow = newCommit();
+  const processes = gate();
+  s.kudu.fault({ route: '/api/processes', method: 'GET', hold: processes.hold });
+  try {
+    const run = await runAction(options(slow, { timeout: '30' }));
+    assert.equal(run.code, 1, run.stdout);
+    const error = decodeURIComponent(run.errors.join('\n'));
+    assert.match(error, /The deploy took longer than timeout \(30 s\) and was stopped during Verify/);
+    assert.match(error, new RegExp(`It had switched to ${stem(slow)} without verifying it; auto-rollback within a 30 s grace period: rolled back: _artifact.txt names ${stem(good)} again and it is serving`));
+    assert.equal(artifactTxt(), names(good));
+    assert.equal(entriesFor(slow).find((e) => e.kind === 'deploy')?.outcome, 'rolled-back', 'the deadline is not a cancel');
+    assert.equal(run.state.switch, '', 'nothing left for the post entry');
+  } finally {
+    processes.release();
+    s.kudu.clearFaults();
+  }
+});
+
 test('cancelled after verification: the verified release stays live, the record says verified, and the post entry has nothing to do', { timeout: 240_000 }, async () => {
   const next = newCommit();
   // Kudu's deployment history is written after verify passed: hold it there.
