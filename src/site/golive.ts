@@ -266,7 +266,10 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
   if (pending === undefined) return { line: '', stillLive: false };
   const deadline = cause === 'deadline';
   const it = deadline ? 'It' : 'Cancelled after the switch: it';
-  if (pending.previous === '' || pending.previous === pending.artifact) {
+  if (same(pending.previous, pending.artifact)) {
+    return { line: `${deadline ? '' : 'Cancelled before verification: '}${ARTIFACT_FILE} named ${pending.artifact} before this run, which did not change it: nothing to switch back.`, stillLive: false };
+  }
+  if (pending.previous === '') {
     return { line: `${it} had switched to ${pending.artifact} without verifying it, and there is no previous version to go back to, so ${ARTIFACT_FILE} still names it.`, stillLive: true };
   }
   const grace = AbortSignal.timeout(Math.max(1, Math.floor(withinMs)));
