@@ -13,7 +13,8 @@ import type { RecordWriter } from './site/history.ts';
 /**
  * What the site looks like to this run, kept up to date as it changes it: what _artifact.txt
  * names and its ETag, and, between a switch and its verification, the switch to undo when the
- * deadline fires.
+ * deadline fires or the run is cancelled (src/site/golive.ts, undoUnverifiedSwitch). The main
+ * step's state saves each change for the post entry (src/post.ts, savedSiteState).
  */
 export interface SiteState {
   live?: { name: string; etag: string };

@@ -6,8 +6,9 @@
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { parseInputs, secretValues, type Config } from './common/inputs.ts';
-import { ActionError, DeployTimeoutError, messageOf } from './common/errors.ts';
-import { Deadline, withDeadline } from './common/deadline.ts';
+import { ActionError, DeployCancelledError, DeployTimeoutError, messageOf } from './common/errors.ts';
+import { watchForCancel, type CancelWatch } from './common/cancel.ts';
+import { Deadline, ROLLBACK_GRACE_SECONDS, withDeadline } from './common/deadline.ts';
 import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 import type { DeployContext, SiteContext, SiteState } from './context.ts';
 import { buildHere, buildPackage, checkPackage, packageBuilt } from './build/artifact.ts';
@@ -19,7 +20,8 @@ import { runPreflight } from './site/preflight.ts';
 import { readLiveArtifact } from './site/switch.ts';
 import { uploadArtifact } from './site/upload.ts';
 import { bootstrapSite } from './site/bootstrap.ts';
-import { rollBack, rollBackAfterDeadline, switchTo, verifyOrRollBack } from './site/golive.ts';
+import { rollBack, undoUnverifiedSwitch, switchTo, verifyOrRollBack } from './site/golive.ts';
+import { savedSiteState } from './post.ts';
 import { pruneArtifacts } from './site/prune.ts';
 import { planDeploy } from './site/plan.ts';
 import { newEntryId, readRecord, RecordWriter, runInfo } from './site/history.ts';
@@ -29,6 +31,15 @@ import { healthPathFor, type HealthCheck } from './site/verify.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
+  const cancel = watchForCancel();
+  try {
+    await runWith(cancel);
+  } finally {
+    cancel.stop();
+  }
+}
+
+async function runWith(cancel: CancelWatch): Promise<void> {
   maskSecretInputs();
   let cfg: Config;
   try {
@@ -40,22 +51,51 @@ export async function run(): Promise<void> {
   const stages = new StageLog();
   const facts: DeployFacts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
   const deadline = new Deadline(cfg.timeoutSeconds);
-  const state: SiteState = {};
   let connection: SiteConnection | undefined;
+  // Saved for the post entry as it changes (src/post.ts): a run killed before it could undo its
+  // unverified switch is finished there.
+  const state: SiteState = savedSiteState(() => connection?.kuduUrl);
   try {
-    await withDeadline(cfg.timeoutSeconds, stages, (signal) =>
-      deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }),
+    await withDeadline(
+      cfg.timeoutSeconds,
+      stages,
+      (signal) => deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }),
+      cancel.signal,
     );
     await writeSummary(facts, stages, cfg.buildOnly ? 'built' : cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
   } catch (err) {
     let final = err;
+    if (err instanceof DeployCancelledError) {
+      facts.cancel = await afterCancel(cfg, connection, state, stages, facts, cancel);
+      core.info(facts.cancel);
+      await writeSummary(facts, stages, 'cancelled');
+      fail(new DeployCancelledError(`${err.message} ${facts.cancel}`));
+      return;
+    }
     if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
-      const line = await rollBackAfterDeadline(cfg, connection, state, stages, facts);
+      const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', ROLLBACK_GRACE_SECONDS * 1000);
       final = new DeployTimeoutError(`${err.message}\n${line}`);
     }
     await writeSummary(facts, stages, 'failed');
     fail(final);
   }
+}
+
+/**
+ * What a cancel does, by where the deploy got to: before the switch, nothing more (an upload in
+ * flight is abandoned, and prune removes it later); after the switch and before verification, the
+ * switch is undone within the time the runner leaves before it kills the step; a verified version
+ * stays live. Returns the line for the log and the summary.
+ */
+async function afterCancel(cfg: Config, connection: SiteConnection | undefined, state: SiteState, stages: StageLog, facts: DeployFacts, cancel: CancelWatch): Promise<string> {
+  if (state.unverified !== undefined && connection !== undefined) {
+    return (await undoUnverifiedSwitch(connection, state, stages, facts, 'cancel', cancel.msLeft())).line;
+  }
+  const live = state.live?.name;
+  if (live !== undefined && live !== '' && facts.artifactName !== undefined && live.toLowerCase() === facts.artifactName.toLowerCase()) {
+    return `Cancelled after ${cfg.verify ? `${live} was verified` : `the switch (verify is off)`}: ${live} stays live; nothing was undone.`;
+  }
+  return `Cancelled before the switch: nothing on the site was changed.`;
 }
 
 /** Secrets must be masked before anything can log them. */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   RECORD_LIMIT, appendEntry, chooseArtifactName, emptyRecord, formatRecord, goingBackwards, inFlight, parseRecord,
-  resolveNamedVersion, rollbackCandidates, withContentSuffix, type DeployEntry, type DeployRecord, type Outcome,
+  resolveNamedVersion, rollbackCandidates, withContentSuffix, whoSwitchedTo, kuduDeployment, type DeployEntry, type DeployRecord, type Outcome,
 } from '../src/site/record.ts';
 import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
 import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/common/deadline.ts';
@@ -137,6 +137,24 @@ test('the name follows the content: the same build reuses its name, another buil
   assert.equal(other.upload, true);
   assert.equal(chooseArtifactName(emptyRecord(), present, base, c1).upload, true, 'unknown content on the site is never taken for ours');
   assert.equal(withContentSuffix('site-0123456789', c2), 'site-0123456789-bbbbbb', 'no .exe for other targets');
+});
+
+test('a cancelled deploy is never a version to go back to, nor in flight, and Kudu shows it failed; it did name the file for a while', () => {
+  // B went live with verify off, then a later run of B was cancelled before B was verified.
+  const r = recordOf(
+    entry('site-a.exe', 'switched'),
+    entry('site-b.exe', 'switched', { from: 'site-a.exe' }),
+    entry('site-b.exe', 'cancelled', { from: 'site-a.exe', detail: 'cancelled before it was verified; switched back to site-a.exe' }),
+    entry('site-c.exe', 'switched', { from: 'site-a.exe' }),
+  );
+  assert.deepEqual(rollbackCandidates(r, 'site-c.exe'), [{ artifact: 'site-a.exe', verified: false }]);
+  const cancelled = recordOf(entry('site-x.exe', 'verified'), entry('site-y.exe', 'cancelled', { from: 'site-x.exe' }));
+  assert.deepEqual(inFlight(cancelled, clock + 60_000), [], 'prune may remove a cancelled upload');
+  assert.equal(whoSwitchedTo(cancelled, 'site-y.exe')?.outcome, 'cancelled', 'a cancel whose switch back failed leaves its version named: the record says who put it there');
+  const kudu = kuduDeployment(cancelled.entries[1], '');
+  assert.equal(kudu.status, 3);
+  assert.equal(kudu.active, false);
+  assert.match(String(kudu.message), /site-y\.exe .*: cancelled before it was verified/);
 });
 
 test('in-flight uploads of the last hour are protected from prune', () => {

@@ -37,15 +37,27 @@ export class Deadline {
 /**
  * Runs `body` with an AbortSignal that fires after `seconds`, and fails with a clear message when
  * that happens even if a stage ignores the signal: the whole deploy never outlives `timeout`
- * (except for auto-rollback's short grace period, see run()).
+ * (except for auto-rollback's short grace period, see run()). When `cancel` aborts first (the run
+ * was cancelled, src/common/cancel.ts), the deploy is aborted with its reason, and that is what fails.
  */
 export async function withDeadline(
   seconds: number,
   stages: StageLog,
   body: (signal: AbortSignal) => Promise<void>,
+  cancel?: AbortSignal,
 ): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let onCancel: (() => void) | undefined;
+  const cancelled = new Promise<never>((_, reject) => {
+    if (cancel === undefined) return;
+    onCancel = (): void => {
+      controller.abort(cancel.reason);
+      reject(cancel.reason);
+    };
+    if (cancel.aborted) onCancel();
+    else cancel.addEventListener('abort', onCancel, { once: true });
+  });
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const running = stages.current ?? 'the deploy';
@@ -59,8 +71,9 @@ export async function withDeadline(
     }, seconds * 1000);
   });
   try {
-    await Promise.race([body(controller.signal), expired]);
+    await Promise.race([body(controller.signal), expired, cancelled]);
   } finally {
     clearTimeout(timer);
+    if (onCancel !== undefined) cancel?.removeEventListener('abort', onCancel);
   }
 }

@@ -26,6 +26,11 @@ export class DeployTimeoutError extends ActionError {
   override name = 'DeployTimeoutError';
 }
 
+/** Raised when the runner cancels the run (SIGINT or SIGTERM, src/common/cancel.ts). */
+export class DeployCancelledError extends ActionError {
+  override name = 'DeployCancelledError';
+}
+
 /** Message of any thrown value, for logs. */
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -44,6 +44,8 @@ export interface DeployFacts {
   pruned?: string[];
   pruneSkipped?: string[];
   verification?: string;
+  /** What a cancel of the run did (src/main.ts): switched back, or changed nothing. */
+  cancel?: string;
   /** Verification per instance ('' = whichever instance answered). */
   instances?: {
     instance: string;
@@ -117,6 +119,7 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
     ['Pruned', (facts.pruned ?? []).join(', ')],
     ['Kept (in use)', (facts.pruneSkipped ?? []).join(', ')],
     ['Verification', facts.verification ?? ''],
+    ['Cancel', facts.cancel ?? ''],
     ...(facts.goCache !== undefined ? goCacheRows(facts.goCache) : []),
   ];
   try {
@@ -161,6 +164,15 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
       summary.addHeading('Dry run: planned changes', 3).addList(facts.dryRunPlan.map(escapeHtml));
     }
     await summary.write();
+  } catch (err) {
+    core.warning(`Could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** A summary of a heading and one paragraph, for the post entry (src/post.ts); a failure is a warning. */
+export async function writeNote(title: string, text: string): Promise<void> {
+  try {
+    await core.summary.addHeading(title, 2).addRaw(`<p>${escapeHtml(text)}</p>`, true).write();
   } catch (err) {
     core.warning(`Could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
   }

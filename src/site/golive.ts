@@ -1,10 +1,10 @@
 // Going live, and coming back: the compare-and-swap switch, the health gate and the watch window,
-// auto-rollback (also after the deadline), and rollback: true. Every outcome is written to the
-// deploy record. See docs/ARCHITECTURE.md, "The deploy record" and "The health gate".
+// auto-rollback (also after the deadline, on a cancel, and in the post entry), and rollback: true.
+// Every outcome is written to the deploy record. See docs/ARCHITECTURE.md, "The deploy record",
+// "The health gate" and "A cancelled run".
 
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
-import type { Config } from '../common/inputs.ts';
 import { ActionError, messageOf } from '../common/errors.ts';
 import { ROLLBACK_GRACE_SECONDS, rollbackReserveSeconds, verifyBudgetSeconds } from '../common/deadline.ts';
 import type { StageLog, DeployFacts } from '../common/report.ts';
@@ -15,7 +15,7 @@ import { readLiveArtifact, switchArtifact, switchBack, SiteChangedError } from '
 import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, type HealthCheck, type VerifyResult } from './verify.ts';
 import { rollbackArtifact } from './rollback.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './history.ts';
-import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry } from './record.ts';
+import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry, type Outcome } from './record.ts';
 import { ARTIFACT_FILE } from './layout.ts';
 
 /**
@@ -182,6 +182,8 @@ async function autoRollback(
   change: Switch,
   instances: string[] | undefined,
   seconds: number,
+  /** How the failed version's entry ends when it is switched back: a cancel says `cancelled`. */
+  undone?: { outcome: Outcome; detail: string },
 ): Promise<string> {
   const { kudu } = site;
   const failed = state.unverified?.record;
@@ -197,7 +199,7 @@ async function autoRollback(
     await failed?.save({ outcome: 'failed', detail: 'did not come up; another deploy changed _artifact.txt meanwhile, so it was not rolled back' });
     return `another deploy changed _artifact.txt meanwhile, so it was left as that deploy set it (no rollback).`;
   }
-  await failed?.save({ outcome: 'rolled-back', detail: `did not come up; rolled back to ${previous}` });
+  await failed?.save(undone ?? { outcome: 'rolled-back', detail: `did not come up; rolled back to ${previous}` });
   const back = await verifyServing(site, { artifact: previous, previous: name }, instances, seconds);
   const { record } = await readRecord(kudu).catch(() => ({ record: emptyRecord() }));
   const earlier = whoSwitchedTo(record, previous);
@@ -222,43 +224,103 @@ async function autoRollback(
 }
 
 /**
- * The deadline fired after this run switched and before the new version was verified: roll back
- * under a short grace period with a fresh signal, so a broken version is not left live.
+ * Why this run's switch is undone before the new version was verified: the deadline fired
+ * (src/main.ts), the run was cancelled (src/main.ts, on the runner's SIGINT or SIGTERM, see
+ * src/common/cancel.ts), or the main step was killed before it could finish and the post entry
+ * (src/post.ts) takes over.
  */
-export async function rollBackAfterDeadline(cfg: Config, connection: SiteConnection, state: SiteState, stages: StageLog, facts: DeployFacts): Promise<string> {
+export type UndoCause = 'deadline' | 'cancel' | 'post';
+
+export interface UndoResult {
+  line: string;
+  /** _artifact.txt may still name the unverified version: nothing could be switched back. */
+  stillLive: boolean;
+}
+
+/**
+ * The one way back from this run's unverified switch, shared by the deadline, the cancel and the
+ * post entry: with a fresh signal that ends after `withinMs` (the deploy's own has fired, or this is
+ * another process), reads _artifact.txt, and when it still names this run's artifact (with the ETag
+ * this run got, when it knows one), points it back at the previous version with autoRollback's
+ * compare-and-swap, then waits for that to serve in the time left. The switch back comes first.
+ * Returns one line saying what was done.
+ */
+export async function undoUnverifiedSwitch(
+  connection: SiteConnection,
+  state: SiteState,
+  stages: StageLog,
+  facts: DeployFacts,
+  cause: UndoCause,
+  withinMs: number,
+): Promise<UndoResult> {
+  const result = await undo(connection, state, stages, facts, cause, withinMs);
+  // Nothing of this run's is left to undo (for the post entry, src/post.ts, too).
+  if (!result.stillLive) state.unverified = undefined;
+  return result;
+}
+
+async function undo(connection: SiteConnection, state: SiteState, stages: StageLog, facts: DeployFacts, cause: UndoCause, withinMs: number): Promise<UndoResult> {
+  const started = performance.now();
   const pending = state.unverified;
-  if (pending === undefined) return '';
-  if (pending.previous === '' || pending.previous === pending.artifact) {
-    return `_artifact.txt names ${pending.artifact}, which was not verified, and there is no previous version to roll back to.`;
+  if (pending === undefined) return { line: '', stillLive: false };
+  const deadline = cause === 'deadline';
+  const it = deadline ? 'It' : 'Cancelled after the switch: it';
+  if (same(pending.previous, pending.artifact)) {
+    return { line: `${deadline ? '' : 'Cancelled before verification: '}${ARTIFACT_FILE} named ${pending.artifact} before this run, which did not change it: nothing to switch back.`, stillLive: false };
   }
-  const grace = AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000);
+  if (pending.previous === '') {
+    return { line: `${it} had switched to ${pending.artifact} without verifying it, and there is no previous version to go back to, so ${ARTIFACT_FILE} still names it.`, stillLive: true };
+  }
+  const grace = AbortSignal.timeout(Math.max(1, Math.floor(withinMs)));
   const kudu = new KuduClient(connection, grace, { attempts: 3 });
   const site = { kudu, connection, signal: grace };
   pending.record = new RecordWriter(kudu, pending.record.entry, grace);
+  const switchedEtag = state.live !== undefined && same(state.live.name, pending.artifact) ? state.live.etag : '';
   try {
-    // The deadline may have cut the switch itself short: what the file names now decides.
+    // The deadline or the cancel may have cut the switch itself short: what the file names now decides.
     const live = await readLiveArtifact(kudu);
-    if (live.name.toLowerCase() !== pending.artifact.toLowerCase()) {
-      return `_artifact.txt names ${live.name || '(nothing)'}, not ${pending.artifact}: this run's switch did not take effect or another deploy changed it since, so there is nothing to roll back.`;
+    if (!same(live.name, pending.artifact)) {
+      if (state.live !== undefined && same(state.live.name, pending.previous) && same(live.name, pending.previous)) {
+        return { line: `${deadline ? 'This run had' : 'Cancelled after the switch: this run had'} already switched back to ${pending.previous}; ${ARTIFACT_FILE} names it.`, stillLive: false };
+      }
+      const line =
+        `${deadline ? '' : 'Cancelled during the switch: '}${ARTIFACT_FILE} names ${live.name || '(nothing)'}, not ${pending.artifact}: this run's switch did not take effect ` +
+        `or another deploy changed it since, so there is nothing to switch back${deadline ? '' : ' and nothing on the site was changed by this run'}.`;
+      return { line, stillLive: false };
+    }
+    if (switchedEtag !== '' && live.etag !== switchedEtag) {
+      return { line: `${ARTIFACT_FILE} names ${pending.artifact} but was written again after this run's switch (another deploy of the same build?), so it is left as it is.`, stillLive: false };
     }
     state.live = live;
   } catch (err) {
-    return `It may have switched to ${pending.artifact} without verifying it, and reading _artifact.txt within the ${ROLLBACK_GRACE_SECONDS} s grace period failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: true if it names ${pending.artifact}.`;
+    const line = `${it} may have switched to ${pending.artifact} without verifying it, and reading ${ARTIFACT_FILE} within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: true if it names ${pending.artifact}.`;
+    return { line, stillLive: true };
   }
+  // What is left after the switch back and the record's writes is for seeing the old version serve.
+  const waitSeconds = deadline ? ROLLBACK_GRACE_SECONDS - 5 : Math.max(1, Math.floor((withinMs - (performance.now() - started)) / 1000) - 2);
+  const why = deadline ? undefined : { outcome: 'cancelled' as const, detail: `cancelled before it was verified; switched back to ${pending.previous}` };
+  const stage = deadline ? 'Auto-rollback after the deadline' : 'Switch back (cancelled)';
   try {
-    const line = await stages.run('Auto-rollback after the deadline', () =>
-      autoRollback(site, state, { artifact: pending.artifact, previous: pending.previous }, undefined, ROLLBACK_GRACE_SECONDS - 5),
-    );
-    facts.verification = `${facts.verification ?? ''}; deadline: ${line}`;
-    return `It had switched to ${pending.artifact} without verifying it; auto-rollback within a ${ROLLBACK_GRACE_SECONDS} s grace period: ${line}`;
+    const line = await stages.run(stage, () => autoRollback(site, state, { artifact: pending.artifact, previous: pending.previous }, undefined, waitSeconds, why));
+    const back = state.live !== undefined && same(state.live.name, pending.previous);
+    if (!deadline && !back) await pending.record.save({ outcome: 'cancelled', detail: `cancelled before it was verified; ${line}` });
+    if (deadline) facts.verification = `${facts.verification ?? ''}; deadline: ${line}`;
+    if (deadline) return { line: `It had switched to ${pending.artifact} without verifying it; auto-rollback within a ${ROLLBACK_GRACE_SECONDS} s grace period: ${line}`, stillLive: false };
+    const what = back ? `Cancelled after the switch: switched back to ${pending.previous} (${pending.artifact} was not verified); ${line}` : `Cancelled after the switch to ${pending.artifact}: ${line}`;
+    return { line: what, stillLive: false };
   } catch (err) {
     const names = state.live?.name ?? pending.artifact;
-    return (
-      `It had switched to ${pending.artifact} without verifying it, and rolling back within ${ROLLBACK_GRACE_SECONDS} s failed: ${messageOf(err)}. ` +
-      `_artifact.txt names ${names}${names === pending.previous ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: true (or rollback-to) to go back to a version that served.`
-    );
+    if (!deadline && same(names, pending.previous)) {
+      return { line: `Cancelled after the switch: switched back to ${pending.previous} (${pending.artifact} was not verified); it was not seen serving again in the time left: ${messageOf(err)}.`, stillLive: false };
+    }
+    const line =
+      `${it} had switched to ${pending.artifact} without verifying it, and switching back within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. ` +
+      `${ARTIFACT_FILE} names ${names}${same(names, pending.previous) ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: true (or rollback-to) to go back to a version that served.`;
+    return { line, stillLive: !same(names, pending.previous) };
   }
 }
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /**
  * Prints the tail of the app's stdout log in its own log group (never inside the error annotation,

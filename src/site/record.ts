@@ -15,7 +15,9 @@ export const RECORD_LIMIT = 50;
  * - `verified`: it served on `instances` instance(s);
  * - `rolled-back`: it did not come up and _artifact.txt was pointed back at `from`;
  * - `failed`: it did not come up, or the switch was refused (another deploy changed the site);
- * - `cancelled`: the run was cancelled before the version was verified.
+ * - `cancelled`: the run was cancelled after its switch and before the version was verified, and
+ *   _artifact.txt was pointed back at `from` (or, when `detail` says so, left as another deploy set
+ *   it). Never a version to go back to, and never counted as live.
  */
 export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
 
@@ -170,9 +172,12 @@ export function knownContent(record: DeployRecord, artifact: string): string {
   return newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '')?.content ?? '';
 }
 
-/** The newest entry that made _artifact.txt name `artifact`: who put it there. */
+/**
+ * The newest entry that made _artifact.txt name `artifact`: who put it there. A cancelled deploy
+ * did too, for a while (its switch back may have failed).
+ */
 export function whoSwitchedTo(record: DeployRecord, artifact: string): DeployEntry | undefined {
-  return newestFirst(record).find((e) => same(e.artifact, artifact) && (SWITCHED.has(e.outcome) || e.kind === 'auto-rollback'));
+  return newestFirst(record).find((e) => same(e.artifact, artifact) && (SWITCHED.has(e.outcome) || e.outcome === 'cancelled' || e.kind === 'auto-rollback'));
 }
 
 /** Describes the run of an entry for a message: "octo/shop run 123 attempt 1 by alice at …". */
@@ -212,7 +217,8 @@ export function goingBackwards(record: DeployRecord, live: string, commit: strin
 /**
  * Artifacts `rollback: true` may go to, best first: versions that were live before the current one
  * was first deployed, newest first, those the record shows verified live ahead of those only
- * switched to (deploys with verify off). Versions that failed or were rolled back never count.
+ * switched to (deploys with verify off). Versions that failed, were rolled back or were cancelled
+ * before they were verified never count.
  * The caller takes the first still present in _target.
  */
 export function rollbackCandidates(record: DeployRecord, live: string): { artifact: string; verified: boolean }[] {
@@ -225,7 +231,7 @@ export function rollbackCandidates(record: DeployRecord, live: string): { artifa
     }
   }
   const earlier = entries.slice(0, before).reverse().filter((e) => !same(e.artifact, live));
-  const failed = new Set(earlier.filter((e) => e.outcome === 'failed' || e.outcome === 'rolled-back').map((e) => e.artifact.toLowerCase()));
+  const failed = new Set(earlier.filter((e) => e.outcome === 'failed' || e.outcome === 'rolled-back' || e.outcome === 'cancelled').map((e) => e.artifact.toLowerCase()));
   const out: { artifact: string; verified: boolean }[] = [];
   const add = (e: DeployEntry, verified: boolean): void => {
     if (!out.some((o) => same(o.artifact, e.artifact))) out.push({ artifact: e.artifact, verified });
@@ -321,7 +327,8 @@ export function kuduDeployment(e: DeployEntry, runUrl: string): Record<string, u
   const how =
     e.outcome === 'verified' ? `verified live on ${e.instances ?? 1} instance(s)` :
     e.outcome === 'switched' ? 'switched, not verified' :
-    e.outcome === 'rolled-back' ? 'did not come up; rolled back' : 'failed';
+    e.outcome === 'rolled-back' ? 'did not come up; rolled back' :
+    e.outcome === 'cancelled' ? 'cancelled before it was verified' : 'failed';
   return {
     // 4 = Success, 3 = Failed: the only two Kudu accepts for a deployment made by another tool.
     status: ok ? 4 : 3,
