@@ -10,13 +10,16 @@ export const RECORD_LIMIT = 50;
 
 /**
  * Where a deploy or rollback got to:
+ * - `uploading`: the upload of this content under `artifact` started; written before the first byte
+ *   is sent, so an upload cut short (a lost answer, a cancelled run) leaves a name the next run
+ *   knows, and can upload again, instead of a file of unknown content;
  * - `uploaded`: the artifact is in _target with this content, _artifact.txt not changed yet;
  * - `switched`: _artifact.txt names it (verify off, or still running);
  * - `verified`: it served on `instances` instance(s);
  * - `rolled-back`: it did not come up and _artifact.txt was pointed back at `from`;
  * - `failed`: it did not come up, or the switch was refused (another deploy changed the site).
  */
-export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed';
+export type Outcome = 'uploading' | 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed';
 
 export type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
 
@@ -130,9 +133,31 @@ const newestFirst = (record: DeployRecord): DeployEntry[] => [...record.entries]
 /** Outcomes after which _artifact.txt named the entry's artifact, at least for a while. */
 const SWITCHED: ReadonlySet<Outcome> = new Set(['switched', 'verified', 'rolled-back']);
 
-/** The content the record last saw uploaded under `artifact`; '' when it never did. */
+/**
+ * The content the record last saw uploaded under `artifact`; '' when it never did. An upload that
+ * only started (`uploading`) proves nothing about the file, and neither does any older entry: the
+ * cut-short upload may have overwritten it part-way.
+ */
 export function knownContent(record: DeployRecord, artifact: string): string {
-  return newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '')?.content ?? '';
+  const newest = newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '');
+  return newest === undefined || newest.outcome === 'uploading' ? '' : newest.content;
+}
+
+/**
+ * The newest entry for `artifact` when it is an upload that started and never finished (`uploading`):
+ * the file on the site is then whatever part of it landed, and the next run with the same content
+ * uploads it again under that name.
+ */
+export function unfinishedUpload(record: DeployRecord, artifact: string): DeployEntry | undefined {
+  const newest = newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '');
+  return newest?.outcome === 'uploading' ? newest : undefined;
+}
+
+/** Why `name` is uploaded again: an earlier upload of this very content under it was cut short. */
+function uploadAgain(record: DeployRecord, name: string, content: string): string | undefined {
+  const unfinished = unfinishedUpload(record, name);
+  if (unfinished === undefined || unfinished.content !== content) return undefined;
+  return `${name} is on the site from an upload of this same content that did not finish (${describeRun(unfinished)}), so it is uploaded again`;
 }
 
 /** The newest entry that made _artifact.txt name `artifact`: who put it there. */
@@ -201,7 +226,7 @@ export function rollbackCandidates(record: DeployRecord, live: string): { artifa
  */
 export function resolveNamedVersion(record: DeployRecord, wanted: string): DeployEntry | undefined {
   const w = wanted.trim().toLowerCase();
-  const entries = newestFirst(record).filter((e) => e.content !== '' || SWITCHED.has(e.outcome));
+  const entries = newestFirst(record).filter((e) => (e.content !== '' && e.outcome !== 'uploading') || SWITCHED.has(e.outcome));
   const byName = entries.find((e) => same(e.artifact, w) || same(e.artifact.replace(/\.exe$/i, ''), w.replace(/\.exe$/i, '')));
   if (byName !== undefined) return byName;
   if (!/^[0-9a-f]{7,64}$/.test(w)) return undefined;
@@ -210,12 +235,21 @@ export function resolveNamedVersion(record: DeployRecord, wanted: string): Deplo
 }
 
 /**
- * Artifacts a deploy in flight has uploaded but not yet finished with (uploaded or switched in the
- * last `withinMs`): prune leaves them, so one run's prune never deletes another run's upload.
+ * Artifacts a deploy in flight is uploading or has uploaded but not yet finished with (uploading,
+ * uploaded or switched in the last `withinMs`): prune leaves them, so one run's prune never deletes
+ * another run's upload. A `switched` entry that a later entry's switch superseded is done with:
+ * with verify off every entry stays `switched`, and counting those would keep every artifact of
+ * the last hour whatever `keep` says. (Entries are in the order they were first written.)
  */
 export function inFlight(record: DeployRecord, now: number, withinMs = 3_600_000): string[] {
-  return record.entries
-    .filter((e) => (e.outcome === 'uploaded' || e.outcome === 'switched') && now - Date.parse(e.at) < withinMs)
+  const entries = record.entries;
+  const switchedLater = (i: number): boolean => entries.slice(i + 1).some((f) => SWITCHED.has(f.outcome) || f.kind === 'auto-rollback');
+  return entries
+    .filter((e, i) => {
+      if (now - Date.parse(e.at) >= withinMs) return false;
+      if (e.outcome === 'uploading' || e.outcome === 'uploaded') return true;
+      return e.outcome === 'switched' && !switchedLater(i);
+    })
     .map((e) => e.artifact);
 }
 
@@ -231,10 +265,15 @@ export function chooseArtifactName(
   content: string,
 ): { name: string; upload: boolean; reason: string } {
   const hashed = withContentSuffix(base, content);
+  const again = (name: string): string | undefined => (present(name) ? uploadAgain(record, name, content) : undefined);
+  const baseAgain = again(base);
+  if (baseAgain !== undefined) return { name: base, upload: true, reason: baseAgain };
   if (present(base) && knownContent(record, base) === content) {
     return { name: base, upload: false, reason: `${base} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   }
   if (!present(base)) return { name: base, upload: true, reason: `${base} is not on the site yet` };
+  const hashedAgain = again(hashed);
+  if (hashedAgain !== undefined) return { name: hashed, upload: true, reason: hashedAgain };
   if (present(hashed) && knownContent(record, hashed) === content) {
     return { name: hashed, upload: false, reason: `${hashed} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   }
@@ -258,6 +297,8 @@ export function choosePackagedName(
   content: string,
 ): { name: string; upload: boolean; reason: string } {
   if (!present(name)) return { name, upload: true, reason: `${name} is not on the site yet` };
+  const again = uploadAgain(record, name, content);
+  if (again !== undefined) return { name, upload: true, reason: again };
   const known = knownContent(record, name);
   if (known === content) return { name, upload: false, reason: `${name} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   throw new ActionError(
