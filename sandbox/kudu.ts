@@ -559,6 +559,25 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   }
 
   /** Extracts over `dirRel`, deleting nothing; stops with 400 at the first entry it cannot write. */
+  /**
+   * `target` (under `base`) as Windows finds it: each part of the path below `base` that matches an
+   * existing entry without case takes that entry's name; the rest stays as given.
+   */
+  function existingCase(base: string, target: string): string {
+    let at = base;
+    for (const part of path.relative(base, target).split(path.sep)) {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(at);
+      } catch {
+        // Not there yet: the rest of the path is created as given.
+      }
+      const found = names.includes(part) ? part : names.find((n) => n.toLowerCase() === part.toLowerCase());
+      at = path.join(at, found ?? part);
+    }
+    return at;
+  }
+
   async function extractZip(dirRel: string, body: Buffer): Promise<Reply> {
     const dirFull = localPath(dirRel.replace(/\/+$/, ''));
     if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
@@ -595,7 +614,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         fs.mkdirSync(target, { recursive: true });
         continue;
       }
-      if (isLocked(rel)) return fail(`The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.`);
+      // NTFS compares names without case: Kudu's ZipArchiveExtensions.Extract opens an entry whose
+      // name differs only in case from a file already there (FileInfo.Open with FileMode.Create)
+      // as that file, and overwrites it under the name it already had.
+      const onDisk = existingCase(dirFull, target);
+      const onDiskRel = `${dirRel.replace(/\/+$/, '')}/${path.relative(dirFull, onDisk).split(path.sep).join('/')}`;
+      if (isLocked(onDiskRel)) return fail(`The process cannot access the file '${windowsPath(onDiskRel)}' because it is being used by another process.`);
       let content: Buffer;
       try {
         content = await new Promise<Buffer>((resolve, reject) =>
@@ -610,14 +634,14 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       } catch (err) {
         return fail(`The zip is damaged at ${name}: ${(err as Error).message}`);
       }
-      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.mkdirSync(path.dirname(onDisk), { recursive: true });
       // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
       // creation time. Kudu then sets the modification time to the entry's time (best effort),
       // so mtime is the packaging time and only crtime tells when a new file landed.
-      fs.writeFileSync(target, content);
-      wrote(target);
+      fs.writeFileSync(onDisk, content);
+      wrote(onDisk);
       const stamped = entry.getLastModDate();
-      if (!Number.isNaN(stamped.getTime())) fs.utimesSync(target, new Date(), stamped);
+      if (!Number.isNaN(stamped.getTime())) fs.utimesSync(onDisk, new Date(), stamped);
     }
     zip.close();
     return { status: 200 };

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
 import { KuduClient, encodePath } from '../src/site/kudu.ts';
+import { uploadArtifact } from '../src/site/upload.ts';
 import { USER_AGENT } from '../src/common/http.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
@@ -178,4 +179,22 @@ test('VFS paths are encoded per segment, backslashes made slashes', () => {
   assert.equal(encodePath('site/wwwroot/_target/a b#?.exe'), 'site/wwwroot/_target/a%20b%23%3F.exe');
   assert.equal(encodePath('site\\wwwroot\\x'), 'site/wwwroot/x');
   assert.equal(encodePath('/site//wwwroot/'), 'site/wwwroot');
+});
+
+test('the upload stage over a file whose name differs only in case: Windows keeps the old name, and the check still finds the binary', async () => {
+  // NTFS compares names without case: the file on the site keeps the case it had (an earlier
+  // deploy with artifact-prefix "shop"), and the upload under "Shop-…" overwrites it.
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/_target'), { recursive: true });
+  fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/_target/shop-0123456789.exe'), 'MZ-old');
+  const binary = Buffer.from('MZ-new-build');
+  const zipPath = await writeZip({ 'Shop-0123456789.exe': binary, 'Shop-0123456789/static/a.css': 'a' });
+  const pkg = { zipPath, zipSize: fs.statSync(zipPath).size, binarySize: binary.length, entries: [] };
+  const result = await uploadArtifact(client, pkg, 'Shop-0123456789.exe');
+  assert.equal(result.skipped, false);
+  const listed = fs.readdirSync(path.join(kudu.home, 'site/wwwroot/_target')).sort();
+  assert.ok(listed.includes('shop-0123456789.exe') && !listed.includes('Shop-0123456789.exe'), `the existing name is kept: ${listed.join(', ')}`);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/_target/shop-0123456789.exe'), 'utf8'), 'MZ-new-build');
+  // The record vouching for the content: the listing under the other case still proves the whole binary.
+  const again = await uploadArtifact(client, pkg, 'Shop-0123456789.exe', { alreadyThere: 'Shop-0123456789.exe is already on the site' });
+  assert.equal(again.skipped, true);
 });
