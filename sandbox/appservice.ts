@@ -149,6 +149,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       appUrl,
       isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
       processes: (instance) => instanceOf(instance).processes(),
+      killProcess: (id, instance) => instanceOf(instance).kill(id),
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
       stopped: opts.stopped,

@@ -65,6 +65,12 @@ export interface Iis {
    */
   isLocked(relPath: string): boolean;
   stats(): IisStats;
+  /**
+   * Ends the process with this id and everything it started (its process group), as Kudu's
+   * process API does; false when no process of this site has that id. HttpPlatformHandler sees
+   * the exit and starts the launcher again on the next request.
+   */
+  kill(pid: number): boolean;
   /** Resolves when the current process (if any) has exited. */
   backendExited(): Promise<void>;
   close(): Promise<void>;
@@ -381,6 +387,11 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     processes: () => (backend !== undefined && !backend.exited ? [{ id: backend.pid, name: backend.name }] : []),
     isLocked: (rel) => backend !== undefined && !backend.exited && normalize(rel) === normalize(backend.binaryRel),
     stats: () => ({ ...stats }),
+    kill: (pid) => {
+      if (!everyChild.has(pid)) return false;
+      killGroup(pid, 'SIGKILL');
+      return true;
+    },
     backendExited: () => backend?.exitedPromise ?? Promise.resolve(),
     close: async () => {
       closing = true;

@@ -29,6 +29,11 @@ export interface KuduOptions {
    * ARRAffinity cookie's value when the request pins one.
    */
   processes?: (instance?: string) => { id: number; name: string }[];
+  /**
+   * DELETE /api/processes/{id}: ends that process and everything it started on the instance the
+   * ARRAffinity cookie names (or whichever answers); false when no such process runs there.
+   */
+  killProcess?: (id: number, instance?: string) => boolean;
   /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
   acceptBearer?: (token: string) => boolean;
   /** The site's app settings, as GET /api/settings returns them (none when absent). */
@@ -363,6 +368,17 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     const url = headers.host !== undefined ? `${proto}://${headers.host}` : emulatorUrl;
     const u = new URL(rawUrl, url);
     const p = u.pathname;
+    const oneProcess = /^\/api\/processes\/(-?\d+)\/?$/.exec(p);
+    if (oneProcess !== null && method === 'DELETE') {
+      // Kudu's ProcessController.KillProcess (routed for DELETE /api/processes/{id} in Kudu's
+      // NinjectServices.cs): GetProcessById, then Kill with includesChildren, so the process and
+      // its children end; the action returns void, which Web API answers 204. An id that runs no
+      // process makes Process.GetProcessById throw ArgumentException, answered 404 with its message.
+      const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
+      const id = Number(oneProcess[1]);
+      if (opts.killProcess?.(id, instance) === true) return { status: 204 };
+      return { status: 404, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Message: `Process with an Id of ${id} is not running.` }) };
+    }
     if (p === '/api/processes' || p === '/api/processes/') {
       if (method !== 'GET') return { status: 405 };
       const selfUrl = `${url}/api/processes/`;

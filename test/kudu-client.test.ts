@@ -198,3 +198,17 @@ test('the upload stage over a file whose name differs only in case: Windows keep
   const again = await uploadArtifact(client, pkg, 'Shop-0123456789.exe', { alreadyThere: 'Shop-0123456789.exe is already on the site' });
   assert.equal(again.skipped, true);
 });
+
+test('killProcess: DELETE /api/processes/{id} on the pinned instance; 204 is killed, 404 (no such process) is gone', async () => {
+  const killed: string[] = [];
+  const k = await startKudu({ siteName: 'kill-site', killProcess: (id, instance) => (id === 7 ? (killed.push(`${id}@${instance ?? ''}`), true) : false) });
+  try {
+    const c = clientFor(k, never);
+    assert.equal(await c.killProcess(7, 'inst-b'), 'killed');
+    assert.equal(await c.killProcess(8), 'gone');
+    assert.deepEqual(killed, ['7@inst-b']);
+    assert.deepEqual(k.requests.filter((r) => r.method === 'DELETE').map((r) => `${r.path} ${r.status}`), ['/api/processes/7 204', '/api/processes/8 404']);
+  } finally {
+    await k.close();
+  }
+});
