@@ -128,7 +128,9 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     if (launcher === 'wine') await ensureWinePrefix();
     const instances: { id: string; iis: Iis }[] = [];
     for (const id of opts.instances && opts.instances.length > 0 ? opts.instances : ['']) {
-      const one = await startIis({ home, launcher, env: opts.env });
+      // Local Cache is read when the site starts, as App Service reads its app settings then.
+      const localCache = (): boolean => Object.entries(opts.appSettings ?? {}).some(([k, v]) => k.toUpperCase() === 'WEBSITE_LOCAL_CACHE_OPTION' && v.trim().toLowerCase() === 'always');
+      const one = await startIis({ home, launcher, env: opts.env, localCache });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }

@@ -14,6 +14,7 @@ import { startAzureSandbox, type AzureSandbox, type SandboxSite } from '../sandb
 import { getViaProxy, startInternet, type Internet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot } from '../sandbox/runner.ts';
+import { buildExampleApp, installTemplates, writeArtifact } from '../sandbox/iis.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { KuduClient } from '../src/site/kudu.ts';
 import { appSetting, preflightFindings, runPreflight, webConfigProblem, type PreflightReport } from '../src/site/preflight.ts';
@@ -324,4 +325,48 @@ test('publish profile, dry run: preflight runs and refuses WEBSITE_RUN_FROM_PACK
   assert.doesNotMatch(run.stdout, /would: /);
   assert.deepEqual(snapshotTree(s.home), before);
   assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), []);
+});
+
+test('Local Cache on a running site: the deploy is refused, and the emulated platform shows why: a switch made anyway is never seen, even after the process restarts', { timeout: 240_000 }, async () => {
+  const goarch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const s = await startAppService({ siteName: 'cached', appSettings: { WEBSITE_LOCAL_CACHE_OPTION: 'Always' }, env: { EXAMPLE_POLL_MS: '100' } });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const bin = fs.mkdtempSync(path.join(s.home, '..', 'cached-bin-'));
+  cleanups.push(async () => fs.rmSync(bin, { recursive: true, force: true }));
+  const [v1, v2] = await Promise.all([
+    buildExampleApp({ outPath: path.join(bin, 'v1'), version: 'v1', commit: 'aaaaaaaaaa', goos: 'linux', goarch }),
+    buildExampleApp({ outPath: path.join(bin, 'v2'), version: 'v2', commit: 'bbbbbbbbbb', goos: 'linux', goarch }),
+  ]);
+  installTemplates(s.wwwroot);
+  fs.mkdirSync(path.join(s.wwwroot, '_target'));
+  fs.copyFileSync(v1, path.join(s.wwwroot, '_target', 'cached-aaaaaaaaaa'));
+  writeArtifact(s.wwwroot, 'cached-aaaaaaaaaa');
+  const answer = async (): Promise<string> => (await fetch(`${s.localAppUrl}/`)).text();
+  assert.equal(await answer(), 'v1 aaaaaaaaaa\n');
+
+  const before = snapshotTree(s.home);
+  const run = await runAction({
+    inputs: deployInputs(s, COMMIT),
+    env: { ...s.env, GITHUB_SHA: COMMIT },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(decodeURIComponent(run.errors.join('\n')), /Preflight: cached cannot be deployed to by this action \(1 problem\).*\n {2}- The app setting WEBSITE_LOCAL_CACHE_OPTION is Always \(read from Kudu\)/);
+  assert.deepEqual(snapshotTree(s.home), before, 'nothing on the site changed');
+
+  // What the refusal protects against: the switch made by hand, as a deploy would make it.
+  fs.copyFileSync(v2, path.join(s.wwwroot, '_target', 'cached-bbbbbbbbbb'));
+  writeArtifact(s.wwwroot, 'cached-bbbbbbbbbb');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await answer(), 'v1 aaaaaaaaaa\n', 'the app polls the copy of _artifact.txt, which still names v1');
+  const [running] = s.iis.processes();
+  assert.equal(running?.name, 'cached-aaaaaaaaaa');
+  // HttpPlatformHandler starts the process again from the same copy: only a site restart refreshes it.
+  assert.equal(s.iis.kill(running!.id), true);
+  await s.iis.backendExited();
+  assert.equal(await answer(), 'v1 aaaaaaaaaa\n');
+  assert.equal(s.iis.processes()[0]?.name, 'cached-aaaaaaaaaa');
+  assert.notEqual(s.iis.processes()[0]?.id, running!.id, 'a new process');
 });
