@@ -148,8 +148,15 @@ test('an upload cut short is recorded as uploading: the next run with the same c
   assert.equal(again.name, name);
   assert.equal(again.upload, true);
   assert.match(again.reason, /from an upload of this same content that did not finish \(octo\/shop run \d+/);
-  // Another package under that name is still refused: the part on the site is not its content.
-  assert.throws(() => choosePackagedName(cut, present, name, other), /no content hash for/);
+  // Another package under that name: refused while that upload may still be running, replaced once
+  // it is over an hour old and the name never went live.
+  const at = Date.parse(cut.entries[0].at);
+  assert.throws(() => choosePackagedName(cut, present, name, other, at + 60_000), /from an upload of another build \(sha256 cccccccccccc…\) that has not finished: .*Deploy again once that run is over/);
+  const replaced = choosePackagedName(cut, present, name, other, at + 3_700_000);
+  assert.equal(replaced.upload, true);
+  assert.match(replaced.reason, /did not finish over an hour ago .* and never went live, so this package replaces it/);
+  const live = recordOf(entry(name, 'verified', { content: mine }), entry(name, 'uploading', { content: mine }));
+  assert.throws(() => choosePackagedName(live, present, name, other, Date.parse(live.entries[1].at) + 3_700_000), /build the package with another artifact-prefix/);
   // A build of this run takes the name too, and the unfinished upload vouches for nothing.
   assert.deepEqual(chooseArtifactName(cut, present, name, mine), { name, upload: true, reason: again.reason });
   assert.equal(chooseArtifactName(cut, present, name, other).name, withContentSuffix(name, other));

@@ -234,6 +234,9 @@ export function resolveNamedVersion(record: DeployRecord, wanted: string): Deplo
   return byCommit.find((e) => e.outcome === 'verified') ?? byCommit[0];
 }
 
+/** How long an upload or a switch without a later outcome counts as another run's work in progress. */
+export const IN_FLIGHT_MS = 3_600_000;
+
 /**
  * Artifacts a deploy in flight is uploading or has uploaded but not yet finished with (uploading,
  * uploaded or switched in the last `withinMs`): prune leaves them, so one run's prune never deletes
@@ -241,7 +244,7 @@ export function resolveNamedVersion(record: DeployRecord, wanted: string): Deplo
  * with verify off every entry stays `switched`, and counting those would keep every artifact of
  * the last hour whatever `keep` says. (Entries are in the order they were first written.)
  */
-export function inFlight(record: DeployRecord, now: number, withinMs = 3_600_000): string[] {
+export function inFlight(record: DeployRecord, now: number, withinMs = IN_FLIGHT_MS): string[] {
   const entries = record.entries;
   const switchedLater = (i: number): boolean => entries.slice(i + 1).some((f) => SWITCHED.has(f.outcome) || f.kind === 'auto-rollback');
   return entries
@@ -288,17 +291,35 @@ export function chooseArtifactName(
 /**
  * The name for a package built earlier: always the name it was built with, so every site runs the
  * same file. `upload` is false when the record shows it on the site with this content; a file of
- * that name with other (or unknown) content is never overwritten, so the deploy is refused.
+ * that name with other (or unknown) content is never overwritten, so the deploy is refused. The
+ * exceptions are uploads that did not finish: of this content, the file is uploaded again; of
+ * other content, it is replaced once that upload is over an hour old (no run is still sending
+ * it) and the name never went live.
  */
 export function choosePackagedName(
   record: DeployRecord,
   present: (name: string) => boolean,
   name: string,
   content: string,
+  now = Date.now(),
 ): { name: string; upload: boolean; reason: string } {
   if (!present(name)) return { name, upload: true, reason: `${name} is not on the site yet` };
   const again = uploadAgain(record, name, content);
   if (again !== undefined) return { name, upload: true, reason: again };
+  const unfinished = unfinishedUpload(record, name);
+  if (unfinished !== undefined) {
+    const wentLive = record.entries.some((e) => same(e.artifact, name) && (SWITCHED.has(e.outcome) || e.kind === 'auto-rollback'));
+    if (!wentLive && now - Date.parse(unfinished.at) >= IN_FLIGHT_MS) {
+      return { name, upload: true, reason: `${name} is on the site from an upload of another build that did not finish over an hour ago (${describeRun(unfinished)}) and never went live, so this package replaces it` };
+    }
+    throw new ActionError(
+      `${name} is on the site from an upload of another build (sha256 ${unfinished.content.slice(0, 12)}…) that has not finished: ${describeRun(unfinished)}. ` +
+        `It is not this package (sha256 ${content.slice(0, 12)}…), and that run may still be sending it, so nothing was uploaded or changed. ` +
+        (wentLive
+          ? `A package keeps its name on every site: build the package with another artifact-prefix, or deploy this commit by building it here (without from-package).`
+          : `Deploy again once that run is over; an upload that did not finish is replaced after an hour.`),
+    );
+  }
   const known = knownContent(record, name);
   if (known === content) return { name, upload: false, reason: `${name} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   throw new ActionError(
