@@ -131,7 +131,9 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       // How often the app polls _artifact.txt: the example app (example/main.go) and the compat
       // fixtures take it from these variables; other apps keep goazure's default.
       const pollMs = Number(opts.env?.EXAMPLE_POLL_MS ?? opts.env?.COMPAT_POLL_MS) || undefined;
-      const one = await startIis({ home, launcher, env: opts.env, pollMs });
+      // Local Cache is read when the site starts, as App Service reads its app settings then.
+      const localCache = (): boolean => Object.entries(opts.appSettings ?? {}).some(([k, v]) => k.toUpperCase() === 'WEBSITE_LOCAL_CACHE_OPTION' && v.trim().toLowerCase() === 'always');
+      const one = await startIis({ home, launcher, env: opts.env, localCache, pollMs });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }
@@ -154,6 +156,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       // Every instance's launcher and app read _artifact.txt from the shared D:\home.
       readers: (rel) => rel === 'site/wwwroot/_artifact.txt' && instances.some((i) => i.iis.readingPointer()),
       processes: (instance) => instanceOf(instance).processes(),
+      killProcess: (id, instance) => instanceOf(instance).kill(id),
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
       stopped: opts.stopped,

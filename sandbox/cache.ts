@@ -18,6 +18,12 @@
 // the cached paths and the compression); the key and then each restore key is tried in order, first exactly, then as a prefix of the newest
 // entry that starts with it. A key with a finalized entry cannot be created again (409). Branch
 // scopes are not modelled: every entry is visible to every run.
+//
+// Keys are compared without case, and matched_key is the key as it was saved, whatever the case
+// asked for: GitHub's service treats keys that differ only in case as one key (a key saved in upper
+// case is restored by its lower-case spelling, and answered in the case it was saved in), which is
+// why actions/cache decides cache-hit without case (src/utils/actionUtils.ts, isExactKeyMatch:
+// localeCompare with sensitivity "accent").
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -163,12 +169,13 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
     return `${azurite.url}/${ACCOUNT}/${CONTAINER}/${encodeURIComponent(blob)}?${sas}`;
   };
 
+  const sameKey = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
   const find = (key: string, restoreKeys: string[], version: string): CacheEntry | undefined => {
     const ready = entries.filter((e) => e.sizeBytes !== undefined && e.version === version);
     for (const k of [key, ...restoreKeys]) {
-      const exact = ready.find((e) => e.key === k);
+      const exact = ready.find((e) => sameKey(e.key, k));
       if (exact) return exact;
-      const prefixed = ready.filter((e) => e.key.startsWith(k)).sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
+      const prefixed = ready.filter((e) => e.key.toLowerCase().startsWith(k.toLowerCase())).sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
       if (prefixed.length > 0) return prefixed[0];
     }
     return undefined;
@@ -180,11 +187,11 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
       const key = String(req.key ?? '');
       const version = String(req.version ?? '');
       if (key === '' || version === '') return [400, { code: 'invalid_argument', msg: 'key and version are required' }];
-      if (entries.some((e) => e.key === key && e.version === version && e.sizeBytes !== undefined)) {
+      if (entries.some((e) => sameKey(e.key, key) && e.version === version && e.sizeBytes !== undefined)) {
         return [409, { code: 'already_exists', msg: 'cache entry with the same key, version, and scope already exists' }];
       }
       // An unfinished reservation of the same key is replaced (its upload never finalized).
-      for (let i = entries.length - 1; i >= 0; i--) if (entries[i].key === key && entries[i].version === version) entries.splice(i, 1);
+      for (let i = entries.length - 1; i >= 0; i--) if (sameKey(entries[i].key, key) && entries[i].version === version && entries[i].sizeBytes === undefined) entries.splice(i, 1);
       const entry: CacheEntry = { id: nextId++, key, version, blob: `${randomUUID()}.tzst`, createdAt: Date.now() };
       entries.push(entry);
       return [200, { ok: true, signed_upload_url: sasUrl(entry.blob, 'cw') }];

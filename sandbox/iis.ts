@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { defaultWinePrefix, wineVars } from './wine.ts';
@@ -44,6 +45,14 @@ export interface IisOptions {
    * DefaultPollInterval, unless the app sets another). See Iis.readingPointer.
    */
   pollMs?: number;
+  /**
+   * Local Cache (the app setting WEBSITE_LOCAL_CACHE_OPTION=Always), asked once, when the site
+   * first starts a process: App Service then copies site/wwwroot to the instance's local disk and
+   * runs the app from that copy, refreshed only when the site restarts (here: never, for the
+   * emulator's lifetime). The launcher, the binary and goazure's poll of _artifact.txt all see the
+   * copy, so a change to the real _artifact.txt is never seen.
+   */
+  localCache?: () => boolean;
 }
 
 /**
@@ -83,6 +92,12 @@ export interface Iis {
    */
   readingPointer(): boolean;
   stats(): IisStats;
+  /**
+   * Ends the process with this id and everything it started (its process group), as Kudu's
+   * process API does; false when no process of this site has that id. HttpPlatformHandler sees
+   * the exit and starts the launcher again on the next request.
+   */
+  kill(pid: number): boolean;
   /** Resolves when the current process (if any) has exited. */
   backendExited(): Promise<void>;
   close(): Promise<void>;
@@ -230,8 +245,23 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
   let starting: Promise<Backend | undefined> | undefined;
   let closing = false;
   let lastLaunch = 0;
+  /** The folder the site runs from: wwwroot, or with Local Cache its copy, decided at the first start. */
+  let runRoot: { dir: string; copy?: string } | undefined;
+  const siteRoot = (): { dir: string; copy?: string } => {
+    if (runRoot !== undefined) return runRoot;
+    if (opts.localCache?.() === true) {
+      const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-localcache-'));
+      const dir = path.join(copy, 'site', 'wwwroot');
+      fs.cpSync(wwwroot, dir, { recursive: true });
+      runRoot = { dir, copy };
+    } else {
+      runRoot = { dir: wwwroot };
+    }
+    return runRoot;
+  };
 
   const spawnLauncher = (port: number): ChildProcess => {
+    const root = siteRoot().dir;
     const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, HTTP_PLATFORM_PORT: String(port) };
     // HttpPlatformHandler appends a unique suffix to stdoutLogFile for each process.
     const logName = path.join(home, `${settings().stdoutLogFile}_${new Date().toISOString().replace(/[-:.TZ]/g, '')}_${port}.log`);
@@ -241,15 +271,15 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     try {
       if (opts.launcher === 'wine') {
         Object.assign(env, wineVars(opts.winePrefix ?? defaultWinePrefix));
-        child = spawn('wine', ['cmd', '/c', `${winePath(wwwroot)}\\go-azure.bat`, String(port)], {
-          cwd: wwwroot,
+        child = spawn('wine', ['cmd', '/c', `${winePath(root)}\\go-azure.bat`, String(port)], {
+          cwd: root,
           env,
           detached: true,
           stdio: ['ignore', log, log],
         });
       } else {
-        env.GO_AZURE_WWWROOT = wwwroot;
-        child = spawn('/bin/sh', [shellLauncherPath, String(port)], { cwd: wwwroot, env, detached: true, stdio: ['ignore', log, log] });
+        env.GO_AZURE_WWWROOT = root;
+        child = spawn('/bin/sh', [shellLauncherPath, String(port)], { cwd: root, env, detached: true, stdio: ['ignore', log, log] });
       }
     } finally {
       fs.closeSync(log);
@@ -260,7 +290,9 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
   /** One start attempt: the process, once its port accepts; undefined when it did not start. */
   const startOnce = async (limitSeconds: number): Promise<Backend | undefined> => {
     const port = await freePort();
-    const binaryRel = `site/wwwroot/${readArtifactLine(wwwroot)}`;
+    // With Local Cache the running binary is the copy's: no file of the site itself is in use.
+    const root = siteRoot();
+    const binaryRel = `${root.copy === undefined ? 'site/wwwroot' : 'local-cache/site/wwwroot'}/${readArtifactLine(root.dir)}`;
     const child = spawnLauncher(port);
     lastLaunch = Date.now();
     const pid = child.pid;
@@ -411,6 +443,11 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
       return b !== undefined && !b.exited && (now - b.startedAt) % (opts.pollMs ?? 1000) < POINTER_READ_MS.poll;
     },
     stats: () => ({ ...stats }),
+    kill: (pid) => {
+      if (!everyChild.has(pid)) return false;
+      killGroup(pid, 'SIGKILL');
+      return true;
+    },
     backendExited: () => backend?.exitedPromise ?? Promise.resolve(),
     close: async () => {
       closing = true;
@@ -422,6 +459,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
       for (const s of sockets) s.destroy();
       for (const a of agents) a.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (runRoot?.copy !== undefined) fs.rmSync(runRoot.copy, { recursive: true, force: true });
     },
   };
 }

@@ -37,6 +37,11 @@ export interface KuduOptions {
    * ARRAffinity cookie's value when the request pins one.
    */
   processes?: (instance?: string) => { id: number; name: string }[];
+  /**
+   * DELETE /api/processes/{id}: ends that process and everything it started on the instance the
+   * ARRAffinity cookie names (or whichever answers); false when no such process runs there.
+   */
+  killProcess?: (id: number, instance?: string) => boolean;
   /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
   acceptBearer?: (token: string) => boolean;
   /** The site's app settings, as GET /api/settings returns them (none when absent). */
@@ -489,6 +494,17 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     const url = headers.host !== undefined ? `${proto}://${headers.host}` : emulatorUrl;
     const u = new URL(rawUrl, url);
     const p = u.pathname;
+    const oneProcess = /^\/api\/processes\/(-?\d+)\/?$/.exec(p);
+    if (oneProcess !== null && method === 'DELETE') {
+      // Kudu's ProcessController.KillProcess (routed for DELETE /api/processes/{id} in Kudu's
+      // NinjectServices.cs): GetProcessById, then Kill with includesChildren, so the process and
+      // its children end; the action returns void, which Web API answers 204. An id that runs no
+      // process makes Process.GetProcessById throw ArgumentException, answered 404 with its message.
+      const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
+      const id = Number(oneProcess[1]);
+      if (opts.killProcess?.(id, instance) === true) return { status: 204 };
+      return { status: 404, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Message: `Process with an Id of ${id} is not running.` }) };
+    }
     if (p === '/api/processes' || p === '/api/processes/') {
       if (method !== 'GET') return { status: 405 };
       const selfUrl = `${url}/api/processes/`;
@@ -679,6 +695,25 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   }
 
   /** Extracts over `dirRel`, deleting nothing; stops with 400 at the first entry it cannot write. */
+  /**
+   * `target` (under `base`) as Windows finds it: each part of the path below `base` that matches an
+   * existing entry without case takes that entry's name; the rest stays as given.
+   */
+  function existingCase(base: string, target: string): string {
+    let at = base;
+    for (const part of path.relative(base, target).split(path.sep)) {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(at);
+      } catch {
+        // Not there yet: the rest of the path is created as given.
+      }
+      const found = names.includes(part) ? part : names.find((n) => n.toLowerCase() === part.toLowerCase());
+      at = path.join(at, found ?? part);
+    }
+    return at;
+  }
+
   async function extractZip(dirRel: string, body: Buffer): Promise<Reply> {
     const dirFull = localPath(dirRel.replace(/\/+$/, ''));
     if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
@@ -715,7 +750,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         fs.mkdirSync(target, { recursive: true });
         continue;
       }
-      if (isLocked(rel)) return fail(`The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.`);
+      // NTFS compares names without case: Kudu's ZipArchiveExtensions.Extract opens an entry whose
+      // name differs only in case from a file already there (FileInfo.Open with FileMode.Create)
+      // as that file, and overwrites it under the name it already had.
+      const onDisk = existingCase(dirFull, target);
+      const onDiskRel = `${dirRel.replace(/\/+$/, '')}/${path.relative(dirFull, onDisk).split(path.sep).join('/')}`;
+      if (isLocked(onDiskRel)) return fail(`The process cannot access the file '${windowsPath(onDiskRel)}' because it is being used by another process.`);
       let content: Buffer;
       try {
         content = await new Promise<Buffer>((resolve, reject) =>
@@ -730,14 +770,14 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       } catch (err) {
         return fail(`The zip is damaged at ${name}: ${(err as Error).message}`);
       }
-      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.mkdirSync(path.dirname(onDisk), { recursive: true });
       // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
       // creation time. Kudu then sets the modification time to the entry's time (the package's:
       // the commit's), so only crtime tells when a new file landed.
-      fs.writeFileSync(target, content);
-      wrote(target);
+      fs.writeFileSync(onDisk, content);
+      wrote(onDisk);
       const stamped = entryLastWriteTime(entry);
-      if (!Number.isNaN(stamped.getTime())) fs.utimesSync(target, new Date(), stamped);
+      if (!Number.isNaN(stamped.getTime())) fs.utimesSync(onDisk, new Date(), stamped);
     }
     zip.close();
     return { status: 200 };

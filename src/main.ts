@@ -176,16 +176,19 @@ async function deploy(ctx: DeployContext): Promise<void> {
     return;
   }
 
+  // Recorded before the first byte is sent: an upload cut short leaves a name and content hash the
+  // next run can upload again (record.ts, unfinishedUpload), and prune leaves it while in flight.
+  const entry = new RecordWriter(
+    kudu,
+    { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploading', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
+    signal,
+  );
+  await entry.save();
   const uploaded = await stages.run('Upload', () =>
     uploadArtifact(kudu, pkg, name, { onProgress: uploadProgressLogger(pkg.zipSize), alreadyThere }),
   );
   facts.uploadSkipped = uploaded.skipped;
-  const entry = new RecordWriter(
-    kudu,
-    { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploaded', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
-    signal,
-  );
-  await entry.save();
+  await entry.save({ outcome: 'uploaded' });
   if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu));
 
   if (live.name === name) {

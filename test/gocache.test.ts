@@ -13,6 +13,9 @@ import {
   dependencyFiles,
   escapeModulePath,
   hashDependencyFiles,
+  isExactKeyMatch,
+  needsSave,
+  restoreGoCache,
   runnerPlatform,
   unusedBuildCacheEntries,
   unusedModules,
@@ -195,4 +198,42 @@ test('a corrupt archive or a failing service is a miss with a warning, never a t
   } finally {
     delete service.faults.rpcStatus;
   }
+});
+
+test('keys compared as actions/cache does: the service matches without case and answers the key as saved, and that is a hit', async () => {
+  assert.equal(isExactKeyMatch('go-Linux-X64-abc', 'go-linux-x64-abc'), true);
+  assert.equal(isExactKeyMatch('go-Linux-X64-abc', 'go-Linux-X64-abd'), false);
+  assert.equal(isExactKeyMatch('go-Linux-X64-abc', undefined), false);
+  assert.equal(isExactKeyMatch('cafe', 'café'), false, 'accents count');
+
+  // The service: a key saved in one case is found by another, and answered as it was saved.
+  const dir = path.join(work, 'cased');
+  fillFolder(dir, { 'a.txt': 'a\n' });
+  assert.ok((await cache.saveCache([dir], 'Cased-Linux-AAA')) > 0);
+  assert.equal(await cache.saveCache([dir], 'cased-linux-aaa'), -1, 'the same key in another case already exists');
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(await cache.restoreCache([dir], 'cased-linux-aaa'), 'Cased-Linux-AAA');
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(await cache.restoreCache([dir], 'cased-linux-bbb', ['CASED-LINUX-']), 'Cased-Linux-AAA', 'prefixes too');
+
+  // The Go cache stage: an entry saved under its key in lower case is the exact key, not a fallback.
+  const app = path.join(work, 'cased-app');
+  fs.mkdirSync(app, { recursive: true });
+  fs.writeFileSync(path.join(app, 'go.mod'), 'module example.com/cased\n\ngo 1.21\n');
+  const modCache = path.join(work, 'cased-mod');
+  const buildCache = path.join(work, 'cased-build');
+  const req = { goBin: 'go', goVersion: 'go1.23.4', workingDirectory: app, goos: 'windows', goarch: 'amd64', dependencyPath: [], env: { GOMODCACHE: modCache, GOCACHE: buildCache, GOFLAGS: '-mod=mod' } };
+  const first = await restoreGoCache(req);
+  assert.equal(first.outcome, 'miss');
+  assert.match(first.key, /[A-Z]/, `the key has upper-case letters: ${first.key}`);
+  fillFolder(modCache, { 'cache/download/x.txt': 'mod\n' });
+  fillFolder(buildCache, { '00/entry-a': 'build\n' });
+  assert.ok((await cache.saveCache([modCache, buildCache], first.key.toLowerCase())) > 0);
+  fs.rmSync(modCache, { recursive: true, force: true });
+  fs.rmSync(buildCache, { recursive: true, force: true });
+  const second = await restoreGoCache(req);
+  assert.equal(second.matchedKey, first.key.toLowerCase());
+  assert.equal(second.outcome, 'hit');
+  assert.equal(needsSave(second), false, 'an exact hit is not saved again');
+  assert.equal(fs.readFileSync(path.join(buildCache, '00/entry-a'), 'utf8'), 'build\n');
 });

@@ -100,6 +100,27 @@ test('a release whose health path answers 500 is rolled back, and the step fails
   assert.equal(res.headers.get('x-goazure-artifact'), stem(good));
 });
 
+test('a failed release that does not link goazure keeps running after the switch back: its process is stopped through Kudu, and the previous version serves', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const good = newCommit();
+  const stuck = newCommit();
+  assert.equal((await deploy(s, good)).code, 0);
+  const run = await deploy(s, stuck, { 'working-directory': 'test/fixtures/stuck', 'verify-timeout': '12' });
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`The new version did not come up healthy: ${stem(stuck)} was not healthy after 12 s`));
+  const stopped = new RegExp(`${stem(stuck)} kept running after the switch back \\(it does not link goazure, or it hangs\\): its process (\\d+) was stopped through Kudu's process API`);
+  assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${stem(good)} again and it is serving \\(${stopped.source}\\)`));
+  assert.match(run.stdout, new RegExp(`::warning::${stopped.source}, so that IIS starts ${stem(good)}\\.`));
+  const pid = Number(stopped.exec(error)![1]);
+  assert.deepEqual(s.kudu.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/api/processes/')).map((r) => `${r.path} ${r.status}`), [`/api/processes/${pid} 204`]);
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+  const res = await fetch(`${s.localAppUrl}/healthz`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-goazure-artifact'), stem(good));
+  assert.deepEqual(s.iis.processes().map((p) => p.name), [stem(good)]);
+});
+
 test('a release that crashes 10 s after it starts, once healthy, is rolled back when the watch window is on', { timeout: 300_000 }, async () => {
   const s = await site();
   const good = newCommit();

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
 import { KuduClient, encodePath } from '../src/site/kudu.ts';
+import { uploadArtifact } from '../src/site/upload.ts';
 import { USER_AGENT } from '../src/common/http.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
@@ -209,4 +210,36 @@ test('a file another writer holds exclusively answers 404 on Kudu, yet its folde
   assert.doesNotMatch(out, /first deploy/);
   // A file that is really missing is still missing.
   assert.equal(await client.getFile('site/wwwroot/never.txt'), null);
+});
+
+test('the upload stage over a file whose name differs only in case: Windows keeps the old name, and the check still finds the binary', async () => {
+  // NTFS compares names without case: the file on the site keeps the case it had (an earlier
+  // deploy with artifact-prefix "shop"), and the upload under "Shop-…" overwrites it.
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/_target'), { recursive: true });
+  fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/_target/shop-0123456789.exe'), 'MZ-old');
+  const binary = Buffer.from('MZ-new-build');
+  const zipPath = await writeZip({ 'Shop-0123456789.exe': binary, 'Shop-0123456789/static/a.css': 'a' });
+  const pkg = { zipPath, zipSize: fs.statSync(zipPath).size, binarySize: binary.length, entries: [] };
+  const result = await uploadArtifact(client, pkg, 'Shop-0123456789.exe');
+  assert.equal(result.skipped, false);
+  const listed = fs.readdirSync(path.join(kudu.home, 'site/wwwroot/_target')).sort();
+  assert.ok(listed.includes('shop-0123456789.exe') && !listed.includes('Shop-0123456789.exe'), `the existing name is kept: ${listed.join(', ')}`);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/_target/shop-0123456789.exe'), 'utf8'), 'MZ-new-build');
+  // The record vouching for the content: the listing under the other case still proves the whole binary.
+  const again = await uploadArtifact(client, pkg, 'Shop-0123456789.exe', { alreadyThere: 'Shop-0123456789.exe is already on the site' });
+  assert.equal(again.skipped, true);
+});
+
+test('killProcess: DELETE /api/processes/{id} on the pinned instance; 204 is killed, 404 (no such process) is gone', async () => {
+  const killed: string[] = [];
+  const k = await startKudu({ siteName: 'kill-site', killProcess: (id, instance) => (id === 7 ? (killed.push(`${id}@${instance ?? ''}`), true) : false) });
+  try {
+    const c = clientFor(k, never);
+    assert.equal(await c.killProcess(7, 'inst-b'), 'killed');
+    assert.equal(await c.killProcess(8), 'gone');
+    assert.deepEqual(killed, ['7@inst-b']);
+    assert.deepEqual(k.requests.filter((r) => r.method === 'DELETE').map((r) => `${r.path} ${r.status}`), ['/api/processes/7 204', '/api/processes/8 404']);
+  } finally {
+    await k.close();
+  }
 });

@@ -173,6 +173,22 @@ test('zip API: a corrupt zip → 400; a locked file inside → 400 and that file
   kudu.unlock('site/wwwroot/z/a.exe');
 });
 
+test('zip API over a file whose name differs only in case: the file keeps its name, as on NTFS; a lock holds under either case', async () => {
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/zc/Assets'), { recursive: true });
+  fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/zc/app.exe'), 'MZ-old');
+  fs.writeFileSync(path.join(kudu.home, 'site/wwwroot/zc/Assets/Site.css'), 'old');
+  const res = await call('PUT', '/api/zip/site/wwwroot/zc/', { body: await zipOfFiles({ 'APP.exe': 'MZ-new', 'assets/site.css': 'new', 'assets/more.css': 'more' }) });
+  assert.equal(res.status, 200);
+  assert.deepEqual(fs.readdirSync(path.join(kudu.home, 'site/wwwroot/zc')).sort(), ['Assets', 'app.exe']);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/zc/app.exe'), 'utf8'), 'MZ-new');
+  assert.deepEqual(fs.readdirSync(path.join(kudu.home, 'site/wwwroot/zc/Assets')).sort(), ['Site.css', 'more.css']);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/zc/Assets/Site.css'), 'utf8'), 'new');
+  kudu.lock('site/wwwroot/zc/app.exe');
+  assert.equal((await call('PUT', '/api/zip/site/wwwroot/zc/', { body: await zipOfFiles({ 'App.EXE': 'MZ-newer' }) })).status, 400);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/zc/app.exe'), 'utf8'), 'MZ-new');
+  kudu.unlock('site/wwwroot/zc/app.exe');
+});
+
 test('processes: JSON array of {id, name, href}', async () => {
   const res = await call('GET', '/api/processes');
   assert.equal(res.status, 200);

@@ -208,3 +208,32 @@ test('a tampered package is refused before anything is uploaded', { timeout: 300
     for (const input of ['go-version', 'ldflags', 'include']) assert.match(error, new RegExp(`- ${input}: a build setting, but from-package deploys a package built earlier`));
   });
 });
+
+test('an upload whose answer never came back leaves the package on the site; the retry uploads it again and deploys', { timeout: 300_000 }, async () => {
+  assert.ok(packagePath !== '', 'the first test built the package');
+  const north = await startAppService({ siteName: 'shop-northeurope', internet, goMirror: false, home: fs.mkdtempSync(path.join(scratch, 'home-north-')), env: { EXAMPLE_POLL_MS: '250' } });
+  try {
+    const name = manifest.artifact;
+    // Kudu extracts the zip, then the connection is reset before the answer: every attempt the
+    // client makes lands the package and never hears so, and the run fails.
+    north.kudu.fault({ route: '/api/zip/', method: 'PUT', resetAfterResponseBytes: 0, times: 100 });
+    const cut = await deployPackage(north, packagePath);
+    assert.equal(cut.code, 1, log(cut));
+    north.kudu.clearFaults();
+    assert.ok(fs.existsSync(path.join(north.wwwroot, '_target', name)), 'the package landed');
+    assert.equal(fs.existsSync(path.join(north.wwwroot, '_artifact.txt')), false, 'nothing was switched');
+    const [pending] = parseRecord(fs.readFileSync(path.join(north.wwwroot, '_deploys.json'), 'utf8')).record.entries;
+    assert.equal(pending.outcome, 'uploading');
+    assert.equal(pending.content, manifest.content);
+
+    const retry = await deployPackage(north, packagePath);
+    assert.equal(retry.code, 0, log(retry));
+    assert.match(retry.stdout, new RegExp(`${name} is on the site from an upload of this same content that did not finish .*so it is uploaded again`));
+    assert.equal(north.kudu.requests.filter((r) => r.path.startsWith('/api/zip/') && r.status === 200).length, 1, 'the retry sent the zip again');
+    assert.equal(fs.readFileSync(path.join(north.wwwroot, '_artifact.txt'), 'utf8'), `_target\\${name}\r\n`);
+    const entries = parseRecord(fs.readFileSync(path.join(north.wwwroot, '_deploys.json'), 'utf8')).record.entries;
+    assert.deepEqual(entries.map((e) => e.outcome), ['uploading', 'verified']);
+  } finally {
+    await north.close();
+  }
+});

@@ -14,9 +14,10 @@ import { startAzureSandbox, type AzureSandbox, type SandboxSite } from '../sandb
 import { getViaProxy, startInternet, type Internet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot } from '../sandbox/runner.ts';
+import { buildExampleApp, installTemplates, writeArtifact } from '../sandbox/iis.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { KuduClient } from '../src/site/kudu.ts';
-import { runPreflight, webConfigProblem, type PreflightReport } from '../src/site/preflight.ts';
+import { appSetting, preflightFindings, runPreflight, webConfigProblem, type PreflightReport } from '../src/site/preflight.ts';
 import { ActionError } from '../src/common/errors.ts';
 import type { Config } from '../src/common/inputs.ts';
 
@@ -85,6 +86,32 @@ test('publish profile: WEBSITE_RUN_FROM_PACKAGE (from Kudu) and a kept web.confi
   assert.match(refusal, /^Preflight: preflight-site cannot be deployed to by this action \(2 problems\); nothing on the site was changed\./);
   assert.match(refusal, /WEBSITE_RUN_FROM_PACKAGE is set \(to "1", read from Kudu\): site\/wwwroot is then a read-only mount/);
   assert.match(refusal, /The site's own web.config does not start go-azure.bat through HttpPlatformHandler: it has no <httpPlatform> element/);
+});
+
+test('publish profile: Local Cache and a lower-case website_run_from_package in Kudu\'s /api/settings are refused; names are read without case', { timeout: 30_000 }, async () => {
+  const kudu = await kuduWith({ appSettings: { website_local_cache_option: 'always', website_run_from_package: '1' }, webConfig: TEMPLATE_WEB_CONFIG });
+  const { refusal } = await preflightWithProfile(kudu);
+  assert.ok(refusal !== undefined, 'refused');
+  assert.match(refusal, /\(2 problems\)/);
+  assert.match(refusal, /WEBSITE_RUN_FROM_PACKAGE is set \(to "1", read from Kudu\)/);
+  assert.match(refusal, /WEBSITE_LOCAL_CACHE_OPTION is Always \(read from Kudu\): Local Cache runs the app from a copy of site\/wwwroot/);
+  assert.match(refusal, /az webapp config appsettings delete --setting-names WEBSITE_LOCAL_CACHE_OPTION/);
+  // Local Cache set to anything but Always is off.
+  const off = await kuduWith({ appSettings: { WEBSITE_LOCAL_CACHE_OPTION: 'Never' }, webConfig: TEMPLATE_WEB_CONFIG });
+  const passed = await preflightWithProfile(off);
+  assert.equal(passed.refusal, undefined);
+  assert.match(passed.out, /Local Cache off/);
+});
+
+test('Local Cache from ARM\'s app settings is refused, the name and value read without case', () => {
+  const arm = { kind: 'app', state: 'Running', unread: [] } as unknown as NonNullable<Parameters<typeof preflightFindings>[0]['arm']>;
+  const facts = { label: 'cached', authKind: 'bearer' as const, arm, appSettings: { Website_Local_Cache_Option: 'ALWAYS' }, appSettingsFrom: 'ARM' as const, webConfig: TEMPLATE_WEB_CONFIG, unread: [] };
+  const findings = preflightFindings(facts, { bootstrap: true });
+  assert.equal(findings.length, 1);
+  assert.equal(findings[0].severity, 'refuse');
+  assert.match(findings[0].text, /WEBSITE_LOCAL_CACHE_OPTION is Always \(read from ARM\)/);
+  assert.equal(appSetting({ website_run_from_package: '1' }, 'WEBSITE_RUN_FROM_PACKAGE'), '1');
+  assert.equal(appSetting({ OTHER: 'x' }, 'WEBSITE_RUN_FROM_PACKAGE'), '');
 });
 
 test('publish profile: no web.config with bootstrap off is refused; with bootstrap on it is written later, so it passes', { timeout: 30_000 }, async () => {
@@ -165,18 +192,19 @@ function deployEntra(s: AppService, extra: Record<string, string> = {}) {
   });
 }
 
-test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE in ARM\'s app settings and a foreign web.config, in one report; Always On off is warned about; nothing changes', { timeout: 240_000 }, async () => {
+test('Entra ID: a Linux site, WEBSITE_RUN_FROM_PACKAGE and Local Cache in ARM\'s app settings and a foreign web.config, in one report; Always On off is warned about; nothing changes', { timeout: 240_000 }, async () => {
   const s = await azureWith(
-    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip?sv=2024-11-04&sig=sas-signature-value' } },
+    { name: 'legacy', resourceGroup: 'rg-legacy', kind: 'app,linux', alwaysOn: false, appSettings: { WEBSITE_RUN_FROM_PACKAGE: 'https://example.blob.core.windows.net/p/app.zip?sv=2024-11-04&sig=sas-signature-value', WEBSITE_LOCAL_CACHE_OPTION: 'Always' } },
     { webConfig: ANCM_WEB_CONFIG },
   );
   const before = snapshotTree(s.home);
   const run = await deployEntra(s);
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
-  assert.match(error, /Preflight: legacy cannot be deployed to by this action \(3 problems\); nothing on the site was changed\./);
+  assert.match(error, /Preflight: legacy cannot be deployed to by this action \(4 problems\); nothing on the site was changed\./);
   assert.match(error, /app-name: legacy is a Linux App Service site \(kind "app,linux"\)/);
   assert.match(error, /WEBSITE_RUN_FROM_PACKAGE is set \(to a package URL on example\.blob\.core\.windows\.net, read from ARM\)/);
+  assert.match(error, /WEBSITE_LOCAL_CACHE_OPTION is Always \(read from ARM\)/);
   // The package URL's SAS token never reaches the log.
   assert.doesNotMatch(run.stdout + run.stderr, /sas-signature-value|app\.zip\?/);
   assert.match(error, /does not start go-azure.bat through HttpPlatformHandler/);
@@ -297,4 +325,48 @@ test('publish profile, dry run: preflight runs and refuses WEBSITE_RUN_FROM_PACK
   assert.doesNotMatch(run.stdout, /would: /);
   assert.deepEqual(snapshotTree(s.home), before);
   assert.deepEqual(s.kudu.requests.filter((r) => r.method !== 'GET'), []);
+});
+
+test('Local Cache on a running site: the deploy is refused, and the emulated platform shows why: a switch made anyway is never seen, even after the process restarts', { timeout: 240_000 }, async () => {
+  const goarch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const s = await startAppService({ siteName: 'cached', appSettings: { WEBSITE_LOCAL_CACHE_OPTION: 'Always' }, env: { EXAMPLE_POLL_MS: '100' } });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const bin = fs.mkdtempSync(path.join(s.home, '..', 'cached-bin-'));
+  cleanups.push(async () => fs.rmSync(bin, { recursive: true, force: true }));
+  const [v1, v2] = await Promise.all([
+    buildExampleApp({ outPath: path.join(bin, 'v1'), version: 'v1', commit: 'aaaaaaaaaa', goos: 'linux', goarch }),
+    buildExampleApp({ outPath: path.join(bin, 'v2'), version: 'v2', commit: 'bbbbbbbbbb', goos: 'linux', goarch }),
+  ]);
+  installTemplates(s.wwwroot);
+  fs.mkdirSync(path.join(s.wwwroot, '_target'));
+  fs.copyFileSync(v1, path.join(s.wwwroot, '_target', 'cached-aaaaaaaaaa'));
+  writeArtifact(s.wwwroot, 'cached-aaaaaaaaaa');
+  const answer = async (): Promise<string> => (await fetch(`${s.localAppUrl}/`)).text();
+  assert.equal(await answer(), 'v1 aaaaaaaaaa\n');
+
+  const before = snapshotTree(s.home);
+  const run = await runAction({
+    inputs: deployInputs(s, COMMIT),
+    env: { ...s.env, GITHUB_SHA: COMMIT },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  });
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(decodeURIComponent(run.errors.join('\n')), /Preflight: cached cannot be deployed to by this action \(1 problem\).*\n {2}- The app setting WEBSITE_LOCAL_CACHE_OPTION is Always \(read from Kudu\)/);
+  assert.deepEqual(snapshotTree(s.home), before, 'nothing on the site changed');
+
+  // What the refusal protects against: the switch made by hand, as a deploy would make it.
+  fs.copyFileSync(v2, path.join(s.wwwroot, '_target', 'cached-bbbbbbbbbb'));
+  writeArtifact(s.wwwroot, 'cached-bbbbbbbbbb');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await answer(), 'v1 aaaaaaaaaa\n', 'the app polls the copy of _artifact.txt, which still names v1');
+  const [running] = s.iis.processes();
+  assert.equal(running?.name, 'cached-aaaaaaaaaa');
+  // HttpPlatformHandler starts the process again from the same copy: only a site restart refreshes it.
+  assert.equal(s.iis.kill(running!.id), true);
+  await s.iis.backendExited();
+  assert.equal(await answer(), 'v1 aaaaaaaaaa\n');
+  assert.equal(s.iis.processes()[0]?.name, 'cached-aaaaaaaaaa');
+  assert.notEqual(s.iis.processes()[0]?.id, running!.id, 'a new process');
 });

@@ -47,3 +47,19 @@ test('prune keeps the newest `keep`, the current and the previous; deletes the r
   ]);
   assert.deepEqual(choosePrunable([], { keep: 1, current: 'x', previous: '' }), { files: [], folders: [] });
 });
+
+test('the include folder of a content-hashed artifact goes with its binary, and is pruned when left behind', () => {
+  const listing = [
+    file('s-0000000001-abcdef.exe', 1), dir('s-0000000001-abcdef'),
+    file('s-0000000002.exe', 2), dir('s-0000000002'),
+    file('s-0000000003.exe', 3),
+    dir('s-0000000004-012345'), // an orphan: its binary went at an earlier prune
+    dir('s-0000000003-assets'), // not an artifact's folder: never touched
+  ];
+  assert.deepEqual(choosePrunable(listing, { keep: 1, current: 's-0000000003.exe', previous: 's-0000000002.exe' }), {
+    files: ['s-0000000001-abcdef.exe'],
+    folders: ['s-0000000001-abcdef', 's-0000000004-012345'],
+  });
+  // A kept hashed artifact keeps its folder.
+  assert.deepEqual(choosePrunable(listing, { keep: 0, current: 's-0000000001-abcdef.exe', previous: 's-0000000003.exe' }).folders, ['s-0000000002', 's-0000000004-012345']);
+});

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  RECORD_LIMIT, appendEntry, chooseArtifactName, emptyRecord, formatRecord, goingBackwards, inFlight, parseRecord,
+  RECORD_LIMIT, appendEntry, chooseArtifactName, choosePackagedName, knownContent, emptyRecord, formatRecord, goingBackwards, inFlight, parseRecord,
   resolveNamedVersion, rollbackCandidates, withContentSuffix, whoSwitchedTo, kuduDeployment, type DeployEntry, type DeployRecord, type Outcome,
 } from '../src/site/record.ts';
 import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
@@ -161,6 +161,56 @@ test('in-flight uploads of the last hour are protected from prune', () => {
   const now = clock + 60_000;
   const r = recordOf(entry('site-old.exe', 'uploaded', { at: new Date(now - 7_200_000).toISOString() }), entry('site-new.exe', 'uploaded'), entry('site-done.exe', 'verified'));
   assert.deepEqual(inFlight(r, now), ['site-new.exe']);
+});
+
+test('with verify off every entry stays switched: only the newest switch, and uploads not switched yet, are in flight', () => {
+  const now = clock + 600_000;
+  // Four deploys with verify off in the last hour, then another run's upload under way.
+  const r = recordOf(
+    entry('site-a.exe', 'switched'),
+    entry('site-b.exe', 'switched'),
+    entry('site-c.exe', 'switched'),
+    entry('site-d.exe', 'switched'),
+    entry('site-e.exe', 'uploading'),
+  );
+  assert.deepEqual(inFlight(r, now), ['site-d.exe', 'site-e.exe']);
+  // A switched entry is superseded by a later verified deploy and by an auto-rollback, whatever its outcome.
+  assert.deepEqual(inFlight(recordOf(entry('site-f.exe', 'switched'), entry('site-g.exe', 'verified')), now), []);
+  assert.deepEqual(inFlight(recordOf(entry('site-h.exe', 'switched'), entry('site-i.exe', 'failed', { kind: 'auto-rollback' })), now), []);
+  // A failed switch supersedes nothing.
+  assert.deepEqual(inFlight(recordOf(entry('site-j.exe', 'switched'), entry('site-k.exe', 'failed')), now), ['site-j.exe']);
+});
+
+test('an upload cut short is recorded as uploading: the next run with the same content uploads it again under its name', () => {
+  const name = 'shop-0123456789.exe';
+  const mine = 'c'.repeat(64);
+  const other = 'd'.repeat(64);
+  const present = (n: string): boolean => n === name;
+  const cut = recordOf(entry(name, 'uploading', { content: mine }));
+  // A package keeps its name: the same package finishes the upload.
+  const again = choosePackagedName(cut, present, name, mine);
+  assert.equal(again.name, name);
+  assert.equal(again.upload, true);
+  assert.match(again.reason, /from an upload of this same content that did not finish \(octo\/shop run \d+/);
+  // Another package under that name: refused while that upload may still be running, replaced once
+  // it is over an hour old and the name never went live.
+  const at = Date.parse(cut.entries[0].at);
+  assert.throws(() => choosePackagedName(cut, present, name, other, at + 60_000), /from an upload of another build \(sha256 cccccccccccc…\) that has not finished: .*Deploy again once that run is over/);
+  const replaced = choosePackagedName(cut, present, name, other, at + 3_700_000);
+  assert.equal(replaced.upload, true);
+  assert.match(replaced.reason, /did not finish over an hour ago .* and never went live, so this package replaces it/);
+  const live = recordOf(entry(name, 'verified', { content: mine }), entry(name, 'uploading', { content: mine }));
+  assert.throws(() => choosePackagedName(live, present, name, other, Date.parse(live.entries[1].at) + 3_700_000), /build the package with another artifact-prefix/);
+  // A build of this run takes the name too, and the unfinished upload vouches for nothing.
+  assert.deepEqual(chooseArtifactName(cut, present, name, mine), { name, upload: true, reason: again.reason });
+  assert.equal(chooseArtifactName(cut, present, name, other).name, withContentSuffix(name, other));
+  // An unfinished re-upload over a verified file: the file may be cut short, so it is sent again.
+  const over = recordOf(entry(name, 'verified', { content: mine }), entry(name, 'uploading', { content: mine }));
+  assert.equal(knownContent(over, name), '');
+  assert.equal(choosePackagedName(over, present, name, mine).upload, true);
+  // Once the upload finished, the same content is not sent again.
+  const done = recordOf(entry(name, 'uploaded', { content: mine }));
+  assert.equal(choosePackagedName(done, present, name, mine).upload, false);
 });
 
 test('verify gets the time left minus the rollback reserve, at most verify-timeout', () => {

@@ -122,6 +122,16 @@ export function unusedBuildCacheEntries(entries: readonly { path: string; mtimeM
   return entries.filter((e) => e.mtimeMs < usedSince).map((e) => e.path);
 }
 
+/**
+ * Whether the key the cache service matched is the key asked for. The service compares keys
+ * without case and answers the key as it was saved, so a hit on the exact key may come back in
+ * another case; compared as actions/cache decides its cache-hit output (src/utils/actionUtils.ts,
+ * isExactKeyMatch: localeCompare with sensitivity "accent", so case is ignored and accents are not).
+ */
+export function isExactKeyMatch(key: string, matched: string | undefined): boolean {
+  return matched !== undefined && matched !== '' && matched.localeCompare(key, undefined, { sensitivity: 'accent' }) === 0;
+}
+
 /** How far back restored build cache entries are dated, so Go marks the ones it uses. */
 export const BACKDATE_MS = 2 * 60 * 60 * 1000;
 
@@ -341,7 +351,7 @@ export async function restoreGoCache(req: GoCacheRequest): Promise<GoCacheState>
     }
     state.matchedKey = matched;
     state.restoredBytes = folderBytes(paths.modCache, paths.buildCache);
-    if (matched === keys.key) {
+    if (isExactKeyMatch(keys.key, matched)) {
       core.info(`Restored the Go caches (${mib(state.restoredBytes)}) from ${matched}.`);
       return done('hit');
     }

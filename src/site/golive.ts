@@ -16,7 +16,7 @@ import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, ty
 import { rollbackArtifact } from './rollback.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './history.ts';
 import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry, type Outcome } from './record.ts';
-import { ARTIFACT_FILE } from './layout.ts';
+import { ARTIFACT_FILE, artifactStem } from './layout.ts';
 
 /**
  * The compare-and-swap switch. When another deploy changed _artifact.txt since this run read it,
@@ -200,7 +200,7 @@ async function autoRollback(
     return `another deploy changed _artifact.txt meanwhile, so it was left as that deploy set it (no rollback).`;
   }
   await failed?.save(undone ?? { outcome: 'rolled-back', detail: `did not come up; rolled back to ${previous}` });
-  const back = await verifyServing(site, { artifact: previous, previous: name }, instances, seconds);
+  const back = await serveAfterSwitchBack(site, { artifact: previous, previous: name }, instances, seconds);
   const { record } = await readRecord(kudu).catch(() => ({ record: emptyRecord() }));
   const earlier = whoSwitchedTo(record, previous);
   const rolled: DeployEntry = {
@@ -219,8 +219,62 @@ async function autoRollback(
   await new RecordWriter(kudu, rolled, site.signal).save();
   await publishToKudu(kudu, rolled, process.env);
   return back.ok
-    ? `rolled back: _artifact.txt names ${previous} again and it is serving.`
+    ? `rolled back: _artifact.txt names ${previous} again and it is serving${back.stopped.length > 0 ? ` (${stoppedLine(name, back.stopped)})` : ''}.`
     : `rolled back _artifact.txt to ${previous}, but it is not serving either: ${back.detail}`;
+}
+
+/**
+ * Seconds a failed version gets, after _artifact.txt names the previous one again, to exit by
+ * itself before its process is stopped: goazure notices the change within its poll interval (1 s)
+ * and hands over, so a release that links it is gone long before.
+ */
+export const STUCK_GRACE_SECONDS = 10;
+
+/**
+ * Waits up to `seconds` for the version switched back to to serve. Switching back only changes
+ * which binary the launcher starts next: a failed version that does not link goazure, or hangs,
+ * keeps running and answering, and IIS never starts another. So when the previous version does not
+ * serve within a grace period and the failed one still runs, its processes are stopped through
+ * Kudu's process API on every instance, and the next request makes IIS start the version
+ * _artifact.txt names. `stopped` lists what was stopped, for the log and the failure message.
+ */
+async function serveAfterSwitchBack(
+  site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal },
+  back: Switch,
+  instances: string[] | undefined,
+  seconds: number,
+): Promise<VerifyResult & { stopped: string[] }> {
+  const started = performance.now();
+  const grace = Math.max(1, Math.min(STUCK_GRACE_SECONDS, Math.floor(seconds / 2)));
+  const first = await verifyServing(site, back, instances, grace);
+  if (first.ok) return { ...first, stopped: [] };
+  const stopped = await stopFailedProcesses(site.kudu, back.previous, instances, site.signal);
+  if (stopped.length > 0) core.warning(`${stoppedLine(back.previous, stopped)}, so that IIS starts ${back.artifact}.`);
+  const left = Math.max(1, Math.floor(seconds - (performance.now() - started) / 1000));
+  const again = await verifyServing(site, back, instances, left);
+  return { ...again, detail: stopped.length > 0 ? `${stoppedLine(back.previous, stopped)}; ${again.detail}` : again.detail, stopped };
+}
+
+/** For messages: which processes of the failed version were stopped, and why. */
+function stoppedLine(failed: string, stopped: string[]): string {
+  return `${failed} kept running after the switch back (it does not link goazure, or it hangs): its process ${stopped.join(', ')} was stopped through Kudu's process API`;
+}
+
+/** Stops every process of `artifact` on each instance (whichever answers without instances); what was stopped. */
+async function stopFailedProcesses(kudu: KuduClient, artifact: string, instances: string[] | undefined, signal: AbortSignal): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const instance of instances && instances.length > 0 ? instances : ['']) {
+    try {
+      const running = (await kudu.processes(instance || undefined)).filter((p) => artifactStem(p.name).toLowerCase() === artifactStem(artifact).toLowerCase());
+      for (const p of running) {
+        if ((await kudu.killProcess(p.id, instance || undefined)) === 'killed') stopped.push(`${p.id}${instance ? ` on instance ${instance}` : ''}`);
+      }
+    } catch (err) {
+      if (signal.aborted) throw err;
+      core.warning(`Could not stop ${artifact}'s process${instance ? ` on instance ${instance}` : ''} through Kudu (${messageOf(err)}).`);
+    }
+  }
+  return stopped;
 }
 
 /**

@@ -250,6 +250,17 @@ export class KuduClient {
   }
 
   /**
+   * Ends a process and the processes it started, on one instance (Kudu's DELETE
+   * /api/processes/{id}, ProcessController.KillProcess). `gone` when it was no longer running.
+   */
+  async killProcess(id: number, instance?: string): Promise<'killed' | 'gone'> {
+    const headers: Record<string, string> = {};
+    if (instance !== undefined && instance !== '') headers.Cookie = affinityCookie(instance);
+    const res = await this.call({ method: 'DELETE', apiPath: `/api/processes/${id}`, headers, accept: [404] });
+    return res.status === 404 ? 'gone' : 'killed';
+  }
+
+  /**
    * The running processes of one instance. A scaled-out site answers from whichever instance the
    * front end picks, unless the ARRAffinity cookie names one.
    */

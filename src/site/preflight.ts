@@ -111,12 +111,21 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
         `deployment method (e.g. azure/webapps-deploy) for this one.`,
     );
   }
-  const runFromPackage = (facts.appSettings?.WEBSITE_RUN_FROM_PACKAGE ?? '').trim();
+  const runFromPackage = appSetting(facts.appSettings, 'WEBSITE_RUN_FROM_PACKAGE').trim();
   if (runFromPackage !== '' && runFromPackage !== '0') {
     refuse.push(
       `The app setting WEBSITE_RUN_FROM_PACKAGE is set (to ${describeRunFromPackage(runFromPackage)}, read from ${facts.appSettingsFrom}): ` +
         `site/wwwroot is then a read-only mount of that package, so nothing can be uploaded or switched. ` +
         `Remove the setting (az webapp config appsettings delete --setting-names WEBSITE_RUN_FROM_PACKAGE) to deploy with this action.`,
+    );
+  }
+  const localCache = appSetting(facts.appSettings, 'WEBSITE_LOCAL_CACHE_OPTION').trim();
+  if (localCache.toLowerCase() === 'always') {
+    refuse.push(
+      `The app setting WEBSITE_LOCAL_CACHE_OPTION is Always (read from ${facts.appSettingsFrom}): Local Cache runs the app from a copy of ` +
+        `site/wwwroot taken when the site starts, so the switch of _artifact.txt is never seen until a restart; verify would fail, and with ` +
+        `verify off the deploy would report success while the old version kept serving. Remove the setting ` +
+        `(az webapp config appsettings delete --setting-names WEBSITE_LOCAL_CACHE_OPTION) to deploy with this action.`,
     );
   }
   if (facts.webConfig === null && !opts.bootstrap) {
@@ -180,6 +189,18 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
   return [...refuse.map((text) => ({ severity: 'refuse' as const, text })), ...warn.map((text) => ({ severity: 'warn' as const, text }))];
 }
 
+/**
+ * Pure: an app setting's value by name, '' when absent. App Service on Windows hands app settings to
+ * the site as environment variables, whose names Windows compares without case, so
+ * `website_run_from_package` is WEBSITE_RUN_FROM_PACKAGE; the name is read without case here too.
+ */
+export function appSetting(settings: Record<string, string> | undefined, name: string): string {
+  if (settings === undefined) return '';
+  if (Object.hasOwn(settings, name)) return settings[name] ?? '';
+  const key = Object.keys(settings).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? '' : (settings[key] ?? '');
+}
+
 /** Reads the facts: ARM's settings when signed in through it, then Kudu's settings and web.config. */
 export async function gatherFacts(kudu: PreflightKudu, connection: Pick<SiteConnection, 'authKind' | 'arm'>, label: string, signal: AbortSignal): Promise<SiteFacts> {
   const facts: SiteFacts = { label, authKind: connection.authKind, unread: [] };
@@ -237,7 +258,8 @@ export function describeFacts(facts: SiteFacts): string[] {
     lines.push('signed in with a publish profile: kind, state and Always On are known only to ARM');
   }
   if (facts.appSettings !== undefined) {
-    lines.push(`${Object.keys(facts.appSettings).length} app settings (from ${facts.appSettingsFrom}), WEBSITE_RUN_FROM_PACKAGE ${facts.appSettings.WEBSITE_RUN_FROM_PACKAGE ? 'set' : 'not set'}`);
+    lines.push(`${Object.keys(facts.appSettings).length} app settings (from ${facts.appSettingsFrom}), WEBSITE_RUN_FROM_PACKAGE ${appSetting(facts.appSettings, 'WEBSITE_RUN_FROM_PACKAGE') ? 'set' : 'not set'}, ` +
+        `Local Cache ${appSetting(facts.appSettings, 'WEBSITE_LOCAL_CACHE_OPTION').trim().toLowerCase() === 'always' ? 'on' : 'off'}`);
   }
   if (facts.webConfig !== undefined) lines.push(facts.webConfig === null ? 'no web.config yet' : 'web.config present');
   for (const u of facts.unread) lines.push(`could not read ${u}`);

@@ -66,8 +66,9 @@ export function choosePrunable(listing: VfsEntry[], req: PruneRequest): PrunePla
       const key = d.toLowerCase();
       if (keptFolders.has(key)) return false;
       if (deletedFolders.has(key)) return true;
-      // An orphan: an artifact's folder (`<prefix>-<10 hex>`) without its artifact.
-      return !artifactFolders.has(key) && /-[0-9a-f]{10}$/i.test(d);
+      // An orphan: an artifact's folder without its artifact, named `<prefix>-<commit10>` or, for
+      // another build of the same commit, `<prefix>-<commit10>-<content6>` (record.ts, withContentSuffix).
+      return !artifactFolders.has(key) && /-[0-9a-f]{10}(-[0-9a-f]{6})?$/i.test(d);
     });
   return { files, folders };
 }

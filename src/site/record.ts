@@ -10,6 +10,9 @@ export const RECORD_LIMIT = 50;
 
 /**
  * Where a deploy or rollback got to:
+ * - `uploading`: the upload of this content under `artifact` started; written before the first byte
+ *   is sent, so an upload cut short (a lost answer, a cancelled run) leaves a name the next run
+ *   knows, and can upload again, instead of a file of unknown content;
  * - `uploaded`: the artifact is in _target with this content, _artifact.txt not changed yet;
  * - `switched`: _artifact.txt names it (verify off, or still running);
  * - `verified`: it served on `instances` instance(s);
@@ -19,7 +22,7 @@ export const RECORD_LIMIT = 50;
  *   _artifact.txt was pointed back at `from` (or, when `detail` says so, left as another deploy set
  *   it). Never a version to go back to, and never counted as live.
  */
-export type Outcome = 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
+export type Outcome = 'uploading' | 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
 
 export type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
 
@@ -167,9 +170,31 @@ const newestFirst = (record: DeployRecord): DeployEntry[] => [...record.entries]
 /** Outcomes after which _artifact.txt named the entry's artifact, at least for a while. */
 const SWITCHED: ReadonlySet<Outcome> = new Set(['switched', 'verified', 'rolled-back']);
 
-/** The content the record last saw uploaded under `artifact`; '' when it never did. */
+/**
+ * The content the record last saw uploaded under `artifact`; '' when it never did. An upload that
+ * only started (`uploading`) proves nothing about the file, and neither does any older entry: the
+ * cut-short upload may have overwritten it part-way.
+ */
 export function knownContent(record: DeployRecord, artifact: string): string {
-  return newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '')?.content ?? '';
+  const newest = newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '');
+  return newest === undefined || newest.outcome === 'uploading' ? '' : newest.content;
+}
+
+/**
+ * The newest entry for `artifact` when it is an upload that started and never finished (`uploading`):
+ * the file on the site is then whatever part of it landed, and the next run with the same content
+ * uploads it again under that name.
+ */
+export function unfinishedUpload(record: DeployRecord, artifact: string): DeployEntry | undefined {
+  const newest = newestFirst(record).find((e) => same(e.artifact, artifact) && e.content !== '');
+  return newest?.outcome === 'uploading' ? newest : undefined;
+}
+
+/** Why `name` is uploaded again: an earlier upload of this very content under it was cut short. */
+function uploadAgain(record: DeployRecord, name: string, content: string): string | undefined {
+  const unfinished = unfinishedUpload(record, name);
+  if (unfinished === undefined || unfinished.content !== content) return undefined;
+  return `${name} is on the site from an upload of this same content that did not finish (${describeRun(unfinished)}), so it is uploaded again`;
 }
 
 /**
@@ -248,7 +273,7 @@ export function rollbackCandidates(record: DeployRecord, live: string): { artifa
  */
 export function resolveNamedVersion(record: DeployRecord, wanted: string): DeployEntry | undefined {
   const w = wanted.trim().toLowerCase();
-  const entries = newestFirst(record).filter((e) => e.content !== '' || SWITCHED.has(e.outcome));
+  const entries = newestFirst(record).filter((e) => (e.content !== '' && e.outcome !== 'uploading') || SWITCHED.has(e.outcome));
   const byName = entries.find((e) => same(e.artifact, w) || same(e.artifact.replace(/\.exe$/i, ''), w.replace(/\.exe$/i, '')));
   if (byName !== undefined) return byName;
   if (!/^[0-9a-f]{7,64}$/.test(w)) return undefined;
@@ -256,13 +281,25 @@ export function resolveNamedVersion(record: DeployRecord, wanted: string): Deplo
   return byCommit.find((e) => e.outcome === 'verified') ?? byCommit[0];
 }
 
+/** How long an upload or a switch without a later outcome counts as another run's work in progress. */
+export const IN_FLIGHT_MS = 3_600_000;
+
 /**
- * Artifacts a deploy in flight has uploaded but not yet finished with (uploaded or switched in the
- * last `withinMs`): prune leaves them, so one run's prune never deletes another run's upload.
+ * Artifacts a deploy in flight is uploading or has uploaded but not yet finished with (uploading,
+ * uploaded or switched in the last `withinMs`): prune leaves them, so one run's prune never deletes
+ * another run's upload. A `switched` entry that a later entry's switch superseded is done with:
+ * with verify off every entry stays `switched`, and counting those would keep every artifact of
+ * the last hour whatever `keep` says. (Entries are in the order they were first written.)
  */
-export function inFlight(record: DeployRecord, now: number, withinMs = 3_600_000): string[] {
-  return record.entries
-    .filter((e) => (e.outcome === 'uploaded' || e.outcome === 'switched') && now - Date.parse(e.at) < withinMs)
+export function inFlight(record: DeployRecord, now: number, withinMs = IN_FLIGHT_MS): string[] {
+  const entries = record.entries;
+  const switchedLater = (i: number): boolean => entries.slice(i + 1).some((f) => SWITCHED.has(f.outcome) || f.kind === 'auto-rollback');
+  return entries
+    .filter((e, i) => {
+      if (now - Date.parse(e.at) >= withinMs) return false;
+      if (e.outcome === 'uploading' || e.outcome === 'uploaded') return true;
+      return e.outcome === 'switched' && !switchedLater(i);
+    })
     .map((e) => e.artifact);
 }
 
@@ -278,10 +315,15 @@ export function chooseArtifactName(
   content: string,
 ): { name: string; upload: boolean; reason: string } {
   const hashed = withContentSuffix(base, content);
+  const again = (name: string): string | undefined => (present(name) ? uploadAgain(record, name, content) : undefined);
+  const baseAgain = again(base);
+  if (baseAgain !== undefined) return { name: base, upload: true, reason: baseAgain };
   if (present(base) && knownContent(record, base) === content) {
     return { name: base, upload: false, reason: `${base} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   }
   if (!present(base)) return { name: base, upload: true, reason: `${base} is not on the site yet` };
+  const hashedAgain = again(hashed);
+  if (hashedAgain !== undefined) return { name: hashed, upload: true, reason: hashedAgain };
   if (present(hashed) && knownContent(record, hashed) === content) {
     return { name: hashed, upload: false, reason: `${hashed} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   }
@@ -296,15 +338,35 @@ export function chooseArtifactName(
 /**
  * The name for a package built earlier: always the name it was built with, so every site runs the
  * same file. `upload` is false when the record shows it on the site with this content; a file of
- * that name with other (or unknown) content is never overwritten, so the deploy is refused.
+ * that name with other (or unknown) content is never overwritten, so the deploy is refused. The
+ * exceptions are uploads that did not finish: of this content, the file is uploaded again; of
+ * other content, it is replaced once that upload is over an hour old (no run is still sending
+ * it) and the name never went live.
  */
 export function choosePackagedName(
   record: DeployRecord,
   present: (name: string) => boolean,
   name: string,
   content: string,
+  now = Date.now(),
 ): { name: string; upload: boolean; reason: string } {
   if (!present(name)) return { name, upload: true, reason: `${name} is not on the site yet` };
+  const again = uploadAgain(record, name, content);
+  if (again !== undefined) return { name, upload: true, reason: again };
+  const unfinished = unfinishedUpload(record, name);
+  if (unfinished !== undefined) {
+    const wentLive = record.entries.some((e) => same(e.artifact, name) && (SWITCHED.has(e.outcome) || e.kind === 'auto-rollback'));
+    if (!wentLive && now - Date.parse(unfinished.at) >= IN_FLIGHT_MS) {
+      return { name, upload: true, reason: `${name} is on the site from an upload of another build that did not finish over an hour ago (${describeRun(unfinished)}) and never went live, so this package replaces it` };
+    }
+    throw new ActionError(
+      `${name} is on the site from an upload of another build (sha256 ${unfinished.content.slice(0, 12)}…) that has not finished: ${describeRun(unfinished)}. ` +
+        `It is not this package (sha256 ${content.slice(0, 12)}…), and that run may still be sending it, so nothing was uploaded or changed. ` +
+        (wentLive
+          ? `A package keeps its name on every site: build the package with another artifact-prefix, or deploy this commit by building it here (without from-package).`
+          : `Deploy again once that run is over; an upload that did not finish is replaced after an hour.`),
+    );
+  }
   const known = knownContent(record, name);
   if (known === content) return { name, upload: false, reason: `${name} is already on the site with the same content (sha256 ${content.slice(0, 12)}…)` };
   throw new ActionError(

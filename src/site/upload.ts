@@ -32,7 +32,7 @@ export async function uploadArtifact(
   if (opts.alreadyThere !== undefined) {
     // The record vouches for the content; the listing must still show the whole binary, since a
     // later upload of the same name may have been cut short (a full disk, a failed extraction).
-    const there = (await kudu.listDir(ARTIFACTS_DIR))?.find((e) => e.name === artifactName && !isDirectory(e));
+    const there = (await kudu.listDir(ARTIFACTS_DIR))?.find((e) => sameName(e.name, artifactName) && !isDirectory(e));
     if (there?.size === pkg.binarySize) {
       core.info(`${opts.alreadyThere}: upload skipped.`);
       return { skipped: true, bytesSent: 0 };
@@ -49,7 +49,7 @@ export async function uploadArtifact(
   // Kudu's zip API answers 200 once it has extracted; the listing is the proof that the whole
   // binary landed where _artifact.txt is about to point.
   const after = await kudu.listDir(ARTIFACTS_DIR);
-  const landed = after?.find((e) => e.name === artifactName && !isDirectory(e));
+  const landed = after?.find((e) => sameName(e.name, artifactName) && !isDirectory(e));
   if (landed === undefined || landed.size !== pkg.binarySize) {
     throw new ActionError(
       `After the upload, ${ARTIFACTS_DIR}/${artifactName} ${landed === undefined ? 'is missing' : `has ${landed.size} bytes instead of ${pkg.binarySize}`} ` +
@@ -59,6 +59,15 @@ export async function uploadArtifact(
   }
   core.info(`Uploaded and checked: ${artifactName}, ${landed.size} bytes.`);
   return { skipped: false, bytesSent };
+}
+
+/**
+ * Whether a listed name is the artifact. Windows compares file names without case, and overwriting
+ * a file keeps the case it already had: `Shop-….exe` uploaded over `shop-….exe` is listed as
+ * `shop-….exe`, and the launcher opens it by either name.
+ */
+function sameName(listed: string, artifactName: string): boolean {
+  return listed.toLowerCase() === artifactName.toLowerCase();
 }
 
 function mib(n: number): string {
