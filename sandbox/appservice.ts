@@ -29,6 +29,8 @@ export interface AppServiceOptions {
   launcher?: Launcher;
   /** Extra environment for the app process (e.g. a faster poll interval). */
   env?: Record<string, string>;
+  /** Continuous WebJobs running beside the app on each instance (iis.ts, webJobs): Kudu lists them. */
+  webJobs?: string[];
   /** Use this folder as D:\home (created when missing). */
   home?: string;
   /** Put the site on this internet (shared, e.g. with the Azure sandbox); else it starts its own. */
@@ -128,7 +130,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     if (launcher === 'wine') await ensureWinePrefix();
     const instances: { id: string; iis: Iis }[] = [];
     for (const id of opts.instances && opts.instances.length > 0 ? opts.instances : ['']) {
-      const one = await startIis({ home, launcher, env: opts.env });
+      const one = await startIis({ home, launcher, env: opts.env, webJobs: opts.webJobs });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }
@@ -148,7 +150,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       home,
       appUrl,
       isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
-      processes: (instance) => instanceOf(instance).processes(),
+      processes: (instance) => instanceOf(instance).kuduProcesses(),
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
       stopped: opts.stopped,

@@ -29,6 +29,12 @@ export interface KuduOptions {
    * ARRAffinity cookie's value when the request pins one.
    */
   processes?: (instance?: string) => { id: number; name: string }[];
+  /**
+   * The machine name each instance's Kudu puts on its process list (`machineName`, which
+   * Kudu.Services/Diagnostics/ProcessController.cs, GetProcessInfo, fills with
+   * Environment.MachineName); default: one made from the instance id.
+   */
+  machineName?: (instance?: string) => string;
   /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
   acceptBearer?: (token: string) => boolean;
   /** The site's app settings, as GET /api/settings returns them (none when absent). */
@@ -367,7 +373,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       if (method !== 'GET') return { status: 405 };
       const selfUrl = `${url}/api/processes/`;
       const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
-      const list = (opts.processes?.(instance) ?? []).map((x) => ({ id: x.id, name: x.name, href: `${selfUrl}${x.id}`, user_name: `IIS APPPOOL\\${siteName}` }));
+      // As ProcessController.GetAllProcesses: every process of the site's sandbox, each with the
+      // answering machine's name (Kudu.Contracts/Diagnostics/ProcessInfo.cs), ordered by name.
+      const machineName = opts.machineName?.(instance) ?? machineNameOf(instance ?? '');
+      const list = (opts.processes?.(instance) ?? [])
+        .map((x) => ({ id: x.id, name: x.name, machineName, href: `${selfUrl}${x.id}`, user_name: `IIS APPPOOL\\${siteName}` }))
+        .sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
       return { status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(list) };
     }
     if (p === '/api/settings' || p === '/api/settings/') {
@@ -691,6 +702,14 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       });
     },
   };
+}
+
+/**
+ * A Windows machine name for an instance, in the form App Service's workers carry (`RD` and twelve
+ * hex digits, from the worker's MAC address); stable for an id.
+ */
+export function machineNameOf(instance: string): string {
+  return `RD${crypto.createHash('sha256').update(`instance:${instance}`).digest('hex').slice(0, 12).toUpperCase()}`;
 }
 
 /** The files under `dir` as a zip, paths relative to it. */

@@ -73,7 +73,7 @@ test('an instance that never switches fails verification and is named', { timeou
       new AbortController().signal,
     );
     assert.equal(result.ok, false);
-    assert.match(result.detail, /was not serving after 1.5 s \(seen: instance b: w3wp, site-aaaaaaaaaa; \/ answered (200 in \d+ ms, )*200 in \d+ ms \(Kudu lists w3wp, site-aaaaaaaaaa\)\)/);
+    assert.match(result.detail, /was not serving after 1.5 s \(seen: instance b: site-aaaaaaaaaa, w3wp; \/ answered (200 in \d+ ms, )*200 in \d+ ms \(Kudu lists site-aaaaaaaaaa, w3wp\)\)/);
     assert.deepEqual(result.instances.map((i) => [i.instance, i.ok]), [['a', true], ['b', false]]);
   } finally {
     await env.close();
@@ -105,7 +105,7 @@ test('health gate: an instance whose health path answers 500 from the new binary
     );
     assert.equal(result.ok, false);
     assert.deepEqual(result.instances.map((i) => [i.instance, i.ok, i.lastStatus, i.artifact]), [['a', true, 200, 'site-bbbbbbbbbb.exe'], ['b', false, 500, 'site-bbbbbbbbbb.exe']]);
-    assert.match(result.detail, /site-bbbbbbbbbb\.exe was not healthy after 2 s \(seen: instance b: w3wp, site-bbbbbbbbbb; \/healthz answered (500 from site-bbbbbbbbbb\.exe in \d+ ms, )*500 from site-bbbbbbbbbb\.exe in \d+ ms \(not 200-299\)\)/);
+    assert.match(result.detail, /site-bbbbbbbbbb\.exe was not healthy after 2 s \(seen: instance b: site-bbbbbbbbbb, w3wp; \/healthz answered (500 from site-bbbbbbbbbb\.exe in \d+ ms, )*500 from site-bbbbbbbbbb\.exe in \d+ ms \(not 200-299\)\)/);
     assert.equal(result.identifiedBy, 'header');
     assert.ok((result.instances[0].secondsToHealthy ?? 0) > 0.15, 'three checks in a row took at least two poll intervals');
   } finally {

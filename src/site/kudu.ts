@@ -24,6 +24,8 @@ export interface KuduProcess {
   id: number;
   name: string;
   href: string;
+  /** The machine whose Kudu answered (Kudu's ProcessInfo.machineName): tells the instances of a scaled-out site apart. */
+  machineName?: string;
   [more: string]: unknown;
 }
 
