@@ -141,8 +141,10 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       cleanups.push(() => arr.close());
       front = arr.url;
     }
-    // Kudu runs on every instance too: the ARRAffinity cookie picks whose processes it lists;
-    // without one, the front end picks (here: the first). A running exe is locked on any instance.
+    // Kudu runs on every instance too, over the one D:\home: the ARRAffinity cookie picks which
+    // instance's Kudu answers (whose processes it lists, through whose SMB cache it lists folders);
+    // without one, the SCM host's front end takes turns and sets the cookie. A running exe is
+    // locked on any instance.
     const instanceOf = (id: string | undefined) => instances.find((i) => i.id === id)?.iis ?? iis;
     const kudu = await startKudu({
       siteName,
@@ -151,6 +153,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       appUrl,
       isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
       processes: (instance) => instanceOf(instance).kuduProcesses(),
+      instances: instances.length > 1 ? instances.map((i) => i.id) : undefined,
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
       stopped: opts.stopped,

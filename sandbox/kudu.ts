@@ -35,6 +35,21 @@ export interface KuduOptions {
    * Environment.MachineName); default: one made from the instance id.
    */
   machineName?: (instance?: string) => string;
+  /**
+   * Scale out: the instance ids (as ARM lists them). Each instance runs its own Kudu over the
+   * shared D:\home, and the SCM host's front end picks one by the ARRAffinity cookie; a request
+   * without one goes to the next instance in turn and its answer sets the cookie (as arr.ts does
+   * for the site). Each instance's Kudu sees D:\home through its own SMB client, which keeps
+   * directory listings for a while (`listingCacheMs`): a file another instance just wrote is not in
+   * its listing until that runs out, while its own writes show at once. Default: one instance,
+   * and `processes` gets the cookie's value as it is.
+   */
+  instances?: string[];
+  /**
+   * How long an instance's listing of a folder stays as it was read (scaled out only). Default
+   * 10 s: the SMB client's DirectoryCacheLifetime default on Windows.
+   */
+  listingCacheMs?: number;
   /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
   acceptBearer?: (token: string) => boolean;
   /** The site's app settings, as GET /api/settings returns them (none when absent). */
@@ -88,6 +103,8 @@ export interface KuduRequestLog {
   status: number;
   /** Request body bytes read. */
   bytesIn: number;
+  /** The instance whose Kudu answered (scaled out only). */
+  instance?: string;
   userAgent: string;
 }
 
@@ -151,6 +168,11 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   const appUrl = opts.appUrl ?? `http://${slot === undefined ? siteName : `${siteName}-${slot}`}.azurewebsites.net`;
 
   const locks = new Set<string>();
+  // Scaled out: the instance for each request, and each instance's cached listings (folder → when
+  // read, and the entries then).
+  const instanceIds = opts.instances !== undefined && opts.instances.length > 0 ? opts.instances : undefined;
+  let nextInstance = 0;
+  const listingCaches = new Map<string, Map<string, { at: number; body: string }>>();
   let faults: (FaultSpec & { left: number; toSkip: number })[] = [];
   const requests: KuduRequestLog[] = [];
   let bytesReceived = 0;
@@ -205,6 +227,19 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     const urlPath = rawUrl.split('?')[0];
     const log: KuduRequestLog = { method, path: rawUrl, status: 0, bytesIn: 0, userAgent: req.headers['user-agent'] ?? '' };
     requests.push(log);
+    const cookieInstance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(req.headers.cookie ?? '')?.[1]?.trim();
+    let instance = cookieInstance;
+    let setAffinity: Record<string, string[]> = {};
+    if (instanceIds !== undefined) {
+      if (instance === undefined || !instanceIds.includes(instance)) {
+        // The front end routes a request it cannot pin by itself, and pins the client to that
+        // instance from then on.
+        instance = instanceIds[nextInstance++ % instanceIds.length]!;
+        const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+        setAffinity = { 'Set-Cookie': [`ARRAffinity=${instance};Path=/;HttpOnly;Secure;Domain=${host}`, `ARRAffinitySameSite=${instance};Path=/;HttpOnly;SameSite=None;Secure;Domain=${host}`] };
+      }
+      log.instance = instance;
+    }
     const fault = takeFault(method, urlPath);
 
     // Read the body, counting bytes; a reset fault cuts the connection part-way.
@@ -274,7 +309,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       reply = { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="site"' }, body: '401 - Unauthorized: Access is denied due to invalid credentials.' };
     } else {
       try {
-        reply = await route(method, rawUrl, req.headers, body);
+        reply = await route(method, rawUrl, req.headers, body, instance);
+        // This instance's own writes show in its own listings at once.
+        if (method !== 'GET' && method !== 'HEAD' && instance !== undefined) listingCaches.get(instance)?.clear();
       } catch (err) {
         reply = { status: 500, body: JSON.stringify({ Message: String(err) }) };
       }
@@ -288,7 +325,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       log.status = -1;
       return;
     }
-    res.writeHead(reply.status, { 'Content-Length': String(payload.length), ...reply.headers });
+    res.writeHead(reply.status, { 'Content-Length': String(payload.length), ...reply.headers, ...setAffinity });
     if (cutReply !== undefined) {
       res.write(payload.subarray(0, cutReply), () => res.socket?.destroy());
       log.status = -1;
@@ -326,7 +363,17 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return tags.includes('*') || tags.includes(current) ? 'match' : 'mismatch';
   }
 
-  function listing(full: string, rel: string, selfUrl: string): Reply {
+  function listing(full: string, rel: string, selfUrl: string, instance: string | undefined): Reply {
+    const json = { 'Content-Type': 'application/json; charset=utf-8' };
+    if (instanceIds !== undefined && instance !== undefined) {
+      let cache = listingCaches.get(instance);
+      if (cache === undefined) listingCaches.set(instance, (cache = new Map()));
+      const hit = cache.get(full);
+      if (hit !== undefined && Date.now() - hit.at < (opts.listingCacheMs ?? 10_000)) return { status: 200, headers: json, body: hit.body };
+      const fresh = listing(full, rel, selfUrl, undefined);
+      cache.set(full, { at: Date.now(), body: String(fresh.body) });
+      return fresh;
+    }
     const entries = fs.readdirSync(full, { withFileTypes: true }).map((d) => {
       const st = fs.statSync(path.join(full, d.name));
       const dir = d.isDirectory();
@@ -340,7 +387,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         path: windowsPath(`${rel}/${d.name}`),
       };
     });
-    return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(entries) };
+    return { status: 200, headers: json, body: JSON.stringify(entries) };
   }
 
   /** Deletes a tree, skipping locked files; true when everything went. */
@@ -361,7 +408,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return all;
   }
 
-  async function route(method: string, rawUrl: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<Reply> {
+  async function route(method: string, rawUrl: string, headers: http.IncomingHttpHeaders, body: Buffer, instance: string | undefined): Promise<Reply> {
     // Kudu builds hrefs and redirects from the request's own URL (VfsControllerBase's
     // Request.RequestUri), so through the sandbox's internet they carry the public SCM name and
     // https, and on 127.0.0.1 the emulator's address.
@@ -372,7 +419,6 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     if (p === '/api/processes' || p === '/api/processes/') {
       if (method !== 'GET') return { status: 405 };
       const selfUrl = `${url}/api/processes/`;
-      const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
       // As ProcessController.GetAllProcesses: every process of the site's sandbox, each with the
       // answering machine's name (Kudu.Contracts/Diagnostics/ProcessInfo.cs), ordered by name.
       const machineName = opts.machineName?.(instance) ?? machineNameOf(instance ?? '');
@@ -426,7 +472,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           if (st === undefined) return { status: 404, body: JSON.stringify({ Message: `'${windowsPath(rel)}' not found.` }) };
           if (st.isDirectory()) {
             if (!slashed) return { status: 307, headers: { Location: `${url}${p}/${u.search}` } };
-            return listing(full, rel, selfUrl);
+            return listing(full, rel, selfUrl, instance);
           }
           if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
           const content = fs.readFileSync(full);

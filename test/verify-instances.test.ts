@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startKudu } from '../sandbox/kudu.ts';
 import { KuduClient } from '../src/site/kudu.ts';
-import { verifyDeployment, judgeCheck } from '../src/site/verify.ts';
+import { verifyDeployment, watchDeployment, judgeCheck } from '../src/site/verify.ts';
 import { parseStatusSet, statusAllowed } from '../src/common/inputs.ts';
 import type { SiteConnection } from '../src/signin/connection.ts';
 
@@ -141,6 +141,35 @@ test('health gate: answers from the old binary do not count, even when Kudu alre
   } finally {
     await site.close();
     await env.close();
+  }
+});
+
+test('with a publish profile (no instance ids), unpinned process lists from the instances in turn do not reset the streak or end the watch', { timeout: 30_000 }, async () => {
+  // The SCM host takes turns between the instances' Kudus; each runs its own copy of the new
+  // binary with its own pid, and each list names its machine.
+  const site = await startHealthSite(() => ({ status: 200, artifact: 'site-bbbbbbbbbb.exe' }));
+  const kudu = await startKudu({
+    siteName: 'scaled',
+    instances: ['a', 'b'],
+    processes: (instance) => [{ id: 1, name: 'w3wp' }, { id: instance === 'a' ? 10 : 20, name: 'site-bbbbbbbbbb' }],
+  });
+  const target: SiteConnection = {
+    kuduUrl: kudu.url,
+    webappUrl: site.url,
+    authKind: 'basic',
+    authorization: async () => `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}`,
+  };
+  const client = new KuduClient(target, new AbortController().signal, { attempts: 1 });
+  try {
+    const result = await verifyDeployment(client, target, { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', timeoutSeconds: 3, pollIntervalMs: 100, health: gate }, new AbortController().signal);
+    assert.equal(result.ok, true, result.detail);
+    assert.deepEqual(Object.values(result.instances[0]!.tracked ?? {}).map((t) => t.pid).sort(), [10, 20], 'each machine\'s process is followed on its own');
+    const watched = await watchDeployment(client, target, { artifactName: 'site-bbbbbbbbbb.exe', instances: result.instances, health: gate, seconds: 1, pollIntervalMs: 100 }, new AbortController().signal);
+    assert.equal(watched.ok, true, watched.detail);
+    assert.ok(new Set(kudu.requests.filter((r) => r.path === '/api/processes').map((r) => r.instance)).size === 2, 'both instances answered');
+  } finally {
+    await site.close();
+    await kudu.close();
   }
 });
 

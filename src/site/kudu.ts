@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import type { SiteConnection } from '../signin/connection.ts';
 import { ActionError } from '../common/errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
-import { affinityCookie, firstHeader, sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
+import { affinityCookie, affinityOf, firstHeader, sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
 
 /** One entry of a VFS directory listing, as Kudu returns it. */
 export interface VfsEntry {
@@ -62,6 +62,8 @@ interface Call {
   onProgress?: (bytesSent: number) => void;
   /** Statuses the caller handles itself (besides 2xx). */
   accept?: number[];
+  /** Send the deploy's ARRAffinity cookie (default); false for requests that choose their instance themselves. */
+  pinned?: boolean;
 }
 
 export class KuduClient {
@@ -71,6 +73,14 @@ export class KuduClient {
   private readonly attempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly idleTimeoutMs: number;
+  /**
+   * The Kudu instance every request of this deploy goes to: the ARRAffinity cookie of the first
+   * answer that set one. A scaled-out site runs one Kudu per instance over the shared D:\home, an
+   * SMB share whose clients cache attributes and listings for seconds, and Kudu's ETag comes from
+   * those attributes: requests spread over instances could read a listing without the file just
+   * uploaded, or an ETag another instance no longer agrees with.
+   */
+  private affinity: string | undefined;
 
   constructor(connection: SiteConnection, signal: AbortSignal, opts: KuduClientOptions = {}) {
     this.connection = connection;
@@ -223,12 +233,13 @@ export class KuduClient {
 
   /**
    * The running processes of one instance. A scaled-out site answers from whichever instance the
-   * front end picks, unless the ARRAffinity cookie names one.
+   * front end picks, unless the ARRAffinity cookie names one: these reads are never pinned to the
+   * deploy's own Kudu instance, and each entry's `machineName` says which instance answered.
    */
   async processes(instance?: string): Promise<KuduProcess[]> {
     const headers: Record<string, string> = {};
     if (instance !== undefined && instance !== '') headers.Cookie = affinityCookie(instance);
-    const res = await this.call({ method: 'GET', apiPath: '/api/processes', headers });
+    const res = await this.call({ method: 'GET', apiPath: '/api/processes', headers, pinned: false });
     let parsed: unknown;
     try {
       parsed = JSON.parse(res.body.toString('utf8'));
@@ -280,16 +291,21 @@ export class KuduClient {
           // Redirects are not followed: Kudu's VFS answers 307 to a folder named without its
           // trailing slash (Kudu's VfsControllerBase.cs), which exists() reads as "something is
           // there", and an Authorization header is for Kudu alone.
+          const pin: Record<string, string> = c.pinned !== false && this.affinity !== undefined ? { Cookie: affinityCookie(this.affinity) } : {};
           const res = await sendRequest({
             method: c.method,
             url,
-            headers: { Authorization: await this.connection.authorization(this.signal), ...c.headers },
+            headers: { Authorization: await this.connection.authorization(this.signal), ...pin, ...c.headers },
             body: c.body,
             bodyLength: c.bodyLength,
             onProgress: c.onProgress,
             signal: this.signal,
             idleTimeoutMs: this.idleTimeoutMs,
           });
+          // The front end sets the cookie on an answer it routed by itself: the first one, or one whose
+          // pinned instance is gone (scaled in): from then on, that instance.
+          const routed = c.pinned !== false ? affinityOf(res.headers) : undefined;
+          if (routed !== undefined) this.affinity = routed;
           if (res.status >= 200 && res.status < 300) return res;
           if (c.accept?.includes(res.status)) return res;
           if (isRetryableStatus(res.status)) {
