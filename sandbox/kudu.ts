@@ -94,6 +94,16 @@ export interface FaultSpec {
   delayMs?: number;
   /** Wait until this resolves before handling the request (a test's own gate). */
   hold?: () => Promise<void>;
+  /**
+   * For a zip PUT: the answer is lost while Kudu keeps working. Once the body is read, the client
+   * gets `status` (default 504: App Service's front end gives up on a request after about 230 s)
+   * while the extraction goes on, taking `msPerEntry` for each file. As in Kudu's
+   * ZipArchiveExtensions.Extract (Kudu.Core/Infrastructure), each file is opened with
+   * FileMode.Create and held (FileShare.None) while it is written: meanwhile its listing shows it
+   * growing, a VFS PUT to it answers 409 and a zip that writes it again fails with 400.
+   * `stopAfterEntries`: the extraction ends after that many entries (the instance restarted).
+   */
+  keepExtracting?: { msPerEntry: number; stopAfterEntries?: number };
 }
 
 export interface KuduRequestLog {
@@ -180,7 +190,11 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   const pendingDelays = new Set<() => void>();
 
   const lockKey = (rel: string): string => rel.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '').toLowerCase();
-  const isLocked = (rel: string): boolean => locks.has(lockKey(rel)) || (opts.isLocked?.(lockKey(rel)) ?? false);
+  // Files an extraction is writing (open with FileShare.None).
+  const held = new Set<string>();
+  const extractions = new Set<Promise<unknown>>();
+  let closing = false;
+  const isLocked = (rel: string): boolean => locks.has(lockKey(rel)) || held.has(lockKey(rel)) || (opts.isLocked?.(lockKey(rel)) ?? false);
 
   const authorized = (header: string | undefined): boolean => {
     if (header === undefined) return false;
@@ -293,7 +307,13 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     if (res.destroyed) return;
 
     let reply: Reply;
-    if (fault?.status !== undefined) {
+    if (fault?.keepExtracting !== undefined && method === 'PUT' && urlPath.startsWith('/api/zip/') && authorized(req.headers.authorization)) {
+      const extraction = extractZip(decodeRel(urlPath.slice('/api/zip/'.length)), body, fault.keepExtracting.msPerEntry, fault.keepExtracting.stopAfterEntries);
+      extractions.add(extraction);
+      void extraction.finally(() => extractions.delete(extraction));
+      const status = fault.status ?? 504;
+      reply = { status, headers: { 'Content-Type': 'text/html' }, body: `<html><body><h1>${status} - Gateway Timeout</h1><p>The front end stopped waiting for the answer.</p></body></html>` };
+    } else if (fault?.status !== undefined) {
       reply = {
         status: fault.status,
         headers: fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
@@ -616,7 +636,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   }
 
   /** Extracts over `dirRel`, deleting nothing; stops with 400 at the first entry it cannot write. */
-  async function extractZip(dirRel: string, body: Buffer): Promise<Reply> {
+  async function extractZip(dirRel: string, body: Buffer, msPerEntry?: number, stopAfterEntries = Number.POSITIVE_INFINITY): Promise<Reply> {
+    let extracted = 0;
     const dirFull = localPath(dirRel.replace(/\/+$/, ''));
     if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
     let zip: yauzl.ZipFile;
@@ -640,7 +661,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         zip.readEntry();
       }).catch((err: Error) => err);
       if (entry instanceof Error) return fail(`The zip is damaged: ${entry.message}`);
-      if (entry === null) break;
+      if (entry === null || extracted++ >= stopAfterEntries) break;
       zip.removeAllListeners('entry');
       zip.removeAllListeners('end');
       zip.removeAllListeners('error');
@@ -671,7 +692,26 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
       // creation time. Kudu then sets the modification time to the entry's time (best effort),
       // so mtime is the packaging time and only crtime tells when a new file landed.
-      fs.writeFileSync(target, content);
+      if (msPerEntry === undefined) {
+        fs.writeFileSync(target, content);
+      } else {
+        // Slowly, in pieces, the file held the while: what a large entry looks like from outside.
+        held.add(lockKey(rel));
+        try {
+          const fd = fs.openSync(target, 'w');
+          try {
+            const pieces = 8;
+            for (let i = 0; i < pieces && !closing; i++) {
+              fs.writeSync(fd, content.subarray(Math.floor((content.length * i) / pieces), Math.floor((content.length * (i + 1)) / pieces)));
+              await new Promise((r) => setTimeout(r, msPerEntry / pieces));
+            }
+          } finally {
+            fs.closeSync(fd);
+          }
+        } finally {
+          held.delete(lockKey(rel));
+        }
+      }
       wrote(target);
       const stamped = entry.getLastModDate();
       if (!Number.isNaN(stamped.getTime())) fs.utimesSync(target, new Date(), stamped);
@@ -740,7 +780,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       bytesReceived = 0;
       requests.length = 0;
     },
-    close() {
+    async close() {
+      closing = true;
+      await Promise.allSettled([...extractions]);
       return new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         for (const done of [...pendingDelays]) done();

@@ -175,7 +175,8 @@ test('a scaled-out site signed in with Entra ID: the health check path comes fro
   const failed = await deployEntra(bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout': '6' });
   assert.equal(failed.code, 1, failed.stdout);
   const error = decodeURIComponent(failed.errors.join('\n'));
-  assert.match(error, new RegExp(`instance ${instances[0]}: scaled-${bad.slice(0, 10)}; /healthz answered .*500 from scaled-${bad.slice(0, 10)}`));
+  // Kudu lists every process of the instance's sandbox (w3wp, cmd, conhost beside the app).
+  assert.match(error, new RegExp(`instance ${instances[0]}: (?:[\\w-]+, )*scaled-${bad.slice(0, 10)}(?:, [\\w-]+)*; /healthz answered .*500 from scaled-${bad.slice(0, 10)}`));
   assert.match(error, new RegExp(`instance ${instances[1]}: `));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names scaled-${good.slice(0, 10)} again and it is serving`));
   // The rollback was verified on both instances: each runs the good binary again.

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
+import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { ActionError } from '../common/errors.ts';
 import { artifactStem } from '../site/layout.ts';
@@ -245,4 +246,44 @@ export async function packageArtifact(req: PackageRequest, signal?: AbortSignal)
     `Packaged ${req.artifactName} (${binarySize} bytes) and ${files.length} include file${files.length === 1 ? '' : 's'} into ${req.outputPath} (${zipSize} bytes, ${(zipSize / binarySize).toFixed(2)} of the binary).`,
   );
   return { zipPath: req.outputPath, zipSize, binarySize, entries };
+}
+
+/**
+ * A zip of only `paths` of the package at `zipPath` (each entry with its name, time and mode), for
+ * sending again what an upload whose answer was lost did not land (upload.ts).
+ */
+export async function repackEntries(zipPath: string, paths: readonly string[], outputPath: string): Promise<{ zipPath: string; zipSize: number }> {
+  const wanted = new Set(paths);
+  const source = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.open(zipPath, { lazyEntries: true, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z))),
+  );
+  const zip = new yazl.ZipFile();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      source.on('error', reject);
+      source.on('end', () => resolve());
+      source.on('entry', (entry: yauzl.Entry) => {
+        if (!wanted.has(entry.fileName)) {
+          source.readEntry();
+          return;
+        }
+        source.openReadStream(entry, (err, stream) => {
+          if (err) return reject(err);
+          const parts: Buffer[] = [];
+          stream.on('data', (c: Buffer) => parts.push(c));
+          stream.on('error', reject);
+          stream.on('end', () => {
+            zip.addBuffer(Buffer.concat(parts), entry.fileName, { mtime: entry.getLastModDate(), mode: entry.externalFileAttributes >>> 16 || 0o100644, compress: true });
+            source.readEntry();
+          });
+        });
+      });
+      source.readEntry();
+    });
+  } finally {
+    source.close();
+  }
+  zip.end();
+  await pipeline(zip.outputStream, fs.createWriteStream(outputPath));
+  return { zipPath: outputPath, zipSize: (await fs.promises.stat(outputPath)).size };
 }

@@ -48,6 +48,16 @@ export class KuduError extends ActionError {
   }
 }
 
+/**
+ * The zip upload got no answer from Kudu itself: a 5xx (the front end gives up on a request after
+ * about 230 s and answers 504 while Kudu keeps extracting), or the connection failed. Kudu may
+ * still be extracting, each entry open with FileShare.None (Kudu.Core/Infrastructure/
+ * ZipArchiveExtensions.cs, Extract), so sending the zip again at once would fail on files in use.
+ */
+export class ZipAnswerLostError extends KuduError {
+  override name = 'ZipAnswerLostError';
+}
+
 export function isDirectory(entry: VfsEntry): boolean {
   return entry.mime === 'inode/directory';
 }
@@ -64,6 +74,8 @@ interface Call {
   accept?: number[];
   /** Send the deploy's ARRAffinity cookie (default); false for requests that choose their instance themselves. */
   pinned?: boolean;
+  /** Whether a failed attempt may have been carried out by Kudu all the same: then it is thrown as ZipAnswerLostError, not retried. */
+  answerLost?: (err: unknown) => boolean;
 }
 
 export class KuduClient {
@@ -207,18 +219,36 @@ export class KuduClient {
 
   /**
    * Streams a zip from disk to Kudu's zip API, which extracts it over `dir` and deletes nothing.
-   * Each attempt re-opens the file, so a connection cut mid-body is retried from the start.
+   * Each attempt re-opens the file, so a connection cut mid-body (or throttled with 429) is retried
+   * from the start. With `lostAnswer: 'throw'`, an attempt that sent the whole zip and then got a
+   * 5xx or a cut connection is not retried but thrown as ZipAnswerLostError: Kudu may still be
+   * extracting it, and upload.ts looks at what landed before it sends anything again.
    */
-  async putZip(dir: string, zipPath: string, opts: { onProgress?: (bytesSent: number) => void } = {}): Promise<{ bytesSent: number }> {
+  async putZip(dir: string, zipPath: string, opts: { onProgress?: (bytesSent: number) => void; lostAnswer?: 'retry' | 'throw' } = {}): Promise<{ bytesSent: number }> {
     const size = fs.statSync(zipPath).size;
+    let sentThisAttempt = 0;
     const res = await this.call({
       method: 'PUT',
       apiPath: `/api/zip/${encodePath(dir)}/`,
       headers: { 'Content-Type': 'application/zip' },
       body: () => fs.createReadStream(zipPath, { highWaterMark: 256 * 1024 }),
       bodyLength: size,
-      onProgress: opts.onProgress,
+      onProgress: (n) => {
+        sentThisAttempt = n;
+        opts.onProgress?.(n);
+      },
       accept: [400, 409],
+      answerLost:
+        opts.lostAnswer === 'throw'
+          ? (err) => {
+              // Kudu extracts only a zip it has whole (its central directory is at the end), and a
+              // 429 is the front end's, before Kudu: those attempts are retried as any other.
+              const whole = sentThisAttempt >= size;
+              sentThisAttempt = 0;
+              if (!whole) return false;
+              return err instanceof RetryableError ? !/^HTTP 429\b/.test(err.message) : isTransientNetworkError(err);
+            }
+          : undefined,
     });
     if (res.status === 400 || res.status === 409) {
       throw new KuduError(
@@ -287,7 +317,7 @@ export class KuduClient {
     const what = `${c.method} ${safeUrl(url)}`;
     try {
       return await withRetry(
-        async () => {
+        this.lostAnswerAware(c, what, async () => {
           // Redirects are not followed: Kudu's VFS answers 307 to a folder named without its
           // trailing slash (Kudu's VfsControllerBase.cs), which exists() reads as "something is
           // there", and an Authorization header is for Kudu alone.
@@ -312,7 +342,7 @@ export class KuduClient {
             throw new RetryableError(`HTTP ${res.status}${briefBody(res) ? `: ${briefBody(res)}` : ''}`, parseRetryAfter(headerOf(res, 'retry-after')));
           }
           throw this.statusError(res, what);
-        },
+        }),
         { what, signal: this.signal, attempts: this.attempts, baseDelayMs: this.retryBaseDelayMs },
       );
     } catch (err) {
@@ -333,6 +363,21 @@ export class KuduClient {
       }
       throw err;
     }
+  }
+
+  /** An attempt whose failure the caller may read as "carried out, answer lost" (Call.answerLost). */
+  private lostAnswerAware(c: Call, what: string, attempt: () => Promise<HttpResponse>): () => Promise<HttpResponse> {
+    return async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!this.signal.aborted && c.answerLost?.(err) === true) {
+          const status = err instanceof RetryableError ? Number(/^HTTP (\d{3})/.exec(err.message)?.[1] ?? 0) : 0;
+          throw new ZipAnswerLostError(`${what} got no answer from Kudu itself (${(err as Error).message})`, status);
+        }
+        throw err;
+      }
+    };
   }
 
   private statusError(res: HttpResponse, what: string): ActionError {
