@@ -665,7 +665,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       zip.removeAllListeners('entry');
       zip.removeAllListeners('end');
       zip.removeAllListeners('error');
-      const name = entry.fileName.replace(/\\/g, '/');
+      const asNamed = entry.fileName.replace(/\\/g, '/');
+      // Kudu's path APIs are .NET Framework's, on Windows: a name they refuse fails the whole
+      // extraction with 400 (ZipController catches it), and one they normalise lands renamed.
+      const windows = windowsEntryPath(`${windowsPath(dirRel)}\\`, asNamed);
+      if ('error' in windows) return fail(windows.error);
+      const name = windows.name;
       const rel = `${dirRel.replace(/\/+$/, '')}/${name}`.replace(/\/+$/, '');
       const target = localPath(rel);
       if (target === null || (target !== dirFull && !target.startsWith(dirFull + path.sep))) return fail(`Entry ${name} points outside the folder.`);
@@ -853,6 +858,38 @@ function byteRange(header: string, size: number): [number, number] | 'unsatisfia
   if (first >= size) return 'unsatisfiable';
   const last = m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]));
   return last < first ? undefined : [first, last];
+}
+
+/**
+ * How .NET Framework's path APIs on Windows take a zip entry's name under `folder` (a Windows path
+ * ending in `\`), as Kudu's ZipArchiveExtensions.Extract meets them (Path.Combine, Path.GetFullPath,
+ * FileInfo.Open): " < > | and control characters, and ? * (wildcards), are "Illegal characters in
+ * path." (ArgumentException); a colon past the drive is NotSupportedException; a device name
+ * (CON, PRN, AUX, NUL, COM1-9, LPT1-9, also with an extension: aux.css) opens the device, which
+ * FileStream refuses; a full path of 260 characters or more, or a folder of 248 or more, is
+ * PathTooLongException; and path normalisation drops each name's trailing dots and spaces, so
+ * `a.txt.` lands as `a.txt`. Microsoft's "Naming Files, Paths, and Namespaces" lists the rules.
+ */
+function windowsEntryPath(folder: string, entryName: string): { name: string } | { error: string } {
+  const parts = entryName.split('/');
+  const dir = entryName.endsWith('/');
+  const segments = dir ? parts.slice(0, -1) : parts;
+  const full = folder + segments.join('\\');
+  for (const seg of segments) {
+    if (/["<>|\x00-\x1f?*]/.test(seg)) return { error: `Illegal characters in path. (${full})` };
+    if (seg.includes(':')) return { error: `The given path's format is not supported. (${full})` };
+  }
+  const normalised = segments.map((seg) => seg.replace(/[. ]+$/, ''));
+  for (const seg of normalised) {
+    if (/^(con|prn|aux|nul|com[1-9]|lpt[1-9])$/i.test(seg.split('.')[0]!.trimEnd())) {
+      return { error: `FileStream will not open Win32 devices such as disk partitions and tape drives. Avoid use of "\\\\.\\" in the path. (${full})` };
+    }
+  }
+  const normalisedFull = folder + normalised.join('\\');
+  if (normalisedFull.length >= 260 || normalisedFull.slice(0, normalisedFull.lastIndexOf('\\')).length >= 248) {
+    return { error: `The specified path, file name, or both are too long. The fully qualified file name must be less than 260 characters, and the directory name must be less than 248 characters. (${full})` };
+  }
+  return { name: normalised.join('/') + (dir ? '/' : '') };
 }
 
 /** `/site/wwwroot/a%20b/` → `site/wwwroot/a b/` (the trailing slash kept). */
