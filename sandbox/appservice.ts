@@ -175,11 +175,12 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       goMirror = opts.goMirror;
     }
     if (goMirror !== undefined) routeGoDownloads(internet, goMirror);
-    internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https' });
+    internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https', frontEndHeaders: arrSslHeader });
     internet.route(`${label}.azurewebsites.net`, {
       origin: front,
       http: opts.httpsOnly === true ? 'redirect-https' : 'serve',
       gate: frontEnd(opts),
+      frontEndHeaders: arrSslHeader,
     });
     const net = internet;
     cleanups.push(async () => {
@@ -210,6 +211,18 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * App Service's front end ends TLS and sends the request on in plain HTTP, with X-Forwarded-Proto
+ * (http or https) and, for an https request, X-ARR-SSL describing the TLS connection (key size,
+ * cipher strength, the certificate's issuer and subject); HttpPlatformHandler passes both on to
+ * the app (iis.ts). Microsoft's App Service docs ("Detect HTTPS session" in the language
+ * configuration guides): inspect X-Forwarded-Proto to learn whether a request was encrypted.
+ */
+export const ARR_SSL = '2048|256|C=US, O=Microsoft Corporation, CN=Microsoft Azure RSA TLS Issuing CA 04|CN=*.azurewebsites.net';
+function arrSslHeader(scheme: 'http' | 'https'): Record<string, string> {
+  return scheme === 'https' ? { 'x-arr-ssl': ARR_SSL } : {};
 }
 
 /** Puts the Go download site on the internet as go.dev (https only) and dl.google.com (both). */

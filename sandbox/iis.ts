@@ -369,6 +369,8 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
 
   const forward = (b: Backend, req: http.IncomingMessage, res: http.ServerResponse): void => {
     const headers: http.OutgoingHttpHeaders = {};
+    // Every request header goes on to the process, the front end's X-Forwarded-Proto and X-ARR-SSL
+    // included (appservice.ts): an app learns from them that a request came over https.
     for (const [k, v] of Object.entries(req.headers)) if (!hopByHop.has(k) && v !== undefined) headers[k] = v;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     headers['x-original-url'] = req.url ?? '/';
