@@ -225,12 +225,6 @@ export function pidsOf(processes: ServingProcess[], artifactName: string): numbe
   return processes.filter((p) => p.name.toLowerCase() === processKey(artifactName)).map((p) => p.id);
 }
 
-/** The process id of the artifact in a process list, if it runs (the lowest when two do). */
-export function pidOf(processes: ServingProcess[], artifactName: string): number | undefined {
-  const pids = pidsOf(processes, artifactName);
-  return pids.length === 0 ? undefined : Math.min(...pids);
-}
-
 /** The machine whose Kudu listed these processes (Kudu's `machineName`), '' when the list does not say. */
 export function machineOf(processes: ServingProcess[]): string {
   return processes.find((p) => typeof p.machineName === 'string' && p.machineName !== '')?.machineName ?? '';
