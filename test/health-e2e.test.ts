@@ -185,6 +185,23 @@ test('a scaled-out site signed in with Entra ID: the health check path comes fro
   assert.equal(fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8'), `_target\\scaled-${good.slice(0, 10)}\r\n`);
 });
 
+test('a scaled-out site deployed with a publish profile: one Kudu instance serves the deploy, and process lists from the instances in turn pass the gate and the watch', { timeout: 300_000 }, async () => {
+  // No ARM, so no instance ids: verify's process reads are unpinned, and the SCM host's front end
+  // takes turns between the instances' Kudus, each listing its own copy of the app (its own pid).
+  const s = await startAppService({ siteName: 'health-site', instances: ['inst-one', 'inst-two'] });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const commit = newCommit();
+  const run = await deploy(s, commit, { 'watch-seconds': '3' });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`${stem(commit)} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+  assert.match(run.stdout, new RegExp(`${stem(commit)} stayed healthy through the 3 s watch window`));
+  const processReads = s.kudu.requests.filter((r) => r.path === '/api/processes');
+  assert.deepEqual([...new Set(processReads.map((r) => r.instance))].sort(), ['inst-one', 'inst-two'], 'both instances listed their processes');
+  const deployCalls = s.kudu.requests.filter((r) => r.path !== '/api/processes');
+  assert.equal(new Set(deployCalls.map((r) => r.instance)).size, 1, `every other SCM request went to one instance: ${deployCalls.map((r) => `${r.method} ${r.path} ${r.instance}`).join('; ')}`);
+});
+
 test('under Wine (windows/amd64, the real go-azure.bat): a healthy release passes, one whose health path answers 500 is rolled back', { timeout: 480_000, skip: wineAvailable() ? false : 'wine is not installed (.ci/run installs it)' }, async () => {
   const s = await startAppService({ siteName: 'health-wine', launcher: 'wine' });
   cleanups.push(() => s.close());
