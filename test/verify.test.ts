@@ -76,4 +76,6 @@ test('a recycle (a new worker with a new copy of the app) is told from a crash (
   assert.deepEqual(processChange(before, list([1, 3], [200]), 'site-aaaaaaaaaa.exe'), { change: 'recycled', now: { pid: 200, workers: [1, 3] } });
   assert.equal(processChange(before, list([1, 2], [200]), 'SITE-aaaaaaaaaa.exe').change, 'restarted');
   assert.equal(processChange(before, list([1, 2], []), 'site-aaaaaaaaaa.exe').change, 'exited');
+  // The new worker has not had its first request yet: no copy runs, but it is a recycle, not a crash.
+  assert.deepEqual(processChange(before, list([1, 3], []), 'site-aaaaaaaaaa.exe'), { change: 'recycled' });
 });

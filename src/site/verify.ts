@@ -234,10 +234,11 @@ export function machineOf(processes: ServingProcess[]): string {
  * How the new artifact's process changed on one machine since `before`:
  * - `first`: nothing was followed there yet (`now` names the process, if one runs);
  * - `same`: the followed process still runs (during an overlapped recycle beside a new one);
- * - `exited`: no process of the artifact runs;
- * - `recycled`: the followed process is gone, another of the same artifact runs, and a w3wp that
- *   was not there before is listed: IIS started a new worker process (an overlapped recycle on a
- *   setting change or platform maintenance), which starts its own copy of the app;
+ * - `exited`: no process of the artifact runs, under the same workers;
+ * - `recycled`: the followed process is gone and a w3wp that was not there before is listed: IIS
+ *   started a new worker process (an overlapped recycle on a setting change or platform
+ *   maintenance), which starts its own copy of the app on its first request (`now` names it once
+ *   it runs);
  * - `restarted`: the followed process is gone and another runs under the same workers:
  *   HttpPlatformHandler started the app again after it exited (a crash).
  * Whether a recycle is good is the health answer's to say; a crash is never one.
@@ -250,12 +251,13 @@ export function processChange(
   const pids = pidsOf(processes, artifactName);
   const workers = processes.filter((p) => p.name.toLowerCase() === 'w3wp').map((p) => p.id);
   if (before === undefined) return { change: 'first', now: pids.length > 0 ? { pid: Math.min(...pids), workers } : undefined };
-  if (pids.length === 0) return { change: 'exited' };
   // The workers stay those of the moment the process was first seen: a new one listed since then
   // (even while the old process still runs beside it) is what tells a recycle.
   if (pids.includes(before.pid)) return { change: 'same', now: before };
+  const newWorker = workers.some((w) => !before.workers.includes(w));
+  if (pids.length === 0) return newWorker ? { change: 'recycled' } : { change: 'exited' };
   const now = { pid: Math.min(...pids.filter((p) => p !== before.pid)), workers };
-  return { change: workers.some((w) => !before.workers.includes(w)) ? 'recycled' : 'restarted', now };
+  return { change: newWorker ? 'recycled' : 'restarted', now };
 }
 
 /**
