@@ -29,6 +29,8 @@ export interface AppServiceOptions {
   launcher?: Launcher;
   /** Extra environment for the app process (e.g. a faster poll interval). */
   env?: Record<string, string>;
+  /** Continuous WebJobs running beside the app on each instance (iis.ts, webJobs): Kudu lists them. */
+  webJobs?: string[];
   /** Use this folder as D:\home (created when missing). */
   home?: string;
   /** Put the site on this internet (shared, e.g. with the Azure sandbox); else it starts its own. */
@@ -133,7 +135,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       const pollMs = Number(opts.env?.EXAMPLE_POLL_MS ?? opts.env?.COMPAT_POLL_MS) || undefined;
       // Local Cache is read when the site starts, as App Service reads its app settings then.
       const localCache = (): boolean => Object.entries(opts.appSettings ?? {}).some(([k, v]) => k.toUpperCase() === 'WEBSITE_LOCAL_CACHE_OPTION' && v.trim().toLowerCase() === 'always');
-      const one = await startIis({ home, launcher, env: opts.env, localCache, pollMs });
+      const one = await startIis({ home, launcher, env: opts.env, localCache, pollMs, webJobs: opts.webJobs });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }
@@ -144,8 +146,10 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       cleanups.push(() => arr.close());
       front = arr.url;
     }
-    // Kudu runs on every instance too: the ARRAffinity cookie picks whose processes it lists;
-    // without one, the front end picks (here: the first). A running exe is locked on any instance.
+    // Kudu runs on every instance too, over the one D:\home: the ARRAffinity cookie picks which
+    // instance's Kudu answers (whose processes it lists, through whose SMB cache it lists folders);
+    // without one, the SCM host's front end takes turns and sets the cookie. A running exe is
+    // locked on any instance.
     const instanceOf = (id: string | undefined) => instances.find((i) => i.id === id)?.iis ?? iis;
     const kudu = await startKudu({
       siteName,
@@ -155,8 +159,9 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
       // Every instance's launcher and app read _artifact.txt from the shared D:\home.
       readers: (rel) => rel === 'site/wwwroot/_artifact.txt' && instances.some((i) => i.iis.readingPointer()),
-      processes: (instance) => instanceOf(instance).processes(),
+      processes: (instance) => instanceOf(instance).kuduProcesses(),
       killProcess: (id, instance) => instanceOf(instance).kill(id),
+      instances: instances.length > 1 ? instances.map((i) => i.id) : undefined,
       acceptBearer: opts.acceptBearer,
       appSettings: () => opts.appSettings ?? {},
       stopped: opts.stopped,
@@ -178,11 +183,12 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       goMirror = opts.goMirror;
     }
     if (goMirror !== undefined) routeGoDownloads(internet, goMirror);
-    internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https' });
+    internet.route(kuduHost, { origin: kudu.url, http: 'redirect-https', frontEndHeaders: arrSslHeader });
     internet.route(`${label}.azurewebsites.net`, {
       origin: front,
       http: opts.httpsOnly === true ? 'redirect-https' : 'serve',
       gate: frontEnd(opts),
+      frontEndHeaders: arrSslHeader,
     });
     const net = internet;
     cleanups.push(async () => {
@@ -213,6 +219,18 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * App Service's front end ends TLS and sends the request on in plain HTTP, with X-Forwarded-Proto
+ * (http or https) and, for an https request, X-ARR-SSL describing the TLS connection (key size,
+ * cipher strength, the certificate's issuer and subject); HttpPlatformHandler passes both on to
+ * the app (iis.ts). Microsoft's App Service docs ("Detect HTTPS session" in the language
+ * configuration guides): inspect X-Forwarded-Proto to learn whether a request was encrypted.
+ */
+export const ARR_SSL = '2048|256|C=US, O=Microsoft Corporation, CN=Microsoft Azure RSA TLS Issuing CA 04|CN=*.azurewebsites.net';
+function arrSslHeader(scheme: 'http' | 'https'): Record<string, string> {
+  return scheme === 'https' ? { 'x-arr-ssl': ARR_SSL } : {};
 }
 
 /** Puts the Go download site on the internet as go.dev (https only) and dl.google.com (both). */

@@ -53,6 +53,11 @@ export interface IisOptions {
    * copy, so a change to the real _artifact.txt is never seen.
    */
   localCache?: () => boolean;
+  /**
+   * Continuous WebJobs running in the site's sandbox: each is listed by Kudu (by this exe name)
+   * beside the site's own processes. None by default.
+   */
+  webJobs?: string[];
 }
 
 /**
@@ -78,8 +83,24 @@ export interface IisStats {
 export interface Iis {
   url: string;
   port: number;
-  /** The running process as Kudu's /api/processes lists it: the exe name without .exe. */
+  /** The app's running processes (two during an overlapped recycle): the exe name without .exe. */
   processes(): { id: number; name: string }[];
+  /**
+   * Every process of the site's sandbox as Kudu's GET /api/processes lists them
+   * (Kudu.Services/Diagnostics/ProcessController.cs, GetAllProcesses: all of the sandbox's
+   * processes, ordered by name without case): the SCM site's w3wp, the site's w3wp (two during an
+   * overlapped recycle), for each app process the cmd that runs the launcher and its conhost, the
+   * app itself, and any WebJobs. Only the app's ids are real; the others stand for the platform's.
+   */
+  kuduProcesses(): { id: number; name: string }[];
+  /**
+   * An overlapped recycle, as IIS does on a setting change or platform maintenance: a new worker
+   * process starts and takes every new request (its warm-up request starts a new app process, with
+   * a new pid), while the old worker keeps its app process for `overlapMs` and then shuts it down
+   * (SIGTERM, as HttpPlatformHandler ends its process when the worker stops). Resolves when the
+   * new app process is serving; the old one is stopped later.
+   */
+  recycle(opts?: { overlapMs?: number }): Promise<void>;
   /**
    * Whether relPath (relative to home, either separator) is the running binary, which Windows
    * locks; for the Kudu emulator's isLocked option.
@@ -115,6 +136,10 @@ interface Backend {
   agent: http.Agent;
   exited: boolean;
   exitedPromise: Promise<void>;
+  /** The (stand-in) pid of the site's w3wp that started this process. */
+  workerPid: number;
+  /** Stopped by a recycle: its exit is no rapid fail. */
+  retiring?: boolean;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -242,6 +267,8 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
   const everyChild = new Set<number>();
   const agents: http.Agent[] = [];
   let backend: Backend | undefined;
+  /** App processes of workers a recycle retired, until they exit. */
+  const retiring = new Set<Backend>();
   let starting: Promise<Backend | undefined> | undefined;
   let closing = false;
   let lastLaunch = 0;
@@ -259,6 +286,12 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     }
     return runRoot;
   };
+  // Stand-in ids for the platform's processes (never real pids here: the emulator has none).
+  let platformPid = 4000 + Math.floor(Math.random() * 1000) * 4;
+  const nextPlatformPid = (): number => (platformPid += 4);
+  const scmWorkerPid = nextPlatformPid();
+  let workerPid = nextPlatformPid();
+  const webJobPids = (opts.webJobs ?? []).map((name) => ({ id: nextPlatformPid(), name }));
 
   const spawnLauncher = (port: number): ChildProcess => {
     const root = siteRoot().dir;
@@ -313,13 +346,15 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
       agent: new http.Agent({ keepAlive: true }),
       exited: false,
       exitedPromise: new Promise<void>((resolve) => (markExited = resolve)),
+      workerPid,
     };
     agents.push(b.agent);
     child.once('exit', () => {
       b.exited = true;
       everyChild.delete(pid);
+      retiring.delete(b);
       stats.exits++;
-      exitTimes.push(Date.now());
+      if (b.retiring !== true) exitTimes.push(Date.now());
       // The pooled connections are left to end by themselves: an answer the process wrote
       // before it exited still reaches the client, as it does through IIS.
       // The group may hold more (Wine's cmd and the exe): nothing of it may outlive the process.
@@ -389,6 +424,8 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
 
   const forward = (b: Backend, req: http.IncomingMessage, res: http.ServerResponse): void => {
     const headers: http.OutgoingHttpHeaders = {};
+    // Every request header goes on to the process, the front end's X-Forwarded-Proto and X-ARR-SSL
+    // included (appservice.ts): an app learns from them that a request came over https.
     for (const [k, v] of Object.entries(req.headers)) if (!hopByHop.has(k) && v !== undefined) headers[k] = v;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     headers['x-original-url'] = req.url ?? '/';
@@ -430,17 +467,51 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
 
   const normalize = (rel: string): string => rel.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '').toLowerCase();
 
+  const running = (): Backend[] => [...retiring, ...(backend !== undefined ? [backend] : [])].filter((b) => !b.exited);
+
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    processes: () => (backend !== undefined && !backend.exited ? [{ id: backend.pid, name: backend.name }] : []),
-    isLocked: (rel) => backend !== undefined && !backend.exited && normalize(rel) === normalize(backend.binaryRel),
+    processes: () => running().map((b) => ({ id: b.pid, name: b.name })),
+    kuduProcesses: () => {
+      const workers = new Set([workerPid, ...running().map((b) => b.workerPid)]);
+      const list = [
+        { id: scmWorkerPid, name: 'w3wp' },
+        ...[...workers].map((id) => ({ id, name: 'w3wp' })),
+        ...running().flatMap((b) => [
+          { id: b.pid + 1_000_000, name: 'cmd' },
+          { id: b.pid + 2_000_000, name: 'conhost' },
+          { id: b.pid, name: b.name },
+        ]),
+        ...webJobPids,
+      ];
+      return list.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.id - b.id);
+    },
+    recycle: async (o = {}) => {
+      const old = backend;
+      workerPid = nextPlatformPid();
+      backend = undefined;
+      if (old !== undefined && !old.exited) {
+        old.retiring = true;
+        retiring.add(old);
+      }
+      await ensureBackend();
+      if (old === undefined || old.exited) return;
+      const stop = setTimeout(() => {
+        killGroup(old.pid, 'SIGTERM');
+        setTimeout(() => {
+          if (!old.exited) killGroup(old.pid, 'SIGKILL');
+        }, 5000).unref();
+      }, o.overlapMs ?? 2000);
+      stop.unref();
+    },
+    isLocked: (rel) => running().some((b) => normalize(rel) === normalize(b.binaryRel)),
     readingPointer: () => {
       const now = Date.now();
       if (now - lastLaunch < POINTER_READ_MS.launcher) return true;
-      // goazure reads the file as it starts serving, then at every tick of its poll.
-      const b = backend;
-      return b !== undefined && !b.exited && (now - b.startedAt) % (opts.pollMs ?? 1000) < POINTER_READ_MS.poll;
+      // goazure reads the file as it starts serving, then at every tick of its poll; during a
+      // recycle both copies poll.
+      return running().some((b) => (now - b.startedAt) % (opts.pollMs ?? 1000) < POINTER_READ_MS.poll);
     },
     stats: () => ({ ...stats }),
     kill: (pid) => {

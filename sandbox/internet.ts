@@ -46,6 +46,8 @@ export interface HostRoute {
    * App Service Authentication's sign-in redirect); undefined lets the request through.
    */
   gate?: (request: { scheme: 'http' | 'https'; path: string }) => GateAnswer | undefined;
+  /** Request headers the platform in front of the emulator adds (besides X-Forwarded-Proto, which every route gets). */
+  frontEndHeaders?: (scheme: 'http' | 'https') => Record<string, string>;
 }
 
 /** An answer the platform gives in front of an emulator (HostRoute.gate). */
@@ -202,6 +204,7 @@ export async function startInternet(): Promise<Internet> {
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.includes(k) && v !== undefined) headers[k] = v;
     headers.host = req.headers.host ?? host;
     headers['x-forwarded-proto'] = scheme;
+    Object.assign(headers, route.frontEndHeaders?.(scheme));
     const upstream = http.request(
       { host: origin.hostname, port: origin.port, method: req.method, path: pathAndQuery, headers, agent: upstreamAgent },
       (up) => {

@@ -42,6 +42,27 @@ export interface KuduOptions {
    * ARRAffinity cookie names (or whichever answers); false when no such process runs there.
    */
   killProcess?: (id: number, instance?: string) => boolean;
+  /**
+   * The machine name each instance's Kudu puts on its process list (`machineName`, which
+   * Kudu.Services/Diagnostics/ProcessController.cs, GetProcessInfo, fills with
+   * Environment.MachineName); default: one made from the instance id.
+   */
+  machineName?: (instance?: string) => string;
+  /**
+   * Scale out: the instance ids (as ARM lists them). Each instance runs its own Kudu over the
+   * shared D:\home, and the SCM host's front end picks one by the ARRAffinity cookie; a request
+   * without one goes to the next instance in turn and its answer sets the cookie (as arr.ts does
+   * for the site). Each instance's Kudu sees D:\home through its own SMB client, which keeps
+   * directory listings for a while (`listingCacheMs`): a file another instance just wrote is not in
+   * its listing until that runs out, while its own writes show at once. Default: one instance,
+   * and `processes` gets the cookie's value as it is.
+   */
+  instances?: string[];
+  /**
+   * How long an instance's listing of a folder stays as it was read (scaled out only). Default
+   * 10 s: the SMB client's DirectoryCacheLifetime default on Windows.
+   */
+  listingCacheMs?: number;
   /** When set, `Authorization: Bearer <token>` is accepted if this returns true. */
   acceptBearer?: (token: string) => boolean;
   /** The site's app settings, as GET /api/settings returns them (none when absent). */
@@ -86,6 +107,16 @@ export interface FaultSpec {
   delayMs?: number;
   /** Wait until this resolves before handling the request (a test's own gate). */
   hold?: () => Promise<void>;
+  /**
+   * For a zip PUT: the answer is lost while Kudu keeps working. Once the body is read, the client
+   * gets `status` (default 504: App Service's front end gives up on a request after about 230 s)
+   * while the extraction goes on, taking `msPerEntry` for each file. As in Kudu's
+   * ZipArchiveExtensions.Extract (Kudu.Core/Infrastructure), each file is opened with
+   * FileMode.Create and held (FileShare.None) while it is written: meanwhile its listing shows it
+   * growing, a VFS PUT to it answers 409 and a zip that writes it again fails with 400.
+   * `stopAfterEntries`: the extraction ends after that many entries (the instance restarted).
+   */
+  keepExtracting?: { msPerEntry: number; stopAfterEntries?: number };
 }
 
 export interface KuduRequestLog {
@@ -95,6 +126,8 @@ export interface KuduRequestLog {
   status: number;
   /** Request body bytes read. */
   bytesIn: number;
+  /** The instance whose Kudu answered (scaled out only). */
+  instance?: string;
   userAgent: string;
 }
 
@@ -168,6 +201,11 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   const writing = new Set<string>();
   /** Files a test says some reader holds open, until the time given (lockKey form → ms). */
   const heldOpen = new Map<string, number>();
+  // Scaled out: the instance for each request, and each instance's cached listings (folder → when
+  // read, and the entries then).
+  const instanceIds = opts.instances !== undefined && opts.instances.length > 0 ? opts.instances : undefined;
+  let nextInstance = 0;
+  const listingCaches = new Map<string, Map<string, { at: number; body: string }>>();
   let faults: (FaultSpec & { left: number; toSkip: number })[] = [];
   const requests: KuduRequestLog[] = [];
   let bytesReceived = 0;
@@ -175,7 +213,11 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
   const pendingDelays = new Set<() => void>();
 
   const lockKey = (rel: string): string => rel.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '').toLowerCase();
-  const isLocked = (rel: string): boolean => locks.has(lockKey(rel)) || (opts.isLocked?.(lockKey(rel)) ?? false);
+  // Files an extraction is writing (open with FileShare.None).
+  const held = new Set<string>();
+  const extractions = new Set<Promise<unknown>>();
+  let closing = false;
+  const isLocked = (rel: string): boolean => locks.has(lockKey(rel)) || held.has(lockKey(rel)) || (opts.isLocked?.(lockKey(rel)) ?? false);
   /** Whether a reader has the file open: the site's own (opts.readers) or one a test holds (holdOpen). */
   const isHeldOpen = (rel: string): boolean => (heldOpen.get(lockKey(rel)) ?? 0) > Date.now() || (opts.readers?.(lockKey(rel)) ?? false);
 
@@ -224,6 +266,19 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     const urlPath = rawUrl.split('?')[0];
     const log: KuduRequestLog = { method, path: rawUrl, status: 0, bytesIn: 0, userAgent: req.headers['user-agent'] ?? '' };
     requests.push(log);
+    const cookieInstance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(req.headers.cookie ?? '')?.[1]?.trim();
+    let instance = cookieInstance;
+    let setAffinity: Record<string, string[]> = {};
+    if (instanceIds !== undefined) {
+      if (instance === undefined || !instanceIds.includes(instance)) {
+        // The front end routes a request it cannot pin by itself, and pins the client to that
+        // instance from then on.
+        instance = instanceIds[nextInstance++ % instanceIds.length]!;
+        const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+        setAffinity = { 'Set-Cookie': [`ARRAffinity=${instance};Path=/;HttpOnly;Secure;Domain=${host}`, `ARRAffinitySameSite=${instance};Path=/;HttpOnly;SameSite=None;Secure;Domain=${host}`] };
+      }
+      log.instance = instance;
+    }
     const fault = takeFault(method, urlPath);
 
     // A file PUT through the VFS is written as the body arrives (see putFileStreamed).
@@ -233,11 +288,13 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       const refused = gate(req);
       if (refused !== undefined) {
         req.resume();
-        send(req, res, log, fault, refused);
+        send(req, res, log, fault, refused, setAffinity);
         return;
       }
       const reply = await putFileStreamed(req, urlPath, log, fault);
-      if (reply !== undefined) send(req, res, log, fault, reply);
+      // This instance's own writes show in its own listings at once.
+      if (instance !== undefined) listingCaches.get(instance)?.clear();
+      if (reply !== undefined) send(req, res, log, fault, reply, setAffinity);
       return;
     }
 
@@ -269,7 +326,13 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     if (res.destroyed) return;
 
     let reply: Reply;
-    if (fault?.status !== undefined) {
+    if (fault?.keepExtracting !== undefined && method === 'PUT' && urlPath.startsWith('/api/zip/') && gate(req) === undefined) {
+      const extraction = extractZip(decodeRel(urlPath.slice('/api/zip/'.length)), body, fault.keepExtracting.msPerEntry, fault.keepExtracting.stopAfterEntries);
+      extractions.add(extraction);
+      void extraction.finally(() => extractions.delete(extraction));
+      const status = fault.status ?? 504;
+      reply = { status, headers: { 'Content-Type': 'text/html' }, body: `<html><body><h1>${status} - Gateway Timeout</h1><p>The front end stopped waiting for the answer.</p></body></html>` };
+    } else if (fault?.status !== undefined) {
       reply = {
         status: fault.status,
         headers: fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
@@ -281,13 +344,15 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         reply = refused;
       } else {
         try {
-          reply = await route(method, rawUrl, req.headers, body);
+          reply = await route(method, rawUrl, req.headers, body, instance);
+          // This instance's own writes show in its own listings at once.
+          if (method !== 'GET' && method !== 'HEAD' && instance !== undefined) listingCaches.get(instance)?.clear();
         } catch (err) {
           reply = { status: 500, body: JSON.stringify({ Message: String(err) }) };
         }
       }
     }
-    send(req, res, log, fault, reply);
+    send(req, res, log, fault, reply, setAffinity);
   }
 
   /** A fault's delay and hold, before the request is handled; close() ends both. */
@@ -327,7 +392,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return undefined;
   }
 
-  function send(req: http.IncomingMessage, res: http.ServerResponse, log: KuduRequestLog, fault: FaultSpec | undefined, reply: Reply): void {
+  function send(req: http.IncomingMessage, res: http.ServerResponse, log: KuduRequestLog, fault: FaultSpec | undefined, reply: Reply, setAffinity: Record<string, string[]> = {}): void {
     log.status = reply.status;
     const payload = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
     const cutReply = fault?.resetAfterResponseBytes;
@@ -337,7 +402,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       log.status = -1;
       return;
     }
-    res.writeHead(reply.status, { 'Content-Length': String(payload.length), ...reply.headers });
+    res.writeHead(reply.status, { 'Content-Length': String(payload.length), ...reply.headers, ...setAffinity });
     if (cutReply !== undefined) {
       res.write(payload.subarray(0, cutReply), () => res.socket?.destroy());
       log.status = -1;
@@ -451,7 +516,17 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return tags.includes('*') || tags.includes(current) ? 'match' : 'mismatch';
   }
 
-  function listing(full: string, rel: string, selfUrl: string): Reply {
+  function listing(full: string, rel: string, selfUrl: string, instance: string | undefined): Reply {
+    const json = { 'Content-Type': 'application/json; charset=utf-8' };
+    if (instanceIds !== undefined && instance !== undefined) {
+      let cache = listingCaches.get(instance);
+      if (cache === undefined) listingCaches.set(instance, (cache = new Map()));
+      const hit = cache.get(full);
+      if (hit !== undefined && Date.now() - hit.at < (opts.listingCacheMs ?? 10_000)) return { status: 200, headers: json, body: hit.body };
+      const fresh = listing(full, rel, selfUrl, undefined);
+      cache.set(full, { at: Date.now(), body: String(fresh.body) });
+      return fresh;
+    }
     const entries = fs.readdirSync(full, { withFileTypes: true }).map((d) => {
       const st = fs.statSync(path.join(full, d.name));
       const dir = d.isDirectory();
@@ -465,7 +540,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         path: windowsPath(`${rel}/${d.name}`),
       };
     });
-    return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(entries) };
+    return { status: 200, headers: json, body: JSON.stringify(entries) };
   }
 
   /** Deletes a tree, skipping locked files; true when everything went. */
@@ -486,7 +561,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return all;
   }
 
-  async function route(method: string, rawUrl: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<Reply> {
+  async function route(method: string, rawUrl: string, headers: http.IncomingHttpHeaders, body: Buffer, instance: string | undefined): Promise<Reply> {
     // Kudu builds hrefs and redirects from the request's own URL (VfsControllerBase's
     // Request.RequestUri), so through the sandbox's internet they carry the public SCM name and
     // https, and on 127.0.0.1 the emulator's address.
@@ -508,8 +583,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     if (p === '/api/processes' || p === '/api/processes/') {
       if (method !== 'GET') return { status: 405 };
       const selfUrl = `${url}/api/processes/`;
-      const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
-      const list = (opts.processes?.(instance) ?? []).map((x) => ({ id: x.id, name: x.name, href: `${selfUrl}${x.id}`, user_name: `IIS APPPOOL\\${siteName}` }));
+      // As ProcessController.GetAllProcesses: every process of the site's sandbox, each with the
+      // answering machine's name (Kudu.Contracts/Diagnostics/ProcessInfo.cs), ordered by name.
+      const machineName = opts.machineName?.(instance) ?? machineNameOf(instance ?? '');
+      const list = (opts.processes?.(instance) ?? [])
+        .map((x) => ({ id: x.id, name: x.name, machineName, href: `${selfUrl}${x.id}`, user_name: `IIS APPPOOL\\${siteName}` }))
+        .sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
       return { status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(list) };
     }
     if (p === '/api/settings' || p === '/api/settings/') {
@@ -557,7 +636,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           if (st === undefined) return { status: 404, body: JSON.stringify({ Message: `'${windowsPath(rel)}' not found.` }) };
           if (st.isDirectory()) {
             if (!slashed) return { status: 307, headers: { Location: `${url}${p}/${u.search}` } };
-            return listing(full, rel, selfUrl);
+            return listing(full, rel, selfUrl, instance);
           }
           if (slashed) return { status: 307, headers: { Location: `${url}${p.replace(/\/+$/, '')}${u.search}` } };
           // VfsController.CreateItemGetResponse opens the file with FileShare.ReadWrite (Kudu's
@@ -714,7 +793,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return at;
   }
 
-  async function extractZip(dirRel: string, body: Buffer): Promise<Reply> {
+  async function extractZip(dirRel: string, body: Buffer, msPerEntry?: number, stopAfterEntries = Number.POSITIVE_INFINITY): Promise<Reply> {
+    let extracted = 0;
     const dirFull = localPath(dirRel.replace(/\/+$/, ''));
     if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
     let zip: yauzl.ZipFile;
@@ -738,11 +818,16 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
         zip.readEntry();
       }).catch((err: Error) => err);
       if (entry instanceof Error) return fail(`The zip is damaged: ${entry.message}`);
-      if (entry === null) break;
+      if (entry === null || extracted++ >= stopAfterEntries) break;
       zip.removeAllListeners('entry');
       zip.removeAllListeners('end');
       zip.removeAllListeners('error');
-      const name = entry.fileName.replace(/\\/g, '/');
+      const asNamed = entry.fileName.replace(/\\/g, '/');
+      // Kudu's path APIs are .NET Framework's, on Windows: a name they refuse fails the whole
+      // extraction with 400 (ZipController catches it), and one they normalise lands renamed.
+      const windows = windowsEntryPath(`${windowsPath(dirRel)}\\`, asNamed);
+      if ('error' in windows) return fail(windows.error);
+      const name = windows.name;
       const rel = `${dirRel.replace(/\/+$/, '')}/${name}`.replace(/\/+$/, '');
       const target = localPath(rel);
       if (target === null || (target !== dirFull && !target.startsWith(dirFull + path.sep))) return fail(`Entry ${name} points outside the folder.`);
@@ -774,7 +859,26 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       // Written in place, as Kudu opens the file with FileMode.Create: an existing file keeps its
       // creation time. Kudu then sets the modification time to the entry's time (the package's:
       // the commit's), so only crtime tells when a new file landed.
-      fs.writeFileSync(onDisk, content);
+      if (msPerEntry === undefined) {
+        fs.writeFileSync(onDisk, content);
+      } else {
+        // Slowly, in pieces, the file held the while: what a large entry looks like from outside.
+        held.add(lockKey(rel));
+        try {
+          const fd = fs.openSync(onDisk, 'w');
+          try {
+            const pieces = 8;
+            for (let i = 0; i < pieces && !closing; i++) {
+              fs.writeSync(fd, content.subarray(Math.floor((content.length * i) / pieces), Math.floor((content.length * (i + 1)) / pieces)));
+              await new Promise((r) => setTimeout(r, msPerEntry / pieces));
+            }
+          } finally {
+            fs.closeSync(fd);
+          }
+        } finally {
+          held.delete(lockKey(rel));
+        }
+      }
       wrote(onDisk);
       const stamped = entryLastWriteTime(entry);
       if (!Number.isNaN(stamped.getTime())) fs.utimesSync(onDisk, new Date(), stamped);
@@ -846,7 +950,9 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       bytesReceived = 0;
       requests.length = 0;
     },
-    close() {
+    async close() {
+      closing = true;
+      await Promise.allSettled([...extractions]);
       return new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         for (const done of [...pendingDelays]) done();
@@ -867,6 +973,14 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
  */
 export function entryLastWriteTime(entry: yauzl.Entry): Date {
   return entry.getLastModDate({ forceDosFormat: true, timezone: 'UTC' });
+}
+
+/**
+ * A Windows machine name for an instance, in the form App Service's workers carry (`RD` and twelve
+ * hex digits, from the worker's MAC address); stable for an id.
+ */
+export function machineNameOf(instance: string): string {
+  return `RD${crypto.createHash('sha256').update(`instance:${instance}`).digest('hex').slice(0, 12).toUpperCase()}`;
 }
 
 /** The files under `dir` as a zip, paths relative to it. */
@@ -922,6 +1036,38 @@ function byteRange(header: string, size: number): [number, number] | 'unsatisfia
   if (first >= size) return 'unsatisfiable';
   const last = m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]));
   return last < first ? undefined : [first, last];
+}
+
+/**
+ * How .NET Framework's path APIs on Windows take a zip entry's name under `folder` (a Windows path
+ * ending in `\`), as Kudu's ZipArchiveExtensions.Extract meets them (Path.Combine, Path.GetFullPath,
+ * FileInfo.Open): " < > | and control characters, and ? * (wildcards), are "Illegal characters in
+ * path." (ArgumentException); a colon past the drive is NotSupportedException; a device name
+ * (CON, PRN, AUX, NUL, COM1-9, LPT1-9, also with an extension: aux.css) opens the device, which
+ * FileStream refuses; a full path of 260 characters or more, or a folder of 248 or more, is
+ * PathTooLongException; and path normalisation drops each name's trailing dots and spaces, so
+ * `a.txt.` lands as `a.txt`. Microsoft's "Naming Files, Paths, and Namespaces" lists the rules.
+ */
+function windowsEntryPath(folder: string, entryName: string): { name: string } | { error: string } {
+  const parts = entryName.split('/');
+  const dir = entryName.endsWith('/');
+  const segments = dir ? parts.slice(0, -1) : parts;
+  const full = folder + segments.join('\\');
+  for (const seg of segments) {
+    if (/["<>|\x00-\x1f?*]/.test(seg)) return { error: `Illegal characters in path. (${full})` };
+    if (seg.includes(':')) return { error: `The given path's format is not supported. (${full})` };
+  }
+  const normalised = segments.map((seg) => seg.replace(/[. ]+$/, ''));
+  for (const seg of normalised) {
+    if (/^(con|prn|aux|nul|com[1-9]|lpt[1-9])$/i.test(seg.split('.')[0]!.trimEnd())) {
+      return { error: `FileStream will not open Win32 devices such as disk partitions and tape drives. Avoid use of "\\\\.\\" in the path. (${full})` };
+    }
+  }
+  const normalisedFull = folder + normalised.join('\\');
+  if (normalisedFull.length >= 260 || normalisedFull.slice(0, normalisedFull.lastIndexOf('\\')).length >= 248) {
+    return { error: `The specified path, file name, or both are too long. The fully qualified file name must be less than 260 characters, and the directory name must be less than 248 characters. (${full})` };
+  }
+  return { name: normalised.join('/') + (dir ? '/' : '') };
 }
 
 /** `/site/wwwroot/a%20b/` → `site/wwwroot/a b/` (the trailing slash kept). */

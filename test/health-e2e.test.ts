@@ -53,10 +53,11 @@ test('behind App Service Authentication, with a publish profile (nothing to read
   const run = await deploy(s, blocked, { 'health-path': '/', 'verify-timeout': '60' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
-  // Verify stops once the sign-in has answered three checks in a row, long before verify-timeout.
+  // Verify stops once the sign-in has answered three checks in a row, long before verify-timeout;
+  // Kudu lists only the SCM site's and the site's w3wp: the app was never started.
   assert.match(
     error,
-    new RegExp(`${stem(blocked)} was not healthy after \\d+\\.\\d s, when App Service Authentication's sign-in had answered 3 checks in a row \\(waiting longer cannot help.*\\(seen: no processes; / answered 302 to login\\.microsoftonline\\.com in \\d+ ms`),
+    new RegExp(`${stem(blocked)} was not healthy after \\d+\\.\\d s, when App Service Authentication's sign-in had answered 3 checks in a row \\(waiting longer cannot help.*\\(seen: w3wp, w3wp; / answered 302 to login\\.microsoftonline\\.com in \\d+ ms`),
   );
   const asked = s.internet.requests.filter((r) => r.host === 'health-site.azurewebsites.net' && r.path.split('?')[0] === '/');
   assert.equal(asked.length, 3, `three checks of /, each answered 302 by the sign-in: ${asked.map((r) => r.status).join(' ')}`);
@@ -196,12 +197,30 @@ test('a scaled-out site signed in with Entra ID: the health check path comes fro
   const failed = await deployEntra(bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout': '6' });
   assert.equal(failed.code, 1, failed.stdout);
   const error = decodeURIComponent(failed.errors.join('\n'));
-  assert.match(error, new RegExp(`instance ${instances[0]}: scaled-${bad.slice(0, 10)}; /healthz answered .*500 from scaled-${bad.slice(0, 10)}`));
+  // Kudu lists every process of the instance's sandbox (w3wp, cmd, conhost beside the app).
+  assert.match(error, new RegExp(`instance ${instances[0]}: (?:[\\w-]+, )*scaled-${bad.slice(0, 10)}(?:, [\\w-]+)*; /healthz answered .*500 from scaled-${bad.slice(0, 10)}`));
   assert.match(error, new RegExp(`instance ${instances[1]}: `));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names scaled-${good.slice(0, 10)} again and it is serving`));
   // The rollback was verified on both instances: each runs the good binary again.
   for (const { iis } of s.instances) assert.deepEqual(iis.processes().map((p) => p.name), [`scaled-${good.slice(0, 10)}`]);
   assert.equal(fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8'), `_target\\scaled-${good.slice(0, 10)}\r\n`);
+});
+
+test('a scaled-out site deployed with a publish profile: one Kudu instance serves the deploy, and process lists from the instances in turn pass the gate and the watch', { timeout: 300_000 }, async () => {
+  // No ARM, so no instance ids: verify's process reads are unpinned, and the SCM host's front end
+  // takes turns between the instances' Kudus, each listing its own copy of the app (its own pid).
+  const s = await startAppService({ siteName: 'health-site', instances: ['inst-one', 'inst-two'] });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  const commit = newCommit();
+  const run = await deploy(s, commit, { 'watch-seconds': '3' });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`${stem(commit)} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+  assert.match(run.stdout, new RegExp(`${stem(commit)} stayed healthy through the 3 s watch window`));
+  const processReads = s.kudu.requests.filter((r) => r.path === '/api/processes');
+  assert.deepEqual([...new Set(processReads.map((r) => r.instance))].sort(), ['inst-one', 'inst-two'], 'both instances listed their processes');
+  const deployCalls = s.kudu.requests.filter((r) => r.path !== '/api/processes');
+  assert.equal(new Set(deployCalls.map((r) => r.instance)).size, 1, `every other SCM request went to one instance: ${deployCalls.map((r) => `${r.method} ${r.path} ${r.instance}`).join('; ')}`);
 });
 
 test('under Wine (windows/amd64, the real go-azure.bat): a healthy release passes, one whose health path answers 500 is rolled back', { timeout: 480_000, skip: wineAvailable() ? false : 'wine is not installed (.ci/run installs it)' }, async () => {

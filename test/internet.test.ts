@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as tls from 'node:tls';
-import { startAppService, type AppService } from '../sandbox/appservice.ts';
+import * as path from 'node:path';
+import { ARR_SSL, startAppService, type AppService } from '../sandbox/appservice.ts';
+import { writeArtifact } from '../sandbox/iis.ts';
 import { getViaProxy, type ProxiedAnswer } from '../sandbox/internet.ts';
 
 let site: AppService;
@@ -105,4 +107,26 @@ test('as squid allows by default, CONNECT reaches port 443 only: http to a known
   assert.ok(site.internet.refused.includes(`${host}:80`));
   const plain = await viaProxyHttp(`${site.appUrl}/`);
   assert.notEqual(plain.status, 403, 'the same host over http in absolute form is served');
+});
+
+test('the front end tells the app how it was reached: X-Forwarded-Proto always, X-ARR-SSL over https; IIS passes both on', { timeout: 30_000 }, async (t) => {
+  const proto = await startAppService({ siteName: 'proto-site', internet: site.internet, goMirror: false });
+  t.after(() => proto.close());
+  // The app: any process HttpPlatformHandler starts; this one answers with the headers it got.
+  const name = 'echo-0123456789.exe';
+  fs.mkdirSync(path.join(proto.wwwroot, '_target'), { recursive: true });
+  fs.writeFileSync(
+    path.join(proto.wwwroot, '_target', name),
+    `#!${process.execPath}\nrequire('node:http').createServer((q, r) => r.end(JSON.stringify(q.headers))).listen(Number(process.argv[2]), '127.0.0.1');\n`,
+    { mode: 0o755 },
+  );
+  writeArtifact(proto.wwwroot, name);
+  const secure = (await viaProxyHttps('proto-site.azurewebsites.net', '/')) as Answer;
+  assert.equal(secure.status, 200, secure.body);
+  const seen = JSON.parse(secure.body) as Record<string, string>;
+  assert.equal(seen['x-forwarded-proto'], 'https');
+  assert.equal(seen['x-arr-ssl'], ARR_SSL);
+  const plain = JSON.parse((await viaProxyHttp('http://proto-site.azurewebsites.net/')).body) as Record<string, string>;
+  assert.equal(plain['x-forwarded-proto'], 'http');
+  assert.equal(plain['x-arr-ssl'], undefined);
 });

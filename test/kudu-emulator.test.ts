@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import yauzl from 'yauzl';
-import { startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
+import { machineNameOf, startKudu, zipOfFiles, type KuduEmulator } from '../sandbox/kudu.ts';
 
 let kudu: KuduEmulator;
 let auth: string;
@@ -189,10 +189,10 @@ test('zip API over a file whose name differs only in case: the file keeps its na
   kudu.unlock('site/wwwroot/zc/app.exe');
 });
 
-test('processes: JSON array of {id, name, href}', async () => {
+test('processes: JSON array of {id, name, machineName, href}', async () => {
   const res = await call('GET', '/api/processes');
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), [{ id: 42, name: 'emu-site-0123456789', href: `${kudu.url}/api/processes/42`, user_name: 'IIS APPPOOL\\emu-site' }]);
+  assert.deepEqual(await res.json(), [{ id: 42, name: 'emu-site-0123456789', machineName: machineNameOf(''), href: `${kudu.url}/api/processes/42`, user_name: 'IIS APPPOOL\\emu-site' }]);
 });
 
 test('faults: fail the next N with a status and Retry-After, then answer normally', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { withRetry, RetryableError, backoffDelay, parseRetryAfter, isRetryableStatus, isTransientNetworkError } from '../src/common/retry.ts';
+import { withRetry, RetryableError, backoffDelay, parseRetryAfter, isRetryableStatus, isTransientNetworkError, waitUntilSteady } from '../src/common/retry.ts';
 
 test('retryable statuses: 408, 429 and 5xx only', () => {
   for (const s of [408, 429, 500, 502, 503, 504]) assert.equal(isRetryableStatus(s), true, String(s));
@@ -79,4 +79,16 @@ test('withRetry stops waiting when the deadline signal fires', async () => {
     (err) => err === reason,
   );
   assert.ok(Date.now() - started < 2000);
+});
+
+test('waitUntilSteady reads until two reads in a row agree, or gives up at its time limit', async () => {
+  const sizes = [1, 5, 9, 9, 9];
+  let reads = 0;
+  const settled = await waitUntilSteady(async () => sizes[Math.min(reads++, sizes.length - 1)]!, String, { what: 'listing', quietMs: 5, timeoutMs: 1000 });
+  assert.deepEqual(settled, { value: 9, steady: true });
+  assert.equal(reads, 4, 'stopped at the first two equal reads');
+  let n = 0;
+  const moving = await waitUntilSteady(async () => n++, String, { what: 'listing', quietMs: 5, timeoutMs: 40 });
+  assert.equal(moving.steady, false);
+  assert.ok(moving.value >= 2);
 });

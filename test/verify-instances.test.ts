@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startKudu } from '../sandbox/kudu.ts';
 import { KuduClient } from '../src/site/kudu.ts';
-import { verifyDeployment, judgeCheck } from '../src/site/verify.ts';
+import { verifyDeployment, watchDeployment, judgeCheck } from '../src/site/verify.ts';
 import { parseStatusSet, statusAllowed } from '../src/common/inputs.ts';
 import type { SiteConnection } from '../src/signin/connection.ts';
 
@@ -73,7 +73,7 @@ test('an instance that never switches fails verification and is named', { timeou
       new AbortController().signal,
     );
     assert.equal(result.ok, false);
-    assert.match(result.detail, /was not serving after 1.5 s \(seen: instance b: w3wp, site-aaaaaaaaaa; \/ answered (200 in \d+ ms, )*200 in \d+ ms \(Kudu lists w3wp, site-aaaaaaaaaa\)\)/);
+    assert.match(result.detail, /was not serving after 1.5 s \(seen: instance b: site-aaaaaaaaaa, w3wp; \/ answered (200 in \d+ ms, )*200 in \d+ ms \(Kudu lists site-aaaaaaaaaa, w3wp\)\)/);
     assert.deepEqual(result.instances.map((i) => [i.instance, i.ok]), [['a', true], ['b', false]]);
   } finally {
     await env.close();
@@ -105,7 +105,7 @@ test('health gate: an instance whose health path answers 500 from the new binary
     );
     assert.equal(result.ok, false);
     assert.deepEqual(result.instances.map((i) => [i.instance, i.ok, i.lastStatus, i.artifact]), [['a', true, 200, 'site-bbbbbbbbbb.exe'], ['b', false, 500, 'site-bbbbbbbbbb.exe']]);
-    assert.match(result.detail, /site-bbbbbbbbbb\.exe was not healthy after 2 s \(seen: instance b: w3wp, site-bbbbbbbbbb; \/healthz answered (500 from site-bbbbbbbbbb\.exe in \d+ ms, )*500 from site-bbbbbbbbbb\.exe in \d+ ms \(not 200-299\)\)/);
+    assert.match(result.detail, /site-bbbbbbbbbb\.exe was not healthy after 2 s \(seen: instance b: site-bbbbbbbbbb, w3wp; \/healthz answered (500 from site-bbbbbbbbbb\.exe in \d+ ms, )*500 from site-bbbbbbbbbb\.exe in \d+ ms \(not 200-299\)\)/);
     assert.equal(result.identifiedBy, 'header');
     assert.ok((result.instances[0].secondsToHealthy ?? 0) > 0.15, 'three checks in a row took at least two poll intervals');
   } finally {
@@ -141,6 +141,35 @@ test('health gate: answers from the old binary do not count, even when Kudu alre
   } finally {
     await site.close();
     await env.close();
+  }
+});
+
+test('with a publish profile (no instance ids), unpinned process lists from the instances in turn do not reset the streak or end the watch', { timeout: 30_000 }, async () => {
+  // The SCM host takes turns between the instances' Kudus; each runs its own copy of the new
+  // binary with its own pid, and each list names its machine.
+  const site = await startHealthSite(() => ({ status: 200, artifact: 'site-bbbbbbbbbb.exe' }));
+  const kudu = await startKudu({
+    siteName: 'scaled',
+    instances: ['a', 'b'],
+    processes: (instance) => [{ id: 1, name: 'w3wp' }, { id: instance === 'a' ? 10 : 20, name: 'site-bbbbbbbbbb' }],
+  });
+  const target: SiteConnection = {
+    kuduUrl: kudu.url,
+    webappUrl: site.url,
+    authKind: 'basic',
+    authorization: async () => `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}`,
+  };
+  const client = new KuduClient(target, new AbortController().signal, { attempts: 1 });
+  try {
+    const result = await verifyDeployment(client, target, { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', timeoutSeconds: 3, pollIntervalMs: 100, health: gate }, new AbortController().signal);
+    assert.equal(result.ok, true, result.detail);
+    assert.deepEqual(Object.values(result.instances[0]!.tracked ?? {}).map((t) => t.pid).sort(), [10, 20], 'each machine\'s process is followed on its own');
+    const watched = await watchDeployment(client, target, { artifactName: 'site-bbbbbbbbbb.exe', instances: result.instances, health: gate, seconds: 1, pollIntervalMs: 100 }, new AbortController().signal);
+    assert.equal(watched.ok, true, watched.detail);
+    assert.ok(new Set(kudu.requests.filter((r) => r.path === '/api/processes').map((r) => r.instance)).size === 2, 'both instances answered');
+  } finally {
+    await site.close();
+    await kudu.close();
   }
 });
 

@@ -66,3 +66,16 @@ test('App Service Authentication lets a request through when off, anonymous, or 
   assert.equal(authenticationLetsThrough(some, '/api/openapi.json'), true);
   assert.equal(authenticationLetsThrough(some, '/'), false);
 });
+
+test('a recycle (a new worker with a new copy of the app) is told from a crash (the same workers, a new pid)', async () => {
+  const { processChange } = await import('../src/site/verify.ts');
+  const list = (workers: number[], apps: number[]) => [...workers.map((id) => ({ id, name: 'w3wp' })), { id: 9, name: 'cmd' }, ...apps.map((id) => ({ id, name: 'site-aaaaaaaaaa' }))];
+  const before = { pid: 100, workers: [1, 2] };
+  assert.equal(processChange(undefined, list([1, 2], [100]), 'site-aaaaaaaaaa.exe').change, 'first');
+  assert.equal(processChange(before, list([1, 2, 3], [100, 200]), 'site-aaaaaaaaaa.exe').change, 'same', 'the overlap: both copies run');
+  assert.deepEqual(processChange(before, list([1, 3], [200]), 'site-aaaaaaaaaa.exe'), { change: 'recycled', now: { pid: 200, workers: [1, 3] } });
+  assert.equal(processChange(before, list([1, 2], [200]), 'SITE-aaaaaaaaaa.exe').change, 'restarted');
+  assert.equal(processChange(before, list([1, 2], []), 'site-aaaaaaaaaa.exe').change, 'exited');
+  // The new worker has not had its first request yet: no copy runs, but it is a recycle, not a crash.
+  assert.deepEqual(processChange(before, list([1, 3], []), 'site-aaaaaaaaaa.exe'), { change: 'recycled' });
+});

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
+import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { ActionError } from '../common/errors.ts';
 import { artifactStem } from '../site/layout.ts';
@@ -244,6 +245,7 @@ export async function packageArtifact(req: PackageRequest, signal?: AbortSignal)
   const binarySize = (await fs.promises.stat(req.binaryPath)).size;
   const files = req.files ?? (await resolveIncludes(req.workingDirectory, req.include, signal));
   const stem = artifactStem(req.artifactName);
+  assertWindowsNames(req.artifactName, files);
 
   const zip = new yazl.ZipFile();
   const entries: PackageEntry[] = [];
@@ -273,4 +275,105 @@ export async function packageArtifact(req: PackageRequest, signal?: AbortSignal)
     `Packaged ${req.artifactName} (${binarySize} bytes) and ${files.length} include file${files.length === 1 ? '' : 's'} into ${req.outputPath} (${zipSize} bytes, ${(zipSize / binarySize).toFixed(2)} of the binary).`,
   );
   return { zipPath: req.outputPath, zipSize, binarySize, entries };
+}
+
+/**
+ * A zip of only `paths` of the package at `zipPath` (each entry with its name, time and mode), for
+ * sending again what an upload whose answer was lost did not land (upload.ts).
+ */
+export async function repackEntries(zipPath: string, paths: readonly string[], outputPath: string): Promise<{ zipPath: string; zipSize: number }> {
+  const wanted = new Set(paths);
+  const source = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.open(zipPath, { lazyEntries: true, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z))),
+  );
+  const zip = new yazl.ZipFile();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      source.on('error', reject);
+      source.on('end', () => resolve());
+      source.on('entry', (entry: yauzl.Entry) => {
+        if (!wanted.has(entry.fileName)) {
+          source.readEntry();
+          return;
+        }
+        source.openReadStream(entry, (err, stream) => {
+          if (err) return reject(err);
+          const parts: Buffer[] = [];
+          stream.on('data', (c: Buffer) => parts.push(c));
+          stream.on('error', reject);
+          stream.on('end', () => {
+            zip.addBuffer(Buffer.concat(parts), entry.fileName, { mtime: entry.getLastModDate(), mode: entry.externalFileAttributes >>> 16 || 0o100644, compress: true });
+            source.readEntry();
+          });
+        });
+      });
+      source.readEntry();
+    });
+  } finally {
+    source.close();
+  }
+  zip.end();
+  await pipeline(zip.outputStream, fs.createWriteStream(outputPath));
+  return { zipPath: outputPath, zipSize: (await fs.promises.stat(outputPath)).size };
+}
+
+/** Where Kudu extracts the package on the site: D:\home\site\wwwroot\_target\ (src/site/layout.ts, ARTIFACTS_DIR). */
+export const SITE_TARGET_PATH = 'D:\\home\\site\\wwwroot\\_target\\';
+
+/** One include file whose name Windows cannot keep, and the rule it breaks. */
+export interface WindowsNameProblem {
+  /** The path under working-directory, forward slashes. */
+  path: string;
+  rule: string;
+}
+
+const DEVICE_NAMES = /^(con|prn|aux|nul|com[1-9]|lpt[1-9]|conin\$|conout\$)$/i;
+
+/**
+ * Pure: the include files that cannot land under their own name on the Windows site. Kudu
+ * extracts the package through .NET Framework path APIs onto D:\home, an SMB share, following
+ * Windows' naming rules (Microsoft's "Naming Files, Paths, and Namespaces" and "Maximum Path Length
+ * Limitation"): the characters < > : " | ? *, control characters and a backslash are refused; a
+ * device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9), with any extension (aux.css, nul.txt), is a
+ * device, not a file; a trailing dot or space is dropped, so the file lands under another name;
+ * and a full path of 260 characters or more, or a folder of 248 or more, fails with
+ * PathTooLongException. Each file is named once, with the first rule it breaks.
+ */
+export function windowsNameProblems(artifactName: string, relativePaths: readonly string[]): WindowsNameProblem[] {
+  const base = `${SITE_TARGET_PATH}${artifactStem(artifactName)}\\`;
+  const problems: WindowsNameProblem[] = [];
+  for (const rel of relativePaths) {
+    const segments = rel.split('/');
+    const rule = ((): string | undefined => {
+      for (const seg of segments) {
+        const bad = [...new Set(seg.match(/[<>:"|?*\\\x00-\x1f]/g) ?? [])];
+        if (bad.length > 0) {
+          const shown = bad.map((c) => (c.charCodeAt(0) < 32 ? `control character 0x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c)).join(' ');
+          return `"${seg}" has characters Windows does not allow in a name (${shown}; none of < > : " | ? * \\ or control characters may appear)`;
+        }
+        if (DEVICE_NAMES.test(seg.split('.')[0]!.trimEnd())) {
+          return `"${seg}" is a Windows device name (CON, PRN, AUX, NUL, COM1-9 and LPT1-9 are devices, with any extension), not a file`;
+        }
+        if (/[. ]$/.test(seg)) return `"${seg}" ends in a dot or a space, which Windows drops: the file would land under another name`;
+      }
+      const full = base + segments.join('\\');
+      if (full.length >= 260) return `its path on the site, ${full.length} characters (${base} takes ${base.length}), is not under Windows' limit of 260`;
+      const folder = full.slice(0, full.lastIndexOf('\\'));
+      if (folder.length >= 248) return `its folder on the site, ${folder.length} characters, is not under Windows' limit of 248 for a folder`;
+      return undefined;
+    })();
+    if (rule !== undefined) problems.push({ path: rel, rule });
+  }
+  return problems;
+}
+
+/** Refuses include files whose names Windows cannot keep (windowsNameProblems), naming each and its rule. */
+export function assertWindowsNames(artifactName: string, files: readonly { relativePath: string }[]): void {
+  const problems = windowsNameProblems(artifactName, files.map((f) => f.relativePath));
+  if (problems.length === 0) return;
+  throw new ActionError(
+    `include: ${problems.length === 1 ? 'a file has a name' : `${problems.length} files have names`} the Windows site cannot keep, so Kudu would fail to extract the package ` +
+      `(or put a file under another name). Rename or shorten ${problems.length === 1 ? 'it' : 'them'}, or exclude ${problems.length === 1 ? 'it' : 'them'} with "!":\n` +
+      problems.map((p) => `  - ${p.path}: ${p.rule}`).join('\n'),
+  );
 }

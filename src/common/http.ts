@@ -297,3 +297,13 @@ export function safeUrl(url: URL | string): string {
 export function affinityCookie(instance: string): string {
   return `ARRAffinity=${instance}; ARRAffinitySameSite=${instance}`;
 }
+
+/** The instance an answer's Set-Cookie pins the client to (its ARRAffinity value), if it sets one. */
+export function affinityOf(headers: http.IncomingHttpHeaders): string | undefined {
+  const cookies = headers['set-cookie'] ?? [];
+  for (const c of Array.isArray(cookies) ? cookies : [cookies]) {
+    const value = /^\s*ARRAffinity=([^;]*)/.exec(c)?.[1]?.trim();
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}

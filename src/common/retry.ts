@@ -123,3 +123,34 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, opts: Ret
     }
   }
 }
+
+export interface SteadyOptions {
+  /** What is being waited for, for the log. */
+  what: string;
+  /** Time between two reads; a result is steady when two reads this far apart agree. */
+  quietMs: number;
+  /** Give up (and return the last read) after this long. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads `read` every `quietMs` until two reads in a row give the same key, or `timeoutMs` pass;
+ * returns the last value read and whether it settled. For work the other side may still be
+ * doing after its answer was lost (Kudu extracting a zip), so the next step starts from what is
+ * really there.
+ */
+export async function waitUntilSteady<T>(read: () => Promise<T>, key: (value: T) => string, opts: SteadyOptions): Promise<{ value: T; steady: boolean }> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let value = await read();
+  let last = key(value);
+  while (Date.now() + opts.quietMs <= deadline) {
+    await sleep(opts.quietMs, opts.signal);
+    value = await read();
+    const now = key(value);
+    if (now === last) return { value, steady: true };
+    core.info(`${opts.what}: still changing; looking again in ${(opts.quietMs / 1000).toFixed(1)} s`);
+    last = now;
+  }
+  return { value, steady: false };
+}

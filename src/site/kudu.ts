@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import type { SiteConnection } from '../signin/connection.ts';
 import { ActionError } from '../common/errors.ts';
 import { RetryableError, isRetryableStatus, isTransientNetworkError, parseRetryAfter, withRetry } from '../common/retry.ts';
-import { affinityCookie, firstHeader, sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
+import { affinityCookie, affinityOf, firstHeader, sendRequest, safeUrl, type HttpResponse } from '../common/http.ts';
 
 /** One entry of a VFS directory listing, as Kudu returns it. */
 export interface VfsEntry {
@@ -24,6 +24,8 @@ export interface KuduProcess {
   id: number;
   name: string;
   href: string;
+  /** The machine whose Kudu answered (Kudu's ProcessInfo.machineName): tells the instances of a scaled-out site apart. */
+  machineName?: string;
   [more: string]: unknown;
 }
 
@@ -46,6 +48,16 @@ export class KuduError extends ActionError {
   }
 }
 
+/**
+ * The zip upload got no answer from Kudu itself: a 5xx (the front end gives up on a request after
+ * about 230 s and answers 504 while Kudu keeps extracting), or the connection failed. Kudu may
+ * still be extracting, each entry open with FileShare.None (Kudu.Core/Infrastructure/
+ * ZipArchiveExtensions.cs, Extract), so sending the zip again at once would fail on files in use.
+ */
+export class ZipAnswerLostError extends KuduError {
+  override name = 'ZipAnswerLostError';
+}
+
 export function isDirectory(entry: VfsEntry): boolean {
   return entry.mime === 'inode/directory';
 }
@@ -60,6 +72,10 @@ interface Call {
   onProgress?: (bytesSent: number) => void;
   /** Statuses the caller handles itself (besides 2xx). */
   accept?: number[];
+  /** Send the deploy's ARRAffinity cookie (default); false for requests that choose their instance themselves. */
+  pinned?: boolean;
+  /** Whether a failed attempt may have been carried out by Kudu all the same: then it is thrown as ZipAnswerLostError, not retried. */
+  answerLost?: (err: unknown) => boolean;
 }
 
 export class KuduClient {
@@ -70,6 +86,14 @@ export class KuduClient {
   private readonly attempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly idleTimeoutMs: number;
+  /**
+   * The Kudu instance every request of this deploy goes to: the ARRAffinity cookie of the first
+   * answer that set one. A scaled-out site runs one Kudu per instance over the shared D:\home, an
+   * SMB share whose clients cache attributes and listings for seconds, and Kudu's ETag comes from
+   * those attributes: requests spread over instances could read a listing without the file just
+   * uploaded, or an ETag another instance no longer agrees with.
+   */
+  private affinity: string | undefined;
 
   constructor(connection: SiteConnection, signal: AbortSignal, opts: KuduClientOptions = {}) {
     this.connection = connection;
@@ -225,18 +249,36 @@ export class KuduClient {
 
   /**
    * Streams a zip from disk to Kudu's zip API, which extracts it over `dir` and deletes nothing.
-   * Each attempt re-opens the file, so a connection cut mid-body is retried from the start.
+   * Each attempt re-opens the file, so a connection cut mid-body (or throttled with 429) is retried
+   * from the start. With `lostAnswer: 'throw'`, an attempt that sent the whole zip and then got a
+   * 5xx or a cut connection is not retried but thrown as ZipAnswerLostError: Kudu may still be
+   * extracting it, and upload.ts looks at what landed before it sends anything again.
    */
-  async putZip(dir: string, zipPath: string, opts: { onProgress?: (bytesSent: number) => void } = {}): Promise<{ bytesSent: number }> {
+  async putZip(dir: string, zipPath: string, opts: { onProgress?: (bytesSent: number) => void; lostAnswer?: 'retry' | 'throw' } = {}): Promise<{ bytesSent: number }> {
     const size = fs.statSync(zipPath).size;
+    let sentThisAttempt = 0;
     const res = await this.call({
       method: 'PUT',
       apiPath: `/api/zip/${encodePath(dir)}/`,
       headers: { 'Content-Type': 'application/zip' },
       body: () => fs.createReadStream(zipPath, { highWaterMark: 256 * 1024 }),
       bodyLength: size,
-      onProgress: opts.onProgress,
+      onProgress: (n) => {
+        sentThisAttempt = n;
+        opts.onProgress?.(n);
+      },
       accept: [400, 409],
+      answerLost:
+        opts.lostAnswer === 'throw'
+          ? (err) => {
+              // Kudu extracts only a zip it has whole (its central directory is at the end), and a
+              // 429 is the front end's, before Kudu: those attempts are retried as any other.
+              const whole = sentThisAttempt >= size;
+              sentThisAttempt = 0;
+              if (!whole) return false;
+              return err instanceof RetryableError ? !/^HTTP 429\b/.test(err.message) : isTransientNetworkError(err);
+            }
+          : undefined,
     });
     if (res.status === 400 || res.status === 409) {
       throw new KuduError(
@@ -262,12 +304,13 @@ export class KuduClient {
 
   /**
    * The running processes of one instance. A scaled-out site answers from whichever instance the
-   * front end picks, unless the ARRAffinity cookie names one.
+   * front end picks, unless the ARRAffinity cookie names one: these reads are never pinned to the
+   * deploy's own Kudu instance, and each entry's `machineName` says which instance answered.
    */
   async processes(instance?: string): Promise<KuduProcess[]> {
     const headers: Record<string, string> = {};
     if (instance !== undefined && instance !== '') headers.Cookie = affinityCookie(instance);
-    const res = await this.call({ method: 'GET', apiPath: '/api/processes', headers });
+    const res = await this.call({ method: 'GET', apiPath: '/api/processes', headers, pinned: false });
     let parsed: unknown;
     try {
       parsed = JSON.parse(res.body.toString('utf8'));
@@ -315,27 +358,32 @@ export class KuduClient {
     const what = `${c.method} ${safeUrl(url)}`;
     try {
       return await withRetry(
-        async () => {
+        this.lostAnswerAware(c, what, async () => {
           // Redirects are not followed: Kudu's VFS answers 307 to a folder named without its
           // trailing slash (Kudu's VfsControllerBase.cs), which exists() reads as "something is
           // there", and an Authorization header is for Kudu alone.
+          const pin: Record<string, string> = c.pinned !== false && this.affinity !== undefined ? { Cookie: affinityCookie(this.affinity) } : {};
           const res = await sendRequest({
             method: c.method,
             url,
-            headers: { Authorization: await this.connection.authorization(this.signal), ...c.headers },
+            headers: { Authorization: await this.connection.authorization(this.signal), ...pin, ...c.headers },
             body: c.body,
             bodyLength: c.bodyLength,
             onProgress: c.onProgress,
             signal: this.signal,
             idleTimeoutMs: this.idleTimeoutMs,
           });
+          // The front end sets the cookie on an answer it routed by itself: the first one, or one whose
+          // pinned instance is gone (scaled in): from then on, that instance.
+          const routed = c.pinned !== false ? affinityOf(res.headers) : undefined;
+          if (routed !== undefined) this.affinity = routed;
           if (res.status >= 200 && res.status < 300) return res;
           if (c.accept?.includes(res.status)) return res;
           if (isRetryableStatus(res.status)) {
             throw new RetryableError(`HTTP ${res.status}${briefBody(res) ? `: ${briefBody(res)}` : ''}`, parseRetryAfter(headerOf(res, 'retry-after')));
           }
           throw this.statusError(res, what);
-        },
+        }),
         { what, signal: this.signal, attempts: this.attempts, baseDelayMs: this.retryBaseDelayMs },
       );
     } catch (err) {
@@ -356,6 +404,21 @@ export class KuduClient {
       }
       throw err;
     }
+  }
+
+  /** An attempt whose failure the caller may read as "carried out, answer lost" (Call.answerLost). */
+  private lostAnswerAware(c: Call, what: string, attempt: () => Promise<HttpResponse>): () => Promise<HttpResponse> {
+    return async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!this.signal.aborted && c.answerLost?.(err) === true) {
+          const status = err instanceof RetryableError ? Number(/^HTTP (\d{3})/.exec(err.message)?.[1] ?? 0) : 0;
+          throw new ZipAnswerLostError(`${what} got no answer from Kudu itself (${(err as Error).message})`, status);
+        }
+        throw err;
+      }
+    };
   }
 
   private statusError(res: HttpResponse, what: string): ActionError {

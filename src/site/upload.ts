@@ -1,9 +1,11 @@
 // The upload stage: the package zip into site/wwwroot/_target/, then its size checked; skipped only when the deploy record shows the same content there. docs/ARCHITECTURE.md, "The flow".
 
+import * as path from 'node:path';
 import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
-import { isDirectory, type KuduClient } from './kudu.ts';
-import type { ArtifactPackage } from '../build/pack.ts';
+import { waitUntilSteady } from '../common/retry.ts';
+import { isDirectory, ZipAnswerLostError, type KuduClient, type VfsEntry } from './kudu.ts';
+import { repackEntries, type ArtifactPackage, type PackageEntry } from '../build/pack.ts';
 import { ARTIFACTS_DIR } from './layout.ts';
 
 export interface UploadResult {
@@ -21,7 +23,15 @@ export interface UploadOptions {
    * padded to 512 bytes, so two builds of one commit usually have the same size.
    */
   alreadyThere?: string;
+  /**
+   * After a lost answer to the zip upload: how far apart two listings must agree before the
+   * extraction counts as over (default 3 s), and how long to wait for that (default 300 s).
+   */
+  settle?: { quietMs?: number; timeoutMs?: number };
 }
+
+/** Zip uploads at most: the first, and the re-sends of what a lost answer left missing. */
+export const ZIP_SENDS = 3;
 
 export async function uploadArtifact(
   kudu: KuduClient,
@@ -42,9 +52,7 @@ export async function uploadArtifact(
     );
   }
   core.info(`Uploading ${artifactName}: ${mib(pkg.zipSize)} zip (${mib(pkg.binarySize)} binary) to ${ARTIFACTS_DIR}/`);
-  const { bytesSent } = await kudu.putZip(ARTIFACTS_DIR, pkg.zipPath, {
-    onProgress: (sent) => opts.onProgress?.(sent, pkg.zipSize),
-  });
+  const bytesSent = await sendPackage(kudu, pkg, opts);
 
   // Kudu's zip API answers 200 once it has extracted; the listing is the proof that the whole
   // binary landed where _artifact.txt is about to point.
@@ -68,6 +76,66 @@ export async function uploadArtifact(
  */
 function sameName(listed: string, artifactName: string): boolean {
   return listed.toLowerCase() === artifactName.toLowerCase();
+}
+
+/**
+ * Sends the package zip. When its answer is lost (a 5xx or a cut connection), Kudu may still be
+ * extracting it, each file held open (Kudu.Core/Infrastructure/ZipArchiveExtensions.cs): sending it
+ * again at once would fail on files "in use" although the first extraction works. So the listing
+ * is read until it stops changing, and only the entries that did not land whole (name and size)
+ * are sent again.
+ */
+async function sendPackage(kudu: KuduClient, pkg: ArtifactPackage, opts: UploadOptions): Promise<number> {
+  let zip = { zipPath: pkg.zipPath, zipSize: pkg.zipSize };
+  let sent = 0;
+  for (let send = 1; ; send++) {
+    try {
+      const { bytesSent } = await kudu.putZip(ARTIFACTS_DIR, zip.zipPath, {
+        onProgress: (n) => opts.onProgress?.(sent + n, pkg.zipSize),
+        lostAnswer: send < ZIP_SENDS ? 'throw' : 'retry',
+      });
+      return sent + bytesSent;
+    } catch (err) {
+      if (!(err instanceof ZipAnswerLostError)) throw err;
+      sent += zip.zipSize;
+      core.warning(`${err.message}. Kudu may still be extracting the package: waiting until ${ARTIFACTS_DIR}/ stops changing before sending anything again.`);
+      const missing = await notLanded(kudu, pkg.entries, opts.settle ?? {});
+      if (missing.length === 0) {
+        core.info(`Kudu extracted the whole package although its answer was lost: every entry is listed with its size.`);
+        return sent;
+      }
+      const paths = missing.map((e) => e.path);
+      core.info(`Sending again the ${paths.length} of ${pkg.entries.length} entries that did not land whole: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''}`);
+      zip = paths.length === pkg.entries.length ? { zipPath: pkg.zipPath, zipSize: pkg.zipSize } : await repackEntries(pkg.zipPath, paths, path.join(path.dirname(pkg.zipPath), `resend-${send}.zip`));
+    }
+  }
+}
+
+/**
+ * The package's entries that are not in ARTIFACTS_DIR with their size, once the listings of their
+ * folders agree twice in a row (an extraction still running changes sizes and times). Windows
+ * compares names without case.
+ */
+async function notLanded(kudu: KuduClient, entries: readonly PackageEntry[], settle: NonNullable<UploadOptions['settle']>): Promise<PackageEntry[]> {
+  const folders = [...new Set(entries.map((e) => path.posix.dirname(e.path)))];
+  const read = async (): Promise<Map<string, VfsEntry>> => {
+    const seen = new Map<string, VfsEntry>();
+    for (const folder of folders) {
+      const listed = (await kudu.listDir(folder === '.' ? ARTIFACTS_DIR : `${ARTIFACTS_DIR}/${folder}`)) ?? [];
+      for (const e of listed) if (!isDirectory(e)) seen.set((folder === '.' ? e.name : `${folder}/${e.name}`).toLowerCase(), e);
+    }
+    return seen;
+  };
+  const key = (seen: Map<string, VfsEntry>): string => JSON.stringify(entries.map((e) => [seen.get(e.path.toLowerCase())?.size, seen.get(e.path.toLowerCase())?.mtime]));
+  const timeoutMs = settle.timeoutMs ?? 300_000;
+  const { value, steady } = await waitUntilSteady(read, key, { what: `Listing ${ARTIFACTS_DIR}/`, quietMs: settle.quietMs ?? 3000, timeoutMs });
+  if (!steady) {
+    throw new ActionError(
+      `The answer to the package upload was lost and ${ARTIFACTS_DIR}/ was still changing ${Math.round(timeoutMs / 1000)} s later (Kudu still extracting). ` +
+        `Nothing was switched; the site still runs the previous version. Run the deploy again.`,
+    );
+  }
+  return entries.filter((e) => value.get(e.path.toLowerCase())?.size !== e.size);
 }
 
 function mib(n: number): string {

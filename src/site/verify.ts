@@ -11,10 +11,24 @@ import { messageOf } from '../common/errors.ts';
 import { artifactStem } from './layout.ts';
 import { statusAllowed, type StatusSet } from '../common/inputs.ts';
 
-/** A process as Kudu's /api/processes lists it; `name` is the exe name without `.exe`. */
+/**
+ * A process as Kudu's /api/processes lists it; `name` is the exe name without `.exe`. The list
+ * holds every process of the site's sandbox (Kudu.Services/Diagnostics/ProcessController.cs,
+ * GetAllProcesses): w3wp (two during an overlapped recycle), the cmd running the launcher, conhost,
+ * WebJobs and the app, maybe twice; `machineName` (Kudu.Contracts/Diagnostics/ProcessInfo.cs) is
+ * the instance whose Kudu answered.
+ */
 export interface ServingProcess {
   id: number;
   name: string;
+  machineName?: string;
+}
+
+/** The app process verify follows on one machine, and the site's worker processes when it was first seen. */
+export interface TrackedProcess {
+  pid: number;
+  /** Ids of the w3wp processes listed when `pid` was first seen. */
+  workers: number[];
 }
 
 /** What verify needs from Kudu: a narrow view of the Kudu client. */
@@ -79,6 +93,12 @@ export interface InstanceResult {
   latencyMs?: number;
   /** Process id of the new artifact on this instance when it became healthy. */
   pid?: number;
+  /**
+   * The new artifact's process on each machine that answered for this instance (by Kudu's
+   * `machineName`; '' when the list does not say): several when the process lists were not pinned
+   * and a scaled-out site's instances took turns answering.
+   */
+  tracked?: Record<string, TrackedProcess>;
   /** Seconds from the switch until this instance was healthy. */
   secondsToHealthy?: number;
   /** Consecutive healthy checks so far. */
@@ -200,9 +220,44 @@ function judgeAnswer(probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'he
   return { healthy: true, why: '' };
 }
 
-/** The process id of the artifact in a process list, if it runs. */
-export function pidOf(processes: ServingProcess[], artifactName: string): number | undefined {
-  return processes.find((p) => p.name.toLowerCase() === processKey(artifactName))?.id;
+/** The process ids of the artifact in a process list: none, one, or two during an overlapped recycle. */
+export function pidsOf(processes: ServingProcess[], artifactName: string): number[] {
+  return processes.filter((p) => p.name.toLowerCase() === processKey(artifactName)).map((p) => p.id);
+}
+
+/** The machine whose Kudu listed these processes (Kudu's `machineName`), '' when the list does not say. */
+export function machineOf(processes: ServingProcess[]): string {
+  return processes.find((p) => typeof p.machineName === 'string' && p.machineName !== '')?.machineName ?? '';
+}
+
+/**
+ * How the new artifact's process changed on one machine since `before`:
+ * - `first`: nothing was followed there yet (`now` names the process, if one runs);
+ * - `same`: the followed process still runs (during an overlapped recycle beside a new one);
+ * - `exited`: no process of the artifact runs, under the same workers;
+ * - `recycled`: the followed process is gone and a w3wp that was not there before is listed: IIS
+ *   started a new worker process (an overlapped recycle on a setting change or platform
+ *   maintenance), which starts its own copy of the app on its first request (`now` names it once
+ *   it runs);
+ * - `restarted`: the followed process is gone and another runs under the same workers:
+ *   HttpPlatformHandler started the app again after it exited (a crash).
+ * Whether a recycle is good is the health answer's to say; a crash is never one.
+ */
+export function processChange(
+  before: TrackedProcess | undefined,
+  processes: ServingProcess[],
+  artifactName: string,
+): { change: 'first' | 'same' | 'exited' | 'recycled' | 'restarted'; now?: TrackedProcess } {
+  const pids = pidsOf(processes, artifactName);
+  const workers = processes.filter((p) => p.name.toLowerCase() === 'w3wp').map((p) => p.id);
+  if (before === undefined) return { change: 'first', now: pids.length > 0 ? { pid: Math.min(...pids), workers } : undefined };
+  // The workers stay those of the moment the process was first seen: a new one listed since then
+  // (even while the old process still runs beside it) is what tells a recycle.
+  if (pids.includes(before.pid)) return { change: 'same', now: before };
+  const newWorker = workers.some((w) => !before.workers.includes(w));
+  if (pids.length === 0) return newWorker ? { change: 'recycled' } : { change: 'exited' };
+  const now = { pid: Math.min(...pids.filter((p) => p !== before.pid)), workers };
+  return { change: newWorker ? 'recycled' : 'restarted', now };
 }
 
 /**
@@ -291,20 +346,28 @@ export async function verifyDeployment(
         result.seen = processes.map((p) => p.name);
         const outcome = judgeCheck(processes, answer, req);
         remember(result, answer, outcome.why);
-        const blocked = answeredBySignIn(answer) && pidOf(processes, req.artifactName) === undefined;
+        const blocked = answeredBySignIn(answer) && pidsOf(processes, req.artifactName).length === 0;
         result.signInStreak = blocked ? (result.signInStreak ?? 0) + 1 : 0;
         if (siteAnswered(answer.status) && isServing(processes, req.artifactName, req.previous)) {
           if (answer.artifact !== '') headerSeen = true;
           else headerMissing = true;
         }
-        const pid = pidOf(processes, req.artifactName);
-        // A restart during the stable window starts the window again.
-        if (outcome.healthy && result.streak > 0 && pid === result.pid) {
+        // A restart (a crash) during the stable window starts the window again; an overlapped
+        // recycle of a healthy process does not, nor a list that another machine answered (the
+        // unpinned list of a scaled-out site: each instance runs its own copy of the app).
+        const machine = machineOf(processes);
+        const change = processChange(result.tracked?.[machine], processes, req.artifactName);
+        if (outcome.healthy && result.streak > 0 && change.change !== 'restarted' && change.change !== 'exited') {
           result.streak++;
         } else {
           result.streak = outcome.healthy ? 1 : 0;
-          result.pid = outcome.healthy ? pid : undefined;
+          result.tracked = undefined;
         }
+        if (outcome.healthy && change.now !== undefined) {
+          result.tracked = { ...result.tracked, [machine]: change.now };
+          result.pid ??= change.now.pid;
+        }
+        if (!outcome.healthy) result.pid = undefined;
         if (result.streak >= needed) {
           result.ok = true;
           result.secondsToHealthy = (performance.now() - switchedAt) / 1000;
@@ -370,9 +433,11 @@ export interface WatchResult {
 }
 
 /**
- * After the gate: keeps checking every instance for `seconds`. A change of the new artifact's
- * process (it exited, or a new one runs in its place: a crash and a restart) or a run of failed
- * health checks ends the watch as failed.
+ * After the gate: keeps checking every instance for `seconds`. A crash of the new artifact's
+ * process (it exited, or HttpPlatformHandler runs a new one in its place under the same worker)
+ * or a run of failed health checks ends the watch as failed. An overlapped recycle (a new worker
+ * process with its own, healthy copy of the same artifact; see processChange) does not: the watch
+ * follows the new process from then on.
  */
 export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnection, req: WatchRequest, signal: AbortSignal): Promise<WatchResult> {
   const interval = req.pollIntervalMs ?? 1000;
@@ -382,6 +447,7 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
   const failures = new Map<string, number>();
   let rounds = 0;
   let unlisted = 0;
+  let recycles = 0;
   while (performance.now() < deadline) {
     for (const inst of req.instances) {
       const where = inst.instance ? `instance ${inst.instance}: ` : '';
@@ -393,16 +459,28 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
         unlisted++;
         core.debug(`Watch: could not list the processes (${messageOf(err)})`);
       }
-      const pid = processes === undefined ? inst.pid : pidOf(processes, req.artifactName);
-      if (inst.pid !== undefined && pid !== inst.pid) {
+      const machine = processes === undefined ? '' : machineOf(processes);
+      // A verify result from before processes were followed per machine carries only `pid`.
+      const before = inst.tracked?.[machine] ?? (machine === '' && inst.pid !== undefined && inst.tracked === undefined ? { pid: inst.pid, workers: [] } : undefined);
+      const change = processes === undefined ? undefined : processChange(before, processes, req.artifactName);
+      if (before !== undefined && (change?.change === 'exited' || change?.change === 'restarted')) {
         const after = ((performance.now() - started) / 1000).toFixed(1);
-        const change = pid === undefined ? `exited (process id ${inst.pid})` : `restarted (process id ${inst.pid} became ${pid})`;
-        return { ok: false, detail: `${where}${req.artifactName} ${change} ${after} s into the ${req.seconds} s watch window` };
+        const how = change.change === 'exited' ? `exited (process id ${before.pid})` : `restarted (process id ${before.pid} became ${change.now?.pid}; the same worker process ran it again, as after a crash)`;
+        return { ok: false, detail: `${where}${req.artifactName} ${how} ${after} s into the ${req.seconds} s watch window` };
       }
       const answer = await probe(connection.webappUrl, req.health.path, inst.instance, signal);
       const judged = { artifactName: req.artifactName, previous: '', health: req.health };
       const outcome = processes === undefined ? judgeAnswer(answer, judged) : judgeCheck(processes, answer, judged);
       remember(inst, answer, outcome.why);
+      // A recycle is followed once its new process answers well; until then its checks count as failed ones.
+      if (change?.now !== undefined && change.change !== 'same' && outcome.healthy) {
+        if (change.change === 'recycled') {
+          recycles++;
+          core.info(`${where}${req.artifactName} was recycled by the platform: process id ${before?.pid} became ${change.now.pid} in a new worker process, and it answers well.`);
+        }
+        inst.tracked = { ...inst.tracked, [machine]: change.now };
+        if (machine === '' || inst.pid === before?.pid) inst.pid = change.now.pid;
+      }
       const failed = outcome.healthy ? 0 : (failures.get(inst.instance) ?? 0) + 1;
       failures.set(inst.instance, failed);
       if (failed >= limit) {
@@ -417,7 +495,8 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
   }
   const where = req.instances.length > 1 ? ` on all ${req.instances.length} instances` : '';
   const blind = unlisted > 0 ? `; Kudu's process list failed ${unlisted} times, so those checks saw the health answers alone` : '';
-  return { ok: true, detail: `${req.artifactName} stayed healthy${where} through the ${req.seconds} s watch window (${rounds} rounds of checks${blind})` };
+  const recycled = recycles > 0 ? `; the platform recycled it ${recycles === 1 ? 'once' : `${recycles} times`}, each time healthy` : '';
+  return { ok: true, detail: `${req.artifactName} stayed healthy${where} through the ${req.seconds} s watch window (${rounds} rounds of checks${recycled}${blind})` };
 }
 
 /** How much of the stdout log is fetched: enough for the last lines, never the whole file. */

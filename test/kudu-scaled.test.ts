@@ -1,0 +1,69 @@
+// A scaled-out site's SCM host: one Kudu per instance over the shared D:\home, picked by the
+// ARRAffinity cookie, each seeing the share through its own SMB cache (sandbox/kudu.ts,
+// `instances`). The action's one Kudu client pins a deploy to the instance of its first answer;
+// only the process reads verify makes choose their instance themselves.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startKudu, zipOfFiles, machineNameOf } from '../sandbox/kudu.ts';
+import { clientFor } from '../sandbox/fixture.ts';
+
+const never = new AbortController().signal;
+
+async function scaled() {
+  const kudu = await startKudu({
+    siteName: 'scaled-scm',
+    instances: ['inst-a', 'inst-b', 'inst-c'],
+    processes: (instance) => [{ id: instance === 'inst-a' ? 10 : instance === 'inst-b' ? 20 : 30, name: 'scaled-scm-aaaaaaaaaa' }],
+  });
+  const auth = { Authorization: `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}` };
+  return { kudu, auth };
+}
+
+test('the scaled-out SCM host takes turns for unpinned requests, sets ARRAffinity, and each instance lists through its own cache', { timeout: 30_000 }, async (t) => {
+  const { kudu, auth } = await scaled();
+  t.after(() => kudu.close());
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/_target'), { recursive: true });
+  const list = async (cookie?: string) => {
+    const res = await fetch(`${kudu.url}/api/vfs/site/wwwroot/_target/`, { headers: { ...auth, ...(cookie ? { Cookie: `ARRAffinity=${cookie}` } : {}) } });
+    return { names: ((await res.json()) as { name: string }[]).map((e) => e.name), cookie: res.headers.get('set-cookie') ?? '' };
+  };
+  const first = await list();
+  assert.match(first.cookie, /^ARRAffinity=inst-a;/);
+  assert.match((await list()).cookie, /^ARRAffinity=inst-b;/, 'the next unpinned request goes to the next instance');
+  assert.equal((await list('inst-a')).cookie, '', 'a pinned request sets no cookie');
+  // inst-b writes a file: its own listing shows it at once, inst-a's cached listing does not.
+  const put = await fetch(`${kudu.url}/api/vfs/site/wwwroot/_target/new.txt`, { method: 'PUT', headers: { ...auth, Cookie: 'ARRAffinity=inst-b' }, body: 'x' });
+  assert.equal(put.status, 201);
+  assert.deepEqual((await list('inst-b')).names, ['new.txt']);
+  assert.deepEqual((await list('inst-a')).names, [], 'another instance lists from its SMB cache');
+  assert.deepEqual(kudu.requests.map((r) => r.instance), ['inst-a', 'inst-b', 'inst-a', 'inst-b', 'inst-b', 'inst-a']);
+});
+
+test('the Kudu client pins every request of a deploy to the instance of its first answer; process reads are not pinned', { timeout: 30_000 }, async (t) => {
+  const { kudu } = await scaled();
+  t.after(() => kudu.close());
+  const client = clientFor(kudu, never);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kudu-scaled-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const zipPath = path.join(dir, 'p.zip');
+  fs.writeFileSync(zipPath, await zipOfFiles({ 'scaled-scm-bbbbbbbbbb.exe': Buffer.alloc(2048, 1) }));
+
+  // As the upload stage: a listing, the zip, and the listing that proves the binary landed.
+  await client.putFile('site/wwwroot/_target/.keep', '');
+  assert.deepEqual((await client.listDir('site/wwwroot/_target'))?.map((e) => e.name), ['.keep']);
+  await client.putZip('site/wwwroot/_target', zipPath);
+  const after = await client.listDir('site/wwwroot/_target');
+  assert.deepEqual(after?.map((e) => [e.name, e.size]).sort(), [['.keep', 0], ['scaled-scm-bbbbbbbbbb.exe', 2048]], 'the listing after the upload shows the binary');
+  const pinned = kudu.requests.map((r) => r.instance);
+  assert.deepEqual(pinned, pinned.map(() => pinned[0]), `every request went to one instance: ${pinned.join(', ')}`);
+
+  // Verify's process reads: unpinned, so the front end takes turns; each entry names its machine.
+  const machines = new Set<string>();
+  for (let i = 0; i < 3; i++) for (const p of await client.processes()) machines.add(p.machineName ?? '');
+  assert.equal(machines.size, 3, `unpinned process reads reach every instance: ${[...machines].join(', ')}`);
+  assert.deepEqual((await client.processes('inst-c')).map((p) => [p.id, p.machineName]), [[30, machineNameOf('inst-c')]]);
+});
