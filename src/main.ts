@@ -8,7 +8,7 @@ import * as core from '@actions/core';
 import { parseInputs, secretValues, type Config } from './common/inputs.ts';
 import { ActionError, DeployCancelledError, DeployTimeoutError, messageOf } from './common/errors.ts';
 import { watchForCancel, type CancelWatch } from './common/cancel.ts';
-import { Deadline, ROLLBACK_GRACE_SECONDS, withDeadline } from './common/deadline.ts';
+import { Deadline } from './common/deadline.ts';
 import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 import type { DeployContext, SiteContext, SiteState } from './context.ts';
 import { buildHere, buildPackage, checkPackage, packageBuilt } from './build/artifact.ts';
@@ -50,18 +50,15 @@ async function runWith(cancel: CancelWatch): Promise<void> {
   }
   const stages = new StageLog();
   const facts: DeployFacts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
-  const deadline = new Deadline(cfg.timeoutSeconds);
+  // One clock for the stages, verify's budget and the auto-rollback after it fires; a cancel
+  // aborts the same signal.
+  const deadline = new Deadline(cfg.timeoutSeconds, stages, cancel.signal);
   let connection: SiteConnection | undefined;
   // Saved for the post entry as it changes (src/post.ts): a run killed before it could undo its
   // unverified switch is finished there.
   const state: SiteState = savedSiteState(() => connection?.kuduUrl);
   try {
-    await withDeadline(
-      cfg.timeoutSeconds,
-      stages,
-      (signal) => deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }),
-      cancel.signal,
-    );
+    await deadline.run((signal) => deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }));
     await writeSummary(facts, stages, cfg.buildOnly ? 'built' : cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
   } catch (err) {
     let final = err;
@@ -73,7 +70,7 @@ async function runWith(cancel: CancelWatch): Promise<void> {
       return;
     }
     if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
-      const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', ROLLBACK_GRACE_SECONDS * 1000);
+      const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs());
       final = new DeployTimeoutError(`${err.message}\n${line}`);
     }
     await writeSummary(facts, stages, 'failed');
