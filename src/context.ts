@@ -33,7 +33,8 @@ export interface DeployContext {
   facts: DeployFacts;
   deadline: Deadline;
   state: SiteState;
-  onSignedIn: (connection: SiteConnection) => void;
+  /** Set by sign-in: the site the deadline's auto-rollback and the cancel switch back through. */
+  connection?: SiteConnection;
 }
 
 export interface SiteContext extends DeployContext {

@@ -53,15 +53,16 @@ async function runWith(cancel: CancelWatch): Promise<void> {
   // One clock for the stages, verify's budget and the auto-rollback after it fires; a cancel
   // aborts the same signal.
   const deadline = new Deadline(cfg.timeoutSeconds, stages, cancel.signal);
-  let connection: SiteConnection | undefined;
   // Saved for the post entry as it changes (src/post.ts): a run killed before it could undo its
   // unverified switch is finished there.
-  const state: SiteState = savedSiteState(() => connection?.kuduUrl);
+  const state: SiteState = savedSiteState(() => ctx.connection?.kuduUrl);
+  const ctx: DeployContext = { cfg, signal: deadline.signal, stages, facts, deadline, state };
   try {
-    await deadline.run((signal) => deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }));
+    await deadline.run(() => deploy(ctx));
     await writeSummary(facts, stages, cfg.buildOnly ? 'built' : cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
   } catch (err) {
     let final = err;
+    const { connection } = ctx;
     if (err instanceof DeployCancelledError) {
       facts.cancel = await afterCancel(cfg, connection, state, stages, facts, cancel);
       core.info(facts.cancel);
@@ -219,7 +220,7 @@ async function signIn(ctx: DeployContext): Promise<SiteContext> {
   const { cfg, stages, signal, facts } = ctx;
   const connection = await stages.run('Sign in', () => connectToSite(cfg, signal));
   facts.webappUrl = connection.webappUrl;
-  ctx.onSignedIn(connection);
+  ctx.connection = connection;
   core.setOutput('webapp-url', connection.webappUrl);
   const kudu = new KuduClient(connection, signal);
   // Before anything changes, and in a dry run too: a site this action cannot work with is refused here.
