@@ -7,7 +7,7 @@ import * as core from '@actions/core';
 import { ActionError, messageOf } from '../common/errors.ts';
 import type { ArmSiteSettings, SiteAuthentication, SiteConnection } from '../signin/connection.ts';
 import { healthPathFor } from './verify.ts';
-import { KuduError } from './kudu.ts';
+import { KuduError, PROFILE_REFUSED, SITE_STOPPED } from './kudu.ts';
 import { SITE_ROOT } from './layout.ts';
 
 /** What preflight needs from Kudu: a narrow, read-only view of the Kudu client. */
@@ -160,17 +160,9 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
   if (facts.kuduFailure !== undefined) {
     const f = facts.kuduFailure;
     if (f.status === 401 && facts.authKind === 'basic') {
-      refuse.push(
-        `Kudu refused the publish profile's credentials (401) before anything was changed. SCM basic auth publishing credentials ` +
-          `are probably off for the site (the default for new sites): turn on "SCM Basic Auth Publishing Credentials" under ` +
-          `Configuration → General settings, or sign in with Entra ID (client-id, tenant-id, subscription-id) instead. If they are on, ` +
-          `the profile's password was reset: download the publish profile again and update the secret.`,
-      );
+      refuse.push(`Kudu refused the publish profile's credentials (401) before anything was changed. ${PROFILE_REFUSED}`);
     } else if (facts.arm?.state.toLowerCase() === 'stopped') {
-      refuse.push(
-        `The site is stopped (ARM state Stopped): App Service refuses every request to a stopped site, its SCM site too (${f.status !== undefined ? `Kudu answered ${f.status}` : f.message}). ` +
-          `Start it (az webapp start, or Start in the portal) and deploy again.`,
-      );
+      refuse.push(`The site is stopped (ARM state Stopped; ${f.status !== undefined ? `Kudu answered ${f.status}` : f.message}): ${SITE_STOPPED}`);
     } else {
       refuse.push(`Could not read the site through Kudu: ${f.message}`);
     }
