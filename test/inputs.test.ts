@@ -155,6 +155,17 @@ test('non-numeric keep and timeouts', () => {
   assert.ok(problems({ 'app-name': 'a1', keep: '1.5' }).some((m) => m.startsWith('keep:')));
 });
 
+test('watch-seconds reads seconds as the time limits do, with 0 for off and at most an hour', () => {
+  assert.equal(parse({ 'app-name': 'a1' }).watchSeconds, 0);
+  assert.equal(parse({ 'app-name': 'a1', 'watch-seconds': '0' }).watchSeconds, 0);
+  assert.equal(parse({ 'app-name': 'a1', 'watch-seconds': '12.5' }).watchSeconds, 12.5);
+  assert.equal(parse({ 'app-name': 'a1', 'watch-seconds': '3600' }).watchSeconds, 3600);
+  for (const raw of ['3601', '-1', '1m', '1e2']) {
+    assert.deepEqual(problems({ 'app-name': 'a1', 'watch-seconds': raw }), [`watch-seconds: "${raw}" is not a number of seconds from 0 (off) to 3600.`], raw);
+  }
+  assert.deepEqual(problems({ 'app-name': 'a1', 'verify-timeout': '0' }), ['verify-timeout: "0" is not a positive number of seconds.']);
+});
+
 test('goos/goarch pairs Go cannot build', () => {
   const p1 = problems({ 'app-name': 'a1', goos: 'windows', goarch: 'mips' });
   assert.match(p1.join('\n'), /goos\/goarch: Go cannot build windows\/mips; for windows use one of 386, amd64, arm64/);

@@ -219,12 +219,13 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     return Number(raw);
   };
 
-  const seconds = (name: string, fallback: number): number => {
+  // A time limit is a positive number of seconds; with `off`, 0 turns the thing off, up to `off.max`.
+  const seconds = (name: string, fallback: number, off?: { max: number }): number => {
     const raw = get(name);
     if (raw === '') return fallback;
     const n = Number(raw);
-    if (!/^\d+(\.\d+)?$/.test(raw) || !(n > 0)) {
-      problems.push(`${name}: "${raw}" is not a positive number of seconds.`);
+    if (!/^\d+(\.\d+)?$/.test(raw) || (off === undefined ? !(n > 0) : n > off.max)) {
+      problems.push(off === undefined ? `${name}: "${raw}" is not a positive number of seconds.` : `${name}: "${raw}" is not a number of seconds from 0 (off) to ${off.max}.`);
       return fallback;
     }
     return n;
@@ -402,16 +403,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   if (healthStatus === null) {
     problems.push(`health-status: "${healthStatusRaw}" is not a list of HTTP statuses or ranges (100-599), e.g. 200-299 or 200,204.`);
   }
-  const watchRaw = get('watch-seconds');
-  let watchSeconds = 0;
-  if (watchRaw !== '') {
-    const n = Number(watchRaw);
-    if (!/^\d+(\.\d+)?$/.test(watchRaw) || n > 3600) {
-      problems.push(`watch-seconds: "${watchRaw}" is not a number of seconds from 0 (off) to 3600.`);
-    } else {
-      watchSeconds = n;
-    }
-  }
+  const watchSeconds = seconds('watch-seconds', 0, { max: 3600 });
 
   const cfg: Config = {
     appName,
