@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { InputError } from './errors.ts';
 import { checkBuildFlags } from '../build/compile.ts';
 import { loadPackage, type LoadedPackage } from '../build/prebuilt.ts';
+import { prefixProblem } from '../build/name.ts';
 
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export const CLOUDS: readonly CloudName[] = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
@@ -388,6 +389,16 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   else if (FALSE_WORDS.has(showRaw)) showAppLog = 'false';
   else problems.push(`show-app-log: "${showRaw}" is not auto, true or false.`);
 
+  // The artifact name's prefix, when this run builds: a bad one is reported here, with the rest
+  // (app-name's own problem, if it has one, already says what is wrong with it).
+  const prefixInput = get('artifact-prefix') !== '' ? 'artifact-prefix' : 'app-name';
+  const artifactPrefix = get('artifact-prefix') || appName;
+  const builds = fromPackageRaw === '' && !rollbackInput && rollbackTo === '';
+  if (builds && artifactPrefix !== '' && !problems.some((p) => p.startsWith(`${prefixInput}:`))) {
+    const wrong = prefixProblem(artifactPrefix, prefixInput);
+    if (wrong !== undefined) problems.push(wrong);
+  }
+
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
   // Checked here, not at build time, so a bad flag is reported with every other input problem
   // before anything is downloaded.
@@ -426,7 +437,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     buildFlags,
     goos,
     goarch,
-    artifactPrefix: get('artifact-prefix') || appName,
+    artifactPrefix,
     commit,
     versionLabel,
     include,
