@@ -22,10 +22,10 @@ import { uploadArtifact } from './site/upload.ts';
 import { bootstrapSite } from './site/bootstrap.ts';
 import { rollBack, undoUnverifiedSwitch, switchTo, verifyOrRollBack } from './site/golive.ts';
 import { savedSiteState } from './post.ts';
-import { pruneArtifacts } from './site/prune.ts';
+import { pruneArtifacts, pruneRequest } from './site/prune.ts';
 import { planDeploy } from './site/plan.ts';
 import { newEntryId, readRecord, RecordWriter, runInfo } from './site/history.ts';
-import { chooseArtifactName, choosePackagedName, goingBackwards, inFlight } from './site/record.ts';
+import { chooseArtifactName, choosePackagedName, goingBackwards } from './site/record.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
 import { healthPathFor, type HealthCheck } from './site/verify.ts';
 
@@ -166,7 +166,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
 
   if (cfg.dryRun) {
     const plan = await stages.run('Dry run', () =>
-      planDeploy(kudu, { artifactName: name, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere }),
+      planDeploy(kudu, { artifactName: name, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere, record }),
     );
     facts.dryRunPlan = plan;
     for (const line of plan) core.info(`would: ${line}`);
@@ -203,7 +203,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
   const pruned = await stages.run('Prune', async () => {
     // Another deploy's upload, not switched to yet, is never pruned under it.
     const now = await readRecord(kudu).catch(() => ({ record }));
-    return pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous: live.name, inUse: inFlight(now.record, Date.now()) }, signal);
+    return pruneArtifacts(kudu, pruneRequest(now.record, cfg.keep, name, live.name), signal);
   });
   facts.pruned = pruned.deleted;
   facts.pruneSkipped = pruned.skipped;
