@@ -157,7 +157,10 @@ export async function verifyPackage(loaded: LoadedPackage, site: { goos: string;
     if (wrong !== undefined) problems.push(`the binary ${m.artifact} is ${wrong}`);
   }
   if (problems.length > 0) {
-    throw new InputError(problems.map((p) => `from-package: ${p}. The package was refused before anything was uploaded; deploy a package exactly as its build-only run wrote it.`));
+    throw new InputError(
+      problems.map((p) => `from-package: ${p}.`),
+      'The package was refused before anything was uploaded; deploy a package exactly as its build-only run wrote it.',
+    );
   }
   return { zipPath, zipSize, binarySize: m.files[0].size, entries: m.files.map((f) => ({ path: f.path, size: f.size })) };
 }
