@@ -37,7 +37,7 @@ const DONE = 'done';
 const SWITCH = 'switch';
 
 /** A switch the main step made and had not verified yet, as it saves it for the post entry. */
-export interface SavedSwitch {
+interface SavedSwitch {
   /** The SCM URL it switched through; the post's sign-in must reach the same one. */
   kuduUrl: string;
   artifact: string;

@@ -13,7 +13,7 @@ export const MANIFEST_FILE = 'go-azure-package.json';
 export const MANIFEST_FORMAT = 'go-azure-deploy package';
 
 /** Longest artifact name without `.exe` the site's launcher and goazure accept (goazure/artifact.go, MaxArtifactNameLength). */
-export const MAX_ARTIFACT_STEM = 100;
+const MAX_ARTIFACT_STEM = 100;
 
 export interface ManifestFile {
   /** Path inside the zip, forward slashes: the binary's name, or `<stem>/<path under working-directory>`. */

@@ -10,7 +10,7 @@ import { ActionError } from '../common/errors.ts';
 export const MAX_PREFIX_LENGTH = 40;
 
 /** How many hex digits of the commit the name carries. */
-export const COMMIT_DIGITS = 10;
+const COMMIT_DIGITS = 10;
 
 // Device names Windows reserves: a file whose name before the first dot is one of these cannot be
 // created or opened as a normal file.

@@ -20,7 +20,7 @@ export interface VfsEntry {
 }
 
 /** One entry of GET /api/processes; `name` is the exe name without `.exe`. */
-export interface KuduProcess {
+interface KuduProcess {
   id: number;
   name: string;
   href: string;

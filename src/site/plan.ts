@@ -7,7 +7,7 @@ import type { DeployRecord } from './record.ts';
 import { missingBootstrapFiles } from './bootstrap.ts';
 import { ARTIFACT_FILE, ARTIFACTS_DIR, LAUNCHER_FILES, SITE_ROOT } from './layout.ts';
 
-export interface PlanRequest {
+interface PlanRequest {
   artifactName: string;
   pkg: ArtifactPackage;
   previous: string;

@@ -11,7 +11,7 @@ import { KuduError, PROFILE_REFUSED, SITE_STOPPED } from './kudu.ts';
 import { SITE_ROOT } from './layout.ts';
 
 /** What preflight needs from Kudu: a narrow, read-only view of the Kudu client. */
-export interface PreflightKudu {
+interface PreflightKudu {
   getFile(path: string): Promise<{ body: Buffer } | null>;
   settings(): Promise<Record<string, string> | null>;
 }
@@ -35,13 +35,13 @@ export interface SiteFacts {
   unread: string[];
 }
 
-export interface Finding {
+interface Finding {
   /** `refuse`: the deploy cannot work, nothing is changed. `warn`: it can, with a cost. */
   severity: 'refuse' | 'warn';
   text: string;
 }
 
-export interface PreflightOptions {
+interface PreflightOptions {
   /** The bootstrap input: a missing web.config is then written, not refused. */
   bootstrap: boolean;
   /** The verify input: with it off, nothing requests the health path. */
@@ -194,7 +194,7 @@ export function appSetting(settings: Record<string, string> | undefined, name: s
 }
 
 /** Reads the facts: ARM's settings when signed in through it, then Kudu's settings and web.config. */
-export async function gatherFacts(kudu: PreflightKudu, connection: Pick<SiteConnection, 'authKind' | 'arm'>, label: string, signal: AbortSignal): Promise<SiteFacts> {
+async function gatherFacts(kudu: PreflightKudu, connection: Pick<SiteConnection, 'authKind' | 'arm'>, label: string, signal: AbortSignal): Promise<SiteFacts> {
   const facts: SiteFacts = { label, authKind: connection.authKind, unread: [] };
   if (connection.arm !== undefined) {
     facts.arm = await connection.arm.readSettings(signal);
@@ -231,7 +231,7 @@ export interface PreflightReport {
 }
 
 /** One line per thing learned, for the log and the summary. */
-export function describeFacts(facts: SiteFacts): string[] {
+function describeFacts(facts: SiteFacts): string[] {
   const lines: string[] = [];
   if (facts.arm !== undefined) {
     lines.push(`kind ${facts.arm.kind || '(none)'}, state ${facts.arm.state || '(unknown)'}`);
@@ -290,7 +290,7 @@ export async function runPreflight(
  * WEBSITE_RUN_FROM_PACKAGE for a message: `1`, or the host of the package URL. The URL itself
  * usually carries a SAS token, which must never reach the log.
  */
-export function describeRunFromPackage(value: string): string {
+function describeRunFromPackage(value: string): string {
   if (/^https?:\/\//i.test(value)) {
     try {
       return `a package URL on ${new URL(value).host}`;

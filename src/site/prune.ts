@@ -6,7 +6,7 @@ import { isDirectory, type KuduClient, type VfsEntry } from './kudu.ts';
 import { ARTIFACTS_DIR, artifactStem } from './layout.ts';
 import { inFlight, type DeployRecord } from './record.ts';
 
-export interface PruneRequest {
+interface PruneRequest {
   keep: number;
   current: string;
   previous: string;
@@ -31,7 +31,7 @@ export interface PruneResult {
 }
 
 /** What to delete from a `_target` listing: artifact files, and asset folders (`<name without .exe>/`). */
-export interface PrunePlan {
+interface PrunePlan {
   files: string[];
   folders: string[];
 }
