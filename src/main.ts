@@ -25,6 +25,7 @@ import { savedSiteState } from './post.ts';
 import { pruneArtifacts, pruneRequest } from './site/prune.ts';
 import { planDeploy } from './site/plan.ts';
 import { newEntryId, readRecord, RecordWriter, runInfo } from './site/history.ts';
+import { Release } from './site/release.ts';
 import { chooseArtifactName, choosePackagedName, goingBackwards } from './site/record.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
 import { healthPathFor, type HealthCheck } from './site/verify.ts';
@@ -176,29 +177,31 @@ async function deploy(ctx: DeployContext): Promise<void> {
 
   // Recorded before the first byte is sent: an upload cut short leaves a name and content hash the
   // next run can upload again (record.ts, unfinishedUpload), and prune leaves it while in flight.
-  const entry = new RecordWriter(
-    kudu,
-    { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploading', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
-    signal,
+  const release = new Release(
+    new RecordWriter(
+      kudu,
+      { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploading', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
+      signal,
+    ),
+    ctx.state,
   );
-  await entry.save();
+  await release.begin();
   const uploaded = await stages.run('Upload', () =>
     uploadArtifact(kudu, pkg, name, { onProgress: uploadProgressLogger(pkg.zipSize), alreadyThere }),
   );
   facts.uploadSkipped = uploaded.skipped;
-  await entry.save({ outcome: 'uploaded' });
+  await release.uploaded();
   if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu));
 
   if (live.name === name) {
     core.info(`_artifact.txt already names ${name}; nothing to switch.`);
-    ctx.state.live = live;
+    await release.switched(live);
   } else {
-    await stages.run('Switch', () => switchTo(site, entry, name, live));
+    await release.switched(await stages.run('Switch', () => switchTo(site, release, live)));
   }
-  await entry.save({ outcome: 'switched' });
 
-  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: name, previous: live.name });
-  await entry.publish(process.env);
+  if (cfg.verify) await verifyOrRollBack(site, release, { artifact: name, previous: live.name });
+  await release.publish(process.env);
 
   const pruned = await stages.run('Prune', async () => {
     // Another deploy's upload, not switched to yet, is never pruned under it.
