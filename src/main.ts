@@ -1,5 +1,5 @@
 // The pipeline: the stages of docs/ARCHITECTURE.md, "The flow", in order, data flowing one way.
-// Each stage lives in its own module (the artifact: src/build/artifact.ts; going live and coming
+// Each stage lives in its own module (the artifact: src/artifact/make.ts; going live and coming
 // back: src/site/golive.ts); this file only wires them, sets outputs and turns failures into one
 // clear message.
 
@@ -11,7 +11,7 @@ import { watchForCancel, type CancelWatch } from './common/cancel.ts';
 import { Deadline } from './common/deadline.ts';
 import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 import type { DeployContext, SiteContext, SiteState } from './context.ts';
-import { buildHere, buildPackage, checkPackage, packageBuilt } from './build/artifact.ts';
+import { buildHere, buildPackage, checkPackage, packageBuilt } from './artifact/make.ts';
 import { connectToSite } from './signin/signin.ts';
 import type { SiteConnection } from './signin/connection.ts';
 import { swapSlots } from './signin/swap.ts';

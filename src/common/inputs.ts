@@ -4,9 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
-import { checkBuildFlags } from '../build/compile.ts';
-import { loadPackage, type LoadedPackage } from '../build/prebuilt.ts';
-import { prefixProblem } from '../build/name.ts';
+import { checkBuildFlags } from '../artifact/compile.ts';
+import { loadPackage, type LoadedPackage } from '../artifact/prebuilt.ts';
+import { prefixProblem } from '../artifact/name.ts';
 
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export const CLOUDS: readonly CloudName[] = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
@@ -58,7 +58,7 @@ export interface Config {
   /** Stamped as main.version: the tag name for a tag build, else the commit. */
   versionLabel: string;
   include: string[];
-  /** Restore and save Go's module and build caches (src/build/gocache.ts). */
+  /** Restore and save Go's module and build caches (src/artifact/gocache.ts). */
   cache: boolean;
   /** Globs of the files hashed into the cache key, relative to the working directory; empty: go.sum, go.work.sum. */
   cacheDependencyPath: string[];

@@ -1,7 +1,7 @@
 // Dry run: what a deploy would upload, write and delete, computed from the site's current state.
 
 import type { KuduClient, VfsEntry } from './kudu.ts';
-import type { ArtifactPackage } from '../build/pack.ts';
+import type { ArtifactPackage } from '../artifact/pack.ts';
 import { choosePrunable, pruneRequest } from './prune.ts';
 import type { DeployRecord } from './record.ts';
 import { missingBootstrapFiles } from './bootstrap.ts';

@@ -5,7 +5,7 @@ import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
 import { waitUntilSteady } from '../common/retry.ts';
 import { isDirectory, ZipAnswerLostError, type KuduClient, type VfsEntry } from './kudu.ts';
-import { repackEntries, type ArtifactPackage, type PackageEntry } from '../build/pack.ts';
+import { repackEntries, type ArtifactPackage, type PackageEntry } from '../artifact/pack.ts';
 import { ARTIFACTS_DIR } from './layout.ts';
 
 export interface UploadResult {

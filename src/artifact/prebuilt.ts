@@ -1,5 +1,5 @@
 // Packages built once and deployed to many sites. `build-only` writes the package folder (the zip
-// the upload stage sends, and its manifest, src/build/manifest.ts); `from-package` reads one back
+// the upload stage sends, and its manifest, src/artifact/manifest.ts); `from-package` reads one back
 // and proves, before anything reaches a site, that it is what its manifest says: the zip's sha256,
 // every file's sha256 as read out of the zip, nothing more and nothing less, and a binary for the
 // site's target. See README, "Build once, deploy many".
