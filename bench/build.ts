@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildArgs, goBuildEnv, type BuildRequest } from '../src/build/compile.ts';
-import { packageArtifact } from '../src/build/pack.ts';
+import { buildBinary, goBuildArgs, goBuildEnv, type BuildRequest } from '../src/artifact/compile.ts';
+import { packageArtifact } from '../src/artifact/pack.ts';
 import { recordFigure } from './results.ts';
 import { windowsBuildRequest, machineGoBin } from '../sandbox/gobuild.ts';
 

@@ -23,7 +23,7 @@ import { startCacheService } from '../sandbox/cache.ts';
 import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 import { recordFigure } from './results.ts';
-import { removeTree } from '../src/build/gocache.ts';
+import { removeTree } from '../src/artifact/gocache.ts';
 
 const deploys = Number(process.argv[2] ?? 20);
 const run = promisify(execFile);

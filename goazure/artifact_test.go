@@ -122,7 +122,7 @@ func TestParseArtifactReasons(t *testing.T) {
 
 // TestArtifactNamesOfTheDeploy checks that names the deploy gives a binary,
 // <prefix>-<commit10>.exe with a prefix of at most 40 characters from a-z, 0-9, '.', '_', '-'
-// (src/build/name.ts), are inside the rule. test/goazure.test.ts runs it with GOAZURE_DEPLOY_NAMES
+// (src/artifact/name.ts), are inside the rule. test/goazure.test.ts runs it with GOAZURE_DEPLOY_NAMES
 // naming a file of names the action's own namer made, one a line.
 func TestArtifactNamesOfTheDeploy(t *testing.T) {
 	windowsRule(t)

@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import type { BuildRequest } from '../src/build/compile.ts';
+import type { BuildRequest } from '../src/artifact/compile.ts';
 
 /** The machine's `go` executable, by absolute path as the toolchain stage hands it over. */
 export const machineGoBin = path.join(

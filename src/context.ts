@@ -8,18 +8,19 @@ import type { Deadline } from './common/deadline.ts';
 import type { SiteConnection } from './signin/connection.ts';
 import type { KuduClient } from './site/kudu.ts';
 import type { HealthCheck } from './site/verify.ts';
-import type { RecordWriter } from './site/history.ts';
+import type { Release } from './site/release.ts';
 
 /**
  * What the site looks like to this run, kept up to date as it changes it: what _artifact.txt
  * names and its ETag, and, between a switch and its verification, the switch to undo when the
- * deadline fires or the run is cancelled (src/site/golive.ts, undoUnverifiedSwitch). The main
+ * deadline fires or the run is cancelled (src/site/golive.ts, undoUnverifiedSwitch). Only a
+ * Release (src/site/release.ts) changes it. The main
  * step's state saves each change for the post entry (src/post.ts, savedSiteState).
  */
 export interface SiteState {
   live?: { name: string; etag: string };
-  /** Switched to `artifact` from `previous`, not verified yet; `record` is its entry. */
-  unverified?: { artifact: string; previous: string; record: RecordWriter };
+  /** Switched to `artifact` from `previous`, not verified yet; `release` moves it on (src/site/release.ts). */
+  unverified?: { artifact: string; previous: string; release: Release };
 }
 
 /**
@@ -33,7 +34,8 @@ export interface DeployContext {
   facts: DeployFacts;
   deadline: Deadline;
   state: SiteState;
-  onSignedIn: (connection: SiteConnection) => void;
+  /** Set by sign-in: the site the deadline's auto-rollback and the cancel switch back through. */
+  connection?: SiteConnection;
 }
 
 export interface SiteContext extends DeployContext {

@@ -1,5 +1,5 @@
 // The pipeline: the stages of docs/ARCHITECTURE.md, "The flow", in order, data flowing one way.
-// Each stage lives in its own module (the artifact: src/build/artifact.ts; going live and coming
+// Each stage lives in its own module (the artifact: src/artifact/make.ts; going live and coming
 // back: src/site/golive.ts); this file only wires them, sets outputs and turns failures into one
 // clear message.
 
@@ -8,10 +8,10 @@ import * as core from '@actions/core';
 import { parseInputs, secretValues, type Config } from './common/inputs.ts';
 import { ActionError, DeployCancelledError, DeployTimeoutError, messageOf } from './common/errors.ts';
 import { watchForCancel, type CancelWatch } from './common/cancel.ts';
-import { Deadline, ROLLBACK_GRACE_SECONDS, withDeadline } from './common/deadline.ts';
+import { Deadline } from './common/deadline.ts';
 import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 import type { DeployContext, SiteContext, SiteState } from './context.ts';
-import { buildHere, buildPackage, checkPackage, packageBuilt } from './build/artifact.ts';
+import { buildHere, buildPackage, checkPackage, packageBuilt } from './artifact/make.ts';
 import { connectToSite } from './signin/signin.ts';
 import type { SiteConnection } from './signin/connection.ts';
 import { swapSlots } from './signin/swap.ts';
@@ -22,10 +22,11 @@ import { uploadArtifact } from './site/upload.ts';
 import { bootstrapSite } from './site/bootstrap.ts';
 import { rollBack, undoUnverifiedSwitch, switchTo, verifyOrRollBack } from './site/golive.ts';
 import { savedSiteState } from './post.ts';
-import { pruneArtifacts } from './site/prune.ts';
+import { pruneArtifacts, pruneRequest } from './site/prune.ts';
 import { planDeploy } from './site/plan.ts';
 import { newEntryId, readRecord, RecordWriter, runInfo } from './site/history.ts';
-import { chooseArtifactName, choosePackagedName, goingBackwards, inFlight } from './site/record.ts';
+import { Release } from './site/release.ts';
+import { chooseArtifactName, choosePackagedName, goingBackwards } from './site/record.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
 import { healthPathFor, type HealthCheck } from './site/verify.ts';
 
@@ -50,21 +51,19 @@ async function runWith(cancel: CancelWatch): Promise<void> {
   }
   const stages = new StageLog();
   const facts: DeployFacts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
-  const deadline = new Deadline(cfg.timeoutSeconds);
-  let connection: SiteConnection | undefined;
+  // One clock for the stages, verify's budget and the auto-rollback after it fires; a cancel
+  // aborts the same signal.
+  const deadline = new Deadline(cfg.timeoutSeconds, stages, cancel.signal);
   // Saved for the post entry as it changes (src/post.ts): a run killed before it could undo its
   // unverified switch is finished there.
-  const state: SiteState = savedSiteState(() => connection?.kuduUrl);
+  const state: SiteState = savedSiteState(() => ctx.connection?.kuduUrl);
+  const ctx: DeployContext = { cfg, signal: deadline.signal, stages, facts, deadline, state };
   try {
-    await withDeadline(
-      cfg.timeoutSeconds,
-      stages,
-      (signal) => deploy({ cfg, signal, stages, facts, deadline, state, onSignedIn: (c) => (connection = c) }),
-      cancel.signal,
-    );
+    await deadline.run(() => deploy(ctx));
     await writeSummary(facts, stages, cfg.buildOnly ? 'built' : cfg.dryRun ? 'dry run' : cfg.rollback ? 'rolled back' : 'deployed');
   } catch (err) {
     let final = err;
+    const { connection } = ctx;
     if (err instanceof DeployCancelledError) {
       facts.cancel = await afterCancel(cfg, connection, state, stages, facts, cancel);
       core.info(facts.cancel);
@@ -73,7 +72,7 @@ async function runWith(cancel: CancelWatch): Promise<void> {
       return;
     }
     if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
-      const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', ROLLBACK_GRACE_SECONDS * 1000);
+      const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs());
       final = new DeployTimeoutError(`${err.message}\n${line}`);
     }
     await writeSummary(facts, stages, 'failed');
@@ -168,7 +167,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
 
   if (cfg.dryRun) {
     const plan = await stages.run('Dry run', () =>
-      planDeploy(kudu, { artifactName: name, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere }),
+      planDeploy(kudu, { artifactName: name, pkg, previous: live.name, keep: cfg.keep, bootstrap: cfg.bootstrap, alreadyThere, record }),
     );
     facts.dryRunPlan = plan;
     for (const line of plan) core.info(`would: ${line}`);
@@ -178,34 +177,36 @@ async function deploy(ctx: DeployContext): Promise<void> {
 
   // Recorded before the first byte is sent: an upload cut short leaves a name and content hash the
   // next run can upload again (record.ts, unfinishedUpload), and prune leaves it while in flight.
-  const entry = new RecordWriter(
-    kudu,
-    { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploading', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
-    signal,
+  const release = new Release(
+    new RecordWriter(
+      kudu,
+      { id: newEntryId(), kind: 'deploy', artifact: name, content, commit: cfg.commit, from: live.name, run, at: new Date().toISOString(), outcome: 'uploading', ...(prebuilt ? { source: 'package' as const, manifest: prebuilt.manifestSha256 } : {}) },
+      signal,
+    ),
+    ctx.state,
   );
-  await entry.save();
+  await release.begin();
   const uploaded = await stages.run('Upload', () =>
     uploadArtifact(kudu, pkg, name, { onProgress: uploadProgressLogger(pkg.zipSize), alreadyThere }),
   );
   facts.uploadSkipped = uploaded.skipped;
-  await entry.save({ outcome: 'uploaded' });
+  await release.uploaded();
   if (cfg.bootstrap) await stages.run('Bootstrap', () => bootstrapSite(kudu));
 
   if (live.name === name) {
     core.info(`_artifact.txt already names ${name}; nothing to switch.`);
-    ctx.state.live = live;
+    await release.switched(live);
   } else {
-    await stages.run('Switch', () => switchTo(site, entry, name, live));
+    await release.switched(await stages.run('Switch', () => switchTo(site, release, live)));
   }
-  await entry.save({ outcome: 'switched' });
 
-  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: name, previous: live.name });
-  await entry.publish(process.env);
+  if (cfg.verify) await verifyOrRollBack(site, release, { artifact: name, previous: live.name });
+  await release.publish(process.env);
 
   const pruned = await stages.run('Prune', async () => {
     // Another deploy's upload, not switched to yet, is never pruned under it.
     const now = await readRecord(kudu).catch(() => ({ record }));
-    return pruneArtifacts(kudu, { keep: cfg.keep, current: name, previous: live.name, inUse: inFlight(now.record, Date.now()) }, signal);
+    return pruneArtifacts(kudu, pruneRequest(now.record, cfg.keep, name, live.name), signal);
   });
   facts.pruned = pruned.deleted;
   facts.pruneSkipped = pruned.skipped;
@@ -222,7 +223,7 @@ async function signIn(ctx: DeployContext): Promise<SiteContext> {
   const { cfg, stages, signal, facts } = ctx;
   const connection = await stages.run('Sign in', () => connectToSite(cfg, signal));
   facts.webappUrl = connection.webappUrl;
-  ctx.onSignedIn(connection);
+  ctx.connection = connection;
   core.setOutput('webapp-url', connection.webappUrl);
   const kudu = new KuduClient(connection, signal);
   // Before anything changes, and in a dry run too: a site this action cannot work with is refused here.

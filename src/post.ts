@@ -28,6 +28,7 @@ import type { SiteState } from './context.ts';
 import { connectToSite } from './signin/signin.ts';
 import { KuduClient } from './site/kudu.ts';
 import { RecordWriter } from './site/history.ts';
+import { Release } from './site/release.ts';
 import { undoUnverifiedSwitch } from './site/golive.ts';
 import type { DeployEntry } from './site/record.ts';
 import { ARTIFACT_FILE } from './site/layout.ts';
@@ -37,7 +38,7 @@ const DONE = 'done';
 const SWITCH = 'switch';
 
 /** A switch the main step made and had not verified yet, as it saves it for the post entry. */
-export interface SavedSwitch {
+interface SavedSwitch {
   /** The SCM URL it switched through; the post's sign-in must reach the same one. */
   kuduUrl: string;
   artifact: string;
@@ -71,7 +72,7 @@ export function savedSiteState(kuduUrl: () => string | undefined): SiteState {
   let unverified: SiteState['unverified'];
   const save = (): void => {
     const saved: SavedSwitch | undefined =
-      unverified === undefined ? undefined : { kuduUrl: kuduUrl() ?? '', artifact: unverified.artifact, previous: unverified.previous, live, entry: unverified.record.entry };
+      unverified === undefined ? undefined : { kuduUrl: kuduUrl() ?? '', artifact: unverified.artifact, previous: unverified.previous, live, entry: unverified.release.entry };
     core.saveState(SWITCH, saved === undefined ? '' : JSON.stringify(saved));
   };
   return {
@@ -122,7 +123,8 @@ export async function runPost(): Promise<void> {
       return;
     }
     const kudu = new KuduClient(connection, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));
-    const state: SiteState = { live: saved.live, unverified: { artifact: saved.artifact, previous: saved.previous, record: new RecordWriter(kudu, saved.entry) } };
+    const state: SiteState = { live: saved.live };
+    new Release(new RecordWriter(kudu, saved.entry), state).unverified(saved.previous);
     const facts: DeployFacts = { appName: cfg.appName, slotName: cfg.slotName, commit: cfg.commit };
     const undone = await undoUnverifiedSwitch(connection, state, new StageLog(), facts, 'post', ROLLBACK_GRACE_SECONDS * 1000);
     await writeNote('go-azure-deploy: cancelled', undone.line);

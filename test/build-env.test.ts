@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildEnv } from '../src/build/compile.ts';
+import { buildBinary, goBuildEnv } from '../src/artifact/compile.ts';
 import { childEnv, isSecretVariable } from '../src/common/childenv.ts';
 import { windowsBuildRequest } from '../sandbox/gobuild.ts';
 

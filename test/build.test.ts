@@ -9,8 +9,8 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, headCommitTime, packageEntryTime, type BuildRequest } from '../src/build/compile.ts';
-import { checkWindowsExecutable, parsePeHeader } from '../src/build/pe.ts';
+import { buildBinary, goBuildArgs, checkBuildFlags, parseDiagnostics, annotationPath, headCommitTime, packageEntryTime, type BuildRequest } from '../src/artifact/compile.ts';
+import { checkWindowsExecutable, parsePeHeader } from '../src/artifact/pe.ts';
 import { ActionError } from '../src/common/errors.ts';
 import { windowsBuildRequest, machineGoBin } from '../sandbox/gobuild.ts';
 

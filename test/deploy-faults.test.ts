@@ -111,7 +111,7 @@ test('an upload cut mid-body is retried and the deploy completes', { timeout: 60
 test('the timeout stops a stalled deploy: the upload hangs, the deadline fires, nothing switched', { timeout: 60_000 }, async () => {
   const k = await runningSite();
   k.fault({ route: '/api/zip/', delayMs: 600_000 });
-  // As main.ts's withDeadline does: abort the deploy's signal with the timeout error.
+  // As main.ts's Deadline.run does: abort the deploy's signal with the timeout error.
   const controller = new AbortController();
   const deadline = setTimeout(() => controller.abort(new ActionError('The deploy took longer than timeout (1 s)')), 1000);
   const started = performance.now();

@@ -8,6 +8,7 @@ import { KuduClient } from '../src/site/kudu.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { rollbackArtifact } from '../src/site/rollback.ts';
 import { planDeploy } from '../src/site/plan.ts';
+import { emptyRecord } from '../src/site/record.ts';
 import { readLiveArtifact } from '../src/site/switch.ts';
 import { ActionError, messageOf } from '../src/common/errors.ts';
 import { deployStages, profileConfig, type BuiltArtifact } from '../sandbox/fixture.ts';
@@ -34,7 +35,7 @@ const connection = connectionFromPublishProfile(profileConfig(site, 'production'
 core.debug(`connection: ${JSON.stringify(connection)}`);
 const kudu = new KuduClient(connection, signal, { retryBaseDelayMs: 5, attempts: 3 });
 await step('deploy', () => deployStages(kudu, art, signal));
-await step('dry run', async () => planDeploy(kudu, { artifactName: art.name, pkg: art.pkg, previous: (await readLiveArtifact(kudu)).name, keep: 1, bootstrap: true }));
+await step('dry run', async () => planDeploy(kudu, { artifactName: art.name, pkg: art.pkg, previous: (await readLiveArtifact(kudu)).name, keep: 1, bootstrap: true, record: emptyRecord() }));
 await step('rollback', () => rollbackArtifact(kudu));
 await step('forbidden', () => kudu.processes());
 await step('unauthorized', () => kudu.listDir('site/wwwroot/unauthorized'));

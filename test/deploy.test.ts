@@ -11,6 +11,7 @@ import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
 import { readLiveArtifact, switchArtifact, switchBack, SiteChangedError } from '../src/site/switch.ts';
 import { rollbackArtifact } from '../src/site/rollback.ts';
 import { planDeploy } from '../src/site/plan.ts';
+import { appendEntry, emptyRecord } from '../src/site/record.ts';
 import { templatesDir } from '../src/site/bootstrap.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import {
@@ -285,7 +286,7 @@ test('dry run changes nothing (the tree compared byte for byte) and lists the pl
   const before = snapshotTree(k.home);
   k.resetCounters();
   const previous = await captureStdout(() => readLiveArtifact(client));
-  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!.name, keep: 1, bootstrap: true });
+  const plan = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: previous.value!.name, keep: 1, bootstrap: true, record: emptyRecord() });
   assert.deepEqual(snapshotTree(k.home), before);
   assert.deepEqual([...new Set(k.requests.map((r) => r.method))], ['GET']);
   assert.deepEqual(plan, [
@@ -296,6 +297,12 @@ test('dry run changes nothing (the tree compared byte for byte) and lists the pl
     `delete site/wwwroot/_target/${A.name}`,
     `delete site/wwwroot/_target/${A.name.replace('.exe', '')}/`,
   ]);
+
+  // Another run's upload of A in flight (the record says so): prune would keep it, so the plan does.
+  const record = appendEntry(emptyRecord(), { id: 'other', kind: 'deploy', artifact: A.name, content: 'f'.repeat(64), commit: commitOf(1), from: B.name, run: { repository: 'o/r', runId: '2', runAttempt: '1', actor: 'other' }, at: new Date().toISOString(), outcome: 'uploading' });
+  const withOther = await planDeploy(client, { artifactName: C.name, pkg: C.pkg, previous: B.name, keep: 1, bootstrap: false, record });
+  assert.deepEqual(withOther.slice(-2), [`write site/wwwroot/_artifact.txt: _target\\${C.name} (now ${B.name})`, 'delete nothing (keep: 1)']);
+  assert.deepEqual(snapshotTree(k.home), before);
 });
 
 test('a wrong password (401) changes nothing and says what to check', { timeout: 60_000 }, async () => {

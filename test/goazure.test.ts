@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProcess, type ProcessRun } from '../sandbox/process.ts';
-import { artifactName } from '../src/build/name.ts';
+import { artifactName } from '../src/artifact/name.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

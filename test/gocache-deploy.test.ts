@@ -19,7 +19,7 @@ import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
 import { startCacheService, type CacheService } from '../sandbox/cache.ts';
-import { removeTree } from '../src/build/gocache.ts';
+import { removeTree } from '../src/artifact/gocache.ts';
 
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'webservice');
 const SHA1 = 'c1c1c1c1c1aaaaaaaaaabbbbbbbbbbcccccccccc';

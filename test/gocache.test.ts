@@ -19,7 +19,7 @@ import {
   runnerPlatform,
   unusedBuildCacheEntries,
   unusedModules,
-} from '../src/build/gocache.ts';
+} from '../src/artifact/gocache.ts';
 import { startCacheService, type CacheService } from '../sandbox/cache.ts';
 import { parseInputs } from '../src/common/inputs.ts';
 import { InputError } from '../src/common/errors.ts';

@@ -155,6 +155,29 @@ test('non-numeric keep and timeouts', () => {
   assert.ok(problems({ 'app-name': 'a1', keep: '1.5' }).some((m) => m.startsWith('keep:')));
 });
 
+test('a bad artifact-prefix is reported with the other input problems, before anything is built', () => {
+  const p = problems({ 'app-name': 'a1', 'artifact-prefix': '***', keep: 'three' });
+  assert.ok(p.some((m) => m.startsWith('keep:')), p.join(' | '));
+  assert.ok(p.some((m) => m.startsWith('artifact-prefix: "***" has no letters or digits left')), p.join(' | '));
+  // From app-name too, which Windows may reserve though App Service takes it.
+  assert.deepEqual(problems({ 'app-name': 'con', 'verify-timeout': '0' }).map((m) => m.split(':')[0]).sort(), ['app-name', 'verify-timeout']);
+  // A rollback and a package's deploy build nothing, so the prefix is not theirs to check.
+  assert.equal(parse({ 'app-name': 'con', rollback: 'true' }).artifactPrefix, 'con');
+  // An app-name that is wrong is reported once, as app-name's problem.
+  assert.equal(problems({ 'app-name': '-' }).filter((m) => m.startsWith('app-name:')).length, 1);
+});
+
+test('watch-seconds reads seconds as the time limits do, with 0 for off and at most an hour', () => {
+  assert.equal(parse({ 'app-name': 'a1' }).watchSeconds, 0);
+  assert.equal(parse({ 'app-name': 'a1', 'watch-seconds': '0' }).watchSeconds, 0);
+  assert.equal(parse({ 'app-name': 'a1', 'watch-seconds': '12.5' }).watchSeconds, 12.5);
+  assert.equal(parse({ 'app-name': 'a1', 'watch-seconds': '3600' }).watchSeconds, 3600);
+  for (const raw of ['3601', '-1', '1m', '1e2']) {
+    assert.deepEqual(problems({ 'app-name': 'a1', 'watch-seconds': raw }), [`watch-seconds: "${raw}" is not a number of seconds from 0 (off) to 3600.`], raw);
+  }
+  assert.deepEqual(problems({ 'app-name': 'a1', 'verify-timeout': '0' }), ['verify-timeout: "0" is not a positive number of seconds.']);
+});
+
 test('goos/goarch pairs Go cannot build', () => {
   const p1 = problems({ 'app-name': 'a1', goos: 'windows', goarch: 'mips' });
   assert.match(p1.join('\n'), /goos\/goarch: Go cannot build windows\/mips; for windows use one of 386, amd64, arm64/);

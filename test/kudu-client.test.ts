@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActionError } from '../src/common/errors.ts';
-import { KuduClient, encodePath } from '../src/site/kudu.ts';
+import { KuduClient, PROFILE_REFUSED, SITE_STOPPED, encodePath } from '../src/site/kudu.ts';
 import { uploadArtifact } from '../src/site/upload.ts';
 import { USER_AGENT } from '../src/common/http.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
@@ -126,7 +126,7 @@ test('401, 403 and 404 are not retried and say what to check', async () => {
   ] as const) {
     kudu.fault({ route: '/api/processes', status });
     const before = kudu.requests.length;
-    await assert.rejects(client.processes(), (e: Error) => e instanceof ActionError && re.test(e.message));
+    await assert.rejects(client.processes(), (e: Error) => e instanceof ActionError && re.test(e.message) && (status !== 401 || e.message.includes(PROFILE_REFUSED)));
     assert.equal(kudu.requests.length - before, 1, `${status} tried once`);
   }
 });
@@ -136,7 +136,7 @@ test('a stopped site: Kudu\'s 403 "This web app is stopped" is named as such and
   const k = await startKudu({ siteName: 'stopped-site', stopped: () => stopped });
   try {
     const c = new KuduClient(connectionFromPublishProfile(profileConfig('stopped-site', 'production', k.url), k.publishProfileXml()), never, { retryBaseDelayMs: 5 });
-    await assert.rejects(c.processes(), (e: Error) => e instanceof ActionError && /^The site is stopped: Kudu at .* answered .* with 403 "This web app is stopped"\..*Start it \(az webapp start/s.test(e.message) && !/Access restrictions/.test(e.message));
+    await assert.rejects(c.processes(), (e: Error) => e instanceof ActionError && /^The site is stopped: Kudu at .* answered .* with 403 "This web app is stopped"\..*Start it \(az webapp start/s.test(e.message) && !/Access restrictions/.test(e.message) && e.message.includes(SITE_STOPPED));
     assert.deepEqual(k.requests.map((r) => r.status), [403]);
     stopped = false;
     assert.ok(Array.isArray(await c.processes()), 'a started site answers');

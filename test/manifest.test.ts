@@ -8,10 +8,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildBinary } from '../src/build/compile.ts';
-import { contentHash, packageArtifact, resolveIncludes } from '../src/build/pack.ts';
-import { loadPackage, verifyPackage, writeManifest } from '../src/build/prebuilt.ts';
-import { artifactNameProblem, MANIFEST_FILE, type PackageManifest } from '../src/build/manifest.ts';
+import { buildBinary } from '../src/artifact/compile.ts';
+import { contentHash, packageArtifact, resolveIncludes } from '../src/artifact/pack.ts';
+import { loadPackage, verifyPackage, writeManifest } from '../src/artifact/prebuilt.ts';
+import { artifactNameProblem, MANIFEST_FILE, type PackageManifest } from '../src/artifact/manifest.ts';
 import { parseInputs, type Config } from '../src/common/inputs.ts';
 import { InputError } from '../src/common/errors.ts';
 import { choosePackagedName, emptyRecord, appendEntry, kuduDeployment, type DeployEntry } from '../src/site/record.ts';
@@ -99,9 +99,28 @@ test('a file renamed in the manifest changes its content hash; a file the manife
   await assert.rejects(verifyPackage(found.loaded, WINDOWS), (err: unknown) => {
     assert.ok(err instanceof InputError);
     assert.deepEqual(
-      err.problems.map((p) => p.replace(/\. The package was refused.*/, '')),
-      ['from-package: hello-0123456789/static/extra.txt is in the manifest but not in the zip'],
+      err.problems,
+      ['from-package: hello-0123456789/static/extra.txt is in the manifest but not in the zip.'],
     );
+    assert.match(err.message, /^Invalid input: from-package: .* not in the zip\. The package was refused before anything was uploaded; deploy a package exactly as its build-only run wrote it\.$/);
+    return true;
+  });
+
+  // Many problems: each is listed, and what to do about them is said once, at the end.
+  const many = loadPackage(
+    edited((m) => {
+      for (const name of ['a', 'b', 'c']) m.files.push({ path: `hello-0123456789/static/${name}.txt`, size: 1, sha256: sha256(name) });
+      m.content = contentOf(m);
+    }),
+    scratch,
+    WINDOWS,
+  );
+  assert.ok(many.loaded);
+  await assert.rejects(verifyPackage(many.loaded, WINDOWS), (err: unknown) => {
+    assert.ok(err instanceof InputError);
+    assert.equal(err.problems.length, 3);
+    assert.equal(err.message.split('The package was refused before anything was uploaded').length - 1, 1, err.message);
+    assert.match(err.message, /static\/c\.txt is in the manifest but not in the zip\.\nThe package was refused before anything was uploaded; deploy a package exactly as its build-only run wrote it\.$/);
     return true;
   });
 });

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { artifactName, sanitizePrefix, MAX_PREFIX_LENGTH } from '../src/build/name.ts';
+import { artifactName, sanitizePrefix, MAX_PREFIX_LENGTH } from '../src/artifact/name.ts';
 import { ActionError } from '../src/common/errors.ts';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageArtifact, windowsNameProblems, SITE_TARGET_PATH } from '../src/build/pack.ts';
+import { packageArtifact, windowsNameProblems, SITE_TARGET_PATH } from '../src/artifact/pack.ts';
 import { ActionError } from '../src/common/errors.ts';
 import { startKudu, zipOfFiles } from '../sandbox/kudu.ts';
 

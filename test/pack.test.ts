@@ -9,9 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yauzl from 'yauzl';
-import { buildBinary } from '../src/build/compile.ts';
-import { packageArtifact, resolveIncludes, normalizePattern, type PackageRequest } from '../src/build/pack.ts';
-import { packageBuilt } from '../src/build/artifact.ts';
+import { buildBinary } from '../src/artifact/compile.ts';
+import { packageArtifact, resolveIncludes, normalizePattern, type PackageRequest } from '../src/artifact/pack.ts';
+import { packageBuilt } from '../src/artifact/make.ts';
 import { ActionError } from '../src/common/errors.ts';
 import { windowsBuildRequest } from '../sandbox/gobuild.ts';
 

@@ -16,7 +16,7 @@ import { startInternet, type Internet } from '../sandbox/internet.ts';
 import { machineGoVersion, seedToolCache, toSemver } from '../sandbox/gomirror.ts';
 import { snapshotTree } from '../sandbox/fixture.ts';
 import { parseRecord } from '../src/site/record.ts';
-import { MANIFEST_FILE, type PackageManifest } from '../src/build/manifest.ts';
+import { MANIFEST_FILE, type PackageManifest } from '../src/artifact/manifest.ts';
 
 const goarch = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const otherArch = goarch === 'amd64' ? 'arm64' : 'amd64';

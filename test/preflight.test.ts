@@ -16,7 +16,7 @@ import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.t
 import { runAction, repoRoot } from '../sandbox/runner.ts';
 import { buildExampleApp, installTemplates, writeArtifact } from '../sandbox/iis.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
-import { KuduClient } from '../src/site/kudu.ts';
+import { KuduClient, PROFILE_REFUSED, SITE_STOPPED } from '../src/site/kudu.ts';
 import { appSetting, preflightFindings, runPreflight, webConfigProblem, type PreflightReport } from '../src/site/preflight.ts';
 import { ActionError } from '../src/common/errors.ts';
 import type { Config } from '../src/common/inputs.ts';
@@ -132,6 +132,8 @@ test('publish profile refused by Kudu (401): explained as SCM basic auth being o
   const { refusal } = await preflightWithProfile(kudu, { client });
   assert.match(refusal ?? '', /Kudu refused the publish profile's credentials \(401\) before anything was changed\. SCM basic auth publishing credentials are probably off/);
   assert.match(refusal ?? '', /sign in with Entra ID/);
+  // The same explanation as the Kudu client's own 401 (src/site/kudu.ts): one wording.
+  assert.ok(refusal?.includes(PROFILE_REFUSED), refusal);
 });
 
 // --- Entra ID: ARM tells the configuration --------------------------------------------------------
@@ -249,7 +251,8 @@ test('a stopped site, whose SCM site answers 403 as App Service\'s front end doe
   const entra = await deployEntra(s);
   assert.equal(entra.code, 1, entra.stdout);
   const byArm = decodeURIComponent(entra.errors.join('\n'));
-  assert.match(byArm, /Preflight: dozing cannot be deployed to by this action \(1 problem\).*\n {2}- The site is stopped \(ARM state Stopped\): App Service refuses every request to a stopped site, its SCM site too \(Kudu answered 403\)\. Start it \(az webapp start/);
+  assert.match(byArm, /Preflight: dozing cannot be deployed to by this action \(1 problem\).*\n {2}- The site is stopped \(ARM state Stopped; Kudu answered 403\): App Service refuses every request to a stopped site, its SCM site too.*Start it \(az webapp start/);
+  assert.ok(byArm.includes(SITE_STOPPED), 'the wording the Kudu client uses too');
   assert.doesNotMatch(byArm, /Access restrictions|basic auth/);
 
   const profile = await runAction({
@@ -261,6 +264,7 @@ test('a stopped site, whose SCM site answers 403 as App Service\'s front end doe
   assert.equal(profile.code, 1, profile.stdout);
   const byKudu = decodeURIComponent(profile.errors.join('\n'));
   assert.match(byKudu, /The site is stopped: Kudu at dozing\.scm\.azurewebsites\.net answered .* with 403 "This web app is stopped"/);
+  assert.ok(byKudu.includes(SITE_STOPPED));
   assert.doesNotMatch(byKudu, /Access restrictions|basic auth/);
   assert.deepEqual(snapshotTree(s.home), before);
   assert.ok(s.kudu.requests.length > 0 && s.kudu.requests.every((r) => r.status === 403), 'Kudu refused every request');

@@ -11,6 +11,8 @@ import {
   resolveNamedVersion, rollbackCandidates, withContentSuffix, whoSwitchedTo, kuduDeployment, type DeployEntry, type DeployRecord, type Outcome,
 } from '../src/site/record.ts';
 import { changeRecord, readRecord, RecordWriter } from '../src/site/history.ts';
+import { Release } from '../src/site/release.ts';
+import type { SiteState } from '../src/context.ts';
 import { rollbackReserveSeconds, verifyBudgetSeconds } from '../src/common/deadline.ts';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { captureStdout, clientFor } from '../sandbox/fixture.ts';
@@ -239,6 +241,32 @@ test('concurrent writers never lose an entry: each write is a compare-and-swap o
   assert.deepEqual(await changeRecord(client, (r) => r), record);
   assert.deepEqual(k.requests.slice(put).filter((r) => r.method === 'PUT').map((r) => r.status), [204]);
   assert.deepEqual((await readRecord(client)).record, record);
+});
+
+test('a release moves uploading, uploaded, switched, verified, each written to the record; a move it does not have is refused before any write', { timeout: 60_000 }, async () => {
+  const k = await startKudu();
+  emulators.push(k);
+  const client = clientFor(k, never);
+  const state: SiteState = {};
+  const release = new Release(new RecordWriter(client, entry('site-rel1.exe', 'uploading', { from: 'site-rel0.exe' })), state);
+  const outcome = async (): Promise<string | undefined> => (await readRecord(client)).record.entries.find((e) => e.id === release.entry.id)?.outcome;
+  await release.begin();
+  assert.equal(await outcome(), 'uploading');
+  await release.uploaded();
+  assert.equal(await outcome(), 'uploaded');
+  release.unverified('site-rel0.exe');
+  assert.deepEqual({ ...state.unverified, release: undefined }, { artifact: 'site-rel1.exe', previous: 'site-rel0.exe', release: undefined });
+  await release.switched({ name: 'site-rel1.exe', etag: '"e1"' });
+  assert.deepEqual(state.live, { name: 'site-rel1.exe', etag: '"e1"' });
+  assert.equal(await outcome(), 'switched');
+  await release.verified('healthy', 2);
+  assert.equal(state.unverified, undefined, 'a verified release has nothing left to undo');
+  assert.equal(await outcome(), 'verified');
+  const writes = k.requests.filter((r) => r.method === 'PUT').length;
+  await assert.rejects(release.cancelled('too late'), /cannot go from verified to cancelled/);
+  await assert.rejects(release.uploaded(), /cannot go from verified to uploaded/);
+  assert.equal(k.requests.filter((r) => r.method === 'PUT').length, writes, 'nothing written');
+  assert.equal(await outcome(), 'verified');
 });
 
 test('a record write cut mid-body (Kudu truncates the file first) is the writer\'s own damage: no entry is dropped; a truncated file is read line by line', { timeout: 60_000 }, async () => {

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startKudu } from '../sandbox/kudu.ts';
 import { clientFor } from '../sandbox/fixture.ts';
-import { packageArtifact } from '../src/build/pack.ts';
+import { packageArtifact } from '../src/artifact/pack.ts';
 import { uploadArtifact } from '../src/site/upload.ts';
 
 const never = new AbortController().signal;

@@ -10,8 +10,8 @@ import * as core from '@actions/core';
 import { DeployCancelledError } from './errors.ts';
 
 /** From SIGINT to SIGTERM, and from SIGTERM to the kill, as the runner waits. */
-export const SIGINT_TO_SIGTERM_MS = 7500;
-export const SIGTERM_TO_KILL_MS = 2500;
+const SIGINT_TO_SIGTERM_MS = 7500;
+const SIGTERM_TO_KILL_MS = 2500;
 
 /** Ends what the undo does this long before the kill, so its last line is written. */
 const MARGIN_MS = 400;

@@ -11,11 +11,12 @@ export class ActionError extends Error {
 export class InputError extends ActionError {
   override name = 'InputError';
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
+  /** `advice`, what to do about all of them, is said once after the problems. */
+  constructor(problems: readonly string[], advice?: string) {
     super(
-      problems.length === 1
+      (problems.length === 1
         ? `Invalid input: ${problems[0]}`
-        : `Invalid inputs (${problems.length} problems):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+        : `Invalid inputs (${problems.length} problems):\n${problems.map((p) => `  - ${p}`).join('\n')}`) + (advice === undefined ? '' : problems.length === 1 ? ` ${advice}` : `\n${advice}`),
     );
     this.problems = problems;
   }

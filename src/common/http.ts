@@ -14,7 +14,7 @@ import pkg from '../../package.json' with { type: 'json' };
 /** Sent with every request so a site owner can tell the action's calls apart in Kudu's logs. */
 export const USER_AGENT = `go-azure-deploy/${pkg.version}`;
 
-export interface HttpRequest {
+interface HttpRequest {
   method: string;
   url: string;
   headers?: Record<string, string>;
@@ -56,7 +56,7 @@ export interface HttpResponse {
 }
 
 /** A network failure with the code retry.ts recognises as transient. */
-export class NetworkError extends Error {
+class NetworkError extends Error {
   override name = 'NetworkError';
   readonly code: string;
   constructor(message: string, code: string) {
@@ -72,7 +72,7 @@ export class NetworkError extends Error {
 // (Node: 'Protocol "http:" not supported') once the first request had been of the other kind.
 const clients = new Map<string, HttpClient>();
 
-export function agentFor(url: string): http.Agent {
+function agentFor(url: string): http.Agent {
   const key = `${new URL(url).protocol} ${getProxyUrl(url)}`;
   let client = clients.get(key);
   if (client === undefined) {
@@ -128,7 +128,7 @@ function forwardOptions(url: URL, proxy: URL, method: string, headers: Record<st
 }
 
 /** An answer whose body is left to read as a stream (a large download). */
-export interface HttpStream {
+interface HttpStream {
   /** The URL that answered: the request's, or where its redirects led. */
   url: string;
   status: number;

@@ -4,8 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
-import { checkBuildFlags } from '../build/compile.ts';
-import { loadPackage, type LoadedPackage } from '../build/prebuilt.ts';
+import { checkBuildFlags } from '../artifact/compile.ts';
+import { loadPackage, type LoadedPackage } from '../artifact/prebuilt.ts';
+import { prefixProblem } from '../artifact/name.ts';
 
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export const CLOUDS: readonly CloudName[] = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
@@ -57,7 +58,7 @@ export interface Config {
   /** Stamped as main.version: the tag name for a tag build, else the commit. */
   versionLabel: string;
   include: string[];
-  /** Restore and save Go's module and build caches (src/build/gocache.ts). */
+  /** Restore and save Go's module and build caches (src/artifact/gocache.ts). */
   cache: boolean;
   /** Globs of the files hashed into the cache key, relative to the working directory; empty: go.sum, go.work.sum. */
   cacheDependencyPath: string[];
@@ -219,12 +220,13 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     return Number(raw);
   };
 
-  const seconds = (name: string, fallback: number): number => {
+  // A time limit is a positive number of seconds; with `off`, 0 turns the thing off, up to `off.max`.
+  const seconds = (name: string, fallback: number, off?: { max: number }): number => {
     const raw = get(name);
     if (raw === '') return fallback;
     const n = Number(raw);
-    if (!/^\d+(\.\d+)?$/.test(raw) || !(n > 0)) {
-      problems.push(`${name}: "${raw}" is not a positive number of seconds.`);
+    if (!/^\d+(\.\d+)?$/.test(raw) || (off === undefined ? !(n > 0) : n > off.max)) {
+      problems.push(off === undefined ? `${name}: "${raw}" is not a positive number of seconds.` : `${name}: "${raw}" is not a number of seconds from 0 (off) to ${off.max}.`);
       return fallback;
     }
     return n;
@@ -387,6 +389,16 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   else if (FALSE_WORDS.has(showRaw)) showAppLog = 'false';
   else problems.push(`show-app-log: "${showRaw}" is not auto, true or false.`);
 
+  // The artifact name's prefix, when this run builds: a bad one is reported here, with the rest
+  // (app-name's own problem, if it has one, already says what is wrong with it).
+  const prefixInput = get('artifact-prefix') !== '' ? 'artifact-prefix' : 'app-name';
+  const artifactPrefix = get('artifact-prefix') || appName;
+  const builds = fromPackageRaw === '' && !rollbackInput && rollbackTo === '';
+  if (builds && artifactPrefix !== '' && !problems.some((p) => p.startsWith(`${prefixInput}:`))) {
+    const wrong = prefixProblem(artifactPrefix, prefixInput);
+    if (wrong !== undefined) problems.push(wrong);
+  }
+
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
   // Checked here, not at build time, so a bad flag is reported with every other input problem
   // before anything is downloaded.
@@ -402,16 +414,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   if (healthStatus === null) {
     problems.push(`health-status: "${healthStatusRaw}" is not a list of HTTP statuses or ranges (100-599), e.g. 200-299 or 200,204.`);
   }
-  const watchRaw = get('watch-seconds');
-  let watchSeconds = 0;
-  if (watchRaw !== '') {
-    const n = Number(watchRaw);
-    if (!/^\d+(\.\d+)?$/.test(watchRaw) || n > 3600) {
-      problems.push(`watch-seconds: "${watchRaw}" is not a number of seconds from 0 (off) to 3600.`);
-    } else {
-      watchSeconds = n;
-    }
-  }
+  const watchSeconds = seconds('watch-seconds', 0, { max: 3600 });
 
   const cfg: Config = {
     appName,
@@ -434,7 +437,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     buildFlags,
     goos,
     goarch,
-    artifactPrefix: get('artifact-prefix') || appName,
+    artifactPrefix,
     commit,
     versionLabel,
     include,

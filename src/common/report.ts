@@ -64,7 +64,7 @@ export interface DeployFacts {
   dryRunPlan?: string[];
   /** sha256 of the manifest of the package deployed (from-package). */
   packageManifest?: string;
-  /** What the Go cache stages did (src/build/gocache.ts). */
+  /** What the Go cache stages did (src/artifact/gocache.ts). */
   goCache?: {
     outcome: string;
     key: string;

@@ -18,7 +18,7 @@ export class RetryableError extends Error {
   }
 }
 
-export interface RetryOptions {
+interface RetryOptions {
   /** What is being done, for log lines: "GET https://…/api/vfs/…". */
   what: string;
   /** Aborts waiting and further attempts (the whole-deploy deadline). */
@@ -124,7 +124,7 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, opts: Ret
   }
 }
 
-export interface SteadyOptions {
+interface SteadyOptions {
   /** What is being waited for, for the log. */
   what: string;
   /** Time between two reads; a result is steady when two reads this far apart agree. */

@@ -140,7 +140,7 @@ function describeMethod(cfg: Config): string {
 }
 
 /** The credential for the configured sign-in; pure apart from the OIDC variables check. */
-export function createCredential(cfg: Config, endpoints: CloudEndpoints): TokenCredential {
+function createCredential(cfg: Config, endpoints: CloudEndpoints): TokenCredential {
   // The sign-in library validates authorities it does not know against the public cloud; a
   // private cloud or a local test authority must skip that, a public cloud keeps it.
   const common = {
@@ -172,7 +172,7 @@ function requireIdTokenPermission(): void {
 }
 
 /** The error for "no way to sign in": the three ways, so the user can pick one. */
-export function noCredentialsError(reason: string): ActionError {
+function noCredentialsError(reason: string): ActionError {
   return new ActionError(
     `Could not sign in to Azure: publish-profile, client-id and tenant-id are empty, so an Azure CLI session was tried, ` +
       `and ${reason}. Authenticate in one of three ways:\n` +

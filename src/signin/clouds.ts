@@ -36,8 +36,8 @@ export const CLOUD_ENDPOINTS: Readonly<Record<CloudName, { authorityHost: string
  * They exist for private clouds (Azure Stack Hub) and for the offline tests; this is the only place
  * that reads them.
  */
-export const AUTHORITY_HOST_VARIABLE = 'AZURE_AUTHORITY_HOST';
-export const ARM_ENDPOINT_VARIABLE = 'GO_AZURE_DEPLOY_ARM_ENDPOINT';
+const AUTHORITY_HOST_VARIABLE = 'AZURE_AUTHORITY_HOST';
+const ARM_ENDPOINT_VARIABLE = 'GO_AZURE_DEPLOY_ARM_ENDPOINT';
 
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');

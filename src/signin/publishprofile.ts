@@ -7,7 +7,7 @@ import type { Config } from '../common/inputs.ts';
 import type { SiteConnection } from './connection.ts';
 import { ActionError } from '../common/errors.ts';
 
-export interface PublishProfile {
+interface PublishProfile {
   publishMethod: string;
   /** SCM base URL, normalized: scheme, host and port only, no trailing slash. */
   kuduUrl: string;

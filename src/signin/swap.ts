@@ -7,7 +7,7 @@ import type { SiteConnection } from './connection.ts';
 import { ActionError } from '../common/errors.ts';
 import { armClient, armError, isProduction, siteHosts } from './azure.ts';
 
-export interface SwapResult {
+interface SwapResult {
   /** URL of the slot that now serves the new version. */
   swappedIntoUrl: string;
   /** URL of the slot deployed to, which now serves what swap-slot served before. */

@@ -21,7 +21,7 @@ const EARLIER_LAUNCHERS: ReadonlyMap<string, string> = new Map([['d3242f614fe2f5
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
-export interface BootstrapResult {
+interface BootstrapResult {
   written: string[];
   kept: string[];
 }
@@ -40,7 +40,7 @@ export function templatesDir(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates') + path.sep;
 }
 
-export function readTemplate(name: string): Buffer {
+function readTemplate(name: string): Buffer {
   const file = templatesDir() + name;
   try {
     return fs.readFileSync(file);

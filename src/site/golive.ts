@@ -15,29 +15,32 @@ import { readLiveArtifact, switchArtifact, switchBack, SiteChangedError } from '
 import { verifyDeployment, watchDeployment, tailOfStdoutLog, notServingHints, type HealthCheck, type VerifyResult } from './verify.ts';
 import { rollbackArtifact } from './rollback.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './history.ts';
-import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry, type Outcome } from './record.ts';
+import { Release } from './release.ts';
+import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry } from './record.ts';
 import { ARTIFACT_FILE, artifactStem } from './layout.ts';
 
 /**
- * The compare-and-swap switch. When another deploy changed _artifact.txt since this run read it,
- * this run stops: it says what is live and which run put it there, and changes nothing more.
+ * The compare-and-swap switch; returns what _artifact.txt names now, for release.switched. When
+ * another deploy changed _artifact.txt since this run read it, this run stops: it says what is live
+ * and which run put it there, and changes nothing more.
  */
-export async function switchTo(site: SiteContext, entry: RecordWriter, name: string, live: { name: string; etag: string }): Promise<void> {
-  // From before the write on: should the deadline fire once Kudu has taken it, and before verify
-  // is done, rollBackAfterDeadline finds the file naming this artifact and rolls back.
-  if (site.cfg.verify) site.state.unverified = { artifact: name, previous: live.name, record: entry };
+export async function switchTo(site: SiteContext, release: Release, live: { name: string; etag: string }): Promise<{ name: string; etag: string }> {
+  const name = release.entry.artifact;
+  // From before the write on: should the deadline fire or the run be cancelled once Kudu has
+  // taken it, and before verify is done, undoUnverifiedSwitch finds the file naming this artifact.
+  if (site.cfg.verify) release.unverified(live.name);
   try {
     const etag = await switchArtifact(site.kudu, name, live.etag, { fallback: live.name || name });
-    site.state.live = { name, etag };
+    return { name, etag };
   } catch (err) {
-    if (err instanceof SiteChangedError) site.state.unverified = undefined;
     if (!(err instanceof SiteChangedError)) throw err;
+    release.settled();
     const now = await readLiveArtifact(site.kudu).catch(() => ({ name: '?', etag: '' }));
     const { record } = await readRecord(site.kudu).catch(() => ({ record: emptyRecord() }));
     const who = whoSwitchedTo(record, now.name);
     const detail = `switch refused: another deploy changed ${ARTIFACT_FILE} to ${now.name || '(nothing)'} while this run was deploying`;
-    await entry.save({ outcome: 'failed', detail });
-    await entry.publish(process.env);
+    await release.failed(detail);
+    await release.publish(process.env);
     throw new ActionError(
       `Another deploy changed the site while this one ran: ${ARTIFACT_FILE} named ${live.name || '(nothing)'} when this run read it and names ` +
         `${now.name || '(nothing)'} now, put there by ${who !== undefined ? describeRun(who) : 'a deploy the record does not know'}. ` +
@@ -57,29 +60,32 @@ export async function rollBack(site: SiteContext): Promise<void> {
       throw new ActionError(`Another deploy changed ${ARTIFACT_FILE} while the rollback ran; nothing was changed. Run the rollback again once that deploy is done.`);
     }
   });
-  site.state.live = { name: result.to, etag: result.etag };
   facts.previousArtifact = result.from;
   facts.artifactName = result.to;
   core.setOutput('previous-artifact', result.from);
   core.setOutput('artifact-name', result.to);
-  const entry = new RecordWriter(
-    kudu,
-    {
-      id: newEntryId(),
-      kind: 'rollback',
-      artifact: result.to,
-      content: result.toEntry?.content || knownContent(result.record, result.to),
-      commit: result.toEntry?.commit ?? '',
-      from: result.from,
-      run: runInfo(process.env),
-      at: new Date().toISOString(),
-      outcome: 'switched',
-    },
-    site.signal,
+  const release = new Release(
+    new RecordWriter(
+      kudu,
+      {
+        id: newEntryId(),
+        kind: 'rollback',
+        artifact: result.to,
+        content: result.toEntry?.content || knownContent(result.record, result.to),
+        commit: result.toEntry?.commit ?? '',
+        from: result.from,
+        run: runInfo(process.env),
+        at: new Date().toISOString(),
+        outcome: 'switched',
+      },
+      site.signal,
+    ),
+    site.state,
   );
-  await entry.save();
-  if (cfg.verify) await verifyOrRollBack(site, entry, { artifact: result.to, previous: result.from });
-  await entry.publish(process.env);
+  release.seen({ name: result.to, etag: result.etag });
+  await release.begin();
+  if (cfg.verify) await verifyOrRollBack(site, release, { artifact: result.to, previous: result.from });
+  await release.publish(process.env);
 }
 
 /** A switch from one artifact to another, as verify and rollback see it. */
@@ -134,39 +140,39 @@ async function gateAndWatch(site: SiteContext, change: Switch, instances: string
  * _artifact.txt back at the previous artifact and waits for that to serve again; either way the
  * step then fails with what was seen. The record's entry says how it ended.
  */
-export async function verifyOrRollBack(site: SiteContext, entry: RecordWriter, change: Switch): Promise<void> {
+export async function verifyOrRollBack(site: SiteContext, release: Release, change: Switch): Promise<void> {
   const { cfg, stages, facts, deadline } = site;
   const { artifact: name, previous } = change;
   const instances = await instancesOf(site);
   const reserve = cfg.autoRollback && previous !== '' ? rollbackReserveSeconds(cfg.timeoutSeconds) : 0;
   const budget = verifyBudgetSeconds(cfg.verifyTimeoutSeconds, deadline.secondsLeft(), reserve);
   if (budget < cfg.verifyTimeoutSeconds) core.info(`Verify waits at most ${budget} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
-  site.state.unverified = { artifact: name, previous, record: entry };
-  const verified = await gateAndWatch(site, change, instances, budget, entry.entry.kind === 'rollback', reserve);
+  release.unverified(previous);
+  const isRollback = release.entry.kind === 'rollback';
+  const verified = await gateAndWatch(site, change, instances, budget, isRollback, reserve);
   if (verified.ok) {
-    site.state.unverified = undefined;
     core.info(verified.detail);
-    await entry.save({ outcome: 'verified', instances: verified.instances.length, detail: verified.detail });
+    await release.verified(verified.detail, verified.instances.length);
     return;
   }
   await showAppLog(site);
   let rollbackLine = 'auto-rollback is off, so _artifact.txt still names the new artifact.';
   if (cfg.autoRollback && previous !== '' && previous !== name) {
     const seconds = Math.max(5, Math.min(cfg.verifyTimeoutSeconds, Math.floor(deadline.secondsLeft() - 1)));
-    rollbackLine = await stages.run('Auto-rollback', () => autoRollback(site, site.state, change, instances, seconds));
-    site.state.unverified = undefined;
+    rollbackLine = await stages.run('Auto-rollback', () => autoRollback(site, release, change, instances, seconds));
+    release.settled();
     facts.verification = `${verified.detail}; ${rollbackLine}`;
   } else {
-    site.state.unverified = undefined;
+    release.settled();
     if (cfg.autoRollback) rollbackLine = 'there is no previous artifact to roll back to.';
-    await entry.save({ outcome: 'failed', detail: verified.detail });
+    await release.failed(verified.detail);
   }
-  await entry.publish(process.env);
+  await release.publish(process.env);
   const signIn = verified.instances.some((i) => i.signIn === true);
   const hints = notServingHints(name, cfg.goos, signIn).map((h) => `  - ${h}`).join('\n');
-  const what = entry.entry.kind === 'rollback' ? 'The rolled-back version' : 'The new version';
+  const what = isRollback ? 'The rolled-back version' : 'The new version';
   throw new ActionError(
-    `${what} did not come up${entry.entry.kind === 'rollback' ? '' : ' healthy'}: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
+    `${what} did not come up${isRollback ? '' : ' healthy'}: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
       `The app's stdout log, if any, is in the "App log" group above.\nThings to check:\n${hints}`,
   );
 }
@@ -178,28 +184,29 @@ export async function verifyOrRollBack(site: SiteContext, entry: RecordWriter, c
  */
 async function autoRollback(
   site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal },
-  state: SiteState,
+  failed: Release,
   change: Switch,
   instances: string[] | undefined,
   seconds: number,
-  /** How the failed version's entry ends when it is switched back: a cancel says `cancelled`. */
-  undone?: { outcome: Outcome; detail: string },
+  /** Why the failed version is switched back, when a cancel does it: its entry ends `cancelled` with this detail. */
+  cancelled?: string,
 ): Promise<string> {
   const { kudu } = site;
-  const failed = state.unverified?.record;
+  const { live } = failed.site;
   const { artifact: name, previous } = change;
   try {
     // The compare-and-swap is on this run's own switch: without its ETag, the file is read again,
     // and left alone unless it still names the version being rolled back.
-    const own = state.live !== undefined && state.live.name.toLowerCase() === name.toLowerCase() ? state.live.etag : undefined;
+    const own = live !== undefined && live.name.toLowerCase() === name.toLowerCase() ? live.etag : undefined;
     const etag = await switchBack(kudu, { from: name, to: previous, etag: own });
-    state.live = { name: previous, etag };
+    failed.seen({ name: previous, etag });
   } catch (err) {
     if (!(err instanceof SiteChangedError)) throw err;
-    await failed?.save({ outcome: 'failed', detail: 'did not come up; another deploy changed _artifact.txt meanwhile, so it was not rolled back' });
+    await failed.failed('did not come up; another deploy changed _artifact.txt meanwhile, so it was not rolled back');
     return `another deploy changed _artifact.txt meanwhile, so it was left as that deploy set it (no rollback).`;
   }
-  await failed?.save(undone ?? { outcome: 'rolled-back', detail: `did not come up; rolled back to ${previous}` });
+  if (cancelled !== undefined) await failed.cancelled(cancelled);
+  else await failed.rolledBack(`did not come up; rolled back to ${previous}`);
   const back = await serveAfterSwitchBack(site, { artifact: previous, previous: name }, instances, seconds);
   const { record } = await readRecord(kudu).catch(() => ({ record: emptyRecord() }));
   const earlier = whoSwitchedTo(record, previous);
@@ -228,7 +235,7 @@ async function autoRollback(
  * itself before its process is stopped: goazure notices the change within its poll interval (1 s)
  * and hands over, so a release that links it is gone long before.
  */
-export const STUCK_GRACE_SECONDS = 10;
+const STUCK_GRACE_SECONDS = 10;
 
 /**
  * Waits up to `seconds` for the version switched back to to serve. Switching back only changes
@@ -283,9 +290,9 @@ async function stopFailedProcesses(kudu: KuduClient, artifact: string, instances
  * src/common/cancel.ts), or the main step was killed before it could finish and the post entry
  * (src/post.ts) takes over.
  */
-export type UndoCause = 'deadline' | 'cancel' | 'post';
+type UndoCause = 'deadline' | 'cancel' | 'post';
 
-export interface UndoResult {
+interface UndoResult {
   line: string;
   /** _artifact.txt may still name the unverified version: nothing could be switched back. */
   stillLive: boolean;
@@ -309,7 +316,7 @@ export async function undoUnverifiedSwitch(
 ): Promise<UndoResult> {
   const result = await undo(connection, state, stages, facts, cause, withinMs);
   // Nothing of this run's is left to undo (for the post entry, src/post.ts, too).
-  if (!result.stillLive) state.unverified = undefined;
+  if (!result.stillLive) state.unverified?.release.settled();
   return result;
 }
 
@@ -328,7 +335,8 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
   const grace = AbortSignal.timeout(Math.max(1, Math.floor(withinMs)));
   const kudu = new KuduClient(connection, grace, { attempts: 3 });
   const site = { kudu, connection, signal: grace };
-  pending.record = new RecordWriter(kudu, pending.record.entry, grace);
+  const release = pending.release;
+  release.writeThrough(kudu, grace);
   const switchedEtag = state.live !== undefined && same(state.live.name, pending.artifact) ? state.live.etag : '';
   try {
     // The deadline or the cancel may have cut the switch itself short: what the file names now decides.
@@ -345,19 +353,19 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
     if (switchedEtag !== '' && live.etag !== switchedEtag) {
       return { line: `${ARTIFACT_FILE} names ${pending.artifact} but was written again after this run's switch (another deploy of the same build?), so it is left as it is.`, stillLive: false };
     }
-    state.live = live;
+    release.seen(live);
   } catch (err) {
     const line = `${it} may have switched to ${pending.artifact} without verifying it, and reading ${ARTIFACT_FILE} within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: true if it names ${pending.artifact}.`;
     return { line, stillLive: true };
   }
   // What is left after the switch back and the record's writes is for seeing the old version serve.
   const waitSeconds = deadline ? ROLLBACK_GRACE_SECONDS - 5 : Math.max(1, Math.floor((withinMs - (performance.now() - started)) / 1000) - 2);
-  const why = deadline ? undefined : { outcome: 'cancelled' as const, detail: `cancelled before it was verified; switched back to ${pending.previous}` };
+  const why = deadline ? undefined : `cancelled before it was verified; switched back to ${pending.previous}`;
   const stage = deadline ? 'Auto-rollback after the deadline' : 'Switch back (cancelled)';
   try {
-    const line = await stages.run(stage, () => autoRollback(site, state, { artifact: pending.artifact, previous: pending.previous }, undefined, waitSeconds, why));
+    const line = await stages.run(stage, () => autoRollback(site, release, { artifact: pending.artifact, previous: pending.previous }, undefined, waitSeconds, why));
     const back = state.live !== undefined && same(state.live.name, pending.previous);
-    if (!deadline && !back) await pending.record.save({ outcome: 'cancelled', detail: `cancelled before it was verified; ${line}` });
+    if (!deadline && !back) await release.cancelled(`cancelled before it was verified; ${line}`);
     if (deadline) facts.verification = `${facts.verification ?? ''}; deadline: ${line}`;
     if (deadline) return { line: `It had switched to ${pending.artifact} without verifying it; auto-rollback within a ${ROLLBACK_GRACE_SECONDS} s grace period: ${line}`, stillLive: false };
     const what = back ? `Cancelled after the switch: switched back to ${pending.previous} (${pending.artifact} was not verified); ${line}` : `Cancelled after the switch to ${pending.artifact}: ${line}`;

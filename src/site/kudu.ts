@@ -20,7 +20,7 @@ export interface VfsEntry {
 }
 
 /** One entry of GET /api/processes; `name` is the exe name without `.exe`. */
-export interface KuduProcess {
+interface KuduProcess {
   id: number;
   name: string;
   href: string;
@@ -429,11 +429,10 @@ export class KuduClient {
     switch (res.status) {
       case 401:
         return new KuduError(
-          `Kudu at ${host} refused the credentials (401) for ${what}. ` +
+          `Kudu at ${host} refused the credentials (401) ` +
             (this.connection.authKind === 'basic'
-              ? `Download the publish profile again (resetting it changes the password) and update the secret; ` +
-                `also check that SCM basic auth publishing credentials are enabled on the site (Configuration → General settings).`
-              : `Check that the identity has a role on the site that allows deployment (e.g. Website Contributor).${hint}`),
+              ? `of the publish profile for ${what}. ${PROFILE_REFUSED}`
+              : `for ${what}. Check that the identity has a role on the site that allows deployment (e.g. Website Contributor).${hint}`),
           401,
         );
       case 403:
@@ -441,12 +440,7 @@ export class KuduClient {
         // with 403 and a page headed "Error 403 - This web app is stopped."; so it does for a site
         // on a Free or Shared plan that has used up its quota.
         if (/this web app is stopped/i.test(res.body.toString('utf8'))) {
-          return new KuduError(
-            `The site is stopped: Kudu at ${host} answered ${what} with 403 "This web app is stopped". App Service refuses every ` +
-              `request to a stopped site, its SCM site too (a Free or Shared plan's site that used up its quota is stopped the same way). ` +
-              `Start it (az webapp start, or Start in the portal) and run the deploy again.`,
-            403,
-          );
+          return new KuduError(`The site is stopped: Kudu at ${host} answered ${what} with 403 "This web app is stopped". ${SITE_STOPPED}`, 403);
         }
         return new KuduError(
           `Kudu at ${host} forbade ${what} (403). ` +
@@ -466,6 +460,23 @@ export class KuduClient {
     }
   }
 }
+
+/**
+ * What a stopped site means and what to do, in the words both the Kudu client (its 403 page) and
+ * preflight (ARM's state) use.
+ */
+export const SITE_STOPPED =
+  `App Service refuses every request to a stopped site, its SCM site too (a Free or Shared plan's site that used up its quota is stopped the same way). ` +
+  `Start it (az webapp start, or Start in the portal) and run the deploy again.`;
+
+/**
+ * Why Kudu refuses a publish profile's credentials (401) and what to do, in the words both the
+ * Kudu client and preflight use.
+ */
+export const PROFILE_REFUSED =
+  `SCM basic auth publishing credentials are probably off for the site (the default for new sites): turn on "SCM Basic Auth Publishing Credentials" under ` +
+  `Configuration → General settings, or sign in with Entra ID (client-id, tenant-id, subscription-id) instead. If they are on, ` +
+  `the profile's password was reset: download the publish profile again and update the secret.`;
 
 /** `site/wwwroot/x y` → `site/wwwroot/x%20y`; each segment encoded, slashes kept. */
 export function encodePath(path: string): string {

@@ -1,12 +1,13 @@
 // Dry run: what a deploy would upload, write and delete, computed from the site's current state.
 
 import type { KuduClient, VfsEntry } from './kudu.ts';
-import type { ArtifactPackage } from '../build/pack.ts';
-import { choosePrunable } from './prune.ts';
+import type { ArtifactPackage } from '../artifact/pack.ts';
+import { choosePrunable, pruneRequest } from './prune.ts';
+import type { DeployRecord } from './record.ts';
 import { missingBootstrapFiles } from './bootstrap.ts';
 import { ARTIFACT_FILE, ARTIFACTS_DIR, LAUNCHER_FILES, SITE_ROOT } from './layout.ts';
 
-export interface PlanRequest {
+interface PlanRequest {
   artifactName: string;
   pkg: ArtifactPackage;
   previous: string;
@@ -14,6 +15,8 @@ export interface PlanRequest {
   bootstrap: boolean;
   /** Why the upload is not needed (the record shows this content there), as for uploadArtifact. */
   alreadyThere?: string;
+  /** The deploy record as read: another deploy's upload in flight is kept, as prune keeps it. */
+  record: DeployRecord;
 }
 
 /** Lines describing each change a real deploy would make, in order. Changes nothing. */
@@ -47,7 +50,7 @@ export async function planDeploy(kudu: KuduClient, req: PlanRequest): Promise<st
     ...listing.filter((e) => e.name !== req.artifactName),
     { name: req.artifactName, size: req.pkg.binarySize, mtime: new Date().toISOString(), crtime: new Date().toISOString(), mime: 'application/octet-stream', href: '', path: '' },
   ];
-  const prune = choosePrunable(afterUpload, { keep: req.keep, current: req.artifactName, previous: req.previous });
+  const prune = choosePrunable(afterUpload, pruneRequest(req.record, req.keep, req.artifactName, req.previous));
   for (const f of prune.files) lines.push(`delete ${ARTIFACTS_DIR}/${f}`);
   for (const d of prune.folders) lines.push(`delete ${ARTIFACTS_DIR}/${d}/`);
   if (prune.files.length === 0 && prune.folders.length === 0) lines.push(`delete nothing (keep: ${req.keep})`);

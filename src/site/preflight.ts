@@ -7,11 +7,11 @@ import * as core from '@actions/core';
 import { ActionError, messageOf } from '../common/errors.ts';
 import type { ArmSiteSettings, SiteAuthentication, SiteConnection } from '../signin/connection.ts';
 import { healthPathFor } from './verify.ts';
-import { KuduError } from './kudu.ts';
+import { KuduError, PROFILE_REFUSED, SITE_STOPPED } from './kudu.ts';
 import { SITE_ROOT } from './layout.ts';
 
 /** What preflight needs from Kudu: a narrow, read-only view of the Kudu client. */
-export interface PreflightKudu {
+interface PreflightKudu {
   getFile(path: string): Promise<{ body: Buffer } | null>;
   settings(): Promise<Record<string, string> | null>;
 }
@@ -35,13 +35,13 @@ export interface SiteFacts {
   unread: string[];
 }
 
-export interface Finding {
+interface Finding {
   /** `refuse`: the deploy cannot work, nothing is changed. `warn`: it can, with a cost. */
   severity: 'refuse' | 'warn';
   text: string;
 }
 
-export interface PreflightOptions {
+interface PreflightOptions {
   /** The bootstrap input: a missing web.config is then written, not refused. */
   bootstrap: boolean;
   /** The verify input: with it off, nothing requests the health path. */
@@ -160,17 +160,9 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
   if (facts.kuduFailure !== undefined) {
     const f = facts.kuduFailure;
     if (f.status === 401 && facts.authKind === 'basic') {
-      refuse.push(
-        `Kudu refused the publish profile's credentials (401) before anything was changed. SCM basic auth publishing credentials ` +
-          `are probably off for the site (the default for new sites): turn on "SCM Basic Auth Publishing Credentials" under ` +
-          `Configuration → General settings, or sign in with Entra ID (client-id, tenant-id, subscription-id) instead. If they are on, ` +
-          `the profile's password was reset: download the publish profile again and update the secret.`,
-      );
+      refuse.push(`Kudu refused the publish profile's credentials (401) before anything was changed. ${PROFILE_REFUSED}`);
     } else if (facts.arm?.state.toLowerCase() === 'stopped') {
-      refuse.push(
-        `The site is stopped (ARM state Stopped): App Service refuses every request to a stopped site, its SCM site too (${f.status !== undefined ? `Kudu answered ${f.status}` : f.message}). ` +
-          `Start it (az webapp start, or Start in the portal) and deploy again.`,
-      );
+      refuse.push(`The site is stopped (ARM state Stopped; ${f.status !== undefined ? `Kudu answered ${f.status}` : f.message}): ${SITE_STOPPED}`);
     } else {
       refuse.push(`Could not read the site through Kudu: ${f.message}`);
     }
@@ -202,7 +194,7 @@ export function appSetting(settings: Record<string, string> | undefined, name: s
 }
 
 /** Reads the facts: ARM's settings when signed in through it, then Kudu's settings and web.config. */
-export async function gatherFacts(kudu: PreflightKudu, connection: Pick<SiteConnection, 'authKind' | 'arm'>, label: string, signal: AbortSignal): Promise<SiteFacts> {
+async function gatherFacts(kudu: PreflightKudu, connection: Pick<SiteConnection, 'authKind' | 'arm'>, label: string, signal: AbortSignal): Promise<SiteFacts> {
   const facts: SiteFacts = { label, authKind: connection.authKind, unread: [] };
   if (connection.arm !== undefined) {
     facts.arm = await connection.arm.readSettings(signal);
@@ -239,7 +231,7 @@ export interface PreflightReport {
 }
 
 /** One line per thing learned, for the log and the summary. */
-export function describeFacts(facts: SiteFacts): string[] {
+function describeFacts(facts: SiteFacts): string[] {
   const lines: string[] = [];
   if (facts.arm !== undefined) {
     lines.push(`kind ${facts.arm.kind || '(none)'}, state ${facts.arm.state || '(unknown)'}`);
@@ -298,7 +290,7 @@ export async function runPreflight(
  * WEBSITE_RUN_FROM_PACKAGE for a message: `1`, or the host of the package URL. The URL itself
  * usually carries a SAS token, which must never reach the log.
  */
-export function describeRunFromPackage(value: string): string {
+function describeRunFromPackage(value: string): string {
   if (/^https?:\/\//i.test(value)) {
     try {
       return `a package URL on ${new URL(value).host}`;

@@ -4,13 +4,24 @@ import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
 import { isDirectory, type KuduClient, type VfsEntry } from './kudu.ts';
 import { ARTIFACTS_DIR, artifactStem } from './layout.ts';
+import { inFlight, type DeployRecord } from './record.ts';
 
-export interface PruneRequest {
+interface PruneRequest {
   keep: number;
   current: string;
   previous: string;
   /** Artifacts other deploys have uploaded and not finished with (record.ts, inFlight): never deleted. */
   inUse?: string[];
+}
+
+/**
+ * What prune keeps besides the newest `keep`, from the deploy record: the current and previous
+ * artifacts, and every upload another deploy has in flight (record.ts, inFlight). The dry run's
+ * plan (plan.ts) and the real prune (src/main.ts) both decide with it, so the plan names only
+ * what prune would delete.
+ */
+export function pruneRequest(record: DeployRecord, keep: number, current: string, previous: string, now = Date.now()): PruneRequest {
+  return { keep, current, previous, inUse: inFlight(record, now) };
 }
 
 export interface PruneResult {
@@ -20,7 +31,7 @@ export interface PruneResult {
 }
 
 /** What to delete from a `_target` listing: artifact files, and asset folders (`<name without .exe>/`). */
-export interface PrunePlan {
+interface PrunePlan {
   files: string[];
   folders: string[];
 }

@@ -24,7 +24,7 @@ export const RECORD_LIMIT = 50;
  */
 export type Outcome = 'uploading' | 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
 
-export type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
+type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
 
 /** The workflow run that made an entry, from the runner's GITHUB_* variables ('' when unknown). */
 export interface RunInfo {
@@ -282,7 +282,7 @@ export function resolveNamedVersion(record: DeployRecord, wanted: string): Deplo
 }
 
 /** How long an upload or a switch without a later outcome counts as another run's work in progress. */
-export const IN_FLIGHT_MS = 3_600_000;
+const IN_FLIGHT_MS = 3_600_000;
 
 /**
  * Artifacts a deploy in flight is uploading or has uploaded but not yet finished with (uploading,

@@ -10,7 +10,7 @@ import { readRecord } from './history.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './layout.ts';
 import { describeRun, resolveNamedVersion, rollbackCandidates, type DeployEntry, type DeployRecord } from './record.ts';
 
-export interface RollbackResult {
+interface RollbackResult {
   from: string;
   to: string;
   /** The record's entry that last deployed `to` (its commit and content), when it has one. */
@@ -21,7 +21,7 @@ export interface RollbackResult {
 }
 
 /** The version to roll back to: `rollbackTo` when given (artifact name or commit prefix), else the newest earlier one that served. */
-export function chooseRollbackTarget(record: DeployRecord, live: string, listing: VfsEntry[], rollbackTo: string): { artifact: string; entry?: DeployEntry } {
+function chooseRollbackTarget(record: DeployRecord, live: string, listing: VfsEntry[], rollbackTo: string): { artifact: string; entry?: DeployEntry } {
   const present = (name: string): boolean => listing.some((e) => !isDirectory(e) && e.name.toLowerCase() === name.toLowerCase());
   if (rollbackTo !== '') {
     const entry = resolveNamedVersion(record, rollbackTo);

@@ -11,7 +11,7 @@ import { KuduError, type KuduClient } from './kudu.ts';
 import { ARTIFACT_FILE, artifactFileContent, parseArtifactFile } from './layout.ts';
 
 /** What _artifact.txt names and its ETag; both '' when the file does not exist. */
-export interface LiveArtifact {
+interface LiveArtifact {
   name: string;
   etag: string;
 }
@@ -42,7 +42,7 @@ async function readPointer(kudu: KuduClient): Promise<{ text: string; name: stri
  * line-break characters around it, at most 256 bytes. `.exe` is not required here: a build for
  * Linux has none.
  */
-export function pointerIsValid(text: string): boolean {
+function pointerIsValid(text: string): boolean {
   if (Buffer.byteLength(text) > 256) return false;
   const breaks = (text.match(/[\r\n]/g) ?? []).length;
   return breaks <= 2 && /^[\r\n]*[ ]*_target[\\/][A-Za-z0-9_-][A-Za-z0-9._-]{0,99}[ ]*[\r\n]*$/.test(text);
@@ -53,7 +53,7 @@ export function pointerIsValid(text: string): boolean {
  * Kudu truncates the file before it reads the body, so a write cut mid-body leaves a prefix of
  * what was sent, which the launcher refuses or which names a shorter, other name.
  */
-export function damagedBy(text: string, sent: string): boolean {
+function damagedBy(text: string, sent: string): boolean {
   return !pointerIsValid(text) || (text.length < sent.length && sent.startsWith(text));
 }
 
@@ -71,7 +71,7 @@ export class SiteChangedError extends KuduError {
 /** Attempts at writing _artifact.txt while Kudu answers 409 (a reader holds it) or it needs repair. */
 const POINTER_ATTEMPTS = 6;
 
-export interface SwitchOptions {
+interface SwitchOptions {
   /**
    * What _artifact.txt is repaired to should this write fail for good and leave the file damaged
    * (cut short): the version the run can vouch for. The switch gives the version that was live;

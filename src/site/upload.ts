@@ -5,7 +5,7 @@ import * as core from '@actions/core';
 import { ActionError } from '../common/errors.ts';
 import { waitUntilSteady } from '../common/retry.ts';
 import { isDirectory, ZipAnswerLostError, type KuduClient, type VfsEntry } from './kudu.ts';
-import { repackEntries, type ArtifactPackage, type PackageEntry } from '../build/pack.ts';
+import { repackEntries, type ArtifactPackage, type PackageEntry } from '../artifact/pack.ts';
 import { ARTIFACTS_DIR } from './layout.ts';
 
 export interface UploadResult {
@@ -14,7 +14,7 @@ export interface UploadResult {
   bytesSent: number;
 }
 
-export interface UploadOptions {
+interface UploadOptions {
   /** Bytes of the zip sent so far (of `pkg.zipSize`), for a progress display. */
   onProgress?: (bytesSent: number, total: number) => void;
   /**
@@ -31,7 +31,7 @@ export interface UploadOptions {
 }
 
 /** Zip uploads at most: the first, and the re-sends of what a lost answer left missing. */
-export const ZIP_SENDS = 3;
+const ZIP_SENDS = 3;
 
 export async function uploadArtifact(
   kudu: KuduClient,

@@ -88,7 +88,7 @@ export function parseVersionSpec(text: string, source: string): VersionSpec {
 }
 
 /** A version read from a version file, with a description of where it was found. */
-export interface FileVersion {
+interface FileVersion {
   version: string;
   origin: string;
 }

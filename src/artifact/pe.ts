@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import { ActionError } from '../common/errors.ts';
 
 /** COFF machine types and optional-header magics, per target architecture. */
-export const PE_TARGETS: Readonly<Record<string, { machine: number; magic: number }>> = {
+const PE_TARGETS: Readonly<Record<string, { machine: number; magic: number }>> = {
   amd64: { machine: 0x8664, magic: 0x20b },
   arm64: { machine: 0xaa64, magic: 0x20b },
   '386': { machine: 0x014c, magic: 0x10b },
@@ -25,7 +25,7 @@ const MAGIC_NAMES: Readonly<Record<number, string>> = { 0x10b: 'PE32', 0x20b: 'P
 const IMAGE_FILE_EXECUTABLE_IMAGE = 0x0002;
 const IMAGE_FILE_DLL = 0x2000;
 
-export interface PeHeader {
+interface PeHeader {
   machine: number;
   magic: number;
   characteristics: number;
@@ -72,7 +72,7 @@ export function machineName(machine: number): string {
  * `{ what, hint }` to finish "The file is …"; undefined when it is one: MZ and PE signatures, the
  * target's COFF machine, an executable (not a DLL), and PE32+ for 64-bit.
  */
-export function windowsImageProblem(head: Uint8Array, goarch: string): { what: string; hint: string } | undefined {
+function windowsImageProblem(head: Uint8Array, goarch: string): { what: string; hint: string } | undefined {
   const expected = PE_TARGETS[goarch];
   if (expected === undefined) return { what: `for goarch ${goarch}, which has no known Windows executable format`, hint: 'Use amd64, arm64 or 386.' };
   const header = parsePeHeader(head);

@@ -1,7 +1,7 @@
 // The manifest of a package built once and deployed to many sites (build-only, then from-package):
 // what the zip holds, the sha256 of the zip and of every file in it, the target and the build's
 // facts. Pure logic only: shape, parse, format, and the checks that need no file but the manifest;
-// src/build/prebuilt.ts writes packages and reads them back. See README, "Build once, deploy many".
+// src/artifact/prebuilt.ts writes packages and reads them back. See README, "Build once, deploy many".
 
 import { artifactStem } from '../site/layout.ts';
 import { contentHashOf } from './pack.ts';
@@ -13,7 +13,7 @@ export const MANIFEST_FILE = 'go-azure-package.json';
 export const MANIFEST_FORMAT = 'go-azure-deploy package';
 
 /** Longest artifact name without `.exe` the site's launcher and goazure accept (goazure/artifact.go, MaxArtifactNameLength). */
-export const MAX_ARTIFACT_STEM = 100;
+const MAX_ARTIFACT_STEM = 100;
 
 export interface ManifestFile {
   /** Path inside the zip, forward slashes: the binary's name, or `<stem>/<path under working-directory>`. */
@@ -32,7 +32,7 @@ export interface PackageManifest {
   /** The Go version that built it. */
   goVersion: string;
   target: { goos: string; goarch: string };
-  /** The content hash (src/build/pack.ts, contentHash) of the binary and the include files. */
+  /** The content hash (src/artifact/pack.ts, contentHash) of the binary and the include files. */
   content: string;
   /** The zip, a file name in the manifest's folder. */
   zip: { file: string; size: number; sha256: string };

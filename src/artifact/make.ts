@@ -41,8 +41,8 @@ export interface Built {
 export async function buildHere(ctx: DeployContext): Promise<Built> {
   const { cfg, signal, stages, facts } = ctx;
   const buildStarted = new Date();
-  const prefixInput = core.getInput('artifact-prefix') !== '' ? 'artifact-prefix' : 'app-name';
-  const baseName = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos, prefixInput);
+  // parseInputs checked the prefix (and reported it with the other input problems).
+  const baseName = artifactName(cfg.artifactPrefix, cfg.commit, cfg.goos);
 
   const go = await stages.run('Go toolchain', () =>
     setupGo(

@@ -10,7 +10,7 @@ import { ActionError } from '../common/errors.ts';
 export const MAX_PREFIX_LENGTH = 40;
 
 /** How many hex digits of the commit the name carries. */
-export const COMMIT_DIGITS = 10;
+const COMMIT_DIGITS = 10;
 
 // Device names Windows reserves: a file whose name before the first dot is one of these cannot be
 // created or opened as a normal file.
@@ -36,24 +36,36 @@ export function sanitizePrefix(raw: string): string {
 }
 
 /**
- * The artifact's file name; `.exe` only when goos is windows. Same inputs, same name.
- * `inputName` is the input the prefix came from, for the error message.
+ * What is wrong with `prefix` as the artifact name's prefix, as an input problem naming `inputName`
+ * (the input it came from); undefined when it makes a name. parseInputs reports it with the other
+ * input problems, before anything is built.
  */
-export function artifactName(prefix: string, commit: string, goos: string, inputName = 'artifact-prefix'): string {
+export function prefixProblem(prefix: string, inputName = 'artifact-prefix'): string | undefined {
   const safe = sanitizePrefix(prefix);
   if (safe === '') {
-    throw new ActionError(
+    return (
       `${inputName}: "${prefix}" has no letters or digits left after making it safe for a file name ` +
-        `(allowed: a-z, 0-9, ".", "_", "-"; artifact-prefix defaults to app-name). Give an artifact-prefix such as "myapp".`,
+      `(allowed: a-z, 0-9, ".", "_", "-"; artifact-prefix defaults to app-name). Give an artifact-prefix such as "myapp".`
     );
   }
   const stem = safe.split('.')[0];
   if (WINDOWS_RESERVED.test(stem)) {
-    throw new ActionError(
+    return (
       `${inputName}: "${prefix}" starts with "${stem}", a device name Windows reserves (CON, PRN, AUX, NUL, COM0-9, LPT0-9); ` +
-        `the artifact could not be created on the site. Give an artifact-prefix such as "${stem}-app".`,
+      `the artifact could not be created on the site. Give an artifact-prefix such as "${stem}-app".`
     );
   }
+  return undefined;
+}
+
+/**
+ * The artifact's file name; `.exe` only when goos is windows. Same inputs, same name.
+ * `inputName` is the input the prefix came from, for the error message.
+ */
+export function artifactName(prefix: string, commit: string, goos: string, inputName = 'artifact-prefix'): string {
+  const wrong = prefixProblem(prefix, inputName);
+  if (wrong !== undefined) throw new ActionError(wrong);
+  const safe = sanitizePrefix(prefix);
   const hex = commit.trim().toLowerCase();
   if (!/^[0-9a-f]+$/.test(hex) || hex.length < COMMIT_DIGITS) {
     throw new ActionError(

@@ -32,7 +32,7 @@ export interface BuildRequest {
   env?: Record<string, string>;
 }
 
-export interface BuildResult {
+interface BuildResult {
   binaryPath: string;
   size: number;
   /** Whether VCS stamping was turned off because the tree is not a usable git checkout. */
@@ -40,7 +40,7 @@ export interface BuildResult {
 }
 
 /** One `file.go:line:col: message` line of compiler output. */
-export interface Diagnostic {
+interface Diagnostic {
   /** As go printed it (relative to the working directory, or absolute). */
   file: string;
   line: number;
@@ -80,7 +80,7 @@ function ldflagsValue(name: string, value: string): string {
 }
 
 /** The full `-ldflags` value: strip symbols, stamp version and commit, then the user's flags. */
-export function ldflagsFor(req: Pick<BuildRequest, 'versionLabel' | 'commit' | 'ldflags'>): string {
+function ldflagsFor(req: Pick<BuildRequest, 'versionLabel' | 'commit' | 'ldflags'>): string {
   const parts = ['-s', '-w', '-X', ldflagsValue('main.version', req.versionLabel), '-X', ldflagsValue('main.commit', req.commit)];
   if (req.ldflags.trim() !== '') parts.push(req.ldflags.trim());
   return parts.join(' ');
@@ -215,7 +215,7 @@ function abortError(signal: AbortSignal): Error {
  * or one owned by another user ("dubious ownership", common on self-hosted runners and in
  * containers), makes go's VCS stamping fail the build; such trees are built with -buildvcs=false.
  */
-export function isUsableGitCheckout(workingDirectory: string, signal?: AbortSignal): Promise<boolean> {
+function isUsableGitCheckout(workingDirectory: string, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     execFile(
       'git',

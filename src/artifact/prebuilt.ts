@@ -1,5 +1,5 @@
 // Packages built once and deployed to many sites. `build-only` writes the package folder (the zip
-// the upload stage sends, and its manifest, src/build/manifest.ts); `from-package` reads one back
+// the upload stage sends, and its manifest, src/artifact/manifest.ts); `from-package` reads one back
 // and proves, before anything reaches a site, that it is what its manifest says: the zip's sha256,
 // every file's sha256 as read out of the zip, nothing more and nothing less, and a binary for the
 // site's target. See README, "Build once, deploy many".
@@ -157,7 +157,10 @@ export async function verifyPackage(loaded: LoadedPackage, site: { goos: string;
     if (wrong !== undefined) problems.push(`the binary ${m.artifact} is ${wrong}`);
   }
   if (problems.length > 0) {
-    throw new InputError(problems.map((p) => `from-package: ${p}. The package was refused before anything was uploaded; deploy a package exactly as its build-only run wrote it.`));
+    throw new InputError(
+      problems.map((p) => `from-package: ${p}.`),
+      'The package was refused before anything was uploaded; deploy a package exactly as its build-only run wrote it.',
+    );
   }
   return { zipPath, zipSize, binarySize: m.files[0].size, entries: m.files.map((f) => ({ path: f.path, size: f.size })) };
 }

@@ -321,7 +321,7 @@ export async function repackEntries(zipPath: string, paths: readonly string[], o
 export const SITE_TARGET_PATH = 'D:\\home\\site\\wwwroot\\_target\\';
 
 /** One include file whose name Windows cannot keep, and the rule it breaks. */
-export interface WindowsNameProblem {
+interface WindowsNameProblem {
   /** The path under working-directory, forward slashes. */
   path: string;
   rule: string;
@@ -368,7 +368,7 @@ export function windowsNameProblems(artifactName: string, relativePaths: readonl
 }
 
 /** Refuses include files whose names Windows cannot keep (windowsNameProblems), naming each and its rule. */
-export function assertWindowsNames(artifactName: string, files: readonly { relativePath: string }[]): void {
+function assertWindowsNames(artifactName: string, files: readonly { relativePath: string }[]): void {
   const problems = windowsNameProblems(artifactName, files.map((f) => f.relativePath));
   if (problems.length === 0) return;
   throw new ActionError(
