@@ -260,7 +260,7 @@ describe('failures', () => {
   test('compile errors become annotations on their lines, relative to the repository', LONG, () => {
     // A child process runs the stage so its workflow commands on stdout can be read back.
     const script = [
-      `import { buildBinary } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'compile.ts'))};`,
+      `import { buildBinary } from ${JSON.stringify(path.join(repoRoot, 'src', 'artifact', 'compile.ts'))};`,
       `try { await buildBinary(JSON.parse(process.argv[1]), new AbortController().signal); console.log('RESULT ok'); }`,
       `catch (e) { console.log('RESULT ' + e.name + ': ' + e.message); }`,
     ].join('\n');

@@ -105,7 +105,7 @@ function req(over: Partial<PackageRequest> = {}): PackageRequest {
 /** Runs resolveIncludes in a child process and returns the workflow commands it printed. */
 function includeWarnings(workingDirectory: string, include: string[]): string[] {
   const script = [
-    `import { resolveIncludes } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
+    `import { resolveIncludes } from ${JSON.stringify(path.join(repoRoot, 'src', 'artifact', 'pack.ts'))};`,
     `const files = await resolveIncludes(process.argv[1], JSON.parse(process.argv[2]));`,
     `console.log('FILES ' + files.map((f) => f.relativePath).join(','));`,
   ].join('\n');
@@ -188,7 +188,7 @@ describe('entry times', () => {
 
   test('the zip is the same bytes in every time zone the action may run in', () => {
     const script = [
-      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
+      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'artifact', 'pack.ts'))};`,
       `const [binaryPath, workingDirectory, outputPath, ms] = process.argv.slice(1);`,
       `await packageArtifact({ binaryPath, artifactName: ${JSON.stringify(NAME)}, workingDirectory, include: ['static/**'], mtime: new Date(Number(ms)), outputPath });`,
     ].join('\n');
@@ -262,7 +262,7 @@ describe('streaming', () => {
     fs.closeSync(fs.openSync(big, 'w'));
     fs.truncateSync(big, size); // sparse: no disk space, but every byte is read
     const script = [
-      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'build', 'pack.ts'))};`,
+      `import { packageArtifact } from ${JSON.stringify(path.join(repoRoot, 'src', 'artifact', 'pack.ts'))};`,
       `const pkg = await packageArtifact({ binaryPath: process.argv[1], artifactName: 'big-0123456789.exe', workingDirectory: process.argv[2], include: [], mtime: new Date(), outputPath: process.argv[1] + '.zip', compressionLevel: 1 });`,
       `console.log(JSON.stringify({ entries: pkg.entries, maxRssKb: process.resourceUsage().maxRSS }));`,
     ].join('\n');
