@@ -61,6 +61,8 @@ export interface Config {
   cache: boolean;
   /** Globs of the files hashed into the cache key, relative to the working directory; empty: go.sum, go.work.sum. */
   cacheDependencyPath: string[];
+  /** Whether the Go caches may be saved: auto saves only from trusted runs (src/build/gocache.ts, cacheWriteRefusal). */
+  cacheWrite: 'auto' | 'true' | 'false';
 
   keep: number;
   bootstrap: boolean;
@@ -106,7 +108,7 @@ export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
 export const BUILD_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'go-version': '', 'go-version-file': '', 'go-download-base-url': 'https://go.dev/dl', 'check-latest': 'false',
   'working-directory': '.', package: '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
-  cache: 'true', 'cache-dependency-path': '',
+  cache: 'true', 'cache-dependency-path': '', 'cache-write': 'auto',
 };
 
 /** A set of HTTP statuses written as ranges and single codes, e.g. `200-299` or `200,204,300-399`. */
@@ -430,6 +432,12 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   else if (FALSE_WORDS.has(showRaw)) showAppLog = 'false';
   else problems.push(`show-app-log: "${showRaw}" is not auto, true or false.`);
 
+  const cacheWriteRaw = (get('cache-write') || 'auto').toLowerCase();
+  let cacheWrite: Config['cacheWrite'] = 'auto';
+  if (TRUE_WORDS.has(cacheWriteRaw)) cacheWrite = 'true';
+  else if (FALSE_WORDS.has(cacheWriteRaw)) cacheWrite = 'false';
+  else if (cacheWriteRaw !== 'auto') problems.push(`cache-write: "${cacheWriteRaw}" is not auto, true or false.`);
+
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
   // Checked here, not at build time, so a bad flag is reported with every other input problem
   // before anything is downloaded.
@@ -486,6 +494,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#')),
+    cacheWrite,
     keep: count('keep', 3, 0),
     bootstrap: bool('bootstrap', true),
     verify: bool('verify', true),
