@@ -128,7 +128,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
     if (launcher === 'wine') await ensureWinePrefix();
     const instances: { id: string; iis: Iis }[] = [];
     for (const id of opts.instances && opts.instances.length > 0 ? opts.instances : ['']) {
-      const one = await startIis({ home, launcher, env: opts.env });
+      const one = await startIis({ home, launcher, env: opts.env, instanceId: id || undefined });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }
@@ -219,6 +219,18 @@ export function routeGoDownloads(internet: Internet, mirror: GoMirror): void {
  * Everything else is the action's default: the Go download site is go.dev, Kudu is the
  * publishUrl of the profile.
  */
+/**
+ * The header that makes goazure name its binary, commit and instance (goazure/identity.go): the
+ * identity key the last deploy wrote to the site, as verify sends it. Empty before any deploy.
+ */
+export function identityHeaders(site: Pick<AppService, 'wwwroot'>): Record<string, string> {
+  try {
+    return { 'X-Goazure-Identity-Key': fs.readFileSync(path.join(site.wwwroot, '_identity.txt'), 'utf8').trim() };
+  } catch {
+    return {};
+  }
+}
+
 export function deployInputs(site: AppService, commit: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'app-name': site.siteName,

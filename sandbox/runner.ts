@@ -39,6 +39,8 @@ export interface RunActionOptions {
   timeoutMs?: number;
   /** Which entry to start; the sources unless a test is about the bundle. */
   entry?: keyof typeof actionEntries;
+  /** The event payload, written to a file GITHUB_EVENT_PATH names as the runner does; none when absent. */
+  event?: Record<string, unknown>;
 }
 
 /** Parses the GITHUB_OUTPUT file format: `name=value` or `name<<DELIM ... DELIM`. */
@@ -86,6 +88,11 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   });
   for (const [name, value] of Object.entries(opts.inputs)) {
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+  }
+  if (opts.event !== undefined) {
+    const eventFile = path.join(runnerTemp, 'event.json');
+    fs.writeFileSync(eventFile, JSON.stringify(opts.event));
+    env.GITHUB_EVENT_PATH = eventFile;
   }
   Object.assign(env, opts.env ?? {});
   // A tool cache given on its own wins over one in `env` (a site's env names an empty one).

@@ -19,6 +19,8 @@ export interface SiteState {
   live?: { name: string; etag: string };
   /** Switched to `artifact` from `previous`, not verified yet; `record` is its entry. */
   unverified?: { artifact: string; previous: string; record: RecordWriter };
+  /** The identity key this run wrote before its switch (src/site/identity.ts); verify sends it. */
+  identityKey?: string;
 }
 
 /**

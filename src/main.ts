@@ -26,6 +26,7 @@ import { newEntryId, readRecord, RecordWriter, runInfo } from './site/history.ts
 import { chooseArtifactName, choosePackagedName, goingBackwards, inFlight } from './site/record.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
 import { healthPathFor, type HealthCheck } from './site/verify.ts';
+import { redactQuery } from './common/redact.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
@@ -190,8 +191,9 @@ async function signIn(ctx: DeployContext): Promise<SiteContext> {
   facts.preflight = pre.lines;
   const fromArm = pre.facts.arm?.healthCheckPath ?? '';
   const path = healthPathFor(cfg.healthPath, fromArm);
-  if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${fromArm}, the site's health check path in ARM.`);
+  if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${redactQuery(fromArm)}, the site's health check path in ARM.`);
   const health: HealthCheck = { path, statuses: cfg.healthStatus, stableChecks: STABLE_CHECKS };
-  facts.healthPath = path;
+  // Shown in the summary: with its query values redacted (src/common/redact.ts).
+  facts.healthPath = redactQuery(path);
   return { ...ctx, connection, kudu, health };
 }

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
+import { redactQuery } from './redact.ts';
 import { checkBuildFlags } from '../build/compile.ts';
 import { loadPackage, type LoadedPackage } from '../build/prebuilt.ts';
 
@@ -446,7 +447,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
 
   const healthPath = get('health-path');
   if (healthPath !== '' && (!healthPath.startsWith('/') || /[\s#]/.test(healthPath) || healthPath.startsWith('//'))) {
-    problems.push(`health-path: "${healthPath}" must be a path on the site starting with one /, e.g. /healthz (a query is allowed).`);
+    problems.push(`health-path: "${redactQuery(healthPath)}" must be a path on the site starting with one /, e.g. /healthz (a query is allowed).`);
   }
   const healthStatusRaw = get('health-status') || '200-299';
   const healthStatus = parseStatusSet(healthStatusRaw);

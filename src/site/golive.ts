@@ -17,6 +17,7 @@ import { rollbackArtifact } from './rollback.ts';
 import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './history.ts';
 import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry } from './record.ts';
 import { ARTIFACT_FILE } from './layout.ts';
+import { writeIdentityKey } from './identity.ts';
 
 /**
  * The compare-and-swap switch. When another deploy changed _artifact.txt since this run read it,
@@ -25,6 +26,8 @@ import { ARTIFACT_FILE } from './layout.ts';
 export async function switchTo(site: SiteContext, entry: RecordWriter, name: string, live: { name: string; etag: string }): Promise<void> {
   // From before the write on: should the deadline fire once Kudu has taken it, and before verify
   // is done, rollBackAfterDeadline finds the file naming this artifact and rolls back.
+  // The version the switch starts reads the key when it starts: written first.
+  site.state.identityKey = await writeIdentityKey(site.kudu);
   if (site.cfg.verify) site.state.unverified = { artifact: name, previous: live.name, record: entry };
   try {
     const etag = await switchArtifact(site.kudu, name, live.etag);
@@ -50,6 +53,7 @@ export async function switchTo(site: SiteContext, entry: RecordWriter, name: str
 export async function rollBack(site: SiteContext): Promise<void> {
   const { cfg, kudu, stages, facts } = site;
   const result = await stages.run('Rollback', async () => {
+    site.state.identityKey = await writeIdentityKey(kudu);
     try {
       return await rollbackArtifact(kudu, cfg.rollbackTo);
     } catch (err) {
@@ -96,12 +100,13 @@ function verifyServing(
   change: Switch,
   instances: string[] | undefined,
   seconds: number,
+  identityKey: string | undefined,
   health?: HealthCheck,
 ) {
   return verifyDeployment(
     site.kudu,
     site.connection,
-    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances, health },
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances, health, identityKey },
     site.signal,
   );
 }
@@ -113,7 +118,7 @@ function verifyServing(
  */
 async function gateAndWatch(site: SiteContext, change: Switch, instances: string[] | undefined, seconds: number, isRollback: boolean, reserve: number): Promise<VerifyResult> {
   const { cfg, stages, facts, deadline } = site;
-  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, seconds, isRollback ? undefined : site.health));
+  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, seconds, site.state.identityKey, isRollback ? undefined : site.health));
   facts.verification = verified.detail;
   facts.instances = verified.instances;
   if (!verified.ok || isRollback || cfg.watchSeconds <= 0) return verified;
@@ -122,7 +127,7 @@ async function gateAndWatch(site: SiteContext, change: Switch, instances: string
   const watchSeconds = Math.max(1, Math.min(cfg.watchSeconds, Math.floor(deadline.secondsLeft() - reserve)));
   if (watchSeconds < cfg.watchSeconds) core.info(`The watch lasts ${watchSeconds} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
   const watched = await stages.run('Watch', () =>
-    watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: watchSeconds }, site.signal),
+    watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: watchSeconds, identityKey: site.state.identityKey }, site.signal),
   );
   facts.verification = `${verified.detail}; ${watched.detail}`;
   return { ...verified, ok: watched.ok, detail: watched.ok ? `${verified.detail}; ${watched.detail}` : `${watched.detail} (it had been healthy: ${verified.detail})` };
@@ -199,7 +204,7 @@ async function autoRollback(
     return `another deploy changed _artifact.txt meanwhile, so it was left as that deploy set it (no rollback).`;
   }
   await failed?.save({ outcome: 'rolled-back', detail: `did not come up; rolled back to ${previous}` });
-  const back = await verifyServing(site, { artifact: previous, previous: name }, instances, seconds);
+  const back = await verifyServing(site, { artifact: previous, previous: name }, instances, seconds, state.identityKey);
   const { record } = await readRecord(kudu).catch(() => ({ record: emptyRecord() }));
   const earlier = whoSwitchedTo(record, previous);
   const rolled: DeployEntry = {
@@ -271,7 +276,7 @@ async function showAppLog(site: SiteContext): Promise<void> {
   if (mode === 'false') return;
   if (mode === 'auto' && repositoryIsPublic(process.env)) {
     core.info(
-      `The app's stdout log (under LogFiles/ in Kudu) is not shown: this repository is public and the log may hold secrets. Set show-app-log: true to show its tail here.`,
+      `The app's stdout log (under LogFiles/ in Kudu) is not shown: this repository is public, or the event payload does not say it is private, and the log may hold secrets. Set show-app-log: true to show its tail here.`,
     );
     return;
   }
@@ -281,15 +286,21 @@ async function showAppLog(site: SiteContext): Promise<void> {
   core.endGroup();
 }
 
-/** Whether the workflow's event payload says the repository is public; false when it cannot tell. */
+/**
+ * Whether the app log must be taken for public: true unless the workflow's event payload says the
+ * repository is private (`repository.private`, or `visibility` private or internal). A payload
+ * that is missing, unreadable or silent counts as public: the log is then hidden, not published.
+ */
 export function repositoryIsPublic(env: NodeJS.ProcessEnv): boolean {
   const file = env.GITHUB_EVENT_PATH;
-  if (!file) return false;
+  if (!file) return true;
   try {
-    const event = JSON.parse(fs.readFileSync(file, 'utf8')) as { repository?: { private?: unknown; visibility?: unknown } };
-    return event.repository?.private === false || event.repository?.visibility === 'public';
+    const event = JSON.parse(fs.readFileSync(file, 'utf8')) as { repository?: { private?: unknown; visibility?: unknown } } | null;
+    const repo = event?.repository;
+    if (repo?.private === false || repo?.visibility === 'public') return true;
+    return !(repo?.private === true || repo?.visibility === 'private' || repo?.visibility === 'internal');
   } catch {
-    return false;
+    return true;
   }
 }
 
