@@ -27,6 +27,7 @@ import { chooseArtifactName, choosePackagedName, goingBackwards, inFlight } from
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
 import { healthPathFor, type HealthCheck } from './site/verify.ts';
 import { redactQuery } from './common/redact.ts';
+import { readIdentityKey } from './site/identity.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
@@ -152,6 +153,8 @@ async function deploy(ctx: DeployContext): Promise<void> {
   if (live.name === name) {
     core.info(`_artifact.txt already names ${name}; nothing to switch.`);
     ctx.state.live = live;
+    // No new process starts: verify identifies the running one with the key it started with.
+    ctx.state.identityKey = await readIdentityKey(kudu);
   } else {
     await stages.run('Switch', () => switchTo(site, entry, name, live));
   }

@@ -82,6 +82,14 @@ test('a healthy release passes the gate; the summary shows what answered, the st
   assert.match(run.summary, /\/healthz status/);
   assert.match(run.summary, new RegExp(`<tr><td>any</td><td>yes</td><td>${stem(commit)}</td><td>200</td><td>\\d+ ms</td><td>\\d+\\.\\d s</td>`), run.summary);
   assert.match(run.summary, /Preflight/);
+
+  // The same build again: nothing to switch, no new process; verify still knows the running one by
+  // the identity key it started with.
+  const again = await deploy(s, commit);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /_artifact\.txt already names .*; nothing to switch/);
+  assert.match(again.stdout, new RegExp(`${stem(commit)} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+  assert.doesNotMatch(again.stdout, /carry no X-Goazure-Artifact header/, 'identified by the header, not the process list');
 });
 
 test('a health-path with a token in its query: the requests carry it, the log, the summary, the record and Kudu\'s deployments show it redacted', { timeout: 240_000 }, async () => {

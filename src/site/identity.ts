@@ -40,6 +40,22 @@ export async function writeIdentityKey(kudu: KuduClient): Promise<string | undef
 }
 
 /**
+ * The identity key on the site (masked in the log), for a deploy that does not switch: the running
+ * version read it when it started. Undefined when there is none or it cannot be read.
+ */
+export async function readIdentityKey(kudu: KuduClient): Promise<string | undefined> {
+  try {
+    const key = (await kudu.getFile(IDENTITY_KEY_FILE))?.body.toString('utf8').trim() ?? '';
+    if (key === '') return undefined;
+    core.setSecret(key);
+    return key;
+  } catch (err) {
+    core.debug(`Could not read ${IDENTITY_KEY_FILE}: ${messageOf(err)}`);
+    return undefined;
+  }
+}
+
+/**
  * Whether an answer's X-Goazure-Instance value names the instance verify pinned with ARRAffinity
  * (goazure sends the first characters of WEBSITE_INSTANCE_ID, which the cookie names in full);
  * undefined when it cannot tell (no pinned instance, or an answer that does not say).

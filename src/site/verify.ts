@@ -364,7 +364,8 @@ export async function verifyDeployment(
 
 function noticeNoHeader(artifactName: string): void {
   core.notice(
-    `The answers of ${artifactName} carry no X-Goazure-Artifact header (the app does not serve through goazure), ` +
+    `The answers of ${artifactName} carry no X-Goazure-Artifact header (the app does not serve through goazure, or its process does not ` +
+      `know the identity key in _identity.txt, which goazure reads when it starts), ` +
       `so verify told the new version from the old one by Kudu's process list alone. Serve through goazure.ListenAndServe ` +
       `for answers that name the binary that sent them.`,
   );
