@@ -15,6 +15,7 @@ import { startAppService, deployInputs } from '../sandbox/appservice.ts';
 import { seedToolCache } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 import { recordFigure } from './results.ts';
+import { MANIFEST_FILE, type PackageManifest } from '../src/artifact/manifest.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -42,10 +43,12 @@ try {
     const { ms, run } = await timed('build-only', () => runAction({ inputs, toolCache, cwd: repoRoot }));
     return { ms, dir: run.outputs['package-path'] };
   };
+  const packageCommit = (dir: string): string => (JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as PackageManifest).commit;
   const fromPackage = (dir: string): Promise<{ ms: number }> => {
     const { goos, goarch } = deployInputs(site, newCommit());
     return timed('package deploy', () =>
-      runAction({ inputs: { 'app-name': site.siteName, 'publish-profile': site.publishProfile, 'from-package': dir, goos, goarch }, env: site.env, cwd: scratch }),
+      // The deploy runs in the build's workflow run: the same commit (GITHUB_SHA).
+      runAction({ inputs: { 'app-name': site.siteName, 'publish-profile': site.publishProfile, 'from-package': dir, goos, goarch }, env: { ...site.env, GITHUB_SHA: packageCommit(dir) }, cwd: scratch }),
     );
   };
 

@@ -34,7 +34,8 @@ func main() {
 		goazure.WithDrainTimeout(durationEnv("EXAMPLE_DRAIN_MS", goazure.DefaultDrainTimeout)),
 		goazure.WithRedirectWhileDraining(os.Getenv("EXAMPLE_REDIRECT_WHILE_DRAINING") == "1"),
 	}
-	// Every answer names the binary and, once stamped, the commit (X-Goazure-Commit).
+	// Answers to the deploy's own checks (which carry its identity key) name the binary and, once
+	// stamped, the commit (X-Goazure-Commit); other visitors get neither.
 	if commit != "none" {
 		opts = append(opts, goazure.WithCommit(commit))
 	}

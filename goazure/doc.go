@@ -45,10 +45,15 @@
 // same rule and refuses to start anything else, so goazure never hands over to a version the
 // launcher would not start, or would start differently.
 //
-// Every answer from the app's handler carries the header X-Goazure-Artifact, the running
-// binary's file name (for example "site-0123456789.exe"), and X-Goazure-Commit, the commit given
-// with [WithCommit] or else the vcs.revision Go recorded in the binary; a header whose value is
-// unknown is left out. Both are worked out once, when the server starts.
+// An answer from the app's handler says which version and which instance sent it only to a
+// request that carries the site's identity key in the header X-Goazure-Identity-Key: the deploy
+// writes a new random key to _identity.txt, beside _artifact.txt, before each switch, and sends it
+// with its own health checks. Such an answer carries X-Goazure-Artifact, the running binary's file
+// name (for example "site-0123456789.exe"), X-Goazure-Commit, the commit given with [WithCommit]
+// or else the vcs.revision Go recorded in the binary, and X-Goazure-Instance, the first
+// [InstanceIDLength] characters of WEBSITE_INSTANCE_ID; a header whose value is unknown is left
+// out. Every other visitor gets none of them, so the site tells strangers neither its commit nor
+// its version. All of it is worked out once, when the server starts.
 //
 // Static files and templates shipped with a version live in _target/<name>/, beside the binary;
 // [AssetDir] and [AppDir] resolve them relative to the deployed binary rather than the working

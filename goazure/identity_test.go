@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,32 +51,104 @@ func TestEveryAnswerNamesTheVersion(t *testing.T) {
 
 func TestIdentity(t *testing.T) {
 	exe := filepath.Join("site", "wwwroot", TargetDirName, "mysite-0123456789.exe")
+	key := []byte(testIdentityKey)
+	withKey := func(k string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if k != "" {
+			r.Header.Set(IdentityKeyHeader, k)
+		}
+		return r
+	}
 	h := http.Header{}
-	newIdentity(exe, "abc").set(h)
-	if h.Get(ArtifactHeader) != "mysite-0123456789.exe" || h.Get(CommitHeader) != "abc" {
+	newIdentity(exe, "abc", "ABCDEF0123456789abcdef0123456789", key).set(h, withKey(testIdentityKey))
+	if h.Get(ArtifactHeader) != "mysite-0123456789.exe" || h.Get(CommitHeader) != "abc" || h.Get(InstanceHeader) != "abcdef012345" || h.Get("Vary") != IdentityKeyHeader {
 		t.Errorf("headers: %v", h)
 	}
+	// Without the key, with another key, or on a site with no key: nothing about the version.
+	for _, c := range []struct {
+		name string
+		key  []byte
+		sent string
+	}{
+		{"no key sent", key, ""},
+		{"another key", key, "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"},
+		{"a prefix of the key", key, testIdentityKey[:32]},
+		{"no key on the site", nil, testIdentityKey},
+	} {
+		h := http.Header{}
+		newIdentity(exe, "abc", "abcdef0123456789", c.key).set(h, withKey(c.sent))
+		if len(h) != 0 {
+			t.Errorf("%s: headers %v, want none", c.name, h)
+		}
+	}
 	// A handler that adds a value does not change what the next answer carries.
-	id := newIdentity(exe, "abc")
+	id := newIdentity(exe, "abc", "", key)
 	h1, h2 := http.Header{}, http.Header{}
-	id.set(h1)
+	id.set(h1, withKey(testIdentityKey))
 	h1.Add(ArtifactHeader, "other")
-	id.set(h2)
+	id.set(h2, withKey(testIdentityKey))
 	if v := h2.Values(ArtifactHeader); len(v) != 1 || v[0] != "mysite-0123456789.exe" {
 		t.Errorf("the next answer carries %q", v)
 	}
 	// Values a header cannot carry, and unknown ones, are left out. A test binary has no
 	// vcs.revision, so without WithCommit there is no commit header.
 	h = http.Header{}
-	newIdentity("", "bad\r\nX-Injected: 1").set(h)
-	if len(h) != 0 {
-		t.Errorf("headers: %v, want none", h)
+	newIdentity("", "bad\r\nX-Injected: 1", "", key).set(h, withKey(testIdentityKey))
+	if len(h) != 1 || h.Get("Vary") == "" {
+		t.Errorf("headers: %v, want Vary alone", h)
 	}
 	if buildRevision() == "" {
 		h = http.Header{}
-		newIdentity(exe, "").set(h)
+		newIdentity(exe, "", "", key).set(h, withKey(testIdentityKey))
 		if _, ok := h[CommitHeader]; ok {
 			t.Errorf("a commit header without a commit: %v", h)
+		}
+	}
+}
+
+func TestReadIdentityKey(t *testing.T) {
+	dir := tempDir(t)
+	artifactFile := filepath.Join(dir, ArtifactFileName)
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, IdentityKeyFileName), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := readIdentityKey(artifactFile); k != nil {
+		t.Errorf("no file: %q", k)
+	}
+	write(testIdentityKey + "\r\n")
+	if k := string(readIdentityKey(artifactFile)); k != testIdentityKey {
+		t.Errorf("key %q", k)
+	}
+	for _, bad := range []string{"short", testIdentityKey[:20] + " " + testIdentityKey[:20], strings.Repeat("a", 257)} {
+		write(bad)
+		if k := readIdentityKey(artifactFile); k != nil {
+			t.Errorf("%q read as key %q", bad, k)
+		}
+	}
+	if k := readIdentityKey(""); k != nil {
+		t.Errorf("no artifact file: %q", k)
+	}
+}
+
+func TestAnswersToStrangersCarryNoIdentity(t *testing.T) {
+	t.Setenv("WEBSITE_INSTANCE_ID", "0A1B2C3D4E5F0A1B2C3D4E5F0A1B2C3D4E5F0A1B2C3D4E5F0A1B2C3D4E5F0A1B")
+	r := start(t, context.Background(), slowHandler(make(chan struct{}, 1), make(chan struct{})), WithCommit("0123456789abcdef"))
+	known := get(r.addr, "/")
+	if known.err != nil || known.header.Get(CommitHeader) != "0123456789abcdef" || known.header.Get(InstanceHeader) != "0a1b2c3d4e5f" {
+		t.Fatalf("with the key: %+v", known)
+	}
+	for _, key := range []string{"", "not-the-key-not-the-key-not-the-key-0000"} {
+		got := getWithKey(r.addr, "/", key)
+		if got.err != nil || got.status != http.StatusOK {
+			t.Fatalf("key %q: %+v", key, got)
+		}
+		for _, name := range []string{ArtifactHeader, CommitHeader, InstanceHeader} {
+			if v := got.header.Get(name); v != "" {
+				t.Errorf("key %q: the answer carries %s %q", key, name, v)
+			}
 		}
 	}
 }

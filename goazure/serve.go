@@ -97,7 +97,7 @@ func portArg(args []string) string {
 
 // drainer tracks the requests the app's handler is running and carries the hand-over's state.
 type drainer struct {
-	// ident names the version on every answer.
+	// ident names the version on every answer to a request that carries the identity key.
 	ident    identity
 	mu       sync.Mutex
 	draining bool
@@ -128,7 +128,7 @@ func newDrainer(redirect bool, ident identity) *drainer {
 
 func (d *drainer) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.ident.set(w.Header())
+		d.ident.set(w.Header(), r)
 		d.mu.Lock()
 		if d.draining && d.redirect {
 			d.unflushed++
@@ -296,7 +296,9 @@ func (l *closeOnceListener) Close() error {
 func serve(ctx context.Context, srv *http.Server, raw net.Listener, cfg *config) error {
 	log := cfg.logger
 	ln := &closeOnceListener{Listener: raw}
-	d := newDrainer(cfg.redirect, newIdentity(executable(), cfg.commit))
+	artifactFile := findArtifactFile(cfg.artifactFile, executable(), os.Getenv("HOME"))
+	key := readIdentityKey(artifactFile)
+	d := newDrainer(cfg.redirect, newIdentity(executable(), cfg.commit, os.Getenv("WEBSITE_INSTANCE_ID"), key))
 	h := srv.Handler
 	if h == nil {
 		h = http.DefaultServeMux
@@ -311,11 +313,10 @@ func serve(ctx context.Context, srv *http.Server, raw net.Listener, cfg *config)
 	}
 	d.closeListener = func() { _ = ln.Close() }
 
-	artifactFile := findArtifactFile(cfg.artifactFile, executable(), os.Getenv("HOME"))
 	if cfg.onListen != nil {
 		cfg.onListen(ln.Addr())
 	}
-	log.Info("goazure: serving", "addr", ln.Addr().String(), "artifactFile", artifactFile, "executable", executable())
+	log.Info("goazure: serving", "addr", ln.Addr().String(), "artifactFile", artifactFile, "executable", executable(), "identityKey", key != nil)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -77,6 +77,9 @@ func start(t *testing.T, ctx context.Context, h http.Handler, opts ...Option) *r
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(appDir, IdentityKeyFileName), []byte(testIdentityKey+"\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("HTTP_PLATFORM_PORT", "")
 	r := &running{file: file, done: make(chan error, 1), log: &syncBuffer{}}
 	addrs := make(chan string, 1)
@@ -120,14 +123,29 @@ type result struct {
 	err    error
 }
 
-// get requests path on a fresh connection, without following redirects.
+// testIdentityKey is the identity key start writes beside the artifact file.
+const testIdentityKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// get requests path on a fresh connection, with the identity key, without following redirects.
 func get(addr, path string) result {
+	return getWithKey(addr, path, testIdentityKey)
+}
+
+// getWithKey is get with key in IdentityKeyHeader; "" sends none, as any visitor does.
+func getWithKey(addr, path, key string) result {
 	c := &http.Client{
 		Transport:     &http.Transport{DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       10 * time.Second,
 	}
-	resp, err := c.Get("http://" + addr + path)
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return result{err: err}
+	}
+	if key != "" {
+		req.Header.Set(IdentityKeyHeader, key)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return result{err: err}
 	}

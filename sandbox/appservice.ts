@@ -135,7 +135,7 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       const pollMs = Number(opts.env?.EXAMPLE_POLL_MS ?? opts.env?.COMPAT_POLL_MS) || undefined;
       // Local Cache is read when the site starts, as App Service reads its app settings then.
       const localCache = (): boolean => Object.entries(opts.appSettings ?? {}).some(([k, v]) => k.toUpperCase() === 'WEBSITE_LOCAL_CACHE_OPTION' && v.trim().toLowerCase() === 'always');
-      const one = await startIis({ home, launcher, env: opts.env, localCache, pollMs, webJobs: opts.webJobs });
+      const one = await startIis({ home, launcher, env: opts.env, localCache, pollMs, webJobs: opts.webJobs, instanceId: id || undefined });
       cleanups.push(() => one.close());
       instances.push({ id, iis: one });
     }
@@ -245,6 +245,18 @@ export function routeGoDownloads(internet: Internet, mirror: GoMirror): void {
  * Everything else is the action's default: the Go download site is go.dev, Kudu is the
  * publishUrl of the profile.
  */
+/**
+ * The header that makes goazure name its binary, commit and instance (goazure/identity.go): the
+ * identity key the last deploy wrote to the site, as verify sends it. Empty before any deploy.
+ */
+export function identityHeaders(site: Pick<AppService, 'wwwroot'>): Record<string, string> {
+  try {
+    return { 'X-Goazure-Identity-Key': fs.readFileSync(path.join(site.wwwroot, '_identity.txt'), 'utf8').trim() };
+  } catch {
+    return {};
+  }
+}
+
 export function deployInputs(site: AppService, commit: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'app-name': site.siteName,

@@ -24,6 +24,11 @@
 // case is restored by its lower-case spelling, and answered in the case it was saved in), which is
 // why actions/cache decides cache-hit without case (src/utils/actionUtils.ts, isExactKeyMatch:
 // localeCompare with sensitivity "accent").
+//
+// A run's token may be read-only (GitHub downgrades it for runs it does not trust to write): it
+// restores as any other, and CreateCacheEntry answers `ok: false` with a message that starts with
+// `cache write denied:`, which @actions/cache turns into a CacheWriteDeniedError
+// (packages/cache/src/cache.ts, saveCacheV2 and CACHE_WRITE_DENIED_PREFIX).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -66,14 +71,16 @@ export interface CacheService {
   /** ACTIONS_RESULTS_URL for the runner environment. */
   url: string;
   token: string;
+  /** A token that may read the cache but not write it. */
+  readOnlyToken: string;
   /** Base URL of Azurite's blob endpoint. */
   blobUrl: string;
   entries: CacheEntry[];
   faults: CacheServiceFaults;
   /** Method names of the RPCs answered, in order. */
   calls: string[];
-  /** The environment a runner gives a job so @actions/cache finds this service. */
-  env(): Record<string, string>;
+  /** The environment a runner gives a job so @actions/cache finds this service; `readOnly`: with the read-only token. */
+  env(opts?: { readOnly?: boolean }): Record<string, string>;
   /** Bytes stored in finalized entries. */
   storedBytes(): number;
   /** Overwrites every stored archive with bytes that are not a tar.zst (a corrupt archive). */
@@ -149,6 +156,7 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
   await container.createIfNotExists();
 
   const token = opts.token ?? `runtime-${randomUUID()}`;
+  const readOnlyToken = `runtime-read-${randomUUID()}`;
   const entries: CacheEntry[] = [];
   const faults: CacheServiceFaults = {};
   const calls: string[] = [];
@@ -182,11 +190,12 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
   };
 
   type Body = Record<string, unknown>;
-  const methods: Record<string, (req: Body) => Promise<[number, Body]>> = {
-    async CreateCacheEntry(req) {
+  const methods: Record<string, (req: Body, readOnly: boolean) => Promise<[number, Body]>> = {
+    async CreateCacheEntry(req, readOnly) {
       const key = String(req.key ?? '');
       const version = String(req.version ?? '');
       if (key === '' || version === '') return [400, { code: 'invalid_argument', msg: 'key and version are required' }];
+      if (readOnly) return [200, { ok: false, message: 'cache write denied: the token of this run is scoped to read the cache only' }];
       if (entries.some((e) => sameKey(e.key, key) && e.version === version && e.sizeBytes !== undefined)) {
         return [409, { code: 'already_exists', msg: 'cache entry with the same key, version, and scope already exists' }];
       }
@@ -238,7 +247,8 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
         return;
       }
       calls.push(m![1]);
-      if (req.headers.authorization !== `Bearer ${token}`) {
+      const readOnly = req.headers.authorization === `Bearer ${readOnlyToken}`;
+      if (req.headers.authorization !== `Bearer ${token}` && !readOnly) {
         reply(401, { code: 'unauthenticated', msg: 'invalid or missing runtime token' });
         return;
       }
@@ -253,7 +263,7 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
         reply(400, { code: 'malformed', msg: 'the body is not JSON' });
         return;
       }
-      method(body).then(
+      method(body, readOnly).then(
         ([status, out]) => reply(status, out),
         (err: unknown) => reply(500, { code: 'internal', msg: err instanceof Error ? err.message : String(err) }),
       );
@@ -265,11 +275,12 @@ export async function startCacheService(opts: { token?: string } = {}): Promise<
   return {
     url,
     token,
+    readOnlyToken,
     blobUrl: azurite.url,
     entries,
     faults,
     calls,
-    env: () => ({ ACTIONS_RUNTIME_TOKEN: token, ACTIONS_RESULTS_URL: url, ACTIONS_CACHE_SERVICE_V2: 'true' }),
+    env: (o = {}) => ({ ACTIONS_RUNTIME_TOKEN: o.readOnly === true ? readOnlyToken : token, ACTIONS_RESULTS_URL: url, ACTIONS_CACHE_SERVICE_V2: 'true' }),
     storedBytes: () => entries.reduce((n, e) => n + (e.sizeBytes ?? 0), 0),
     async corrupt() {
       for (const e of entries) {

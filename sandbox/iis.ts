@@ -12,6 +12,7 @@
 // windows/amd64 build ('wine').
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -38,6 +39,12 @@ export interface IisOptions {
   rapidFailsPerMinute?: number;
   /** Extra environment for the launched process. */
   env?: Record<string, string>;
+  /**
+   * The instance's id, given to the launched process as WEBSITE_INSTANCE_ID as App Service does
+   * (the id ARM lists under the site's instances and the ARRAffinity cookie names). Default: a
+   * random one, 64 hexadecimal digits like App Service's.
+   */
+  instanceId?: string;
   /** WINEPREFIX for the 'wine' launcher; see wine.ts's ensureWinePrefix. Default: the shared one under .tmp/. */
   winePrefix?: string;
   /**
@@ -251,6 +258,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
   const wwwroot = path.join(home, 'site', 'wwwroot');
   fs.mkdirSync(wwwroot, { recursive: true });
   fs.mkdirSync(path.join(home, 'LogFiles'), { recursive: true });
+  const instanceId = opts.instanceId ?? randomBytes(32).toString('hex');
 
   const settings = () => {
     const fromConfig = readWebConfig(wwwroot);
@@ -295,7 +303,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
 
   const spawnLauncher = (port: number): ChildProcess => {
     const root = siteRoot().dir;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, HTTP_PLATFORM_PORT: String(port) };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, WEBSITE_INSTANCE_ID: instanceId, HTTP_PLATFORM_PORT: String(port) };
     // HttpPlatformHandler appends a unique suffix to stdoutLogFile for each process.
     const logName = path.join(home, `${settings().stdoutLogFile}_${new Date().toISOString().replace(/[-:.TZ]/g, '')}_${port}.log`);
     fs.mkdirSync(path.dirname(logName), { recursive: true });

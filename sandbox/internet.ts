@@ -337,10 +337,10 @@ export interface ProxiedAnswer {
 }
 
 /** A test's own plain-http GET through the sandbox's internet, in absolute-URI form. */
-export function getViaProxy(internet: Pick<Internet, 'proxyUrl'>, url: string): Promise<ProxiedAnswer> {
+export function getViaProxy(internet: Pick<Internet, 'proxyUrl'>, url: string, headers: Record<string, string> = {}): Promise<ProxiedAnswer> {
   const proxy = new URL(internet.proxyUrl);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: proxy.hostname, port: proxy.port, path: url, headers: { host: new URL(url).host } }, (res) => {
+    const req = http.request({ host: proxy.hostname, port: proxy.port, path: url, headers: { ...headers, host: new URL(url).host } }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));

@@ -49,6 +49,8 @@ export interface RunActionOptions {
    * action's intra-action state"). The runner gives the post the same inputs.
    */
   postState?: Record<string, string>;
+  /** The event payload, written to a file GITHUB_EVENT_PATH names as the runner does; none when absent. */
+  event?: Record<string, unknown>;
 }
 
 /** Parses the GITHUB_OUTPUT file format: `name=value` or `name<<DELIM ... DELIM`. */
@@ -108,6 +110,11 @@ export function startAction(opts: RunActionOptions): StartedAction {
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const [name, value] of Object.entries(opts.postState ?? {})) env[`STATE_${name}`] = value;
+  if (opts.event !== undefined) {
+    const eventFile = path.join(runnerTemp, 'event.json');
+    fs.writeFileSync(eventFile, JSON.stringify(opts.event));
+    env.GITHUB_EVENT_PATH = eventFile;
+  }
   Object.assign(env, opts.env ?? {});
   // A tool cache given on its own wins over one in `env` (a site's env names an empty one).
   if (opts.toolCache !== undefined) env.RUNNER_TOOL_CACHE = opts.toolCache;

@@ -21,6 +21,8 @@ export interface SiteState {
   live?: { name: string; etag: string };
   /** Switched to `artifact` from `previous`, not verified yet; `release` moves it on (src/site/release.ts). */
   unverified?: { artifact: string; previous: string; release: Release };
+  /** The identity key this run wrote before its switch (src/site/identity.ts); verify sends it. */
+  identityKey?: string;
 }
 
 /**

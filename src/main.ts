@@ -29,6 +29,8 @@ import { Release } from './site/release.ts';
 import { chooseArtifactName, choosePackagedName, goingBackwards } from './site/record.ts';
 import { ARTIFACTS_DIR, ARTIFACT_FILE } from './site/layout.ts';
 import { healthPathFor, type HealthCheck } from './site/verify.ts';
+import { redactQuery } from './common/redact.ts';
+import { readIdentityKey } from './site/identity.ts';
 
 /** Runs the action: reads inputs, deploys, and reports. Never throws. */
 export async function run(): Promise<void> {
@@ -196,6 +198,8 @@ async function deploy(ctx: DeployContext): Promise<void> {
   if (live.name === name) {
     core.info(`_artifact.txt already names ${name}; nothing to switch.`);
     await release.switched(live);
+    // No new process starts: verify identifies the running one with the key it started with.
+    ctx.state.identityKey = await readIdentityKey(kudu);
   } else {
     await release.switched(await stages.run('Switch', () => switchTo(site, release, live)));
   }
@@ -234,8 +238,9 @@ async function signIn(ctx: DeployContext): Promise<SiteContext> {
   facts.preflight = pre.lines;
   const fromArm = pre.facts.arm?.healthCheckPath ?? '';
   const path = healthPathFor(cfg.healthPath, fromArm);
-  if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${fromArm}, the site's health check path in ARM.`);
+  if (cfg.healthPath === '' && fromArm !== '') core.info(`Health path: ${redactQuery(fromArm)}, the site's health check path in ARM.`);
   const health: HealthCheck = { path, statuses: cfg.healthStatus, stableChecks: STABLE_CHECKS };
-  facts.healthPath = path;
+  // Shown in the summary: with its query values redacted (src/common/redact.ts).
+  facts.healthPath = redactQuery(path);
   return { ...ctx, connection, kudu, health };
 }

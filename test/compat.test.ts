@@ -2,9 +2,11 @@
 // one major version in both directions. On the local App Service, with Linux builds behind the IIS
 // emulator's shell launcher:
 //   (a) an app linked with goazure as release 1.0.0 shipped it (test/fixtures/compat/goazure-v1.0.0)
-//       hands over when the current action (run as a runner runs it) deploys;
+//       hands over when the current action (run as a runner runs it) deploys; 1.0.0 sends no
+//       X-Goazure-* header, and verify tells the versions apart by Kudu's process list;
 //   (b) an app linked with the current goazure (example/) hands over when _artifact.txt is written
-//       the way release 1.0.0 of the action wrote it.
+//       the way release 1.0.0 of the action wrote it, with no identity key on the site, and then
+//       names its version to no one.
 
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { startAppService, deployInputs, identityHeaders, type AppService } from '../sandbox/appservice.ts';
 import { seedToolCache } from '../sandbox/gomirror.ts';
 import { buildExampleApp } from '../sandbox/iis.ts';
 import { runAction, repoRoot } from '../sandbox/runner.ts';
@@ -85,6 +87,11 @@ test('(a) an app linked with goazure 1.0.0 hands over when the current action de
     [`compat-old-goazure-${second.slice(0, 10)}`],
   );
   assert.ok(s.iis.processes()[0].id !== oldProcess.id, 'a new process serves');
+  // goazure 1.0.0 names its version on no answer, and ignores the identity key the action now
+  // writes: verify tells the versions apart by Kudu's process list, and says so.
+  assert.match(run2.stdout, /::notice::The answers of compat-old-goazure-[0-9a-f]{10} carry no X-Goazure-Artifact header/);
+  assert.ok(fs.existsSync(path.join(s.wwwroot, '_identity.txt')), 'the identity key beside _artifact.txt');
+  assert.equal((await fetch(s.localAppUrl, { headers: identityHeaders(s) })).headers.get('x-goazure-artifact'), null);
 });
 
 test('(b) an app linked with the current goazure hands over when _artifact.txt is written as action 1.0.0 wrote it', { timeout: 120_000 }, async () => {
@@ -118,6 +125,11 @@ test('(b) an app linked with the current goazure hands over when _artifact.txt i
   assert.equal(await put('_target/site-aaaaaaaaaa.exe', fs.readFileSync(v1)), 201);
   assert.equal(await switchAsRelease100('site-aaaaaaaaaa'), 201);
   assert.equal(await answer(s), 'v1 aaaaaaaaaa\n');
+  // Action 1.0.0 wrote no identity key, and read X-Goazure-Artifact without sending one: the
+  // current goazure names nothing to it (its verify falls back on Kudu's process list, as for an
+  // app without goazure), and nothing to any other visitor either.
+  const plain = await fetch(s.localAppUrl);
+  for (const h of ['x-goazure-artifact', 'x-goazure-commit', 'x-goazure-instance']) assert.equal(plain.headers.get(h), null, h);
 
   assert.equal(await put('_target/site-bbbbbbbbbb.exe', fs.readFileSync(v2)), 201);
   assert.equal(await switchAsRelease100('site-bbbbbbbbbb'), 204);

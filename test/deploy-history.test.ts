@@ -174,6 +174,8 @@ function deploySite(s: AppService, commit: string, runId: string, extra: Record<
     env: { ...s.env, ...runEnv(commit, runId) },
     toolCache,
     cwd: repoRoot,
+    // A private repository: the app log's tail is shown (src/site/golive.ts, repositoryIsPublic).
+    event: { repository: { full_name: 'octo/shop', private: true, visibility: 'private' } },
   });
 }
 const crash = { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '8' };

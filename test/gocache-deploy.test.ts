@@ -118,6 +118,34 @@ test('a second deploy on a fresh runner restores the Go caches and builds warm, 
   assert.doesNotMatch(third.stdout, /Save Go cache/);
 });
 
+test('a pull_request_target run restores the Go caches and saves nothing; a push with a read-only token is refused once, as a notice', { timeout: 900_000 }, async () => {
+  const entries = (): number => service.entries.filter((e) => e.sizeBytes !== undefined).length;
+  const saved = service.entries.filter((e) => e.sizeBytes !== undefined);
+  assert.ok(saved.length >= 1, 'the first test saved an entry');
+  const creates = (): number => service.calls.filter((c) => c === 'CreateCacheEntry').length;
+  const before = { entries: entries(), creates: creates() };
+  // Another dependency file makes another key: the older entry is restored through the restore
+  // key, which a trusted run would save under the new key after the build.
+  const run = await deploy('e5e5e5e5e5aaaaaaaaaabbbbbbbbbbcccccccccc', fixture, { ...freshRunner(), ...service.env(), GOPROXY: 'off', GITHUB_EVENT_NAME: 'pull_request_target', 'INPUT_CACHE-DEPENDENCY-PATH': 'go.mod' });
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  assert.equal(run.outputs['cache-hit'], 'false');
+  assert.match(run.stdout, /Restored the Go caches \([\d.]+ MiB\) from the older entry /);
+  assert.ok(!compiled(run, 'github.com/gin-gonic/gin'), 'the restored caches were used');
+  assert.match(run.stdout, /Not saving the Go caches: this run was started by a pull_request_target event, which may run code that is not the repository's/);
+  assert.equal(creates(), before.creates, 'the cache service was not asked to write');
+  assert.equal(entries(), before.entries);
+  assert.match(run.summary, /not saved: this run was started by a pull_request_target event/);
+
+  // A push whose token may only read: the service refuses the write, and the log says so once.
+  const readOnly = await deploy('f6f6f6f6f6aaaaaaaaaabbbbbbbbbbcccccccccc', fixture, { ...freshRunner(), ...service.env({ readOnly: true }), GOPROXY: 'off', GITHUB_EVENT_NAME: 'push', 'INPUT_CACHE-DEPENDENCY-PATH': 'go.mod' });
+  assert.equal(readOnly.code, 0, `${readOnly.stdout}\n${readOnly.stderr}`);
+  assert.equal(creates(), before.creates + 1, 'the save was tried');
+  assert.equal(entries(), before.entries);
+  const notices = readOnly.stdout.split('\n').filter((l) => l.startsWith('::notice') && /cache/i.test(l));
+  assert.deepEqual(notices.map((l) => /Not saved the Go caches: the cache service refused the write/.test(l)), [true], notices.join('\n'));
+  assert.deepEqual(readOnly.stdout.split('\n').filter((l) => l.startsWith('::warning')), [], 'no warning');
+});
+
 function runnerPaths(): Record<string, string> {
   return {
     HOME: runnerHome,

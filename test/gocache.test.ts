@@ -10,6 +10,9 @@ import * as path from 'node:path';
 import * as cache from '@actions/cache';
 import {
   cacheKeys,
+  cacheWriteRefusal,
+  saveGoCache,
+  type GoCacheState,
   dependencyFiles,
   escapeModulePath,
   hashDependencyFiles,
@@ -236,4 +239,82 @@ test('keys compared as actions/cache does: the service matches without case and 
   assert.equal(second.outcome, 'hit');
   assert.equal(needsSave(second), false, 'an exact hit is not saved again');
   assert.equal(fs.readFileSync(path.join(buildCache, '00/entry-a'), 'utf8'), 'build\n');
+});
+
+test('cache-write: auto saves except from runs of untrusted events or with a read-only cache; true and false override the event', () => {
+  assert.equal(cacheWriteRefusal('auto', { GITHUB_EVENT_NAME: 'push' }), undefined);
+  assert.equal(cacheWriteRefusal('auto', {}), undefined);
+  for (const event of ['pull_request', 'pull_request_target', 'workflow_run', 'issue_comment']) {
+    const refused = cacheWriteRefusal('auto', { GITHUB_EVENT_NAME: event });
+    assert.match(refused?.reason ?? '', new RegExp(`started by a ${event} event, .* set cache-write: true to save`), event);
+    assert.equal(refused?.notice, false);
+    assert.equal(cacheWriteRefusal('true', { GITHUB_EVENT_NAME: event }), undefined, `${event} with cache-write: true`);
+  }
+  assert.equal(cacheWriteRefusal('false', { GITHUB_EVENT_NAME: 'push' })?.reason, 'cache-write is false');
+  assert.deepEqual(cacheWriteRefusal('true', { ACTIONS_CACHE_MODE: 'read' }), { reason: 'the runner gives this run no write access to the cache (ACTIONS_CACHE_MODE=read)', notice: true });
+  assert.equal(cacheWriteRefusal('auto', { ACTIONS_CACHE_MODE: 'write' }), undefined);
+
+  const parse = (inputs: Record<string, string>) =>
+    parseInputs((name) => inputs[name] ?? '', { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' }, os.tmpdir());
+  assert.equal(parse({ 'app-name': 'site' }).cacheWrite, 'auto');
+  assert.equal(parse({ 'app-name': 'site', 'cache-write': 'TRUE' }).cacheWrite, 'true');
+  assert.equal(parse({ 'app-name': 'site', 'cache-write': 'false' }).cacheWrite, 'false');
+  assert.throws(() => parse({ 'app-name': 'site', 'cache-write': 'sometimes' }), (err: unknown) => err instanceof InputError && /cache-write: "sometimes" is not auto, true or false/.test(err.message));
+});
+
+/** Runs `fn`, collecting what it writes to stdout (where @actions/core writes its workflow commands). */
+async function capturingStdout<T>(fn: () => Promise<T>): Promise<{ value: T; out: string }> {
+  const write = process.stdout.write;
+  let out = '';
+  process.stdout.write = ((chunk: unknown) => {
+    out += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { value: await fn(), out };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+test('a run that may not write: an untrusted event saves nothing; a read-only token is refused by the service, said once as a notice', async () => {
+  const modCache = path.join(work, 'ro', 'mod');
+  const buildCache = path.join(work, 'ro', 'build');
+  fillFolder(modCache, { 'cache/download/x/@v/list': 'v1.0.0\n' });
+  fillFolder(buildCache, { '00/entry-a': 'compiled\n' });
+  const state: GoCacheState = { outcome: 'miss', key: 'go-ro-key', restoreKeys: [], modCache, buildCache, seconds: 0 };
+  const req = { goBin: 'go', goVersion: 'go1.23.4', workingDirectory: work, goos: 'windows', goarch: 'amd64', dependencyPath: [] };
+
+  const creates = (): number => service.calls.filter((c) => c === 'CreateCacheEntry').length;
+  const before = creates();
+  const untrusted = await capturingStdout(() => saveGoCache({ ...req, runnerEnv: { GITHUB_EVENT_NAME: 'pull_request_target' } }, state));
+  assert.equal(untrusted.value.saved, false);
+  assert.match(untrusted.out, /Not saving the Go caches: this run was started by a pull_request_target event/);
+  assert.doesNotMatch(untrusted.out, /::(warning|notice)::/);
+  assert.equal(creates(), before, 'the service was not asked');
+
+  process.env.ACTIONS_RUNTIME_TOKEN = service.readOnlyToken;
+  try {
+    // What @actions/cache itself does with the refusal: a warning (the line saveGoCache turns into a notice).
+    const raw = await capturingStdout(() => cache.saveCache([modCache, buildCache], 'go-ro-raw'));
+    assert.equal(raw.value, -1);
+    assert.match(raw.out, /^::warning::Failed to save: .*cache write denied:/m);
+
+    const denied = await capturingStdout(() => saveGoCache({ ...req, runnerEnv: { GITHUB_EVENT_NAME: 'push' } }, state));
+    assert.equal(denied.value.saved, false);
+    assert.equal(denied.out.match(/^::notice::/gm)?.length, 1, denied.out);
+    assert.match(denied.out, /^::notice::Not saved the Go caches: the cache service refused the write: the token of this run may only read the cache/m);
+    assert.doesNotMatch(denied.out, /::warning::/);
+    assert.ok(!service.entries.some((e) => e.key.startsWith('go-ro-') && e.sizeBytes !== undefined));
+    // Reading still works with that token.
+    const restoreDir = path.join(work, 'ro-restore');
+    fillFolder(restoreDir, { 'f.txt': 'restorable\n' });
+    process.env.ACTIONS_RUNTIME_TOKEN = service.token;
+    assert.ok((await cache.saveCache([restoreDir], 'go-ro-readable')) > 0);
+    fs.rmSync(restoreDir, { recursive: true, force: true });
+    process.env.ACTIONS_RUNTIME_TOKEN = service.readOnlyToken;
+    assert.equal(await cache.restoreCache([restoreDir], 'go-ro-readable'), 'go-ro-readable');
+  } finally {
+    process.env.ACTIONS_RUNTIME_TOKEN = service.token;
+  }
 });

@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs, type AppService, type AppServiceOptions } from '../sandbox/appservice.ts';
+import { startAppService, deployInputs, identityHeaders, type AppService, type AppServiceOptions } from '../sandbox/appservice.ts';
 import { startAzureSandbox } from '../sandbox/azure.ts';
 import { startInternet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
@@ -38,6 +38,8 @@ function deploy(s: AppService, commit: string, extra: Record<string, string> = {
     env: { ...s.env, GITHUB_SHA: commit },
     toolCache: s.toolCache,
     cwd: repoRoot,
+    // A private repository: the app log's tail is shown (src/site/golive.ts, repositoryIsPublic).
+    event: { repository: { full_name: 'octo/health', private: true, visibility: 'private' } },
   });
 }
 
@@ -81,6 +83,33 @@ test('a healthy release passes the gate; the summary shows what answered, the st
   assert.match(run.summary, /\/healthz status/);
   assert.match(run.summary, new RegExp(`<tr><td>any</td><td>yes</td><td>${stem(commit)}</td><td>200</td><td>\\d+ ms</td><td>\\d+\\.\\d s</td>`), run.summary);
   assert.match(run.summary, /Preflight/);
+
+  // The same build again: nothing to switch, no new process; verify still knows the running one by
+  // the identity key it started with.
+  const again = await deploy(s, commit);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /_artifact\.txt already names .*; nothing to switch/);
+  assert.match(again.stdout, new RegExp(`${stem(commit)} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
+  assert.doesNotMatch(again.stdout, /carry no X-Goazure-Artifact header/, 'identified by the header, not the process list');
+});
+
+test('a health-path with a token in its query: the requests carry it, the log, the summary, the record and Kudu\'s deployments show it redacted', { timeout: 240_000 }, async () => {
+  const s = await site();
+  const commit = newCommit();
+  const secret = 'tok-7f3a9c2e51d84b06';
+  const run = await deploy(s, commit, { 'health-path': `/healthz?token=${secret}&probe` });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.ok(s.internet.requests.some((r) => r.host === 'health-site.azurewebsites.net' && r.path === `/healthz?token=${secret}&probe` && r.status === 200), 'the request used the full path');
+  assert.match(run.stdout, new RegExp(`${stem(commit)} is healthy \\(/healthz\\?token=\\*\\*\\*&probe answered 200-299 3 times in a row\\)`));
+  assert.match(run.summary, /\/healthz\?token=\*\*\*&amp;probe status/);
+  const record = fs.readFileSync(path.join(s.wwwroot, '_deploys.json'), 'utf8');
+  assert.match(record, /\/healthz\?token=\*\*\*&probe answered/);
+  const auth = `Basic ${Buffer.from(`${s.kudu.userName}:${s.kudu.password}`).toString('base64')}`;
+  const deployments = await (await fetch(`${s.localKuduUrl}/api/deployments`, { headers: { authorization: auth } })).text();
+  assert.match(deployments, /token=\*\*\*/);
+  for (const [where, text] of Object.entries({ log: run.stdout + run.stderr, summary: run.summary, record, deployments })) {
+    assert.ok(!text.includes(secret), `the ${where} shows the token`);
+  }
 });
 
 test('a release whose health path answers 500 is rolled back, and the step fails with the answers seen', { timeout: 300_000 }, async () => {
@@ -96,9 +125,13 @@ test('a release whose health path answers 500 is rolled back, and the step fails
   assert.match(error, new RegExp(`/healthz answered .*500 from ${stem(bad)} in \\d+ ms \\(not 200-299\\)`));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${stem(good)} again and it is serving`));
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
-  const res = await fetch(`${s.localAppUrl}/healthz`);
+  const res = await fetch(`${s.localAppUrl}/healthz`, { headers: identityHeaders(s) });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-goazure-artifact'), stem(good));
+  // Any other visitor learns nothing about the version: no binary, no commit, no instance.
+  const anyone = await fetch(`${s.localAppUrl}/healthz`);
+  assert.equal(anyone.status, 200);
+  for (const h of ['x-goazure-artifact', 'x-goazure-commit', 'x-goazure-instance']) assert.equal(anyone.headers.get(h), null, h);
 });
 
 test('a failed release that does not link goazure keeps running after the switch back: its process is stopped through Kudu, and the previous version serves', { timeout: 300_000 }, async () => {
@@ -241,7 +274,8 @@ test('under Wine (windows/amd64, the real go-azure.bat): a healthy release passe
   assert.match(error, new RegExp(`/healthz answered .*500 from ${exe(bad).replace('.', '\\.')} in \\d+ ms \\(not 200-299\\)`));
   assert.match(error, new RegExp(`Rolled back: _artifact.txt names ${exe(good).replace('.', '\\.')} again and it is serving`));
   assert.equal(artifactTxt(s), `_target\\${exe(good)}\r\n`);
-  const res = await fetch(`${s.localAppUrl}/healthz`);
+  const res = await fetch(`${s.localAppUrl}/healthz`, { headers: identityHeaders(s) });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-goazure-artifact'), exe(good));
+  assert.equal((await fetch(`${s.localAppUrl}/healthz`)).headers.get('x-goazure-commit'), null, 'a visitor learns no commit');
 });

@@ -198,8 +198,8 @@ test('build-only: artifact-prefix instead of app-name; deploy inputs refused, de
   assert.match(problems({ 'build-only': 'true', 'app-name': 'shop', 'from-package': pkgDir }).join('\n'), /from-package: given with build-only: true/);
 });
 
-test('from-package: no working directory or GITHUB_SHA needed; build inputs, another commit and rollback refused all at once', () => {
-  const cfg = parseInputs((n) => ({ 'app-name': 'shop', 'from-package': pkgDir, 'working-directory': '.', package: '.' })[n] ?? '', {}, scratch);
+test('from-package: no working directory needed; build inputs, another commit and rollback refused all at once', () => {
+  const cfg = parseInputs((n) => ({ 'app-name': 'shop', 'from-package': pkgDir, 'working-directory': '.', package: '.' })[n] ?? '', { GITHUB_SHA: COMMIT }, scratch);
   assert.equal(cfg.commit, COMMIT, 'the commit comes from the manifest');
   assert.equal(cfg.fromPackage?.manifest.artifact, NAME);
   const all = problems({ 'app-name': 'shop', 'from-package': pkgDir, 'go-version': '1.23', 'build-flags': '-v', 'artifact-prefix': 'x', commit: 'abcdefabcdef', rollback: 'true' });
@@ -208,4 +208,35 @@ test('from-package: no working directory or GITHUB_SHA needed; build inputs, ano
   assert.ok(all.some((p) => p.startsWith('commit: "abcdefabcdef" is not the commit the package was built from')));
   assert.ok(all.some((p) => p.startsWith('rollback: true builds and uploads nothing')));
   assert.deepEqual(problems({ 'app-name': 'shop', 'from-package': pkgDir, commit: COMMIT.slice(0, 12) }), [], 'the same commit is fine');
+});
+
+test("from-package: the package's commit must be the run's (GITHUB_SHA, or commit when given), its content hash expected-content-hash", () => {
+  const other = 'b'.repeat(40);
+  const withSha = (inputs: Record<string, string>, sha: string | undefined): string[] => {
+    try {
+      parseInputs((n) => inputs[n] ?? '', sha === undefined ? {} : { GITHUB_SHA: sha }, scratch);
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return [...err.problems];
+    }
+    return [];
+  };
+  const base = { 'app-name': 'shop', 'from-package': pkgDir };
+  assert.deepEqual(withSha(base, COMMIT), [], "the run's own commit");
+  const another = withSha(base, other);
+  assert.equal(another.length, 1, another.join('\n'));
+  assert.equal(
+    another[0],
+    `from-package: the package was built from commit ${COMMIT}, but this run's commit is ${other} (GITHUB_SHA); a package deploys only in a run of the commit it was built from, so a package another run built (a pull request's, say) is not deployed by accident. To deploy this package deliberately, set commit: ${COMMIT} (and expected-content-hash to the content hash you trust).`,
+  );
+  assert.match(withSha(base, undefined).join('\n'), /from-package: .*names no commit to check it against \(GITHUB_SHA is not set\); set commit: /);
+  assert.deepEqual(withSha({ ...base, commit: COMMIT }, other), [], 'commit names the package deliberately');
+  assert.deepEqual(withSha({ ...base, 'expected-content-hash': manifest.content.toUpperCase() }, COMMIT), []);
+  assert.equal(parseInputs((n) => ({ ...base, 'expected-content-hash': manifest.content } as Record<string, string>)[n] ?? '', { GITHUB_SHA: COMMIT }, scratch).expectedContentHash, manifest.content);
+  assert.deepEqual(withSha({ ...base, 'expected-content-hash': 'a'.repeat(64) }, COMMIT), [
+    `expected-content-hash: the package's content hash is ${manifest.content}, not ${'a'.repeat(64)}; this is not the package the build job made. Pass the package the job that output that content hash wrote.`,
+  ]);
+  assert.match(withSha({ ...base, 'expected-content-hash': 'abc' }, COMMIT).join('\n'), /expected-content-hash: "abc" is not a sha256/);
+  assert.match(withSha({ 'app-name': 'shop', 'expected-content-hash': 'a'.repeat(64) }, COMMIT).join('\n'), /expected-content-hash: only a package is checked against it/);
+  assert.match(withSha({ 'build-only': 'true', 'artifact-prefix': 'shop', 'expected-content-hash': 'a'.repeat(64) }, COMMIT).join('\n'), /expected-content-hash: only a deploy reads it/);
 });

@@ -17,6 +17,8 @@ import { machineGoVersion, seedToolCache, toSemver } from '../sandbox/gomirror.t
 import { snapshotTree } from '../sandbox/fixture.ts';
 import { parseRecord } from '../src/site/record.ts';
 import { MANIFEST_FILE, type PackageManifest } from '../src/artifact/manifest.ts';
+import { contentHash, packageArtifact } from '../src/artifact/pack.ts';
+import { writeManifest } from '../src/artifact/prebuilt.ts';
 
 const goarch = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const otherArch = goarch === 'amd64' ? 'arm64' : 'amd64';
@@ -68,7 +70,7 @@ function buildOnly(extra: Record<string, string> = {}): Promise<ActionRun> {
   });
 }
 
-function deployPackage(site: AppService, pkg: string, extra: Record<string, string> = {}): Promise<ActionRun> {
+function deployPackage(site: AppService, pkg: string, extra: Record<string, string> = {}, env: Record<string, string> = {}): Promise<ActionRun> {
   return runAction({
     inputs: {
       'app-name': site.siteName,
@@ -81,8 +83,9 @@ function deployPackage(site: AppService, pkg: string, extra: Record<string, stri
       timeout: '120',
       ...extra,
     },
-    // The deploy job's own commit is a later one; the package keeps the commit it was built from.
-    env: { ...site.env, GITHUB_SHA: randomBytes(20).toString('hex'), GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '700' },
+    // The deploy jobs run in the build's workflow run: the same commit (a package of another commit
+    // is refused unless the commit input names it, below).
+    env: { ...site.env, GITHUB_SHA: commit, GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '700', ...env },
     cwd: scratch,
   });
 }
@@ -96,6 +99,8 @@ function copyPackage(from: string): string {
 
 let packagePath = '';
 let manifest: PackageManifest;
+/** The binary the build-only run built, for the forged packages below. */
+let builtBinary = '';
 
 test('build-only writes a package and a manifest; its deploys to two sites and a slot run the same bytes, with no toolchain or build stage', { timeout: 600_000 }, async () => {
   const built = await buildOnly();
@@ -106,7 +111,8 @@ test('build-only writes a package and a manifest; its deploys to two sites and a
   assert.deepEqual(groups(built), ['Go toolchain', 'Restore Go cache', 'Build', 'Content hash', 'Package'], 'build-only signs in nowhere');
   assert.deepEqual(fs.readdirSync(packagePath).sort(), [MANIFEST_FILE, `${name}.zip`]);
   manifest = JSON.parse(fs.readFileSync(path.join(packagePath, MANIFEST_FILE), 'utf8')) as PackageManifest;
-  const builtSha = sha256(built.outputs['artifact-path']);
+  builtBinary = built.outputs['artifact-path'];
+  const builtSha = sha256(builtBinary);
   assert.equal(manifest.artifact, name);
   assert.equal(manifest.commit, commit);
   assert.deepEqual(manifest.target, { goos: 'linux', goarch });
@@ -147,10 +153,10 @@ test('build-only writes a package and a manifest; its deploys to two sites and a
 });
 
 /** Runs a deploy of `pkg` that must be refused before Kudu sees any request; returns its error text. */
-async function refused(site: AppService, pkg: string, extra: Record<string, string> = {}): Promise<string> {
+async function refused(site: AppService, pkg: string, extra: Record<string, string> = {}, env: Record<string, string> = {}): Promise<string> {
   const before = snapshotTree(site.home);
   site.kudu.resetCounters();
-  const run = await deployPackage(site, pkg, extra);
+  const run = await deployPackage(site, pkg, extra, env);
   assert.equal(run.code, 1, log(run));
   assert.deepEqual(site.kudu.requests.map((r) => `${r.method} ${r.path}`), [], 'Kudu saw no request at all');
   assert.deepEqual(snapshotTree(site.home), before, "the site's files are unchanged");
@@ -240,4 +246,52 @@ test('an upload cut short leaves part of the package on the site; the retry uplo
   } finally {
     await north.close();
   }
+});
+
+/**
+ * A forged package: the built binary with bytes planted in it, packed and described by a manifest
+ * written by the action's own writer, so every hash in it is consistent (what anyone who can write
+ * the artifact, or run build-only on a branch of their own, can make).
+ */
+async function forgePackage(forgedCommit: string): Promise<{ dir: string; content: string }> {
+  const dir = fs.mkdtempSync(path.join(scratch, 'forged-'));
+  const name = `shop-${forgedCommit.slice(0, 10)}`;
+  const binary = path.join(scratch, `${path.basename(dir)}-binary`);
+  fs.writeFileSync(binary, Buffer.concat([fs.readFileSync(builtBinary), Buffer.from('planted')]));
+  const zipPath = path.join(dir, `${name}.zip`);
+  await packageArtifact({ binaryPath: binary, artifactName: name, workingDirectory: dir, include: [], files: [], mtime: new Date(), outputPath: zipPath });
+  const content = await contentHash(binary, []);
+  await writeManifest({ zipPath, artifact: name, commit: forgedCommit, goVersion: manifest.goVersion, goos: 'linux', goarch, content });
+  return { dir, content };
+}
+
+test('a package is deployed only in a run of its own commit, and only with the content hash the build job output', { timeout: 300_000 }, async (t) => {
+  assert.ok(packagePath !== '', 'the first test built the package');
+
+  await t.test('a forged package of another commit, its manifest rewritten to match, is refused for its commit', async () => {
+    const forgedCommit = randomBytes(20).toString('hex');
+    const forged = await forgePackage(forgedCommit);
+    const error = await refused(east, forged.dir);
+    assert.match(error, /Invalid input: from-package: the package was built from/, 'every hash in the forged package is consistent; only its origin gives it away');
+    assert.match(error, new RegExp(`the package was built from commit ${forgedCommit}, but this run's commit is ${commit} \\(GITHUB_SHA\\)`));
+    assert.match(error, new RegExp(`To deploy this package deliberately, set commit: ${forgedCommit}`));
+    // Named deliberately, the content hash the build job output still refuses it.
+    const named = await refused(east, forged.dir, { commit: forgedCommit, 'expected-content-hash': manifest.content });
+    assert.match(named, new RegExp(`expected-content-hash: the package's content hash is ${forged.content}, not ${manifest.content}`));
+  });
+
+  await t.test("the binary replaced under the run's own commit: expected-content-hash refuses it", async () => {
+    const forged = await forgePackage(commit);
+    const error = await refused(east, forged.dir, { 'expected-content-hash': manifest.content });
+    assert.match(error, new RegExp(`expected-content-hash: the package's content hash is ${forged.content}, not ${manifest.content}; this is not the package the build job made`));
+  });
+
+  await t.test('a later run deploys the package when commit names it', async () => {
+    const later = randomBytes(20).toString('hex');
+    const error = await refused(west, packagePath, {}, { GITHUB_SHA: later });
+    assert.match(error, new RegExp(`built from commit ${commit}, but this run's commit is ${later}`));
+    const run = await deployPackage(west, packagePath, { commit, 'expected-content-hash': manifest.content.toUpperCase() }, { GITHUB_SHA: later });
+    assert.equal(run.code, 0, log(run));
+    assert.equal(run.outputs['content-hash'], manifest.content);
+  });
 });

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { clientFor, snapshotTree, captureStdout } from '../sandbox/fixture.ts';
-import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { startAppService, deployInputs, identityHeaders, type AppService } from '../sandbox/appservice.ts';
 import { startAzureSandbox, type AzureSandbox, type SandboxSite } from '../sandbox/azure.ts';
 import { getViaProxy, startInternet, type Internet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
@@ -156,6 +156,8 @@ async function azureWith(site: SandboxSite, files: { webConfig?: string } = {}):
     shared = { internet, azure, sites };
   }
   const { azure, internet } = shared;
+  // ARM lists the instances the site runs: here one, whose id the app sees as WEBSITE_INSTANCE_ID.
+  site.instances ??= ['5ca1ab1e0123456789abcdef0123456789abcdef0123456789abcdef01234567'];
   shared.sites.push(site);
   // Kudu follows the site's ARM state: a stopped site's SCM site answers 403 too.
   const s = await startAppService({
@@ -166,6 +168,7 @@ async function azureWith(site: SandboxSite, files: { webConfig?: string } = {}):
     stopped: () => (site.state ?? 'Running').toLowerCase() === 'stopped',
     basicAuth: () => site.scmBasicAuth ?? false,
     authentication: site.authentication,
+    instances: site.instances,
   });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
@@ -301,7 +304,7 @@ test('App Service Authentication requiring sign-in: a health path it does not ex
   assert.match(verified.stdout, /is healthy \(\/healthz answered 200-299 3 times in a row\)/);
   // The platform stands in front of the app: / is answered with the sign-in redirect, /healthz by the app.
   const viaProxy = async (p: string): Promise<{ status: number; location?: string; artifact?: string }> => {
-    const a = await getViaProxy(s.internet, `http://guarded.azurewebsites.net${p}`);
+    const a = await getViaProxy(s.internet, `http://guarded.azurewebsites.net${p}`, identityHeaders(s));
     return { status: a.status, location: a.headers.location, artifact: a.headers['x-goazure-artifact'] as string | undefined };
   };
   const home = await viaProxy('/');

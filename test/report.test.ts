@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { uploadProgressLogger } from '../src/common/report.ts';
+import { redactQuery } from '../src/common/redact.ts';
 
 test('upload progress: percent and rate, at most once per interval, nothing at the end', () => {
   const lines: string[] = [];
@@ -22,4 +23,11 @@ test('upload progress: percent and rate, at most once per interval, nothing at t
   clock = 20_000;
   progress(total);
   assert.equal(lines.length, 2, 'the completed upload is reported by the stage, not here');
+});
+
+test('a path is shown with its query values redacted, names and order kept', () => {
+  assert.equal(redactQuery('/healthz'), '/healthz');
+  assert.equal(redactQuery('/healthz?token=abc'), '/healthz?token=***');
+  assert.equal(redactQuery('/h?a=1&flag&b=x%3Dy=z&c='), '/h?a=***&flag&b=***&c=***');
+  assert.equal(redactQuery('/h?'), '/h?');
 });

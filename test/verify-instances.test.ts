@@ -193,3 +193,67 @@ test('health-status parsing: ranges and codes; anything else is refused', () => 
   assert.equal(statusAllowed(parseStatusSet('200,204')!, 201), false);
   assert.equal(statusAllowed(parseStatusSet('200,204')!, undefined), false);
 });
+
+test('judgeCheck: an answer from another instance than the pinned one is reported, not counted', () => {
+  const procs = [{ id: 7, name: 'site-bbbbbbbbbb' }];
+  const req = { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', health: gate };
+  const pinned = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
+  const answer = (instance: string) => ({ status: 200, artifact: 'site-bbbbbbbbbb.exe', instance, latencyMs: 1 });
+  assert.deepEqual(judgeCheck(procs, answer('a1b2c3d4e5f6'), req, pinned), { healthy: true, why: '' });
+  assert.deepEqual(judgeCheck(procs, answer('A1B2C3D4E5F6'), req, pinned), { healthy: true, why: '' }, 'any case');
+  assert.match(judgeCheck(procs, answer('0f1e2d3c4b5a'), req, pinned).why, new RegExp(`answered by instance 0f1e2d3c4b5a, not ${pinned} that the ARRAffinity cookie named`));
+  // goazure 1.0.0 does not name the instance; nor does anyone without a pinned instance.
+  assert.equal(judgeCheck(procs, answer(''), req, pinned).healthy, true);
+  assert.equal(judgeCheck(procs, answer('0f1e2d3c4b5a'), req, '').healthy, true);
+});
+
+/**
+ * A goazure site behind a front end: each instance names itself (X-Goazure-Instance) and its
+ * binary only to requests with the identity key; `honoursAffinity` false sends every request to
+ * the last instance whatever the ARRAffinity cookie says, as a front end that ignores it may.
+ */
+async function startInstancesSite(ids: string[], key: string, honoursAffinity: boolean) {
+  const keys: (string | undefined)[] = [];
+  const server = http.createServer((req, res) => {
+    const pinned = /ARRAffinity=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const instance = honoursAffinity && pinned !== undefined && ids.includes(pinned) ? pinned : ids[ids.length - 1];
+    const sent = req.headers['x-goazure-identity-key'];
+    keys.push(typeof sent === 'string' ? sent : undefined);
+    const identity = sent === key ? { 'X-Goazure-Artifact': 'site-bbbbbbbbbb.exe', 'X-Goazure-Instance': instance.slice(0, 12) } : {};
+    res.writeHead(200, identity).end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, keys, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('verify sends the identity key, and an instance answered for by another (affinity not honoured) is reported, not counted', { timeout: 30_000 }, async () => {
+  const ids = ['a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9', '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0'];
+  const key = 'k'.repeat(64);
+  const env = await setup(() => 'site-bbbbbbbbbb');
+  try {
+    for (const honoursAffinity of [true, false]) {
+      const site = await startInstancesSite(ids, key, honoursAffinity);
+      try {
+        const result = await verifyDeployment(
+          env.client,
+          { ...env.target, webappUrl: site.url },
+          { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', timeoutSeconds: 1.5, instances: ids, pollIntervalMs: 100, health: gate, identityKey: key },
+          new AbortController().signal,
+        );
+        assert.ok(site.keys.length > 0 && site.keys.every((k) => k === key), 'every probe carried the key');
+        if (honoursAffinity) {
+          assert.equal(result.ok, true, result.detail);
+          assert.equal(result.identifiedBy, 'header');
+          continue;
+        }
+        assert.equal(result.ok, false, result.detail);
+        assert.match(result.detail, new RegExp(`answered by instance ${ids[1].slice(0, 12)}, not ${ids[0]} that the ARRAffinity cookie named \\(the front end did not route by it\\)`));
+        assert.deepEqual(result.instances.map((i) => i.ok), [false, true], 'the instance answered for by another never counted');
+      } finally {
+        await site.close();
+      }
+    }
+  } finally {
+    await env.close();
+  }
+});

@@ -2,6 +2,10 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { answeredBySignIn, healthPathFor, isServing, notServingHints, siteAnswered } from '../src/site/verify.ts';
 import { authenticationLetsThrough } from '../src/site/preflight.ts';
+import { repositoryIsPublic } from '../src/site/golive.ts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 test('serving means the new process is listed and the previous one is gone', () => {
   const p = (...names: string[]) => names.map((name, id) => ({ id, name }));
@@ -78,4 +82,27 @@ test('a recycle (a new worker with a new copy of the app) is told from a crash (
   assert.equal(processChange(before, list([1, 2], []), 'site-aaaaaaaaaa.exe').change, 'exited');
   // The new worker has not had its first request yet: no copy runs, but it is a recycle, not a crash.
   assert.deepEqual(processChange(before, list([1, 3], []), 'site-aaaaaaaaaa.exe'), { change: 'recycled' });
+});
+
+test('the app log counts as public unless the event payload says the repository is private (fail closed)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-event-'));
+  try {
+    const withEvent = (payload: string): NodeJS.ProcessEnv => {
+      const file = path.join(dir, `event-${Math.random().toString(36).slice(2)}.json`);
+      fs.writeFileSync(file, payload);
+      return { GITHUB_EVENT_PATH: file };
+    };
+    assert.equal(repositoryIsPublic({}), true, 'no payload');
+    assert.equal(repositoryIsPublic({ GITHUB_EVENT_PATH: path.join(dir, 'missing.json') }), true, 'a payload that cannot be read');
+    assert.equal(repositoryIsPublic(withEvent('not json')), true, 'a payload that is not JSON');
+    assert.equal(repositoryIsPublic(withEvent('{}')), true, 'a payload without repository');
+    assert.equal(repositoryIsPublic(withEvent('{"repository":{"full_name":"o/r"}}')), true, 'a repository that does not say');
+    assert.equal(repositoryIsPublic(withEvent('{"repository":{"private":false}}')), true);
+    assert.equal(repositoryIsPublic(withEvent('{"repository":{"visibility":"public"}}')), true);
+    assert.equal(repositoryIsPublic(withEvent('{"repository":{"private":true}}')), false);
+    assert.equal(repositoryIsPublic(withEvent('{"repository":{"visibility":"internal"}}')), false);
+    assert.equal(repositoryIsPublic(withEvent('{"repository":{"private":true,"visibility":"private"}}')), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

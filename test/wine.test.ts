@@ -224,11 +224,15 @@ test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the
     buildExampleApp({ outPath: path.join(work, 'v2.exe'), version: 'v2', commit: 'bbbbbbbbbb', goos: 'windows' }),
   ]);
   writeArtifact(wwwroot, 'site-aaaaaaaaaa.exe');
+  // The identity key a deploy writes (goazure/identity.go): answers name the version only to it.
+  const identityKey = 'f'.repeat(64);
+  fs.writeFileSync(path.join(wwwroot, '_identity.txt'), `${identityKey}\r\n`);
+  const withKey = { headers: { 'X-Goazure-Identity-Key': identityKey } };
 
   const iis = await startIis({ home, launcher: 'wine', winePrefix: prefix, env: { EXAMPLE_POLL_MS: '200' } });
   t.after(() => iis.close());
 
-  const first = await fetch(`${iis.url}/`);
+  const first = await fetch(`${iis.url}/`, withKey);
   assert.equal(first.status, 200, await first.clone().text());
   assert.equal(await first.text(), 'v1 aaaaaaaaaa\n');
   // The answer says which version sent it: the binary's file name and the stamped commit.
@@ -244,7 +248,7 @@ test('end to end under Wine: the IIS emulator runs the real go-azure.bat and the
   let body = '';
   let headers = new Headers();
   while (Date.now() - switchedAt < 60_000) {
-    const r = await fetch(`${iis.url}/`).catch(() => undefined);
+    const r = await fetch(`${iis.url}/`, withKey).catch(() => undefined);
     body = r === undefined ? '' : await r.text();
     headers = r?.headers ?? new Headers();
     if (body.startsWith('v2')) break;

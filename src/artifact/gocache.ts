@@ -135,6 +135,65 @@ export function isExactKeyMatch(key: string, matched: string | undefined): boole
 /** How far back restored build cache entries are dated, so Go marks the ones it uses. */
 export const BACKDATE_MS = 2 * 60 * 60 * 1000;
 
+/** The cache-write input: `auto` saves only from trusted runs (see cacheWriteRefusal). */
+export type CacheWriteSetting = 'auto' | 'true' | 'false';
+
+/**
+ * Events whose runs may execute code that is not the repository's own (a pull request's head, or
+ * a workflow_run or issue_comment job that checks it out) while holding the base branch's cache
+ * scope. Go trusts the module trees and build outputs it finds in its caches, so an entry such a
+ * run saves could be linked into a production build; with cache-write auto they only restore.
+ */
+export const UNTRUSTED_CACHE_EVENTS: readonly string[] = ['pull_request', 'pull_request_target', 'workflow_run', 'issue_comment'];
+
+/**
+ * Why this run must not save the Go caches, or undefined when it may: cache-write false, or (auto)
+ * an untrusted event (GITHUB_EVENT_NAME), or a runner that gives the run read-only cache access
+ * (ACTIONS_CACHE_MODE, as @actions/cache reads it: packages/cache/src/internal/config.ts,
+ * isCacheWritable). `notice` is true when the platform refused, not the workflow's own setting.
+ */
+export function cacheWriteRefusal(setting: CacheWriteSetting, env: NodeJS.ProcessEnv): { reason: string; notice: boolean } | undefined {
+  if (setting === 'false') return { reason: 'cache-write is false', notice: false };
+  const event = (env.GITHUB_EVENT_NAME ?? '').trim();
+  if (setting === 'auto' && UNTRUSTED_CACHE_EVENTS.includes(event)) {
+    return {
+      reason: `this run was started by a ${event} event, which may run code that is not the repository's, and the caches are saved only from trusted runs (restored ones are used; set cache-write: true to save from such runs)`,
+      notice: false,
+    };
+  }
+  const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase();
+  if (mode === 'read' || mode === 'none') return { reason: `the runner gives this run no write access to the cache (ACTIONS_CACHE_MODE=${mode})`, notice: true };
+  return undefined;
+}
+
+/** The prefix GitHub's cache service gives a refused reservation for a read-only token (@actions/cache, CACHE_WRITE_DENIED_PREFIX). */
+const CACHE_WRITE_DENIED = 'cache write denied:';
+
+/**
+ * Runs `save` (an @actions/cache saveCache call) and tells whether the cache service refused the
+ * write for a read-only token. @actions/cache turns that refusal into a CacheWriteDeniedError and
+ * logs it as a `::warning::` (packages/cache/src/cache.ts, saveCacheV2's catch); every pull request
+ * run would carry that warning, so its line is written as plain log text here and the caller says
+ * it once, as a notice. Every other line, warnings included, passes through unchanged.
+ */
+async function noticingWriteDenied<T>(save: () => Promise<T>): Promise<{ value: T; denied: boolean }> {
+  let denied = false;
+  const write = process.stdout.write;
+  const patched = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
+    if (typeof chunk === 'string' && chunk.startsWith('::warning::') && chunk.includes(CACHE_WRITE_DENIED)) {
+      denied = true;
+      chunk = chunk.slice('::warning::'.length);
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  };
+  process.stdout.write = patched as typeof process.stdout.write;
+  try {
+    return { value: await save(), denied };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
 // --- I/O ----------------------------------------------------------------------------------------
 
 export interface GoCacheRequest {
@@ -147,6 +206,10 @@ export interface GoCacheRequest {
   dependencyPath: readonly string[];
   /** Environment go runs with (the build's). */
   env?: NodeJS.ProcessEnv;
+  /** The cache-write input; auto when absent. */
+  cacheWrite?: CacheWriteSetting;
+  /** The runner's environment the save decision reads (GITHUB_EVENT_NAME, ACTIONS_CACHE_MODE); process.env when absent. */
+  runnerEnv?: NodeJS.ProcessEnv;
 }
 
 export type RestoreOutcome =
@@ -536,6 +599,11 @@ export async function saveGoCache(req: GoCacheRequest, state: GoCacheState): Pro
     core.info(`Not saving the Go caches: ${why}.`);
     return result({ saved: false, reason: why });
   }
+  const refused = cacheWriteRefusal(req.cacheWrite ?? 'auto', req.runnerEnv ?? process.env);
+  if (refused !== undefined) {
+    (refused.notice ? core.notice : core.info)(`Not saving the Go caches: ${refused.reason}.`);
+    return result({ saved: false, reason: refused.reason });
+  }
   try {
     let trimmed = 0;
     if (state.usedSince !== undefined) trimmed += trimBuildCache(state.buildCache, state.usedSince);
@@ -552,11 +620,17 @@ export async function saveGoCache(req: GoCacheRequest, state: GoCacheState): Pro
     // for later steps as soon as the archive is written.
     const aside = moveModuleZipsAside(state.modCache);
     let id: number;
+    let denied: boolean;
     try {
       // Save the paths exactly as restored: the service matches entries by a version made of them.
-      id = await cache.saveCache([state.modCache, state.buildCache], state.key);
+      ({ value: id, denied } = await noticingWriteDenied(() => cache.saveCache([state.modCache, state.buildCache], state.key)));
     } finally {
       aside.restore();
+    }
+    if (denied) {
+      const reason = 'the cache service refused the write: the token of this run may only read the cache';
+      core.notice(`Not saved the Go caches: ${reason}. Restoring still works; save them from a trusted run (a push to the default branch).`);
+      return result({ saved: false, reason, bytes, trimmedBytes: trimmed });
     }
     if (id === -1) {
       // @actions/cache has logged why (another job saving the same key, a quota, a denied write).

@@ -68,6 +68,7 @@ export async function buildHere(ctx: DeployContext): Promise<Built> {
     goos: cfg.goos,
     goarch: cfg.goarch,
     dependencyPath: cfg.cacheDependencyPath,
+    cacheWrite: cfg.cacheWrite,
   };
   let goCache: GoCacheState | undefined;
   if (cfg.cache) {

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors.ts';
+import { redactQuery } from './redact.ts';
 import { checkBuildFlags } from '../artifact/compile.ts';
 import { loadPackage, type LoadedPackage } from '../artifact/prebuilt.ts';
 import { prefixProblem } from '../artifact/name.ts';
@@ -62,6 +63,8 @@ export interface Config {
   cache: boolean;
   /** Globs of the files hashed into the cache key, relative to the working directory; empty: go.sum, go.work.sum. */
   cacheDependencyPath: string[];
+  /** Whether the Go caches may be saved: auto saves only from trusted runs (src/artifact/gocache.ts, cacheWriteRefusal). */
+  cacheWrite: 'auto' | 'true' | 'false';
 
   keep: number;
   bootstrap: boolean;
@@ -87,6 +90,8 @@ export interface Config {
   buildOnly: boolean;
   /** The package a build-only run wrote, to deploy instead of building (from-package). */
   fromPackage?: LoadedPackage;
+  /** With from-package: the content hash the package must have (lower-case hex); '' when not given. */
+  expectedContentHash: string;
 }
 
 /**
@@ -98,14 +103,14 @@ export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'client-secret': '', 'resource-group-name': '', audience: 'api://AzureADTokenExchange', environment: 'AzureCloud',
   'kudu-url': '', 'swap-slot': '', keep: '3', bootstrap: 'true', verify: 'true', 'verify-timeout': '120',
   'auto-rollback': 'true', rollback: 'false', 'rollback-to': '', 'allow-older': 'false', 'show-app-log': 'auto', 'dry-run': 'false',
-  'health-path': '', 'health-status': '200-299', 'watch-seconds': '0',
+  'health-path': '', 'health-status': '200-299', 'watch-seconds': '0', 'expected-content-hash': '',
 };
 
 /** Inputs that only a build reads, with their action.yml defaults: refused next to from-package. */
 export const BUILD_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'go-version': '', 'go-version-file': '', 'go-download-base-url': 'https://go.dev/dl', 'check-latest': 'false',
   'working-directory': '.', package: '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
-  cache: 'true', 'cache-dependency-path': '',
+  cache: 'true', 'cache-dependency-path': '', 'cache-write': 'auto',
 };
 
 /** A set of HTTP statuses written as ranges and single codes, e.g. `200-299` or `200,204,300-399`. */
@@ -187,6 +192,40 @@ export function secretValues(input: InputReader): string[] {
     }
   }
   return [...secrets];
+}
+
+/** Whether two commit SHAs name the same commit: equal, or one a prefix (10+ digits) of the other. */
+function sameCommit(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x !== '' && y !== '' && (x.startsWith(y) || y.startsWith(x));
+}
+
+/**
+ * Why a package may not deploy in this run, from where it came: its manifest's commit against the
+ * run's commit (the commit input when given, else GITHUB_SHA), and its content hash against
+ * expected-content-hash when given. Each problem names both values and what to do.
+ */
+export function packageOriginProblems(m: { commit: string; content: string }, run: { commitInput: string; githubSha: string; expectedContent: string }): string[] {
+  const problems: string[] = [];
+  const commitInput = run.commitInput.trim();
+  if (commitInput !== '') {
+    if (!sameCommit(commitInput, m.commit)) {
+      problems.push(`commit: "${commitInput.toLowerCase()}" is not the commit the package was built from (${m.commit}); drop commit, or deploy the package of that commit.`);
+    }
+  } else if (run.githubSha === '') {
+    problems.push(`from-package: the package was built from commit ${m.commit}, and this run names no commit to check it against (GITHUB_SHA is not set); set commit: ${m.commit} to deploy this package deliberately.`);
+  } else if (!sameCommit(run.githubSha, m.commit)) {
+    problems.push(
+      `from-package: the package was built from commit ${m.commit}, but this run's commit is ${run.githubSha.toLowerCase()} (GITHUB_SHA); ` +
+        `a package deploys only in a run of the commit it was built from, so a package another run built (a pull request's, say) is not deployed by accident. ` +
+        `To deploy this package deliberately, set commit: ${m.commit} (and expected-content-hash to the content hash you trust).`,
+    );
+  }
+  if (run.expectedContent !== '' && run.expectedContent !== m.content) {
+    problems.push(`expected-content-hash: the package's content hash is ${m.content}, not ${run.expectedContent}; this is not the package the build job made. Pass the package the job that output that content hash wrote.`);
+  }
+  return problems;
 }
 
 const TRUE_WORDS = new Set(['true', 'yes', 'on', '1']);
@@ -351,17 +390,24 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     problems.push(`include: the files ship in _target/<name>/ beside _target/<name>.exe, and a build for goos "${goos}" has no ".exe", so the binary would take that folder's name; use include with goos windows (App Service on Windows), or leave include empty.`);
   }
 
-  // A package carries its commit; the deploy job's own commit may be another (a later re-run).
+  // A package deploys only to the run of the commit it was built from: the manifest travels with
+  // the zip, so whoever can replace one can replace both, and only the run's commit (GITHUB_SHA,
+  // or the commit input a workflow author sets on purpose) and the build job's own content-hash
+  // output (expected-content-hash) come from outside the package.
   let fromPackage: LoadedPackage | undefined;
   const rollbackInput = bool('rollback', false);
+  const expectedContentRaw = get('expected-content-hash');
+  const expectedContent = expectedContentRaw.toLowerCase();
+  if (expectedContentRaw !== '' && !/^[0-9a-f]{64}$/.test(expectedContent)) {
+    problems.push(`expected-content-hash: "${expectedContentRaw}" is not a sha256 (64 hexadecimal digits); pass the build job's content-hash output (needs.<job>.outputs.content-hash).`);
+  } else if (expectedContentRaw !== '' && fromPackageRaw === '' && !buildOnly) {
+    problems.push('expected-content-hash: only a package is checked against it; give it with from-package, or drop it.');
+  }
   if (fromPackageRaw !== '' && !buildOnly && GO_TARGETS.has(`${goos}/${goarch}`)) {
     const found = loadPackage(fromPackageRaw, cwd, { goos, goarch });
     problems.push(...found.problems);
     fromPackage = found.loaded;
-    const given = get('commit').toLowerCase();
-    if (fromPackage !== undefined && given !== '' && !fromPackage.manifest.commit.startsWith(given) && !given.startsWith(fromPackage.manifest.commit)) {
-      problems.push(`commit: "${given}" is not the commit the package was built from (${fromPackage.manifest.commit}); drop commit, or deploy the package of that commit.`);
-    }
+    if (fromPackage !== undefined) problems.push(...packageOriginProblems(fromPackage.manifest, { commitInput: get('commit'), githubSha: (env.GITHUB_SHA ?? '').trim(), expectedContent: /^[0-9a-f]{64}$/.test(expectedContent) ? expectedContent : '' }));
     if (rollbackInput) problems.push('rollback: true builds and uploads nothing; drop from-package, or rollback.');
     if (get('rollback-to') !== '') problems.push('rollback-to: rolls back to a version on the site; drop from-package, or rollback-to.');
   }
@@ -398,6 +444,11 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     const wrong = prefixProblem(artifactPrefix, prefixInput);
     if (wrong !== undefined) problems.push(wrong);
   }
+  const cacheWriteRaw = (get('cache-write') || 'auto').toLowerCase();
+  let cacheWrite: Config['cacheWrite'] = 'auto';
+  if (TRUE_WORDS.has(cacheWriteRaw)) cacheWrite = 'true';
+  else if (FALSE_WORDS.has(cacheWriteRaw)) cacheWrite = 'false';
+  else if (cacheWriteRaw !== 'auto') problems.push(`cache-write: "${cacheWriteRaw}" is not auto, true or false.`);
 
   const splitWords = (s: string): string[] => s.split(/[\s,]+/).filter(Boolean);
   // Checked here, not at build time, so a bad flag is reported with every other input problem
@@ -407,7 +458,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
 
   const healthPath = get('health-path');
   if (healthPath !== '' && (!healthPath.startsWith('/') || /[\s#]/.test(healthPath) || healthPath.startsWith('//'))) {
-    problems.push(`health-path: "${healthPath}" must be a path on the site starting with one /, e.g. /healthz (a query is allowed).`);
+    problems.push(`health-path: "${redactQuery(healthPath)}" must be a path on the site starting with one /, e.g. /healthz (a query is allowed).`);
   }
   const healthStatusRaw = get('health-status') || '200-299';
   const healthStatus = parseStatusSet(healthStatusRaw);
@@ -446,6 +497,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#')),
+    cacheWrite,
     keep: count('keep', 3, 0),
     bootstrap: bool('bootstrap', true),
     verify: bool('verify', true),
@@ -462,6 +514,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     dryRun: bool('dry-run', false),
     buildOnly,
     fromPackage,
+    expectedContentHash: /^[0-9a-f]{64}$/.test(expectedContent) ? expectedContent : '',
   };
 
   if (problems.length > 0) throw new InputError(problems);

@@ -18,6 +18,7 @@ import { newEntryId, publishToKudu, readRecord, RecordWriter, runInfo } from './
 import { Release } from './release.ts';
 import { describeRun, emptyRecord, knownContent, whoSwitchedTo, type DeployEntry } from './record.ts';
 import { ARTIFACT_FILE, artifactStem } from './layout.ts';
+import { writeIdentityKey } from './identity.ts';
 
 /**
  * The compare-and-swap switch; returns what _artifact.txt names now, for release.switched. When
@@ -28,6 +29,8 @@ export async function switchTo(site: SiteContext, release: Release, live: { name
   const name = release.entry.artifact;
   // From before the write on: should the deadline fire or the run be cancelled once Kudu has
   // taken it, and before verify is done, undoUnverifiedSwitch finds the file naming this artifact.
+  // The version the switch starts reads the key when it starts: written first.
+  site.state.identityKey = await writeIdentityKey(site.kudu);
   if (site.cfg.verify) release.unverified(live.name);
   try {
     const etag = await switchArtifact(site.kudu, name, live.etag, { fallback: live.name || name });
@@ -53,6 +56,7 @@ export async function switchTo(site: SiteContext, release: Release, live: { name
 export async function rollBack(site: SiteContext): Promise<void> {
   const { cfg, kudu, stages, facts } = site;
   const result = await stages.run('Rollback', async () => {
+    site.state.identityKey = await writeIdentityKey(kudu);
     try {
       return await rollbackArtifact(kudu, cfg.rollbackTo);
     } catch (err) {
@@ -102,12 +106,13 @@ function verifyServing(
   change: Switch,
   instances: string[] | undefined,
   seconds: number,
+  identityKey: string | undefined,
   health?: HealthCheck,
 ) {
   return verifyDeployment(
     site.kudu,
     site.connection,
-    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances, health },
+    { artifactName: change.artifact, previous: change.previous, timeoutSeconds: seconds, instances, health, identityKey },
     site.signal,
   );
 }
@@ -119,7 +124,7 @@ function verifyServing(
  */
 async function gateAndWatch(site: SiteContext, change: Switch, instances: string[] | undefined, seconds: number, isRollback: boolean, reserve: number): Promise<VerifyResult> {
   const { cfg, stages, facts, deadline } = site;
-  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, seconds, isRollback ? undefined : site.health));
+  const verified = await stages.run('Verify', () => verifyServing(site, change, instances, seconds, site.state.identityKey, isRollback ? undefined : site.health));
   facts.verification = verified.detail;
   facts.instances = verified.instances;
   if (!verified.ok || isRollback || cfg.watchSeconds <= 0) return verified;
@@ -128,7 +133,7 @@ async function gateAndWatch(site: SiteContext, change: Switch, instances: string
   const watchSeconds = Math.max(1, Math.min(cfg.watchSeconds, Math.floor(deadline.secondsLeft() - reserve)));
   if (watchSeconds < cfg.watchSeconds) core.info(`The watch lasts ${watchSeconds} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
   const watched = await stages.run('Watch', () =>
-    watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: watchSeconds }, site.signal),
+    watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: watchSeconds, identityKey: site.state.identityKey }, site.signal),
   );
   facts.verification = `${verified.detail}; ${watched.detail}`;
   return { ...verified, ok: watched.ok, detail: watched.ok ? `${verified.detail}; ${watched.detail}` : `${watched.detail} (it had been healthy: ${verified.detail})` };
@@ -207,7 +212,7 @@ async function autoRollback(
   }
   if (cancelled !== undefined) await failed.cancelled(cancelled);
   else await failed.rolledBack(`did not come up; rolled back to ${previous}`);
-  const back = await serveAfterSwitchBack(site, { artifact: previous, previous: name }, instances, seconds);
+  const back = await serveAfterSwitchBack(site, { artifact: previous, previous: name }, instances, seconds, failed.site.identityKey);
   const { record } = await readRecord(kudu).catch(() => ({ record: emptyRecord() }));
   const earlier = whoSwitchedTo(record, previous);
   const rolled: DeployEntry = {
@@ -250,15 +255,16 @@ async function serveAfterSwitchBack(
   back: Switch,
   instances: string[] | undefined,
   seconds: number,
+  identityKey: string | undefined,
 ): Promise<VerifyResult & { stopped: string[] }> {
   const started = performance.now();
   const grace = Math.max(1, Math.min(STUCK_GRACE_SECONDS, Math.floor(seconds / 2)));
-  const first = await verifyServing(site, back, instances, grace);
+  const first = await verifyServing(site, back, instances, grace, identityKey);
   if (first.ok) return { ...first, stopped: [] };
   const stopped = await stopFailedProcesses(site.kudu, back.previous, instances, site.signal);
   if (stopped.length > 0) core.warning(`${stoppedLine(back.previous, stopped)}, so that IIS starts ${back.artifact}.`);
   const left = Math.max(1, Math.floor(seconds - (performance.now() - started) / 1000));
-  const again = await verifyServing(site, back, instances, left);
+  const again = await verifyServing(site, back, instances, left, identityKey);
   return { ...again, detail: stopped.length > 0 ? `${stoppedLine(back.previous, stopped)}; ${again.detail}` : again.detail, stopped };
 }
 
@@ -394,7 +400,7 @@ async function showAppLog(site: SiteContext): Promise<void> {
   if (mode === 'false') return;
   if (mode === 'auto' && repositoryIsPublic(process.env)) {
     core.info(
-      `The app's stdout log (under LogFiles/ in Kudu) is not shown: this repository is public and the log may hold secrets. Set show-app-log: true to show its tail here.`,
+      `The app's stdout log (under LogFiles/ in Kudu) is not shown: this repository is public, or the event payload does not say it is private, and the log may hold secrets. Set show-app-log: true to show its tail here.`,
     );
     return;
   }
@@ -404,15 +410,21 @@ async function showAppLog(site: SiteContext): Promise<void> {
   core.endGroup();
 }
 
-/** Whether the workflow's event payload says the repository is public; false when it cannot tell. */
+/**
+ * Whether the app log must be taken for public: true unless the workflow's event payload says the
+ * repository is private (`repository.private`, or `visibility` private or internal). A payload
+ * that is missing, unreadable or silent counts as public: the log is then hidden, not published.
+ */
 export function repositoryIsPublic(env: NodeJS.ProcessEnv): boolean {
   const file = env.GITHUB_EVENT_PATH;
-  if (!file) return false;
+  if (!file) return true;
   try {
-    const event = JSON.parse(fs.readFileSync(file, 'utf8')) as { repository?: { private?: unknown; visibility?: unknown } };
-    return event.repository?.private === false || event.repository?.visibility === 'public';
+    const event = JSON.parse(fs.readFileSync(file, 'utf8')) as { repository?: { private?: unknown; visibility?: unknown } } | null;
+    const repo = event?.repository;
+    if (repo?.private === false || repo?.visibility === 'public') return true;
+    return !(repo?.private === true || repo?.visibility === 'private' || repo?.visibility === 'internal');
   } catch {
-    return false;
+    return true;
   }
 }
 

@@ -16,6 +16,13 @@ export const ARTIFACT_FILE = `${SITE_ROOT}/_artifact.txt`;
  */
 export const RECORD_FILE = `${SITE_ROOT}/_deploys.json`;
 
+/**
+ * The identity key (goazure/identity.go, IdentityKeyFileName): a random value the deploy writes
+ * before each switch and sends with its own health checks; goazure, which reads it when it starts,
+ * names the binary, the commit and the instance only in answers to requests that carry it.
+ */
+export const IDENTITY_KEY_FILE = `${SITE_ROOT}/_identity.txt`;
+
 /** The folder that holds every uploaded version: `<name>.exe` and its include files in `<name>/`. */
 export const ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
 

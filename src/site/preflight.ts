@@ -7,6 +7,7 @@ import * as core from '@actions/core';
 import { ActionError, messageOf } from '../common/errors.ts';
 import type { ArmSiteSettings, SiteAuthentication, SiteConnection } from '../signin/connection.ts';
 import { healthPathFor } from './verify.ts';
+import { redactQuery } from '../common/redact.ts';
 import { KuduError, PROFILE_REFUSED, SITE_STOPPED } from './kudu.ts';
 import { SITE_ROOT } from './layout.ts';
 
@@ -147,12 +148,13 @@ export function preflightFindings(facts: SiteFacts, opts: PreflightOptions): Fin
   const auth = facts.arm?.authentication;
   if (auth !== undefined && opts.verify === true) {
     const path = healthPathFor(opts.healthPath ?? '', facts.arm?.healthCheckPath);
+    const shown = redactQuery(path);
     if (!authenticationLetsThrough(auth, path)) {
       const excluded = auth.excludedPaths.length > 0 ? `it excludes ${auth.excludedPaths.join(', ')}` : 'it excludes no path';
       refuse.push(
         `App Service Authentication is on for ${facts.label} and requires sign-in (unauthenticatedClientAction ${auth.unauthenticatedClientAction || '(default)'}; ${excluded}): ` +
-          `verify's requests for ${path} would get ${signInAnswer(auth.unauthenticatedClientAction)} from the platform and never reach the app, so IIS would not start ` +
-          `the new version and verify would fail. Set health-path to a path Authentication lets through, add ${path} to its excluded paths ` +
+          `verify's requests for ${shown} would get ${signInAnswer(auth.unauthenticatedClientAction)} from the platform and never reach the app, so IIS would not start ` +
+          `the new version and verify would fail. Set health-path to a path Authentication lets through, add ${shown} to its excluded paths ` +
           `(globalValidation.excludedPaths in the site's authsettingsV2, e.g. az webapp auth update --excluded-paths), or set verify: false.`,
       );
     }
@@ -236,7 +238,7 @@ function describeFacts(facts: SiteFacts): string[] {
   if (facts.arm !== undefined) {
     lines.push(`kind ${facts.arm.kind || '(none)'}, state ${facts.arm.state || '(unknown)'}`);
     if (facts.arm.alwaysOn !== undefined) lines.push(`Always On ${facts.arm.alwaysOn ? 'on' : 'off'}`);
-    if (facts.arm.healthCheckPath !== undefined) lines.push(`health check path ${facts.arm.healthCheckPath || '(none)'}`);
+    if (facts.arm.healthCheckPath !== undefined) lines.push(`health check path ${redactQuery(facts.arm.healthCheckPath) || '(none)'}`);
     if (facts.arm.scmBasicAuth !== undefined) lines.push(`SCM basic auth ${facts.arm.scmBasicAuth ? 'allowed' : 'off'}`);
     const auth = facts.arm.authentication;
     if (auth !== undefined) {

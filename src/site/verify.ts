@@ -10,6 +10,8 @@ import type { SiteConnection } from '../signin/connection.ts';
 import { messageOf } from '../common/errors.ts';
 import { artifactStem } from './layout.ts';
 import { statusAllowed, type StatusSet } from '../common/inputs.ts';
+import { answeredByPinned, IDENTITY_KEY_HEADER, INSTANCE_HEADER } from './identity.ts';
+import { redactQuery } from '../common/redact.ts';
 
 /**
  * A process as Kudu's /api/processes lists it; `name` is the exe name without `.exe`. The list
@@ -64,6 +66,8 @@ export interface VerifyRequest {
   health?: HealthCheck;
   /** performance.now() of the switch, for the time to healthy; default: when verify starts. */
   switchedAt?: number;
+  /** The identity key this run wrote to the site (src/site/identity.ts), sent with every probe. */
+  identityKey?: string;
 }
 
 /** One request to the site, pinned to an instance: what answered, how, and how fast. */
@@ -72,6 +76,8 @@ export interface Probe {
   status?: number;
   /** X-Goazure-Artifact of the answer: the file name of the binary that answered; '' when absent. */
   artifact: string;
+  /** X-Goazure-Instance of the answer: the first characters of the instance's id; '' when absent (an app without goazure, or goazure 1.0.0). */
+  instance?: string;
   latencyMs: number;
   /** Where a 3xx answer sends the client: the host when it is another one, else the path. */
   location?: string;
@@ -174,7 +180,10 @@ export function healthPathFor(input: string, armHealthCheckPath: string | undefi
   return armHealthCheckPath !== undefined && armHealthCheckPath !== '' ? armHealthCheckPath : '/';
 }
 
-/** The header goazure puts on every answer: the running binary's file name. */
+/**
+ * The header naming the running binary's file name: goazure sends it to requests that carry the
+ * identity key (src/site/identity.ts); release 1.0.0 never sends it.
+ */
 export const ARTIFACT_HEADER = 'x-goazure-artifact';
 
 /** Whether a X-Goazure-Artifact value names this artifact (with or without `.exe`, any case). */
@@ -196,15 +205,22 @@ export interface CheckOutcome {
  * the new binary when it says which binary it is; and it must have a healthy status, or with no
  * health gate at least come from the app rather than from IIS.
  */
-export function judgeCheck(processes: ServingProcess[], probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'previous' | 'health'>): CheckOutcome {
+export function judgeCheck(processes: ServingProcess[], probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'previous' | 'health'>, pinned = ''): CheckOutcome {
   if (!isServing(processes, req.artifactName, req.previous)) {
     return { healthy: false, why: `Kudu lists ${processes.map((p) => p.name).join(', ') || 'no processes'}` };
   }
-  return judgeAnswer(probe, req);
+  return judgeAnswer(probe, req, pinned);
 }
 
-/** Pure: judges the site's answer alone (judgeCheck without the process list). */
-function judgeAnswer(probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'health'>): CheckOutcome {
+/**
+ * Pure: judges the site's answer alone (judgeCheck without the process list). An answer from
+ * another instance than the one `pinned` with ARRAffinity says nothing about the pinned one: it is
+ * reported, never counted.
+ */
+function judgeAnswer(probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'health'>, pinned = ''): CheckOutcome {
+  if (answeredByPinned(pinned, probe.instance ?? '') === false) {
+    return { healthy: false, why: `answered by instance ${probe.instance}, not ${pinned} that the ARRAffinity cookie named (the front end did not route by it)` };
+  }
   if (probe.artifact !== '' && !sameArtifact(probe.artifact, req.artifactName)) {
     return { healthy: false, why: `answered by ${probe.artifact}, not the new version` };
   }
@@ -264,10 +280,11 @@ export function processChange(
  * Requests `path` on the site, pinned to an instance with the ARRAffinity cookie; this also wakes
  * the site, so IIS starts the process if none runs. Never throws for a failed request.
  */
-async function probe(baseUrl: string, path: string, instance: string, signal: AbortSignal): Promise<Probe> {
+async function probe(baseUrl: string, path: string, instance: string, signal: AbortSignal, identityKey?: string): Promise<Probe> {
   const started = performance.now();
   try {
     const headers: Record<string, string> = instance ? { Cookie: affinityCookie(instance) } : {};
+    if (identityKey !== undefined) headers[IDENTITY_KEY_HEADER] = identityKey;
     // Redirects within the site's host are followed: with "HTTPS Only" the front end answers an
     // http:// URL (a publish profile's destinationAppUrl is one) with 301 to https:// on the same
     // host without reaching the app, so only the followed request starts the process. A redirect
@@ -276,7 +293,7 @@ async function probe(baseUrl: string, path: string, instance: string, signal: Ab
     const url = joinUrl(baseUrl, path);
     const res = await sendRequest({ method: 'GET', url, headers, signal, idleTimeoutMs: 10_000, redirects: 'same-host' });
     const first = (name: string): string | undefined => firstHeader(res.headers[name]);
-    const probed: Probe = { status: res.status, artifact: first(ARTIFACT_HEADER) ?? '', latencyMs: performance.now() - started };
+    const probed: Probe = { status: res.status, artifact: first(ARTIFACT_HEADER) ?? '', instance: first(INSTANCE_HEADER) ?? '', latencyMs: performance.now() - started };
     const location = first('location');
     if (res.status >= 300 && res.status < 400 && location !== undefined) probed.location = whereTo(location, url);
     if (first('www-authenticate') !== undefined) probed.challenge = true;
@@ -340,11 +357,11 @@ export async function verifyDeployment(
   while (true) {
     for (const result of results.values()) {
       if (result.ok) continue;
-      const answer = await probe(connection.webappUrl, path, result.instance, signal);
+      const answer = await probe(connection.webappUrl, path, result.instance, signal, req.identityKey);
       try {
         const processes = await kudu.processes(result.instance || undefined);
         result.seen = processes.map((p) => p.name);
-        const outcome = judgeCheck(processes, answer, req);
+        const outcome = judgeCheck(processes, answer, req, result.instance);
         remember(result, answer, outcome.why);
         const blocked = answeredBySignIn(answer) && pidsOf(processes, req.artifactName).length === 0;
         result.signInStreak = blocked ? (result.signInStreak ?? 0) + 1 : 0;
@@ -382,7 +399,7 @@ export async function verifyDeployment(
     if (waiting.length === 0) {
       const seconds = (performance.now() - started) / 1000;
       const where = instances.length > 1 ? ` on all ${instances.length} instances` : '';
-      const how = req.health !== undefined ? `healthy (${path} answered ${req.health.statuses.text} ${needed} times in a row)` : 'serving';
+      const how = req.health !== undefined ? `healthy (${redactQuery(path)} answered ${req.health.statuses.text} ${needed} times in a row)` : 'serving';
       if (identifiedBy === 'processes') noticeNoHeader(req.artifactName);
       return { ok: true, detail: `${req.artifactName} is ${how}${where} (after ${seconds.toFixed(1)} s)`, instances: [...results.values()], seconds, identifiedBy };
     }
@@ -393,7 +410,7 @@ export async function verifyDeployment(
         .map(
           (r) =>
             `${r.instance ? `instance ${r.instance}: ` : ''}${r.seen.length > 0 ? r.seen.join(', ') : 'no processes'}; ` +
-            `${path} answered ${r.answers.length > 0 ? r.answers.join(', ') : 'nothing'}${r.why ? ` (${r.why})` : ''}`,
+            `${redactQuery(path)} answered ${r.answers.length > 0 ? r.answers.join(', ') : 'nothing'}${r.why ? ` (${r.why})` : ''}`,
         )
         .join(' | ');
       const what = req.health !== undefined ? 'healthy' : 'serving';
@@ -410,7 +427,8 @@ export async function verifyDeployment(
 
 function noticeNoHeader(artifactName: string): void {
   core.notice(
-    `The answers of ${artifactName} carry no X-Goazure-Artifact header (the app does not serve through goazure), ` +
+    `The answers of ${artifactName} carry no X-Goazure-Artifact header (the app does not serve through goazure, or its process does not ` +
+      `know the identity key in _identity.txt, which goazure reads when it starts), ` +
       `so verify told the new version from the old one by Kudu's process list alone. Serve through goazure.ListenAndServe ` +
       `for answers that name the binary that sent them.`,
   );
@@ -425,6 +443,8 @@ export interface WatchRequest {
   pollIntervalMs?: number;
   /** Failed health checks in a row on one instance that end the watch (default 3). */
   failuresInARow?: number;
+  /** The identity key this run wrote to the site, sent with every probe. */
+  identityKey?: string;
 }
 
 export interface WatchResult {
@@ -468,9 +488,9 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
         const how = change.change === 'exited' ? `exited (process id ${before.pid})` : `restarted (process id ${before.pid} became ${change.now?.pid}; the same worker process ran it again, as after a crash)`;
         return { ok: false, detail: `${where}${req.artifactName} ${how} ${after} s into the ${req.seconds} s watch window` };
       }
-      const answer = await probe(connection.webappUrl, req.health.path, inst.instance, signal);
+      const answer = await probe(connection.webappUrl, req.health.path, inst.instance, signal, req.identityKey);
       const judged = { artifactName: req.artifactName, previous: '', health: req.health };
-      const outcome = processes === undefined ? judgeAnswer(answer, judged) : judgeCheck(processes, answer, judged);
+      const outcome = processes === undefined ? judgeAnswer(answer, judged, inst.instance) : judgeCheck(processes, answer, judged, inst.instance);
       remember(inst, answer, outcome.why);
       // A recycle is followed once its new process answers well; until then its checks count as failed ones.
       if (change?.now !== undefined && change.change !== 'same' && outcome.healthy) {
@@ -486,7 +506,7 @@ export async function watchDeployment(kudu: VerifyKudu, connection: SiteConnecti
       if (failed >= limit) {
         return {
           ok: false,
-          detail: `${where}${req.artifactName} failed ${failed} health checks in a row in the watch window: ${req.health.path} answered ${inst.answers.slice(-failed).join(', ')} (${outcome.why})`,
+          detail: `${where}${req.artifactName} failed ${failed} health checks in a row in the watch window: ${redactQuery(req.health.path)} answered ${inst.answers.slice(-failed).join(', ')} (${outcome.why})`,
         };
       }
     }
