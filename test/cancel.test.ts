@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs, type AppService } from '../sandbox/appservice.ts';
+import { startAppService, deployInputs, identityHeaders, type AppService } from '../sandbox/appservice.ts';
 import { seedToolCache } from '../sandbox/gomirror.ts';
 import { cancelAsGitHubDoes, runAction, startAction, repoRoot, type ActionRun, type RunActionOptions } from '../sandbox/runner.ts';
 import { startProcess } from '../sandbox/process.ts';
@@ -48,13 +48,28 @@ function entriesFor(commit: string): DeployEntry[] {
   return record.entries.filter((e) => e.commit === commit);
 }
 
+/**
+ * Identity keys the deploys of these tests wrote. A switch writes a new key first, and a process
+ * reads it when it starts: a version that never stopped (a switch undone before it noticed) still
+ * knows an earlier one, so each is tried.
+ */
+const identityKeys = new Set<string>();
+
+function rememberIdentityKey(): void {
+  const key = identityHeaders(s)['X-Goazure-Identity-Key'];
+  if (key !== undefined) identityKeys.add(key);
+}
+
 /** The app's answer to /healthz, waiting up to `ms` for `artifact` to give it. */
 async function servedBy(artifact: string, ms = 15_000): Promise<{ status: number; artifact: string | null }> {
+  rememberIdentityKey();
   const until = Date.now() + ms;
   let last = { status: 0, artifact: null as string | null };
   while (Date.now() < until) {
-    const res = await fetch(`${s.localAppUrl}/healthz`).catch(() => undefined);
-    if (res !== undefined) {
+    for (const key of [...identityKeys].reverse()) {
+      // The identity goazure gives only to requests carrying the key on the site, as verify asks.
+      const res = await fetch(`${s.localAppUrl}/healthz`, { headers: { 'X-Goazure-Identity-Key': key } }).catch(() => undefined);
+      if (res === undefined) continue;
       await res.arrayBuffer();
       last = { status: res.status, artifact: res.headers.get('x-goazure-artifact') };
       if (last.artifact === artifact) return last;
@@ -129,6 +144,7 @@ before(async () => {
   good = newCommit();
   const first = await runAction(options(good));
   assert.equal(first.code, 0, first.stdout + first.stderr);
+  rememberIdentityKey();
 });
 
 after(async () => {
@@ -314,6 +330,7 @@ test('cancelled after verification: the verified release stays live, the record 
     assert.equal(entriesFor(next).find((e) => e.kind === 'deploy')?.outcome, 'verified');
     assert.equal(run.state.switch, '', 'verification cleared the switch the post entry would undo');
     await postDoesNothing(next, run);
+    rememberIdentityKey();
     good = next;
   } finally {
     history.release();

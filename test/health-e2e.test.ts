@@ -149,7 +149,7 @@ test('a failed release that does not link goazure keeps running after the switch
   const pid = Number(stopped.exec(error)![1]);
   assert.deepEqual(s.kudu.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/api/processes/')).map((r) => `${r.path} ${r.status}`), [`/api/processes/${pid} 204`]);
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
-  const res = await fetch(`${s.localAppUrl}/healthz`);
+  const res = await fetch(`${s.localAppUrl}/healthz`, { headers: identityHeaders(s) });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-goazure-artifact'), stem(good));
   assert.deepEqual(s.iis.processes().map((p) => p.name), [stem(good)]);
