@@ -349,7 +349,7 @@ test('an identity without a role on the site: ARM\'s 403 is explained, and searc
   assert.match(forbidden, new RegExp(`^ARM refused to read site shop in resource group rg-shop for the app registration ${NO_ROLE_APP} \\(HTTP 403 AuthorizationFailed`));
   assert.match(forbidden, /"Website Contributor" role on the site/);
   const searched = expectFailure(await runChild({ ...secretInputs, 'client-id': NO_ROLE_APP }));
-  assert.match(searched, /no App Service site named shop in subscription-id .* \(0 sites visible to this identity\).*at least Reader/);
+  assert.match(searched, /no App Service site named shop in subscription-id .* \(0 sites visible to this identity\).*Website Contributor role on the site/);
 });
 
 test('slot deploy: the slot\'s own SCM host and URL, and the slot permission in the hint', { timeout: 120_000 }, async () => {

@@ -1,4 +1,4 @@
-// The compatibility promise (README, "Compatibility"): the action and goazure work together across
+// The compatibility promise (docs/go-package.md, "Compatibility"): the action and goazure work together across
 // one major version in both directions. On the local App Service, with Linux builds behind the IIS
 // emulator's shell launcher:
 //   (a) an app linked with goazure as release 1.0.0 shipped it (test/fixtures/compat/goazure-v1.0.0)

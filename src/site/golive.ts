@@ -42,7 +42,7 @@ export async function switchTo(site: SiteContext, entry: RecordWriter, name: str
       `Another deploy changed the site while this one ran: ${ARTIFACT_FILE} named ${live.name || '(nothing)'} when this run read it and names ` +
         `${now.name || '(nothing)'} now, put there by ${who !== undefined ? describeRun(who) : 'a deploy the record does not know'}. ` +
         `This run changed nothing more: ${name} was uploaded but not switched to; no prune, no rollback. ` +
-        `Serialise deploys to this site with a concurrency group in the workflow (see the README, "Deploys that overlap").`,
+        `Serialise deploys to this site with a concurrency group in the workflow (see docs/lifecycle.md, "Deploys that overlap").`,
     );
   }
 }
