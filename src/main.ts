@@ -43,7 +43,7 @@ async function runWith(cancel: CancelWatch): Promise<void> {
   maskSecretInputs();
   let cfg: Config;
   try {
-    cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());
+    cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd(), (message) => core.warning(message));
   } catch (err) {
     fail(err);
     return;

@@ -76,7 +76,7 @@ test('Entra ID deploy to a slot, verified, then swapped into production', { time
     inputs: {
       'app-name': 'shop',
       'slot-name': 'staging',
-      'swap-slot': 'production',
+      'swap-target-slot': 'production',
       'client-id': APP,
       'tenant-id': TENANT,
       'client-secret': SECRET,

@@ -60,7 +60,7 @@ test('(a) an app linked with goazure 1.0.0 hands over when the current action de
   seedToolCache(toolCache);
   const deploy = (commit: string) =>
     runAction({
-      inputs: deployInputs(s, commit, { 'working-directory': 'test/fixtures/compat/app', 'verify-timeout': '30', timeout: '240' }),
+      inputs: deployInputs(s, commit, { 'working-directory': 'test/fixtures/compat/app', 'verify-timeout-seconds': '30', 'timeout-seconds': '240' }),
       env: { ...s.env, GITHUB_SHA: commit },
       toolCache,
       cwd: repoRoot,

@@ -77,8 +77,8 @@ function deployPackage(site: AppService, pkg: string, extra: Record<string, stri
       'from-package': pkg,
       goos: 'linux',
       goarch,
-      'verify-timeout': '30',
-      timeout: '120',
+      'verify-timeout-seconds': '30',
+      'timeout-seconds': '120',
       ...extra,
     },
     // The deploy job's own commit is a later one; the package keeps the commit it was built from.

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { repoRoot } from '../sandbox/runner.ts';
+import { RENAMED_INPUTS } from '../src/common/inputs.ts';
 
 interface ActionYml {
   inputs: Record<string, { description: string; required?: boolean; default?: string; deprecationMessage?: string }>;
@@ -23,8 +24,9 @@ const pages: Record<string, string> = { 'README.md': readme };
 for (const f of fs.readdirSync(path.join(repoRoot, 'docs'))) {
   if (f.endsWith('.md')) pages[`docs/${f}`] = fs.readFileSync(path.join(repoRoot, 'docs', f), 'utf8');
 }
-/** Inputs shown as current: in action.yml and not deprecated there. */
-const current = new Set(Object.entries(action.inputs).filter(([, i]) => i.deprecationMessage === undefined).map(([n]) => n));
+/** Inputs shown as current: in action.yml and not a deprecated name (src/common/inputs.ts, RENAMED_INPUTS). */
+const deprecated = new Set(RENAMED_INPUTS.map((r) => r.old));
+const current = new Set(Object.keys(action.inputs).filter((n) => !deprecated.has(n)));
 
 /** Rows of the first markdown table under `## <heading>` in text, as arrays of cells. */
 function tableUnder(text: string, heading: string, where: string): string[][] {
@@ -76,14 +78,42 @@ test('action.yml runs on node24 from dist/index.js, and marks app-name as its re
   assert.deepEqual(Object.keys(action.inputs).filter((n) => action.inputs[n].required === true), ['app-name']);
 });
 
-test('docs/inputs.md lists exactly the inputs of action.yml, with their defaults', () => {
+test('docs/inputs.md lists exactly the current inputs of action.yml, with their defaults', () => {
   const rows = tableUnder(inputsDoc, 'Inputs', 'docs/inputs.md');
-  assert.deepEqual(rows.map((r) => nameOf(r[0])), Object.keys(action.inputs));
+  assert.deepEqual(rows.map((r) => nameOf(r[0])), Object.keys(action.inputs).filter((n) => current.has(n)));
   for (const row of rows) {
     const name = nameOf(row[0]);
     const input = action.inputs[name];
     assert.equal(row[0].includes('(required)'), input.required === true, `${name}: required marker`);
     if (input.default !== undefined) assert.equal(row[1], `\`${input.default}\``, `${name}: default`);
+  }
+});
+
+test('docs/inputs.md lists every deprecated name with its new one, and action.yml still takes it', () => {
+  const rows = tableUnder(inputsDoc, 'Deprecated inputs', 'docs/inputs.md');
+  assert.deepEqual(
+    rows.map((r) => [nameOf(r[0]), /^`([^`]+)`/.exec(r[1])?.[1]]),
+    RENAMED_INPUTS.map((r) => [r.old, r.new]),
+  );
+  for (const r of RENAMED_INPUTS) {
+    assert.ok(r.old in action.inputs, `action.yml still takes ${r.old}`);
+    assert.ok(current.has(r.new), `action.yml has ${r.new}`);
+    assert.match(action.inputs[r.old].description, new RegExp(`^Deprecated, use ${r.new}\\b`));
+  }
+});
+
+test('no page shows a deprecated name as current (outside the deprecated table)', () => {
+  for (const [page, text] of Object.entries(pages)) {
+    const shown = page === 'docs/inputs.md' ? text.slice(0, text.indexOf('\n## Deprecated inputs')) : text;
+    for (const r of RENAMED_INPUTS) {
+      // `swap-slot: production`, `timeout`, a table row `| \`package\` |`: the name as an input.
+      // `package` alone is also the ordinary word (a deploy package): only `package: …` and a table row count for it.
+      const asInput = r.old === 'package'
+        ? /`package: [^`]*`|^\|\s*`package`/m
+        : new RegExp(`\`${r.old}(: [^\`]*)?\`|^\\|\\s*\`${r.old}\``, 'm');
+      const hit = asInput.exec(shown);
+      assert.equal(hit, null, `${page} shows ${r.old} (renamed ${r.new}): ${hit?.[0]}`);
+    }
   }
 });
 

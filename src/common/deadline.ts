@@ -62,9 +62,9 @@ export async function withDeadline(
     timer = setTimeout(() => {
       const running = stages.current ?? 'the deploy';
       const err = new DeployTimeoutError(
-        `The deploy took longer than timeout (${seconds} s) and was stopped during ${running}. ` +
+        `The deploy took longer than timeout-seconds (${seconds} s) and was stopped during ${running}. ` +
           `_artifact.txt was not changed unless the log above says it was switched. ` +
-          `Raise the timeout input or look at the slow stage in the log.`,
+          `Raise the timeout-seconds input or look at the slow stage in the log.`,
       );
       controller.abort(err);
       reject(err);

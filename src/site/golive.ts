@@ -1,5 +1,5 @@
 // Going live, and coming back: the compare-and-swap switch, the health gate and the watch window,
-// auto-rollback (also after the deadline, on a cancel, and in the post entry), and rollback: true.
+// auto-rollback (also after the deadline, on a cancel, and in the post entry), and rollback: previous.
 // Every outcome is written to the deploy record. See docs/ARCHITECTURE.md, "The deploy record",
 // "The health gate" and "A cancelled run".
 
@@ -347,7 +347,7 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
     }
     state.live = live;
   } catch (err) {
-    const line = `${it} may have switched to ${pending.artifact} without verifying it, and reading ${ARTIFACT_FILE} within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: true if it names ${pending.artifact}.`;
+    const line = `${it} may have switched to ${pending.artifact} without verifying it, and reading ${ARTIFACT_FILE} within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: previous if it names ${pending.artifact}.`;
     return { line, stillLive: true };
   }
   // What is left after the switch back and the record's writes is for seeing the old version serve.
@@ -369,7 +369,7 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
     }
     const line =
       `${it} had switched to ${pending.artifact} without verifying it, and switching back within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. ` +
-      `${ARTIFACT_FILE} names ${names}${same(names, pending.previous) ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: true (or rollback-to) to go back to a version that served.`;
+      `${ARTIFACT_FILE} names ${names}${same(names, pending.previous) ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: previous (or rollback: <version>) to go back to a version that served.`;
     return { line, stillLive: !same(names, pending.previous) };
   }
 }
