@@ -163,7 +163,7 @@ export async function verifyOrRollBack(site: SiteContext, entry: RecordWriter, c
   }
   await entry.publish(process.env);
   const signIn = verified.instances.some((i) => i.signIn === true);
-  const hints = notServingHints(name, cfg.goos, signIn).map((h) => `  - ${h}`).join('\n');
+  const hints = notServingHints(name, cfg.goos, signIn, verified.identifiedBy === 'processes').map((h) => `  - ${h}`).join('\n');
   const what = entry.entry.kind === 'rollback' ? 'The rolled-back version' : 'The new version';
   throw new ActionError(
     `${what} did not come up${entry.entry.kind === 'rollback' ? '' : ' healthy'}: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
