@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -39,8 +40,11 @@ func main() {
 	if commit != "none" {
 		opts = append(opts, goazure.WithCommit(commit))
 	}
-	if err := goazure.ListenAndServe(context.Background(), srv, opts...); err != nil {
-		log.Fatal(err)
+	err := goazure.ListenAndServe(context.Background(), srv, opts...)
+	if errors.Is(err, goazure.ErrDrainTimeout) {
+		log.Print(err) // handed over; requests still running at the drain timeout were cut off
+	} else if err != nil {
+		log.Fatal(err) // could not listen
 	}
 }
 

@@ -52,23 +52,46 @@ func appDirOf(exe string) string {
 
 // AppDir returns the app's folder: the one holding _artifact.txt and the _target folder the
 // running binary was started from (site\wwwroot on App Service). When the binary does not run
-// from a _target folder, as on a developer's machine, it is the binary's own folder.
+// from a _target folder, as on a developer's machine, it is the binary's own folder; under
+// "go run" or "go test", whose binary lives in a temporary build folder, it is the working
+// directory instead.
 func AppDir() string { return appDirFor(executable()) }
 
 // AssetDir returns the folder of the files shipped with the running version, _target/<name>/
 // where <name> is the binary's file name without its extension: static files and templates
 // deployed with this binary, which stay in place while a newer version is deployed beside them.
-// When the binary does not run from a _target folder it is the binary's own folder.
+// When the binary does not run from a _target folder it is the binary's own folder, and under
+// "go run" or "go test" the working directory (run them from the folder that holds your static
+// files, as the action's include patterns are relative to working-directory).
 func AssetDir() string { return assetDirFor(executable()) }
 
 func appDirFor(exe string) string {
 	if dir := appDirOf(exe); dir != "" {
 		return dir
 	}
-	if exe == "" {
+	if exe == "" || builtByGoCommand(exe) {
+		if wd, err := os.Getwd(); err == nil {
+			return wd
+		}
 		return "."
 	}
 	return filepath.Dir(exe)
+}
+
+// builtByGoCommand reports whether exe is a binary "go run" or "go test" built into its temporary
+// work folder ($GOTMPDIR or the system temp folder, then go-build<digits>/b001/exe/ for go run),
+// which is deleted when the command ends and holds none of the app's files.
+func builtByGoCommand(exe string) bool {
+	for dir := filepath.Dir(exe); ; {
+		if digits, ok := strings.CutPrefix(filepath.Base(dir), "go-build"); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }
 
 func assetDirFor(exe string) string {

@@ -3,7 +3,9 @@ package goazure
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -235,6 +237,9 @@ func TestListenAddr(t *testing.T) {
 		{"srv.Addr", -1, "0.0.0.0:7000", "", nil, "0.0.0.0:7000"},
 		{"srv.Addr's host with WithPort", 0, "0.0.0.0:7000", "", nil, "0.0.0.0:0"},
 		{"the default", -1, "", "", []string{"12345"}, "127.0.0.1:8080"},
+		{"srv.Addr \":8080\" is every interface, as in net/http", -1, ":8080", "", nil, ":8080"},
+		{"srv.Addr's empty host with -port", -1, ":7000", "", []string{"-port", "8000"}, ":8000"},
+		{"on the platform, srv.Addr's host is not used", -1, ":7000", "12345", nil, "127.0.0.1:12345"},
 	}
 	for _, c := range cases {
 		if got := listenAddr(c.opt, c.srvAddr, c.platform, c.args); got != c.want {
@@ -257,5 +262,50 @@ func TestAppDirAndAssetDir(t *testing.T) {
 	}
 	if got := assetDirFor(dev); got != filepath.Dir(dev) {
 		t.Errorf("outside _target, assetDirFor = %q, want the binary's folder", got)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRun := filepath.Join(os.TempDir(), "go-build1234567", "b001", "exe", "app")
+	if got := assetDirFor(goRun); got != wd {
+		t.Errorf("under go run, assetDirFor(%q) = %q, want the working directory %q", goRun, got, wd)
+	}
+	if got := appDirFor(goRun); got != wd {
+		t.Errorf("under go run, appDirFor(%q) = %q, want the working directory %q", goRun, got, wd)
+	}
+}
+
+// A real "go run" of a program that prints AssetDir: the working directory, not the build folder.
+func TestAssetDirUnderGoRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	module, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := tempDir(t)
+	files := map[string]string{
+		"go.mod":  "module example.com/app\n\ngo 1.22\n\nrequire github.com/go-azure-deploy/go-azure-deploy/goazure v0.0.0\n\nreplace github.com/go-azure-deploy/go-azure-deploy/goazure => " + module + "\n",
+		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/go-azure-deploy/go-azure-deploy/goazure\"\n)\n\nfunc main() { fmt.Print(goazure.AssetDir()) }\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(app, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(goBin, "run", ".")
+	cmd.Dir = app
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go run: %v\n%s", err, out)
+	}
+	want, _ := filepath.EvalSymlinks(app)
+	got, _ := filepath.EvalSymlinks(string(out))
+	if got != want {
+		t.Errorf("AssetDir under go run = %q, want the working directory %q", out, app)
 	}
 }

@@ -10,14 +10,18 @@
 //
 // Adopting it takes two lines in main:
 //
-//	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-//	if err := goazure.ListenAndServe(context.Background(), srv); err != nil {
-//		log.Fatal(err)
+//	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+//	err := goazure.ListenAndServe(context.Background(), srv)
+//	if errors.Is(err, goazure.ErrDrainTimeout) {
+//		log.Print(err) // handed over; requests still running at the drain timeout were cut off
+//	} else if err != nil {
+//		log.Fatal(err) // could not listen
 //	}
 //
 // The port comes from HTTP_PLATFORM_PORT, which HttpPlatformHandler sets; without it (on a
-// developer's machine) from a "-port" argument, [WithPort] or the server's Addr. SIGINT and SIGTERM
-// start the same hand-over as a new artifact does.
+// developer's machine) from a "-port" argument, [WithPort] or the server's Addr, on the host of
+// Addr as net/http reads it (":8080" is every interface). SIGINT and SIGTERM start the same
+// hand-over as a new artifact does.
 //
 // The hand-over aims at the fewest failed requests when IIS sits in front, which keeps a pool of
 // keep-alive connections to the app and answers 502.3, without retrying, when a connection is

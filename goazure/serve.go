@@ -25,16 +25,18 @@ var ErrDrainTimeout = errors.New("goazure: drain timeout reached with requests s
 // hand-over. It returns nil after a complete hand-over, ErrDrainTimeout when the drain timeout cut
 // requests off, and any other error when it could not listen or shutting the server down failed.
 //
-// The port is HTTP_PLATFORM_PORT's, on 127.0.0.1 where HttpPlatformHandler connects; without it,
-// WithPort's, else a "-port N" argument's, else the port of srv.Addr, else DefaultPort, on the host
-// of srv.Addr or 127.0.0.1. The listener is IPv4 only.
+// The port is HTTP_PLATFORM_PORT's, on 127.0.0.1 where HttpPlatformHandler connects. Without it
+// (off Azure), the port is WithPort's, else a "-port N" argument's, else the port of srv.Addr,
+// else DefaultPort; the host is srv.Addr's as net/http reads it, so Addr ":8080" listens on every
+// interface (as a container needs) and "127.0.0.1:8080" on loopback only. With no srv.Addr at all
+// it is 127.0.0.1.
 //
 // ListenAndServe wraps srv.Handler (http.DefaultServeMux when nil) to track requests, and must be
 // the only one to start or stop srv.
 func ListenAndServe(ctx context.Context, srv *http.Server, opts ...Option) error {
 	cfg := newConfig(opts)
 	addr := listenAddr(cfg.port, srv.Addr, os.Getenv("HTTP_PLATFORM_PORT"), os.Args[1:])
-	ln, err := net.Listen("tcp4", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("goazure: listen on %s: %w", addr, err)
 	}
@@ -55,11 +57,9 @@ func listenAddr(optPort int, srvAddr, platformPort string, args []string) string
 	}
 	host, addrPort := "127.0.0.1", ""
 	if srvAddr != "" {
+		// net/http's meaning: an empty host is every interface.
 		if h, p, err := net.SplitHostPort(srvAddr); err == nil {
-			if h != "" {
-				host = h
-			}
-			addrPort = p
+			host, addrPort = h, p
 		}
 	}
 	port := strconv.Itoa(DefaultPort)

@@ -26,7 +26,7 @@ function say(line: string): void {
 
 async function deploy(site: AppService, commit: string): Promise<ActionRun> {
   const run = await runAction({
-    inputs: deployInputs(site, commit, { 'verify-timeout': '60', timeout: '300' }),
+    inputs: deployInputs(site, commit, { 'verify-timeout-seconds': '60', 'timeout-seconds': '300' }),
     env: { ...site.env, GITHUB_SHA: commit, GITHUB_REF_TYPE: 'branch', GITHUB_REF_NAME: 'main' },
     toolCache: site.toolCache,
     cwd: repoRoot,

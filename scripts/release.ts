@@ -213,10 +213,10 @@ const dist = runCheck(['scripts/bundle.mjs', '--check']);
 if (dist.ok) ok.push('dist/index.js matches src/');
 else problems.push(`dist/index.js is out of date: run "npm run bundle" and commit dist/.\n      ${dist.output.split('\n').join('\n      ')}`);
 
-// The README's input and output tables match action.yml: the test that checks them, reused.
+// The documented inputs and outputs (docs/inputs.md, the README's common inputs) match action.yml: the test that checks them, reused.
 const readme = runCheck(['--test', '--test-reporter=dot', 'test/readme.test.ts']);
-if (readme.ok) ok.push("README's inputs and outputs tables match action.yml");
-else problems.push(`README's inputs or outputs table does not match action.yml (test/readme.test.ts fails):\n      ${readme.output.split('\n').slice(0, 30).join('\n      ')}`);
+if (readme.ok) ok.push("the documented inputs and outputs match action.yml");
+else problems.push(`the documented inputs or outputs do not match action.yml (test/readme.test.ts fails):\n      ${readme.output.split('\n').slice(0, 30).join('\n      ')}`);
 
 const repository = process.env.GITHUB_REPOSITORY ?? '';
 const token = process.env.GITHUB_TOKEN ?? '';

@@ -8,6 +8,7 @@ import * as core from '@actions/core';
 import { parseInputs, secretValues, type Config } from './common/inputs.ts';
 import { ActionError, DeployCancelledError, DeployTimeoutError, messageOf } from './common/errors.ts';
 import { watchForCancel, type CancelWatch } from './common/cancel.ts';
+import { unsupportedRunner } from './common/runner.ts';
 import { Deadline } from './common/deadline.ts';
 import { StageLog, writeSummary, uploadProgressLogger, type DeployFacts } from './common/report.ts';
 import type { DeployContext, SiteContext, SiteState } from './context.ts';
@@ -44,9 +45,14 @@ export async function run(): Promise<void> {
 
 async function runWith(cancel: CancelWatch): Promise<void> {
   maskSecretInputs();
+  const runner = unsupportedRunner(process.env);
+  if (runner !== undefined) {
+    fail(new ActionError(runner));
+    return;
+  }
   let cfg: Config;
   try {
-    cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());
+    cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd(), (message) => core.warning(message));
   } catch (err) {
     fail(err);
     return;

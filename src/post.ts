@@ -113,7 +113,7 @@ export async function runPost(): Promise<void> {
     return;
   }
   for (const secret of secretValues((name) => core.getInput(name))) core.setSecret(secret);
-  const stillNames = `${ARTIFACT_FILE} may still name ${saved.artifact}, which was not verified: run the deploy with rollback: true (or rollback-to: ${saved.previous}).`;
+  const stillNames = `${ARTIFACT_FILE} may still name ${saved.artifact}, which was not verified: run the deploy with rollback: previous (or rollback: ${saved.previous}).`;
   core.info(`The deploy step was stopped after it switched ${ARTIFACT_FILE} to ${saved.artifact} and before it verified it: switching back to ${saved.previous}.`);
   try {
     const cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());

@@ -76,7 +76,7 @@ test('Entra ID deploy to a slot, verified, then swapped into production', { time
     inputs: {
       'app-name': 'shop',
       'slot-name': 'staging',
-      'swap-slot': 'production',
+      'swap-target-slot': 'production',
       'client-id': APP,
       'tenant-id': TENANT,
       'client-secret': SECRET,
@@ -99,7 +99,7 @@ test('Entra ID deploy to a slot, verified, then swapped into production', { time
   // Verified: the windows build runs under go-azure.bat and answers with its commit.
   assert.match(run.stdout, new RegExp(`shop-${SHA.slice(0, 10)}\\.exe is healthy \\(/ answered 200-299 3 times in a row\\) on all 2 instances`));
   // This app does not serve through goazure: verify says it fell back to Kudu's process list.
-  assert.match(run.stdout, /::notice::The answers of shop-[0-9a-f]{10}\.exe carry no X-Goazure-Artifact header/);
+  assert.match(run.stdout, /::warning::The answers of shop-[0-9a-f]{10}\.exe carry no X-Goazure-Artifact header, .*the NEXT deploy will fail/);
   assert.equal((await (await fetch(site.localAppUrl)).text()).trim(), SHA);
 
   // Every Kudu call carried a token the local Entra ID issued for the ARM scope.

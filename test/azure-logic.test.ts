@@ -146,10 +146,10 @@ test('sign-in errors name the inputs involved', () => {
   );
 });
 
-test('swap with a publish-profile target names swap-slot', async () => {
-  const cfg = config({ 'slot-name': 'staging', 'swap-slot': 'production', 'publish-profile': '<x/>' });
+test('swap with a publish-profile target names swap-target-slot', async () => {
+  const cfg = config({ 'slot-name': 'staging', 'swap-target-slot': 'production', 'publish-profile': '<x/>' });
   await assert.rejects(
     swapSlots(cfg, { kuduUrl: 'https://k', webappUrl: 'https://w', authKind: 'basic', authorization: async () => 'Basic x' }, new AbortController().signal),
-    /^ActionError: swap-slot: swapping slots goes through Azure Resource Manager/,
+    /^ActionError: swap-target-slot: swapping slots goes through Azure Resource Manager/,
   );
 });

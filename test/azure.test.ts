@@ -349,7 +349,7 @@ test('an identity without a role on the site: ARM\'s 403 is explained, and searc
   assert.match(forbidden, new RegExp(`^ARM refused to read site shop in resource group rg-shop for the app registration ${NO_ROLE_APP} \\(HTTP 403 AuthorizationFailed`));
   assert.match(forbidden, /"Website Contributor" role on the site/);
   const searched = expectFailure(await runChild({ ...secretInputs, 'client-id': NO_ROLE_APP }));
-  assert.match(searched, /no App Service site named shop in subscription-id .* \(0 sites visible to this identity\).*at least Reader/);
+  assert.match(searched, /no App Service site named shop in subscription-id .* \(0 sites visible to this identity\).*Website Contributor role on the site/);
 });
 
 test('slot deploy: the slot\'s own SCM host and URL, and the slot permission in the hint', { timeout: 120_000 }, async () => {
@@ -395,7 +395,7 @@ test('swap: the staging slot goes into production through the long-running opera
   const swapsBefore = sandbox.swaps.length;
   const prodBefore = sandbox.serving.get('shop');
   const stagingBefore = sandbox.serving.get('shop/staging');
-  const result = expectOk(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-slot': 'production' }));
+  const result = expectOk(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-target-slot': 'production' }));
   assert.deepEqual(result.swap, { swappedIntoUrl: 'https://shop.azurewebsites.net', sourceUrl: 'https://shop-staging.azurewebsites.net' });
   assert.deepEqual(sandbox.swaps.slice(swapsBefore), [
     { site: 'shop', resourceGroup: 'rg-shop', source: 'production', target: 'staging', preserveVnet: true },
@@ -476,9 +476,9 @@ for (const [status, slot] of [[401, 'production'], [403, 'staging']] as const) {
 test('swap between two slots, and from production into a slot', { timeout: 120_000 }, async () => {
   const swapsBefore = sandbox.swaps.length;
   const before = sandbox.requests.length;
-  const betweenSlots = expectOk(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-slot': 'canary' }));
+  const betweenSlots = expectOk(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-target-slot': 'canary' }));
   assert.deepEqual(betweenSlots.swap, { swappedIntoUrl: 'https://shop-canary.azurewebsites.net', sourceUrl: 'https://shop-staging.azurewebsites.net' });
-  const fromProduction = expectOk(await runChild({ ...secretInputs, 'swap-slot': 'staging' }));
+  const fromProduction = expectOk(await runChild({ ...secretInputs, 'swap-target-slot': 'staging' }));
   assert.deepEqual(fromProduction.swap, { swappedIntoUrl: 'https://shop-staging.azurewebsites.net', sourceUrl: 'https://shop.azurewebsites.net' });
   assert.deepEqual(sandbox.swaps.slice(swapsBefore), [
     { site: 'shop', resourceGroup: 'rg-shop', source: 'staging', target: 'canary', preserveVnet: true },
@@ -490,8 +490,8 @@ test('swap between two slots, and from production into a slot', { timeout: 120_0
 
 test('swap into a slot that does not exist: ARM\'s refusal is shown and nothing changes', { timeout: 120_000 }, async () => {
   const before = new Map(sandbox.serving);
-  const message = expectFailure(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-slot': 'nope' }));
-  assert.match(message, /^swap-slot: ARM refused to swap slot staging into nope of site shop \(HTTP 400 BadRequest/);
+  const message = expectFailure(await runChild({ ...secretInputs, 'slot-name': 'staging', 'swap-target-slot': 'nope' }));
+  assert.match(message, /^swap-target-slot: ARM refused to swap slot staging into nope of site shop \(HTTP 400 BadRequest/);
   assert.match(message, /slot 'nope' does not exist/);
   assert.deepEqual(sandbox.serving, before);
 });
@@ -507,7 +507,7 @@ test('swap: bounded by the deadline while ARM keeps answering InProgress', { tim
   try {
     const started = Date.now();
     const outcome = await runChild(
-      { ...secretInputs, 'slot-name': 'staging', 'swap-slot': 'production', 'resource-group-name': 'rg-shop' },
+      { ...secretInputs, 'slot-name': 'staging', 'swap-target-slot': 'production', 'resource-group-name': 'rg-shop' },
       { sandbox: slow, env: { GAD_TEST_TIMEOUT_MS: '5000' } },
     );
     assert.ok(!outcome.ok);

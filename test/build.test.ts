@@ -241,19 +241,19 @@ describe('failures', () => {
 
   test('a library package: not a main package, and nothing is left at the output path', LONG, async () => {
     const req = request({ workingDirectory: path.join(fixtures, 'lib') });
-    await rejectsWith(buildBinary(req, never), /^package: "\." in .*lib is not a main package/);
+    await rejectsWith(buildBinary(req, never), /^main-package: "\." in .*lib is not a main package/);
     assert.equal(fs.existsSync(req.outputPath), false);
   });
 
   test('a package that does not exist, or several packages: the message names package', LONG, async () => {
-    await rejectsWith(buildBinary(request({ package: './nope' }), never), /^package: go cannot build "\.\/nope" from .*directory not found/);
-    await rejectsWith(buildBinary(request({ package: './...' }), never), /^package: go cannot build "\.\/\.\.\." .*cannot write multiple packages/);
+    await rejectsWith(buildBinary(request({ package: './nope' }), never), /^main-package: go cannot build "\.\/nope" from .*directory not found/);
+    await rejectsWith(buildBinary(request({ package: './...' }), never), /^main-package: go cannot build "\.\/\.\.\." .*cannot write multiple packages/);
   });
 
   test('cgo-only code: says the package needs cgo', LONG, async () => {
     await rejectsWith(
       buildBinary(request({ workingDirectory: path.join(fixtures, 'cgo') }), never),
-      /^package: "\." needs cgo \(import "C" in example\.com\/cgo \(main\.go\)\).*CGO_ENABLED=0.*windows\/amd64 cannot compile C code/,
+      /^main-package: "\." needs cgo \(import "C" in example\.com\/cgo \(main\.go\)\).*CGO_ENABLED=0.*windows\/amd64 cannot compile C code/,
     );
   });
 

@@ -28,7 +28,7 @@ let good = '';
 
 function options(commit: string, extra: Record<string, string> = {}): RunActionOptions {
   return {
-    inputs: deployInputs(s, commit, { 'working-directory': FIXTURE, 'health-path': '/healthz', 'verify-timeout': '60', timeout: '240', ...extra }),
+    inputs: deployInputs(s, commit, { 'working-directory': FIXTURE, 'health-path': '/healthz', 'verify-timeout-seconds': '60', 'timeout-seconds': '240', ...extra }),
     env: { ...s.env, GITHUB_SHA: commit, GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '4242', GITHUB_RUN_ATTEMPT: '1' },
     toolCache: s.toolCache,
     cwd: repoRoot,
@@ -298,10 +298,10 @@ test('the deadline takes the same way back: a Kudu request that hangs in verify 
   const processes = gate();
   s.kudu.fault({ route: '/api/processes', method: 'GET', hold: processes.hold });
   try {
-    const run = await runAction(options(slow, { timeout: '30' }));
+    const run = await runAction(options(slow, { 'timeout-seconds': '30' }));
     assert.equal(run.code, 1, run.stdout);
     const error = decodeURIComponent(run.errors.join('\n'));
-    assert.match(error, /The deploy took longer than timeout \(30 s\) and was stopped during Verify/);
+    assert.match(error, /The deploy took longer than timeout-seconds \(30 s\) and was stopped during Verify/);
     assert.match(error, new RegExp(`It had switched to ${stem(slow)} without verifying it; auto-rollback within a 30 s grace period: rolled back: _artifact.txt names ${stem(good)} again and it is serving`));
     assert.equal(artifactTxt(), names(good));
     assert.equal(entriesFor(slow).find((e) => e.kind === 'deploy')?.outcome, 'rolled-back', 'the deadline is not a cancel');

@@ -20,7 +20,7 @@ test('the deadline fires when its own time is up, however late run() starts: one
       signal.addEventListener('abort', () => (leftWhenFired = deadline.secondsLeft()), { once: true });
       return hang(signal);
     }),
-    (err: Error) => err instanceof DeployTimeoutError && /timeout \(0\.6 s\).*during Upload/.test(err.message),
+    (err: Error) => err instanceof DeployTimeoutError && /timeout-seconds \(0\.6 s\).*during Upload/.test(err.message),
   );
   assert.ok(deadline.signal.aborted);
   // A timer of its own, started with run(), would fire about half a second past the deadline.

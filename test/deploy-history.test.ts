@@ -170,7 +170,7 @@ async function appService(): Promise<AppService> {
 }
 function deploySite(s: AppService, commit: string, runId: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   return runAction({
-    inputs: deployInputs(s, commit, { 'verify-timeout': '30', timeout: '240', ...extra }),
+    inputs: deployInputs(s, commit, { 'verify-timeout-seconds': '30', 'timeout-seconds': '240', ...extra }),
     env: { ...s.env, ...runEnv(commit, runId) },
     toolCache,
     cwd: repoRoot,
@@ -178,7 +178,7 @@ function deploySite(s: AppService, commit: string, runId: string, extra: Record<
     event: { repository: { full_name: 'octo/shop', private: true, visibility: 'private' } },
   });
 }
-const crash = { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '8' };
+const crash = { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout-seconds': '8' };
 
 test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; a named rollback that does not come up goes back', { timeout: 600_000 }, async () => {
   const s = await appService();
@@ -191,13 +191,13 @@ test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; 
   assert.doesNotMatch(decodeURIComponent(crashed.errors.join('\n')), /cannot open the database/, 'and not in the annotation');
   assert.equal((await deploySite(s, f, '402')).code, 0);
 
-  const back = await deploySite(s, f, '403', { rollback: 'true' });
+  const back = await deploySite(s, f, '403', { rollback: 'previous' });
   assert.equal(back.code, 0, log(back));
   assert.equal(back.outputs['artifact-name'], name(e));
   assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
   assert.match(await (await fetch(s.localAppUrl)).text(), new RegExp(e));
 
-  const named = await deploySite(s, f, '404', { 'rollback-to': d.slice(0, 8) });
+  const named = await deploySite(s, f, '404', { rollback: d.slice(0, 8) });
   assert.equal(named.code, 1, log(named));
   assert.match(decodeURIComponent(named.errors.join('\n')), new RegExp(`The rolled-back version did not come up: ${name(d)}.*\\n.*Rolled back: _artifact.txt names ${name(e)} again and it is serving`));
   assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
@@ -220,7 +220,7 @@ test('the deadline keeps time for auto-rollback: a crashing version under a shor
   const [good, bad] = [newCommit(), newCommit()];
   assert.equal((await deploySite(s, good, '500')).code, 0);
   // verify-timeout (120 s) is far beyond timeout: verify must stop early enough for the rollback.
-  const run = await deploySite(s, bad, '501', { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '120', timeout: '45' });
+  const run = await deploySite(s, bad, '501', { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout-seconds': '120', 'timeout-seconds': '45' });
   assert.equal(run.code, 1, log(run));
   assert.match(run.stdout, /Verify waits at most \d+ s: the rest of timeout is kept for auto-rollback/);
   const error = decodeURIComponent(run.errors.join('\n'));
@@ -239,14 +239,14 @@ test('"Re-run failed jobs" after an auto-rollback (same commit, same run, next a
   const health = { 'working-directory': 'test/fixtures/health', 'health-path': '/healthz' };
   const attempt = (commit: string, runId: string, n: string, extra: Record<string, string>): Promise<ActionRun> =>
     runAction({
-      inputs: deployInputs(s, commit, { 'verify-timeout': '20', timeout: '240', ...health, ...extra }),
+      inputs: deployInputs(s, commit, { 'verify-timeout-seconds': '20', 'timeout-seconds': '240', ...health, ...extra }),
       env: { ...s.env, ...runEnv(commit, runId), GITHUB_RUN_ATTEMPT: n },
       toolCache,
       cwd: repoRoot,
     });
   assert.equal((await attempt(good, '700', '1', {})).code, 0);
   // The release fails its health gate (the site lacked what it needs) and is rolled back.
-  const failed = await attempt(fixed, '701', '1', { ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  const failed = await attempt(fixed, '701', '1', { ldflags: '-X main.healthStatus=500', 'verify-timeout-seconds': '8' });
   assert.equal(failed.code, 1, log(failed));
   assert.equal(artifactTxt(s.home), `_target\\${name(good)}\r\n`);
   // The site is fixed and the failed job re-run: same commit, same run id, attempt 2.
@@ -283,7 +283,7 @@ test("the auto-rollback's write meets a reader holding _artifact.txt (409): it i
   // The second write of _artifact.txt in the next run is the rollback's: the launcher, starting
   // the failed release again, holds the file for a second just then.
   s.kudu.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', skip: 1, hold: async () => s.kudu.holdOpen('site/wwwroot/_artifact.txt', 1000) });
-  const run = await deploySite(s, bad, '801', { ...health, ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  const run = await deploySite(s, bad, '801', { ...health, ldflags: '-X main.healthStatus=500', 'verify-timeout-seconds': '8' });
   assert.equal(run.code, 1, log(run));
   assert.match(run.stdout, /_artifact\.txt was briefly in use on the site \(Kudu answered 409 \d+ time\(s\)/);
   assert.match(decodeURIComponent(run.errors.join('\n')), new RegExp(`Rolled back: _artifact.txt names ${name(good)} again and it is serving`));

@@ -30,7 +30,7 @@ const newCommit = (): string => randomBytes(20).toString('hex');
 
 function deploy(s: AppService, commit: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   return runAction({
-    inputs: deployInputs(s, commit, { 'verify-timeout': '30', timeout: '240', ...extra }),
+    inputs: deployInputs(s, commit, { 'verify-timeout-seconds': '30', 'timeout-seconds': '240', ...extra }),
     env: { ...s.env, GITHUB_SHA: commit },
     toolCache: s.toolCache,
     cwd: repoRoot,
@@ -128,7 +128,7 @@ test('a crash-looping new version is rolled back: the old one serves again and t
   const bad = newCommit();
   const run1 = await deploy(s, good);
   assert.equal(run1.code, 0, run1.stdout);
-  const run2 = await deploy(s, bad, { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout': '8' });
+  const run2 = await deploy(s, bad, { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout-seconds': '8' });
   assert.equal(run2.code, 1, run2.stdout);
   const error = decodeURIComponent(run2.errors.join('\n'));
   assert.match(error, new RegExp(`The new version did not come up healthy: e2e-site-${bad.slice(0, 10)} was not healthy after 8 s`));
@@ -145,7 +145,7 @@ test('verify timeout without auto-rollback: the step fails naming what was seen'
   const good = newCommit();
   const silent = newCommit();
   assert.equal((await deploy(s, good)).code, 0);
-  const run = await deploy(s, silent, { 'working-directory': 'test/fixtures/noport', 'verify-timeout': '6', 'auto-rollback': 'false' });
+  const run = await deploy(s, silent, { 'working-directory': 'test/fixtures/noport', 'verify-timeout-seconds': '6', 'auto-rollback': 'false' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.match(error, new RegExp(`e2e-site-${silent.slice(0, 10)} was not healthy after 6 s`));

@@ -34,7 +34,7 @@ async function site(opts: Pick<AppServiceOptions, 'authentication'> = {}): Promi
 
 function deploy(s: AppService, commit: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   return runAction({
-    inputs: deployInputs(s, commit, { 'working-directory': FIXTURE, 'health-path': '/healthz', 'verify-timeout': '20', timeout: '240', ...extra }),
+    inputs: deployInputs(s, commit, { 'working-directory': FIXTURE, 'health-path': '/healthz', 'verify-timeout-seconds': '20', 'timeout-seconds': '240', ...extra }),
     env: { ...s.env, GITHUB_SHA: commit },
     toolCache: s.toolCache,
     cwd: repoRoot,
@@ -52,7 +52,7 @@ const stem = (commit: string): string => `health-site-${commit.slice(0, 10)}`;
 test('behind App Service Authentication, with a publish profile (nothing to read it from before the switch): verify stops at the sign-in redirect, names it and says what to do; a health path it excludes passes', { timeout: 300_000 }, async () => {
   const s = await site({ authentication: { unauthenticatedClientAction: 'RedirectToLoginPage', excludedPaths: ['/healthz'] } });
   const blocked = newCommit();
-  const run = await deploy(s, blocked, { 'health-path': '/', 'verify-timeout': '60' });
+  const run = await deploy(s, blocked, { 'health-path': '/', 'verify-timeout-seconds': '60' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
   // Verify stops once the sign-in has answered three checks in a row, long before verify-timeout;
@@ -117,7 +117,7 @@ test('a release whose health path answers 500 is rolled back, and the step fails
   const good = newCommit();
   const bad = newCommit();
   assert.equal((await deploy(s, good)).code, 0);
-  const run = await deploy(s, bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout': '8' });
+  const run = await deploy(s, bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout-seconds': '8' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.match(error, new RegExp(`The new version did not come up healthy: ${stem(bad)} was not healthy after 8 s`));
@@ -139,7 +139,7 @@ test('a failed release that does not link goazure keeps running after the switch
   const good = newCommit();
   const stuck = newCommit();
   assert.equal((await deploy(s, good)).code, 0);
-  const run = await deploy(s, stuck, { 'working-directory': 'test/fixtures/stuck', 'verify-timeout': '12' });
+  const run = await deploy(s, stuck, { 'working-directory': 'test/fixtures/stuck', 'verify-timeout-seconds': '12' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.match(error, new RegExp(`The new version did not come up healthy: ${stem(stuck)} was not healthy after 12 s`));
@@ -205,7 +205,7 @@ test('a scaled-out site signed in with Entra ID: the health check path comes fro
         goos: 'linux',
         goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
         commit,
-        'verify-timeout': '20',
+        'verify-timeout-seconds': '20',
         ...extra,
       },
       env: { ...s.env, GITHUB_SHA: commit },
@@ -227,7 +227,7 @@ test('a scaled-out site signed in with Entra ID: the health check path comes fro
   // A release whose health path answers 500: each instance is named with what it answered, and the
   // deploy is rolled back on both.
   const bad = newCommit();
-  const failed = await deployEntra(bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout': '6' });
+  const failed = await deployEntra(bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout-seconds': '6' });
   assert.equal(failed.code, 1, failed.stdout);
   const error = decodeURIComponent(failed.errors.join('\n'));
   // Kudu lists every process of the instance's sandbox (w3wp, cmd, conhost beside the app).
@@ -260,7 +260,7 @@ test('under Wine (windows/amd64, the real go-azure.bat): a healthy release passe
   const s = await startAppService({ siteName: 'health-wine', launcher: 'wine' });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
-  const windows = { goos: 'windows', goarch: 'amd64', 'verify-timeout': '60' };
+  const windows = { goos: 'windows', goarch: 'amd64', 'verify-timeout-seconds': '60' };
   const exe = (commit: string): string => `health-wine-${commit.slice(0, 10)}.exe`;
   const good = newCommit();
   const bad = newCommit();
@@ -268,7 +268,7 @@ test('under Wine (windows/amd64, the real go-azure.bat): a healthy release passe
   assert.equal(first.code, 0, first.stdout + first.stderr);
   assert.match(first.stdout, new RegExp(`${exe(good).replace('.', '\\.')} is healthy \\(/healthz answered 200-299 3 times in a row\\)`));
 
-  const run = await deploy(s, bad, { ...windows, ldflags: '-X main.healthStatus=500', 'verify-timeout': '20' });
+  const run = await deploy(s, bad, { ...windows, ldflags: '-X main.healthStatus=500', 'verify-timeout-seconds': '20' });
   assert.equal(run.code, 1, run.stdout);
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.match(error, new RegExp(`/healthz answered .*500 from ${exe(bad).replace('.', '\\.')} in \\d+ ms \\(not 200-299\\)`));

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { BUILD_ONLY_INPUTS, DEPLOY_ONLY_INPUTS, parseInputs, type Config } from '../src/common/inputs.ts';
+import { BUILD_ONLY_INPUTS, DEPLOY_ONLY_INPUTS, RENAMED_INPUTS, parseInputs, type Config } from '../src/common/inputs.ts';
 import { repoRoot } from '../sandbox/runner.ts';
 import { InputError } from '../src/common/errors.ts';
 
@@ -61,7 +61,7 @@ test('every input parsed on the happy path', () => {
     {
       'app-name': 'Shop',
       'slot-name': 'staging',
-      'swap-slot': 'production',
+      'swap-target-slot': 'production',
       'client-id': 'cid',
       'tenant-id': 'tid',
       'client-secret': 's3cret',
@@ -86,7 +86,7 @@ test('every input parsed on the happy path', () => {
       keep: '0',
       bootstrap: 'false',
       verify: 'False',
-      'verify-timeout': '30',
+      'verify-timeout-seconds': '30',
       'auto-rollback': 'no',
       timeout: '90.5',
       rollback: 'false',
@@ -140,18 +140,20 @@ test('invalid app-name and slot-name', () => {
 });
 
 test('unknown booleans name their input', () => {
-  const p = problems({ 'app-name': 'a1', bootstrap: 'maybe', verify: 'yes please', 'dry-run': '2', rollback: 'x', 'check-latest': 'tru', 'auto-rollback': '?' });
-  for (const name of ['bootstrap', 'verify', 'dry-run', 'rollback', 'check-latest', 'auto-rollback']) {
+  const p = problems({ 'app-name': 'a1', bootstrap: 'maybe', verify: 'yes please', 'dry-run': '2', 'check-latest': 'tru', 'auto-rollback': '?' });
+  for (const name of ['bootstrap', 'verify', 'dry-run', 'check-latest', 'auto-rollback']) {
     assert.ok(p.some((m) => m.startsWith(`${name}:`) && m.includes('not a boolean')), `${name} in ${p.join(' | ')}`);
   }
 });
 
 test('non-numeric keep and timeouts', () => {
-  const p = problems({ 'app-name': 'a1', keep: 'three', 'verify-timeout': '2m', timeout: '-5' });
+  const p = problems({ 'app-name': 'a1', keep: 'three', 'verify-timeout-seconds': '2m', 'timeout-seconds': '-5' });
   assert.ok(p.some((m) => m.startsWith('keep:') && m.includes('"three"')));
-  assert.ok(p.some((m) => m.startsWith('verify-timeout:') && m.includes('"2m"')));
-  assert.ok(p.some((m) => m.startsWith('timeout:') && m.includes('"-5"')));
-  assert.ok(problems({ 'app-name': 'a1', timeout: '0' }).some((m) => m.startsWith('timeout:')));
+  assert.ok(p.some((m) => m.startsWith('verify-timeout-seconds:') && m.includes('"2m"')));
+  assert.ok(p.some((m) => m.startsWith('timeout-seconds:') && m.includes('"-5"')));
+  assert.ok(problems({ 'app-name': 'a1', 'timeout-seconds': '0' }).some((m) => m.startsWith('timeout-seconds:')));
+  // A value given under a deprecated name is reported under the name the workflow wrote.
+  assert.ok(problems({ 'app-name': 'a1', timeout: '0' }).some((m) => m.startsWith('timeout (renamed timeout-seconds): "0"')));
   assert.ok(problems({ 'app-name': 'a1', keep: '1.5' }).some((m) => m.startsWith('keep:')));
 });
 
@@ -160,7 +162,7 @@ test('a bad artifact-prefix is reported with the other input problems, before an
   assert.ok(p.some((m) => m.startsWith('keep:')), p.join(' | '));
   assert.ok(p.some((m) => m.startsWith('artifact-prefix: "***" has no letters or digits left')), p.join(' | '));
   // From app-name too, which Windows may reserve though App Service takes it.
-  assert.deepEqual(problems({ 'app-name': 'con', 'verify-timeout': '0' }).map((m) => m.split(':')[0]).sort(), ['app-name', 'verify-timeout']);
+  assert.deepEqual(problems({ 'app-name': 'con', 'verify-timeout-seconds': '0' }).map((m) => m.split(':')[0]).sort(), ['app-name', 'verify-timeout-seconds']);
   // A rollback and a package's deploy build nothing, so the prefix is not theirs to check.
   assert.equal(parse({ 'app-name': 'con', rollback: 'true' }).artifactPrefix, 'con');
   // An app-name that is wrong is reported once, as app-name's problem.
@@ -175,7 +177,7 @@ test('watch-seconds reads seconds as the time limits do, with 0 for off and at m
   for (const raw of ['3601', '-1', '1m', '1e2']) {
     assert.deepEqual(problems({ 'app-name': 'a1', 'watch-seconds': raw }), [`watch-seconds: "${raw}" is not a number of seconds from 0 (off) to 3600.`], raw);
   }
-  assert.deepEqual(problems({ 'app-name': 'a1', 'verify-timeout': '0' }), ['verify-timeout: "0" is not a positive number of seconds.']);
+  assert.deepEqual(problems({ 'app-name': 'a1', 'verify-timeout-seconds': '0' }), ['verify-timeout-seconds: "0" is not a positive number of seconds.']);
 });
 
 test('goos/goarch pairs Go cannot build', () => {
@@ -216,19 +218,19 @@ test('working-directory that does not exist', () => {
   assert.match(problems({ 'app-name': 'a1', 'working-directory': 'nope/here' }).join('\n'), /working-directory: "nope\/here" does not exist/);
 });
 
-test('unknown environment, bad URLs, swap-slot equal to slot-name', () => {
+test('unknown environment, bad URLs, swap-target-slot equal to slot-name', () => {
   const p = problems({
     'app-name': 'a1',
     environment: 'Mars',
     'kudu-url': 'ftp://x',
     'go-download-base-url': 'not a url',
     'slot-name': 'staging',
-    'swap-slot': 'Staging',
+    'swap-target-slot': 'Staging',
   });
   assert.ok(p.some((m) => m.startsWith('environment: "Mars"')));
   assert.ok(p.some((m) => m.startsWith('kudu-url: "ftp://x"')));
   assert.ok(p.some((m) => m.startsWith('go-download-base-url: "not a url"')));
-  assert.ok(p.some((m) => m.startsWith('swap-slot: "Staging" is the slot being deployed to')));
+  assert.ok(p.some((m) => m.startsWith('swap-target-slot: "Staging" is the slot being deployed to')));
 });
 
 test('build-flags that take over -o, -ldflags or -tags are reported with the other input problems', () => {
@@ -262,8 +264,13 @@ test('every problem is reported at once', () => {
 test('every input of action.yml is classed as read by both, by a deploy only or by a build only, with action.yml\'s default', () => {
   const action = YAML.parse(fs.readFileSync(path.join(repoRoot, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
   // Read by a build-only run and by a deploy alike.
-  const shared = new Set(['app-name', 'goos', 'goarch', 'commit', 'timeout', 'build-only', 'from-package']);
+  const shared = new Set(['app-name', 'goos', 'goarch', 'commit', 'timeout-seconds', 'build-only', 'from-package']);
+  const renamed = new Set(RENAMED_INPUTS.map((r) => r.old));
   for (const [name, spec] of Object.entries(action.inputs)) {
+    if (renamed.has(name)) {
+      assert.equal(spec.default, undefined, `${name}: a deprecated name has no default, or it would always count as given`);
+      continue;
+    }
     const classes = [shared.has(name), name in DEPLOY_ONLY_INPUTS, name in BUILD_ONLY_INPUTS].filter(Boolean).length;
     assert.equal(classes, 1, `${name} is in ${classes} of the classes`);
     const listed = DEPLOY_ONLY_INPUTS[name] ?? BUILD_ONLY_INPUTS[name];
@@ -275,5 +282,59 @@ test('every input of action.yml is classed as read by both, by a deploy only or 
 test('each input problem is reported once: a rollback that is not a boolean, with from-package', () => {
   const p = problems({ 'app-name': 'a1', rollback: 'maybe', 'from-package': 'no-such-package' });
   assert.equal(p.filter((m) => m.startsWith('rollback:')).length, 1, p.join('\n'));
-  assert.equal(parse({ 'app-name': 'a1', 'rollback-to': 'a1-0123456789' }).rollback, true, 'rollback-to implies rollback');
+  assert.equal(parse({ 'app-name': 'a1', rollback: 'a1-0123456789' }).rollback, true, 'rollback takes an artifact name');
+});
+
+test('renamed inputs: each old name is read as its new one, with a warning naming the new one', () => {
+  const cases: [Record<string, string>, (c: Config) => unknown, unknown][] = [
+    [{ package: './cmd/web' }, (c) => c.package, './cmd/web'],
+    [{ 'slot-name': 'staging', 'swap-slot': 'production' }, (c) => c.swapSlot, 'production'],
+    [{ timeout: '300' }, (c) => c.timeoutSeconds, 300],
+    [{ 'verify-timeout': '30' }, (c) => c.verifyTimeoutSeconds, 30],
+    [{ 'rollback-to': 'a1-0123456789.exe' }, (c) => [c.rollback, c.rollbackTo], [true, 'a1-0123456789.exe']],
+    // The 1.0 way to name a version: rollback: true beside rollback-to.
+    [{ rollback: 'true', 'rollback-to': '0123456' }, (c) => [c.rollback, c.rollbackTo], [true, '0123456']],
+  ];
+  for (const [given, pick, want] of cases) {
+    const warnings: string[] = [];
+    const cfg = parseInputs((n) => ({ 'app-name': 'a1', commit: SHA, ...given })[n] ?? '', {}, process.cwd(), (w) => warnings.push(w));
+    assert.deepEqual(pick(cfg), want, JSON.stringify(given));
+    const old = Object.keys(given).find((k) => RENAMED_INPUTS.some((r) => r.old === k));
+    const renamed = RENAMED_INPUTS.find((r) => r.old === old);
+    assert.ok(renamed !== undefined);
+    assert.ok(warnings.some((w) => w.startsWith(`${renamed.old} is deprecated`) && w.includes(`rename it to ${renamed.new}`)), warnings.join('\n'));
+  }
+});
+
+test('renamed inputs: the new names need no warning, and the runner\'s defaults for them do not clash with an old name', () => {
+  const warnings: string[] = [];
+  const cfg = parseInputs(
+    (n) => ({ 'app-name': 'a1', commit: SHA, 'main-package': './cmd/web', 'slot-name': 'staging', 'swap-target-slot': 'production', 'timeout-seconds': '300', 'verify-timeout-seconds': '30' })[n] ?? '',
+    {}, process.cwd(), (w) => warnings.push(w),
+  );
+  assert.deepEqual([cfg.package, cfg.swapSlot, cfg.timeoutSeconds, cfg.verifyTimeoutSeconds], ['./cmd/web', 'production', 300, 30]);
+  assert.deepEqual(warnings, []);
+  // action.yml's defaults arrive as if given; an old name beside them is no conflict.
+  const withDefaults = parse({ 'app-name': 'a1', 'main-package': '.', package: './cmd/api', 'timeout-seconds': '600', timeout: '90', rollback: '', 'rollback-to': '0123456' });
+  assert.deepEqual([withDefaults.package, withDefaults.timeoutSeconds, withDefaults.rollbackTo], ['./cmd/api', 90, '0123456']);
+});
+
+test('renamed inputs: an old and a new name given together is an error naming both', () => {
+  const p = problems({ 'app-name': 'a1', package: './a', 'main-package': './b', timeout: '60', 'timeout-seconds': '90', 'verify-timeout': '10', 'verify-timeout-seconds': '20', 'slot-name': 'staging', 'swap-slot': 'production', 'swap-target-slot': 'production', 'rollback-to': '0123456', rollback: 'previous' });
+  for (const r of RENAMED_INPUTS) {
+    assert.ok(p.some((m) => m.startsWith(`${r.old}: given together with ${r.new}`) && m.includes(`keep ${r.new}`)), `${r.old}:\n${p.join('\n')}`);
+  }
+});
+
+test('rollback takes previous, an artifact name or a commit prefix, and names what it does not understand', () => {
+  assert.deepEqual([parse({ 'app-name': 'a1', rollback: 'previous' }).rollback, parse({ 'app-name': 'a1', rollback: 'previous' }).rollbackTo], [true, '']);
+  assert.deepEqual([parse({ 'app-name': 'a1', rollback: '' }).rollback, parse({ 'app-name': 'a1', rollback: 'false' }).rollback], [false, false]);
+  assert.equal(parse({ 'app-name': 'a1', rollback: 'shop-0123456789-abcdef.exe' }).rollbackTo, 'shop-0123456789-abcdef.exe');
+  assert.equal(parse({ 'app-name': 'a1', rollback: 'ABCDEF0' }).rollbackTo, 'ABCDEF0');
+  const warnings: string[] = [];
+  parseInputs((n) => ({ 'app-name': 'a1', commit: SHA, rollback: 'true' })[n] ?? '', {}, process.cwd(), (w) => warnings.push(w));
+  assert.ok(warnings.some((w) => w.includes('write rollback: previous')), warnings.join('\n'));
+  for (const bad of ['last', '0123', 'shop.exe', '../x']) {
+    assert.ok(problems({ 'app-name': 'a1', rollback: bad }).some((m) => m.startsWith(`rollback: "${bad}" is neither previous`)), bad);
+  }
 });

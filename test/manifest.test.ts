@@ -191,22 +191,22 @@ test('build-only: artifact-prefix instead of app-name; deploy inputs refused, de
   assert.equal(cfg.buildOnly, true);
   assert.equal(cfg.artifactPrefix, 'shop');
   assert.match(problems({ 'build-only': 'true' }).join('\n'), /app-name: a build-only run needs app-name or artifact-prefix/);
-  const refused = problems({ 'build-only': 'true', 'app-name': 'shop', 'publish-profile': '<x/>', 'client-id': 'c', 'slot-name': 'staging', 'swap-slot': 'production', rollback: 'true' });
-  for (const input of ['publish-profile', 'client-id', 'slot-name', 'swap-slot', 'rollback']) {
+  const refused = problems({ 'build-only': 'true', 'app-name': 'shop', 'publish-profile': '<x/>', 'client-id': 'c', 'slot-name': 'staging', 'swap-target-slot': 'production', rollback: 'true' });
+  for (const input of ['publish-profile', 'client-id', 'slot-name', 'swap-target-slot', 'rollback']) {
     assert.ok(refused.some((p) => p.startsWith(`${input}: only a deploy reads it, and build-only: true changes no site`)), `${input}:\n${refused.join('\n')}`);
   }
   assert.match(problems({ 'build-only': 'true', 'app-name': 'shop', 'from-package': pkgDir }).join('\n'), /from-package: given with build-only: true/);
 });
 
 test('from-package: no working directory needed; build inputs, another commit and rollback refused all at once', () => {
-  const cfg = parseInputs((n) => ({ 'app-name': 'shop', 'from-package': pkgDir, 'working-directory': '.', package: '.' })[n] ?? '', { GITHUB_SHA: COMMIT }, scratch);
+  const cfg = parseInputs((n) => ({ 'app-name': 'shop', 'from-package': pkgDir, 'working-directory': '.', 'main-package': '.' })[n] ?? '', { GITHUB_SHA: COMMIT }, scratch);
   assert.equal(cfg.commit, COMMIT, 'the commit comes from the manifest');
   assert.equal(cfg.fromPackage?.manifest.artifact, NAME);
   const all = problems({ 'app-name': 'shop', 'from-package': pkgDir, 'go-version': '1.23', 'build-flags': '-v', 'artifact-prefix': 'x', commit: 'abcdefabcdef', rollback: 'true' });
   assert.equal(all.length, 5, all.join('\n'));
   for (const input of ['go-version', 'build-flags', 'artifact-prefix']) assert.ok(all.some((p) => p.startsWith(`${input}: a build setting`)), input);
   assert.ok(all.some((p) => p.startsWith('commit: "abcdefabcdef" is not the commit the package was built from')));
-  assert.ok(all.some((p) => p.startsWith('rollback: true builds and uploads nothing')));
+  assert.ok(all.some((p) => p.startsWith('rollback: rolls back to a version on the site and uploads nothing')));
   assert.deepEqual(problems({ 'app-name': 'shop', 'from-package': pkgDir, commit: COMMIT.slice(0, 12) }), [], 'the same commit is fine');
 });
 

@@ -79,8 +79,8 @@ function deployPackage(site: AppService, pkg: string, extra: Record<string, stri
       'from-package': pkg,
       goos: 'linux',
       goarch,
-      'verify-timeout': '30',
-      timeout: '120',
+      'verify-timeout-seconds': '30',
+      'timeout-seconds': '120',
       ...extra,
     },
     // The deploy jobs run in the build's workflow run: the same commit (a package of another commit

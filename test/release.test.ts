@@ -119,7 +119,7 @@ test('dry run of the version in package.json: every check passes, the three tags
   const head = git(dir, 'rev-parse', 'HEAD').slice(0, 12);
   const run = await release(dir, ['1.0.0', '--dry-run']);
   assert.equal(run.code, 0, run.stdout + run.stderr);
-  for (const check of ['package.json version is 1.0.0', 'CHANGELOG.md has a section for 1.0.0', 'the working tree is clean', 'dist/index.js matches src/', "README's inputs and outputs tables match action.yml"]) {
+  for (const check of ['package.json version is 1.0.0', 'CHANGELOG.md has a section for 1.0.0', 'the working tree is clean', 'dist/index.js matches src/', "the documented inputs and outputs match action.yml"]) {
     assert.ok(run.stdout.includes(`ok: ${check}`), `checked: ${check}\n${run.stdout}`);
   }
   assert.match(run.stdout, new RegExp(`^would create tag v1\\.0\\.0 on ${head}$`, 'm'));

@@ -58,7 +58,7 @@ function commitCss(dir: string, css: string, at: Date): string {
 
 function deploy(s: AppService, dir: string, commit: string): Promise<ActionRun> {
   return runAction({
-    inputs: deployInputs(s, commit, { 'working-directory': '.', include: 'static/**', goos: 'windows', goarch: 'amd64', 'verify-timeout': '60', timeout: '300' }),
+    inputs: deployInputs(s, commit, { 'working-directory': '.', include: 'static/**', goos: 'windows', goarch: 'amd64', 'verify-timeout-seconds': '60', 'timeout-seconds': '300' }),
     env: { ...s.env, GITHUB_SHA: commit },
     toolCache: s.toolCache,
     cwd: dir,

@@ -40,6 +40,9 @@ test('an answer from App Service Authentication\'s sign-in is told from the app\
   assert.equal(answeredBySignIn({ artifact: '', latencyMs: 1 }), false);
   assert.match(notServingHints('site-0123456789.exe', 'windows', true)[0]!, /App Service Authentication's sign-in.*health-path.*excludedPaths/);
   assert.doesNotMatch(notServingHints('site-0123456789.exe', 'windows').join('\n'), /Authentication/);
+  // An app that does not link goazure is named in the hints, first when its answers showed it.
+  assert.match(notServingHints('site-0123456789.exe', 'windows').join('\n'), /must serve through goazure\.ListenAndServe .*never exits when _artifact\.txt changes/);
+  assert.match(notServingHints('site-0123456789.exe', 'windows', false, true)[0]!, /^the app must serve through goazure\.ListenAndServe.*no X-Goazure-Artifact header/);
 });
 
 test('the health path: the input, else ARM\'s health check path, else /', () => {

@@ -297,14 +297,14 @@ async function buildFailure(req: BuildRequest, run: GoRun, signal: AbortSignal):
     const cgo = await cgoPackages(req, signal).catch(() => []);
     if (cgo.length > 0) {
       return new ActionError(
-        `package: "${req.package}" needs cgo (import "C" in ${cgo.join('; ')}), and the build runs with CGO_ENABLED=0: ` +
+        `main-package: "${req.package}" needs cgo (import "C" in ${cgo.join('; ')}), and the build runs with CGO_ENABLED=0: ` +
           `a cross-build for ${platform} cannot compile C code. Replace the cgo dependency with a pure-Go one ` +
           `(e.g. modernc.org/sqlite for mattn/go-sqlite3), or give it a pure-Go fallback behind a build tag.`,
       );
     }
     if (/build constraints exclude all Go files/.test(out)) {
       return new ActionError(
-        `package: every Go file of "${req.package}" is excluded by build constraints for ${platform}` +
+        `main-package: every Go file of "${req.package}" is excluded by build constraints for ${platform}` +
           `${req.buildTags.length > 0 ? ` with build-tags ${req.buildTags.join(',')}` : ''}. Check goos, goarch and build-tags. ${lastLine(out)}`,
       );
     }
@@ -312,7 +312,7 @@ async function buildFailure(req: BuildRequest, run: GoRun, signal: AbortSignal):
   if (/is not a main package|non-main package/.test(out)) return notMainError(req);
   if (diags.length === 0 && /directory not found|is not in std|no required module provides package|no Go files in|cannot write multiple packages|matched no packages/.test(out)) {
     return new ActionError(
-      `package: go cannot build "${req.package}" from ${req.workingDirectory}: ${lastLine(out)} ` +
+      `main-package: go cannot build "${req.package}" from ${req.workingDirectory}: ${lastLine(out)} ` +
         `Give the main package as a path relative to working-directory (e.g. . or ./cmd/server).`,
     );
   }
@@ -327,7 +327,7 @@ async function buildFailure(req: BuildRequest, run: GoRun, signal: AbortSignal):
         `first: ${where}: ${first.message}. Each error is annotated on its line; the full output is in the log above.`,
     );
   }
-  return new ActionError(`go build of "${req.package}" for ${platform} failed (exit code ${run.code}): ${lastLine(out)} Check package, build-flags and the log above.`);
+  return new ActionError(`go build of "${req.package}" for ${platform} failed (exit code ${run.code}): ${lastLine(out)} Check main-package, build-flags and the log above.`);
 }
 
 function lastLine(out: string): string {
@@ -337,7 +337,7 @@ function lastLine(out: string): string {
 
 function notMainError(req: BuildRequest): ActionError {
   return new ActionError(
-    `package: "${req.package}" in ${req.workingDirectory} is not a main package (it needs "package main" and "func main"), ` +
+    `main-package: "${req.package}" in ${req.workingDirectory} is not a main package (it needs "package main" and "func main"), ` +
       `so go build makes no program. Set package to the folder of your program, e.g. ./cmd/server.`,
   );
 }

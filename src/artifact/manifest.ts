@@ -1,7 +1,7 @@
 // The manifest of a package built once and deployed to many sites (build-only, then from-package):
 // what the zip holds, the sha256 of the zip and of every file in it, the target and the build's
 // facts. Pure logic only: shape, parse, format, and the checks that need no file but the manifest;
-// src/artifact/prebuilt.ts writes packages and reads them back. See README, "Build once, deploy many".
+// src/artifact/prebuilt.ts writes packages and reads them back. See docs/build-once.md.
 
 import { artifactStem } from '../site/layout.ts';
 import { contentHashOf } from './pack.ts';

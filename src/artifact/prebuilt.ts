@@ -2,7 +2,7 @@
 // the upload stage sends, and its manifest, src/artifact/manifest.ts); `from-package` reads one back
 // and proves, before anything reaches a site, that it is what its manifest says: the zip's sha256,
 // every file's sha256 as read out of the zip, nothing more and nothing less, and a binary for the
-// site's target. See README, "Build once, deploy many".
+// site's target. See docs/build-once.md.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';

@@ -56,7 +56,7 @@ export class Deadline {
 
   /**
    * Runs `body` with this deadline's signal, and fails with a clear message when the deadline
-   * fires even if a stage ignores the signal: the whole deploy never outlives `timeout` (except
+   * fires even if a stage ignores the signal: the whole deploy never outlives `timeout-seconds` (except
    * for auto-rollback's short grace period, see src/main.ts). When the cancel aborts first, the
    * deploy is aborted with its reason, and that is what fails.
    */
@@ -77,9 +77,9 @@ export class Deadline {
       timer = setTimeout(() => {
         const running = this.stages.current ?? 'the deploy';
         const err = new DeployTimeoutError(
-          `The deploy took longer than timeout (${this.seconds} s) and was stopped during ${running}. ` +
+          `The deploy took longer than timeout-seconds (${this.seconds} s) and was stopped during ${running}. ` +
             `_artifact.txt was not changed unless the log above says it was switched. ` +
-            `Raise the timeout input or look at the slow stage in the log.`,
+            `Raise the timeout-seconds input or look at the slow stage in the log.`,
         );
         controller.abort(err);
         reject(err);

@@ -101,15 +101,15 @@ export interface Config {
 export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'slot-name': 'production', 'publish-profile': '', 'client-id': '', 'tenant-id': '', 'subscription-id': '',
   'client-secret': '', 'resource-group-name': '', audience: 'api://AzureADTokenExchange', environment: 'AzureCloud',
-  'kudu-url': '', 'swap-slot': '', keep: '3', bootstrap: 'true', verify: 'true', 'verify-timeout': '120',
-  'auto-rollback': 'true', rollback: 'false', 'rollback-to': '', 'allow-older': 'false', 'show-app-log': 'auto', 'dry-run': 'false',
+  'kudu-url': '', 'swap-target-slot': '', keep: '3', bootstrap: 'true', verify: 'true', 'verify-timeout-seconds': '120',
+  'auto-rollback': 'true', rollback: '', 'allow-older': 'false', 'show-app-log': 'auto', 'dry-run': 'false',
   'health-path': '', 'health-status': '200-299', 'watch-seconds': '0', 'expected-content-hash': '',
 };
 
 /** Inputs that only a build reads, with their action.yml defaults: refused next to from-package. */
 export const BUILD_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'go-version': '', 'go-version-file': '', 'go-download-base-url': 'https://go.dev/dl', 'check-latest': 'false',
-  'working-directory': '.', package: '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
+  'working-directory': '.', 'main-package': '.', 'build-tags': '', ldflags: '', 'build-flags': '', 'artifact-prefix': '', include: '',
   cache: 'true', 'cache-dependency-path': '', 'cache-write': 'auto',
 };
 
@@ -142,6 +142,51 @@ export function parseStatusSet(raw: string): StatusSet | null {
 
 /** Reads one raw input by name, as `core.getInput` does (trimmed, '' when absent). */
 export type InputReader = (name: string) => string;
+
+/**
+ * Inputs renamed in 1.x, old name → new name: the only place renames live. The old name keeps
+ * working through 1.x with a warning that names the new one; giving both is an error naming both.
+ * `defaults` are the new name's values that count as not given: action.yml's default (the runner
+ * passes a default as if it were given), and for `rollback` the booleans it took before it also
+ * took a version (`rollback: true` with `rollback-to: <version>` was the old way to name one).
+ */
+export const RENAMED_INPUTS: readonly { old: string; new: string; defaults: readonly string[] }[] = [
+  { old: 'package', new: 'main-package', defaults: ['', '.'] },
+  { old: 'swap-slot', new: 'swap-target-slot', defaults: [''] },
+  { old: 'timeout', new: 'timeout-seconds', defaults: ['', '600'] },
+  { old: 'verify-timeout', new: 'verify-timeout-seconds', defaults: ['', '120'] },
+  { old: 'rollback-to', new: 'rollback', defaults: ['', 'true', 'yes', 'on', '1', 'false', 'no', 'off', '0'] },
+];
+
+/**
+ * A reader that answers for the new names from the old ones when only an old one is given, and
+ * the warnings and problems that reading the old names gives. Old names read as ''.
+ */
+export function resolveRenamedInputs(input: InputReader): { read: InputReader; warnings: string[]; problems: string[]; asWritten: (problem: string) => string } {
+  const raw = (name: string): string => (input(name) ?? '').trim();
+  const fromOld = new Map<string, string>();
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  for (const r of RENAMED_INPUTS) {
+    const oldValue = raw(r.old);
+    if (oldValue === '') continue;
+    const newValue = raw(r.new);
+    if (!r.defaults.includes(newValue.toLowerCase())) {
+      problems.push(`${r.old}: given together with ${r.new}, its new name; drop ${r.old} and keep ${r.new}.`);
+      continue;
+    }
+    warnings.push(`${r.old} is deprecated and will be removed in 2.0; rename it to ${r.new} (same value).`);
+    fromOld.set(r.new, oldValue);
+  }
+  const old = new Set(RENAMED_INPUTS.map((r) => r.old));
+  const read = (name: string): string => fromOld.get(name) ?? (old.has(name) ? '' : input(name) ?? '');
+  // A problem with a value given under the old name names the input as the workflow wrote it.
+  const asWritten = (problem: string): string => {
+    const r = RENAMED_INPUTS.find((x) => fromOld.has(x.new) && raw(x.old) !== '' && problem.startsWith(`${x.new}:`));
+    return r === undefined ? problem : `${r.old} (renamed ${r.new})${problem.slice(r.new.length)}`;
+  };
+  return { read, warnings, problems, asWritten };
+}
 
 /** Every target Go can build for (`go tool dist list`), without the cgo-only mobile ones. */
 export const GO_TARGETS: ReadonlySet<string> = new Set([
@@ -233,10 +278,14 @@ const FALSE_WORDS = new Set(['false', 'no', 'off', '0']);
 
 /**
  * Turns raw inputs and the runner's environment into a Config, or throws an InputError listing
- * every problem. `cwd` is the folder relative inputs are resolved from (the workspace).
+ * every problem. `cwd` is the folder relative inputs are resolved from (the workspace). Deprecated
+ * input names (RENAMED_INPUTS) are read as their new ones, each with a warning through `warn`.
  */
-export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: string): Config {
-  const problems: string[] = [];
+export function parseInputs(rawInput: InputReader, env: NodeJS.ProcessEnv, cwd: string, warn: (message: string) => void = () => {}): Config {
+  const renamed = resolveRenamedInputs(rawInput);
+  const input = renamed.read;
+  const problems: string[] = [...renamed.problems];
+  renamed.warnings.forEach((w) => warn(w));
   const get = (name: string): string => (input(name) ?? '').trim();
 
   const bool = (name: string, fallback: boolean): boolean => {
@@ -314,11 +363,11 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(slotName)) {
     problems.push(`slot-name: "${slotName}" is not a valid slot name (letters, digits and hyphens).`);
   }
-  const swapSlot = get('swap-slot');
+  const swapSlot = get('swap-target-slot');
   if (swapSlot !== '' && swapSlot.toLowerCase() === slotName.toLowerCase()) {
-    problems.push(`swap-slot: "${swapSlot}" is the slot being deployed to; name the slot to swap into (usually production).`);
+    problems.push(`swap-target-slot: "${swapSlot}" is the slot being deployed to; name the slot to swap into (usually production).`);
   } else if (swapSlot !== '' && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(swapSlot)) {
-    problems.push(`swap-slot: "${swapSlot}" is not a valid slot name (letters, digits and hyphens).`);
+    problems.push(`swap-target-slot: "${swapSlot}" is not a valid slot name (letters, digits and hyphens).`);
   }
 
   // --- credentials ----------------------------------------------------------------------------
@@ -390,12 +439,26 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     problems.push(`include: the files ship in _target/<name>/ beside _target/<name>.exe, and a build for goos "${goos}" has no ".exe", so the binary would take that folder's name; use include with goos windows (App Service on Windows), or leave include empty.`);
   }
 
+  // rollback: previous, an artifact name or a commit prefix; true (the 1.0 form) means previous.
+  const rollbackRaw = get('rollback');
+  let rollbackInput = false;
+  let rollbackTo = '';
+  if (rollbackRaw === '' || FALSE_WORDS.has(rollbackRaw.toLowerCase())) {
+    rollbackInput = false;
+  } else if (TRUE_WORDS.has(rollbackRaw.toLowerCase()) || rollbackRaw.toLowerCase() === 'previous') {
+    rollbackInput = true;
+    if (rollbackRaw.toLowerCase() !== 'previous') warn(`rollback: ${rollbackRaw} is deprecated and will be refused in 2.0; write rollback: previous (same meaning).`);
+  } else if (/^[0-9a-f]{7,64}$/i.test(rollbackRaw) || /^[A-Za-z0-9._-]+-[0-9a-f]{10}(-[0-9a-f]{6})?(\.exe)?$/i.test(rollbackRaw)) {
+    rollbackInput = true;
+    rollbackTo = rollbackRaw;
+  } else {
+    problems.push(`rollback: "${rollbackRaw}" is neither previous, an artifact name (e.g. mysite-0123456789.exe) nor a commit prefix of at least 7 hex digits; the deploy record lists the versions.`);
+  }
   // A package deploys only to the run of the commit it was built from: the manifest travels with
   // the zip, so whoever can replace one can replace both, and only the run's commit (GITHUB_SHA,
   // or the commit input a workflow author sets on purpose) and the build job's own content-hash
   // output (expected-content-hash) come from outside the package.
   let fromPackage: LoadedPackage | undefined;
-  const rollbackInput = bool('rollback', false);
   const expectedContentRaw = get('expected-content-hash');
   const expectedContent = expectedContentRaw.toLowerCase();
   if (expectedContentRaw !== '' && !/^[0-9a-f]{64}$/.test(expectedContent)) {
@@ -408,8 +471,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     problems.push(...found.problems);
     fromPackage = found.loaded;
     if (fromPackage !== undefined) problems.push(...packageOriginProblems(fromPackage.manifest, { commitInput: get('commit'), githubSha: (env.GITHUB_SHA ?? '').trim(), expectedContent: /^[0-9a-f]{64}$/.test(expectedContent) ? expectedContent : '' }));
-    if (rollbackInput) problems.push('rollback: true builds and uploads nothing; drop from-package, or rollback.');
-    if (get('rollback-to') !== '') problems.push('rollback-to: rolls back to a version on the site; drop from-package, or rollback-to.');
+    if (rollbackInput) problems.push('rollback: rolls back to a version on the site and uploads nothing; drop from-package, or rollback.');
   }
   const commitRaw = fromPackage?.manifest.commit ?? (get('commit') || (env.GITHUB_SHA ?? '').trim());
   let commit = commitRaw.toLowerCase();
@@ -424,10 +486,6 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
   const isTag = env.GITHUB_REF_TYPE === 'tag' && (env.GITHUB_REF_NAME ?? '') !== '';
   const versionLabel = isTag ? (env.GITHUB_REF_NAME as string) : commit;
 
-  const rollbackTo = get('rollback-to');
-  if (rollbackTo !== '' && !/^[A-Za-z0-9._-]+$/.test(rollbackTo)) {
-    problems.push(`rollback-to: "${rollbackTo}" is neither an artifact name nor a commit prefix (letters, digits, ".", "_", "-").`);
-  }
   const showRaw = (get('show-app-log') || 'auto').toLowerCase();
   let showAppLog: Config['showAppLog'] = 'auto';
   if (showRaw === 'auto') showAppLog = 'auto';
@@ -482,7 +540,7 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     goDownloadBaseUrl: url('go-download-base-url', 'https://go.dev/dl'),
     checkLatest: bool('check-latest', false),
     workingDirectory,
-    package: get('package') || '.',
+    package: get('main-package') || '.',
     buildTags: splitWords(get('build-tags')),
     ldflags: get('ldflags'),
     buildFlags,
@@ -501,13 +559,13 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     keep: count('keep', 3, 0),
     bootstrap: bool('bootstrap', true),
     verify: bool('verify', true),
-    verifyTimeoutSeconds: seconds('verify-timeout', 120),
+    verifyTimeoutSeconds: seconds('verify-timeout-seconds', 120),
     healthPath,
     healthStatus: healthStatus ?? { text: '200-299', ranges: [[200, 299]] },
     watchSeconds,
     autoRollback: bool('auto-rollback', true),
-    timeoutSeconds: seconds('timeout', 600),
-    rollback: rollbackInput || rollbackTo !== '',
+    timeoutSeconds: seconds('timeout-seconds', 600),
+    rollback: rollbackInput,
     rollbackTo,
     allowOlder: bool('allow-older', false),
     showAppLog,
@@ -517,6 +575,6 @@ export function parseInputs(input: InputReader, env: NodeJS.ProcessEnv, cwd: str
     expectedContentHash: /^[0-9a-f]{64}$/.test(expectedContent) ? expectedContent : '',
   };
 
-  if (problems.length > 0) throw new InputError(problems);
+  if (problems.length > 0) throw new InputError(problems.map(renamed.asWritten));
   return cfg;
 }

@@ -275,7 +275,7 @@ export function pickSiteByName<S extends Pick<Site, 'name' | 'id' | 'resourceGro
     throw new ActionError(
       `app-name: no App Service site named ${name} in subscription-id ${subscriptionId} ` +
         `(${sites.length} site${sites.length === 1 ? '' : 's'} visible to this identity). Check app-name and subscription-id, ` +
-        `and that the identity has at least Reader on the site.`,
+        `and that the identity has the Website Contributor role on the site (it includes Microsoft.Web/sites/read, which ARM needs to list the site; a role on the resource group or subscription is not required).`,
     );
   }
   if (matches.length > 1) {

@@ -1,4 +1,4 @@
-// Slot swap after a verified deploy to a slot (swap-slot input), through ARM's long-running swap
+// Slot swap after a verified deploy to a slot (swap-target-slot input), through ARM's long-running swap
 // operation. Runs only after the new version serves on slot-name, so what is swapped in is known good.
 
 import * as core from '@actions/core';
@@ -10,7 +10,7 @@ import { armClient, armError, isProduction, siteHosts } from './azure.ts';
 interface SwapResult {
   /** URL of the slot that now serves the new version. */
   swappedIntoUrl: string;
-  /** URL of the slot deployed to, which now serves what swap-slot served before. */
+  /** URL of the slot deployed to, which now serves what swap-target-slot served before. */
   sourceUrl: string;
 }
 
@@ -21,8 +21,8 @@ export async function swapSlots(cfg: Config, connection: SiteConnection, signal:
   const arm = connection.arm;
   if (arm === undefined) {
     throw new ActionError(
-      `swap-slot: swapping slots goes through Azure Resource Manager, which a publish profile cannot sign in to. ` +
-        `Sign in with client-id and tenant-id (or an Azure CLI session) and subscription-id, or leave swap-slot empty.`,
+      `swap-target-slot: swapping slots goes through Azure Resource Manager, which a publish profile cannot sign in to. ` +
+        `Sign in with client-id and tenant-id (or an Azure CLI session) and subscription-id, or leave swap-target-slot empty.`,
     );
   }
   const client = armClient(arm.credential, arm.subscriptionId, arm.endpoints);
@@ -46,12 +46,12 @@ export async function swapSlots(cfg: Config, connection: SiteConnection, signal:
     if ((err as { statusCode?: number }).statusCode === 400 && !signal.aborted) {
       // ARM answers 400 to a swap it will not do: a missing target slot, settings that cannot swap.
       throw new ActionError(
-        `swap-slot: ARM refused to ${what} (HTTP 400${(err as { code?: string }).code ? ` ${(err as { code?: string }).code}` : ''}: ${(err as Error).message}). ` +
+        `swap-target-slot: ARM refused to ${what} (HTTP 400${(err as { code?: string }).code ? ` ${(err as { code?: string }).code}` : ''}: ${(err as Error).message}). ` +
           `Check that slot ${into} exists and can swap with ${source}. ${source} runs the new version; ${into} was not changed.`,
       );
     }
     throw armError(err, signal, arm.identity, what, () =>
-      `swap-slot: site ${arm.siteName} has no slot ${into} (or slot-name ${source} is gone); check swap-slot.`,
+      `swap-target-slot: site ${arm.siteName} has no slot ${into} (or slot-name ${source} is gone); check swap-target-slot.`,
     );
   }
   core.info(`Swap finished in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -64,7 +64,7 @@ export async function swapSlots(cfg: Config, connection: SiteConnection, signal:
       return `https://${siteHosts(site, slot).appHost}`;
     } catch (err) {
       throw armError(err, signal, arm.identity, `read slot ${slot} of site ${arm.siteName} after the swap`, () =>
-        `swap-slot: slot ${slot} of site ${arm.siteName} disappeared after the swap.`,
+        `swap-target-slot: slot ${slot} of site ${arm.siteName} disappeared after the swap.`,
       );
     }
   };

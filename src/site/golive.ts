@@ -1,5 +1,5 @@
 // Going live, and coming back: the compare-and-swap switch, the health gate and the watch window,
-// auto-rollback (also after the deadline, on a cancel, and in the post entry), and rollback: true.
+// auto-rollback (also after the deadline, on a cancel, and in the post entry), and rollback: previous.
 // Every outcome is written to the deploy record. See docs/ARCHITECTURE.md, "The deploy record",
 // "The health gate" and "A cancelled run".
 
@@ -48,7 +48,7 @@ export async function switchTo(site: SiteContext, release: Release, live: { name
       `Another deploy changed the site while this one ran: ${ARTIFACT_FILE} named ${live.name || '(nothing)'} when this run read it and names ` +
         `${now.name || '(nothing)'} now, put there by ${who !== undefined ? describeRun(who) : 'a deploy the record does not know'}. ` +
         `This run changed nothing more: ${name} was uploaded but not switched to; no prune, no rollback. ` +
-        `Serialise deploys to this site with a concurrency group in the workflow (see the README, "Deploys that overlap").`,
+        `Serialise deploys to this site with a concurrency group in the workflow (see docs/lifecycle.md, "Deploys that overlap").`,
     );
   }
 }
@@ -174,7 +174,7 @@ export async function verifyOrRollBack(site: SiteContext, release: Release, chan
   }
   await release.publish(process.env);
   const signIn = verified.instances.some((i) => i.signIn === true);
-  const hints = notServingHints(name, cfg.goos, signIn).map((h) => `  - ${h}`).join('\n');
+  const hints = notServingHints(name, cfg.goos, signIn, verified.identifiedBy === 'processes').map((h) => `  - ${h}`).join('\n');
   const what = isRollback ? 'The rolled-back version' : 'The new version';
   throw new ActionError(
     `${what} did not come up${isRollback ? '' : ' healthy'}: ${verified.detail}.\n${rollbackLine[0].toUpperCase()}${rollbackLine.slice(1)}\n` +
@@ -361,7 +361,7 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
     }
     release.seen(live);
   } catch (err) {
-    const line = `${it} may have switched to ${pending.artifact} without verifying it, and reading ${ARTIFACT_FILE} within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: true if it names ${pending.artifact}.`;
+    const line = `${it} may have switched to ${pending.artifact} without verifying it, and reading ${ARTIFACT_FILE} within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. Check what it names, and run the deploy with rollback: previous if it names ${pending.artifact}.`;
     return { line, stillLive: true };
   }
   // What is left after the switch back and the record's writes is for seeing the old version serve.
@@ -383,7 +383,7 @@ async function undo(connection: SiteConnection, state: SiteState, stages: StageL
     }
     const line =
       `${it} had switched to ${pending.artifact} without verifying it, and switching back within ${(withinMs / 1000).toFixed(1)} s failed: ${messageOf(err)}. ` +
-      `${ARTIFACT_FILE} names ${names}${same(names, pending.previous) ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: true (or rollback-to) to go back to a version that served.`;
+      `${ARTIFACT_FILE} names ${names}${same(names, pending.previous) ? ', the previous version, which was not verified serving again' : ''}; run the deploy with rollback: previous (or rollback: <version>) to go back to a version that served.`;
     return { line, stillLive: !same(names, pending.previous) };
   }
 }

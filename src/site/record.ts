@@ -1,7 +1,7 @@
 // The deploy record: what was deployed to the site, when, by which run, and whether it came up.
 // Pure logic only (shape, parse, append, bound, queries); src/site/history.ts reads and writes it
 // through the Kudu client. It lives in site/wwwroot/_deploys.json (layout.ts, RECORD_FILE), which
-// the launcher, the Go package and prune never read. See README, "The deploy record".
+// the launcher, the Go package and prune never read. See docs/lifecycle.md, "The deploy record".
 
 import { ActionError } from '../common/errors.ts';
 

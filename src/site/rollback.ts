@@ -1,4 +1,4 @@
-// rollback: true / rollback-to — point _artifact.txt back at a version that served; build nothing.
+// rollback: previous / rollback: <version> — point _artifact.txt back at a version that served; build nothing.
 // Which version comes from the deploy record (record.ts), never from upload times: the newest
 // file in _target may be a build that crashed and was rolled back.
 
@@ -28,11 +28,11 @@ function chooseRollbackTarget(record: DeployRecord, live: string, listing: VfsEn
     const artifact = entry?.artifact ?? (present(rollbackTo) ? rollbackTo : present(`${rollbackTo}.exe`) ? `${rollbackTo}.exe` : '');
     if (artifact === '') {
       const known = [...new Set(record.entries.map((e) => `${e.artifact} (${e.commit.slice(0, 10)}, ${e.outcome})`))].slice(-10).join(', ') || 'none';
-      throw new ActionError(`rollback-to: "${rollbackTo}" names no version the deploy record or ${ARTIFACTS_DIR} knows. Recent versions: ${known}.`);
+      throw new ActionError(`rollback: "${rollbackTo}" names no version the deploy record or ${ARTIFACTS_DIR} knows. Recent versions: ${known}.`);
     }
-    if (artifact.toLowerCase() === live.toLowerCase()) throw new ActionError(`rollback-to: ${artifact} is already what ${ARTIFACT_FILE} names; nothing to roll back.`);
-    if (!present(artifact)) throw new ActionError(`rollback-to: ${artifact} is no longer in ${ARTIFACTS_DIR} (pruned). Deploy its commit again instead.`);
-    if (entry !== undefined && entry.outcome !== 'verified') core.warning(`rollback-to: the deploy record never saw ${artifact} verified live (last: ${entry.outcome}); rolling back to it because it was named.`);
+    if (artifact.toLowerCase() === live.toLowerCase()) throw new ActionError(`rollback: ${artifact} is already what ${ARTIFACT_FILE} names; nothing to roll back.`);
+    if (!present(artifact)) throw new ActionError(`rollback: ${artifact} is no longer in ${ARTIFACTS_DIR} (pruned). Deploy its commit again instead.`);
+    if (entry !== undefined && entry.outcome !== 'verified') core.warning(`rollback: the deploy record never saw ${artifact} verified live (last: ${entry.outcome}); rolling back to it because it was named.`);
     return { artifact, entry };
   }
   const candidates = rollbackCandidates(record, live);
@@ -42,7 +42,7 @@ function chooseRollbackTarget(record: DeployRecord, live: string, listing: VfsEn
     throw new ActionError(
       `Cannot roll back from ${live}: no older artifact that served is left in ${ARTIFACTS_DIR}` +
         (gone ? ` (the record's earlier versions ${gone} were pruned)` : ' (the deploy record shows no earlier version that served)') +
-        `. Name one with rollback-to, raise keep so prune leaves more versions, or deploy the older commit instead.`,
+        `. Name one with rollback: <version>, raise keep so prune leaves more versions, or deploy the older commit instead.`,
     );
   }
   if (!pick.verified) core.warning(`The deploy record shows no earlier version verified live (verify was off); rolling back to ${pick.artifact}, the newest earlier version that did not fail.`);

@@ -425,12 +425,23 @@ export async function verifyDeployment(
   }
 }
 
+/** The hint for an app that does not serve through goazure: what goes wrong, and the fix. */
+export const NO_GOAZURE_HINT =
+  'the app must serve through goazure.ListenAndServe (go get github.com/go-azure-deploy/go-azure-deploy/goazure): ' +
+  'without it the running version never exits when _artifact.txt changes, so IIS never starts the new one';
+
+/**
+ * A warning, not a notice: a deploy of an app without goazure passes only when nothing was
+ * running before it (a first deploy, a restarted site). The next deploy cannot hand over.
+ */
 function noticeNoHeader(artifactName: string): void {
-  core.notice(
-    `The answers of ${artifactName} carry no X-Goazure-Artifact header (the app does not serve through goazure, or its process does not ` +
-      `know the identity key in _identity.txt, which goazure reads when it starts), ` +
-      `so verify told the new version from the old one by Kudu's process list alone. Serve through goazure.ListenAndServe ` +
-      `for answers that name the binary that sent them.`,
+  core.warning(
+    `The answers of ${artifactName} carry no X-Goazure-Artifact header, so verify told it from the old version by Kudu's ` +
+      `process list alone. If the app does not serve through goazure, the NEXT deploy will fail: the running version never ` +
+      `exits when _artifact.txt changes, so IIS keeps serving it, the new version never starts, and that deploy waits out ` +
+      `verify-timeout-seconds and rolls back. Link goazure (go get github.com/go-azure-deploy/go-azure-deploy/goazure) and serve ` +
+      `through goazure.ListenAndServe before the next deploy. (An app that links goazure release 1.0.0 hands over but sends no ` +
+      `such header: update goazure for answers that name the binary that sent them.)`,
   );
 }
 
@@ -547,12 +558,15 @@ export async function tailOfStdoutLog(kudu: VerifyKudu, lines = 30): Promise<str
 }
 
 /** Hints for the usual reasons a new binary does not come up, for the failure message. */
-export function notServingHints(artifactName: string, goos: string, signIn = false): string[] {
+export function notServingHints(artifactName: string, goos: string, signIn = false, withoutGoazure = false): string[] {
   const hints = [
-    'the app must listen on the port in HTTP_PLATFORM_PORT (the goazure package does this)',
+    'the app must listen on the port in HTTP_PLATFORM_PORT (the goazure package does this), and accept the port as a positional argument',
     `the binary may exit at start: run ${artifactName} locally and read the log above`,
     'web.config must run go-azure.bat through HttpPlatformHandler (bootstrap: true writes one if absent)',
   ];
+  // First when the answers showed the app does not link goazure (no X-Goazure-Artifact), else last.
+  if (withoutGoazure) hints.unshift(`${NO_GOAZURE_HINT} (its answers carry no X-Goazure-Artifact header)`);
+  else hints.push(NO_GOAZURE_HINT);
   if (goos !== 'windows') hints.unshift(`goos is ${goos}: App Service on Windows runs only windows binaries`);
   if (signIn) {
     hints.unshift(
