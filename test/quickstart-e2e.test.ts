@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot, runAction } from '../sandbox/runner.ts';
 import { startAzureSandbox, type AzureSandbox } from '../sandbox/azure.ts';
-import { startAppService, type AppService } from '../sandbox/appservice.ts';
+import { startAppService, identityHeaders, type AppService } from '../sandbox/appservice.ts';
 import { startInternet, type Internet } from '../sandbox/internet.ts';
 import { machineGoVersion, seedToolCache } from '../sandbox/gomirror.ts';
 import { wineAvailable } from '../sandbox/wine.ts';
@@ -67,14 +67,16 @@ before(async () => {
   internet = await startInternet();
   // Step 1's site (its resource group is found by searching the subscription) and step 3's app
   // registration with a federated credential for GitHub's tokens.
+  // ARM lists the instances the site runs: one here, whose id the app sees as WEBSITE_INSTANCE_ID.
+  const instances = ['9e1d2c3b4a5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9'];
   sandbox = await startAzureSandbox({
     tenantId: TENANT,
     subscriptionId: SUB,
     clients: [{ clientId: CLIENT, federatedAudience: 'api://AzureADTokenExchange' }],
-    sites: [{ name: appName, resourceGroup: 'my-rg' }],
+    sites: [{ name: appName, resourceGroup: 'my-rg', instances }],
     internet,
   });
-  site = await startAppService({ siteName: appName, launcher: 'wine', internet, acceptBearer: (t) => sandbox.acceptsToken(t, ARM_SCOPE) });
+  site = await startAppService({ siteName: appName, launcher: 'wine', internet, instances, acceptBearer: (t) => sandbox.acceptsToken(t, ARM_SCOPE) });
   seedToolCache(site.toolCache);
 });
 
@@ -141,8 +143,9 @@ test('the quick start, followed as written, gives a verified first deploy', { ti
   assert.equal(sandbox.grants.find((g) => g.clientId === CLIENT)?.method, 'assertion');
   assert.doesNotMatch(run.stdout, /carry no X-Goazure-Artifact header/);
   assert.match(run.stdout, new RegExp(`${name.replace(/\./g, '\\.')} is healthy`));
-  const answer = await fetch(site.localAppUrl);
+  const answer = await fetch(site.localAppUrl, { headers: identityHeaders(site) });
   assert.equal((await answer.text()).trim(), SHA);
+  // goazure names the binary to the deploy's identity key only.
   assert.equal(answer.headers.get('x-goazure-artifact'), name);
   assert.deepEqual(internet.refused, []);
 });
