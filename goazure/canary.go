@@ -18,15 +18,15 @@ import (
 // goazure and the launcher on that instance read it instead of _artifact.txt (same rule, see
 // [ParseArtifact]); the deploy writes it for a canary release, which runs the new version on one
 // instance while the others keep the previous one, and removes it once the release is promoted to
-// _artifact.txt or rolled back. It is "" when id is not 1 to 64 characters from A-Z, a-z, 0-9 and
-// '-' (App Service's ids are 64 hexadecimal digits): then there is no per-instance pointer.
+// _artifact.txt or rolled back. It is "" when id is not 1 to 64 characters from A-Z, a-z, 0-9, '-'
+// and '_' (App Service's ids are 64 hexadecimal digits): then there is no per-instance pointer.
 func InstanceArtifactFileName(id string) string {
 	if id == "" || len(id) > 64 {
 		return ""
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
 			return ""
 		}
 	}
