@@ -339,6 +339,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
     }
   });
   const watched = await watching;
+  if (watched.detail !== '') core.info(`canary: ${watched.detail}`);
   await measure(true);
   canaryFacts.served = describeServed(canaryServed);
   canaryFacts.baseline = describeServed(baseline);

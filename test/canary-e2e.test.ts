@@ -1,0 +1,185 @@
+// A canary release end to end: the action, run as a runner runs it and signed in with Entra ID,
+// deploys test/fixtures/health to the sandbox's scaled-out site (two instances on one D:\home
+// behind the ARR front end, routing by ARRAffinity; ARM lists the instances). Linux builds run
+// through the shell launcher (sandbox/go-azure.sh, which reads the instance's own pointer as
+// templates/go-azure.bat does; test/wine.test.ts runs the real .bat on it under Wine).
+
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startAppService, type AppService } from '../sandbox/appservice.ts';
+import { startAzureSandbox } from '../sandbox/azure.ts';
+import { startInternet } from '../sandbox/internet.ts';
+import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { cancelAsGitHubDoes, repoRoot, startAction, type ActionRun, type RunActionOptions } from '../sandbox/runner.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const FIXTURE = 'test/fixtures/health';
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+const APP = '0a0a0a0a-0000-0000-0000-000000000001';
+const SECRET = 'sandbox-secret~value.789';
+// App Service's instance ids are 64 hexadecimal digits; the canary is the first in order.
+const CANARY = '4f2a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a';
+const OTHER = 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6';
+const newCommit = (): string => randomBytes(20).toString('hex');
+const stem = (commit: string): string => `scaled-${commit.slice(0, 10)}`;
+
+async function scaledSite(): Promise<AppService> {
+  const internet = await startInternet();
+  cleanups.push(() => internet.close());
+  const azure = await startAzureSandbox({
+    tenantId: TENANT,
+    subscriptionId: SUB,
+    clients: [{ clientId: APP, secret: SECRET }],
+    sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances: [OTHER, CANARY], healthCheckPath: '/healthz', alwaysOn: true }],
+    internet,
+  });
+  cleanups.push(() => azure.close());
+  const s = await startAppService({ siteName: 'scaled', instances: [OTHER, CANARY], internet, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
+  cleanups.push(() => s.close());
+  seedToolCache(s.toolCache);
+  return s;
+}
+
+function options(s: AppService, commit: string, extra: Record<string, string> = {}): RunActionOptions {
+  return {
+    inputs: {
+      'app-name': 'scaled',
+      'client-id': APP,
+      'tenant-id': TENANT,
+      'client-secret': SECRET,
+      'subscription-id': SUB,
+      'go-version': toSemver(machineGoVersion()),
+      'working-directory': FIXTURE,
+      goos: 'linux',
+      goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      commit,
+      'verify-timeout': '20',
+      timeout: '240',
+      canary: 'true',
+      'canary-seconds': '3',
+      ...extra,
+    },
+    env: { ...s.env, GITHUB_SHA: commit },
+    toolCache: s.toolCache,
+    cwd: repoRoot,
+  };
+}
+
+const deploy = (s: AppService, commit: string, extra: Record<string, string> = {}): Promise<ActionRun> => startAction(options(s, commit, extra)).result;
+
+const pointers = (s: AppService): string[] => fs.readdirSync(s.wwwroot).filter((f) => /^_artifact\..+\.txt$/i.test(f));
+const artifactTxt = (s: AppService): string => fs.readFileSync(path.join(s.wwwroot, '_artifact.txt'), 'utf8');
+const running = (s: AppService, id: string): string[] => s.instances.find((i) => i.id === id)!.iis.processes().map((p) => p.name);
+
+/**
+ * A user pinned to one instance by its ARRAffinity cookie, asking for / every 20 ms until stopped:
+ * the status of every answer, and the processes the instance ran meanwhile.
+ */
+function loadOn(s: AppService, id: string): { stop: () => Promise<{ statuses: number[]; ran: Set<string> }> } {
+  const statuses: number[] = [];
+  const ran = new Set<string>();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const res = await fetch(`${s.localAppUrl}/`, { headers: { cookie: `ARRAffinity=${id}` } });
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      } catch {
+        statuses.push(0);
+      }
+      for (const name of running(s, id)) ran.add(name);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return { statuses, ran };
+    },
+  };
+}
+
+test('canary on a scaled-out site with Entra ID: a good release goes canary → all; one that fails 20 % of / is stopped on the canary alone; a cancel leaves no pointer', { timeout: 600_000 }, async () => {
+  const s = await scaledSite();
+
+  // A first deploy has no previous version to keep on the other instances: deployed as usual.
+  const first = newCommit();
+  const one = await deploy(s, first);
+  assert.equal(one.code, 0, one.stdout + one.stderr);
+  assert.match(one.stdout, /canary: first deploy: there is no previous version to keep on the other instances; deploying to every instance at once\./);
+  assert.match(one.summary, /Canary<\/td><td>not run: first deploy/);
+
+  // A good release: on the canary first, then on every instance.
+  const good = newCommit();
+  const run = await deploy(s, good);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`canary: instance ${CANARY} runs ${stem(good)} \\(site/wwwroot/_artifact\\.${CANARY}\\.txt\\); the other 1 keep ${stem(first)}\\.`));
+  assert.match(run.stdout, new RegExp(`${stem(good)} stayed healthy through the 3 s watch window`));
+  assert.match(run.stdout, /canary: passed after [\d.]+ s; site\/wwwroot\/_artifact\.txt names/);
+  assert.match(run.stdout, /is healthy \(\/healthz answered 200-299 3 times in a row\) on all 2 instances/);
+  // The canary ran before the switch of _artifact.txt, the gate on every instance after it.
+  const order = ['::group::Canary watch', '::group::Switch', '::group::Verify'].map((g) => run.stdout.indexOf(g));
+  assert.ok(order[0] >= 0 && order[0] < order[1] && order[1] < order[2], `stage order ${order.join(', ')}`);
+  assert.match(run.summary, new RegExp(`Canary instance</td><td>${CANARY}`));
+  assert.match(run.summary, /Canary served<\/td><td>\d+ requests, 0 5xx/);
+  assert.match(run.summary, /Rest of the instances followed<\/td><td>[\d.]+ s after the canary started/);
+  assert.deepEqual(pointers(s), [], 'the promotion removed the pointer');
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+  for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(good)]);
+
+  // A release whose / answers 500 to one request in five, under traffic on both instances.
+  const bad = newCommit();
+  const onCanary = loadOn(s, CANARY);
+  const onOther = loadOn(s, OTHER);
+  const failed = await deploy(s, bad, { ldflags: '-X main.failEvery=5', 'canary-seconds': '60' });
+  const canaryLoad = await onCanary.stop();
+  const otherLoad = await onOther.stop();
+  assert.equal(failed.code, 1, failed.stdout);
+  const error = decodeURIComponent(failed.errors.join('\n'));
+  assert.match(error, new RegExp(`The canary failed on instance ${CANARY} after [\\d.]+ s: its 5xx rate was [\\d.]+ % \\(\\d+ of \\d+ requests\\) against 0\\.0 % on the other instances`));
+  assert.match(error, new RegExp(`Removed site/wwwroot/_artifact\\.${CANARY}\\.txt: instance ${CANARY} serves ${stem(good)} again`));
+  assert.match(error, new RegExp(`The other instances never ran ${stem(bad)}`));
+  // It was stopped early, long before the 60 s window's end.
+  assert.ok(failed.stdout.indexOf('::group::Switch') < 0, 'no switch of _artifact.txt');
+  assert.ok(canaryLoad.statuses.includes(500), 'the canary served the bad release to its users');
+  assert.ok(canaryLoad.ran.has(stem(bad)));
+  assert.ok(otherLoad.statuses.length > 20, `the other instance was under load (${otherLoad.statuses.length} requests)`);
+  assert.deepEqual([...new Set(otherLoad.statuses)], [200], 'the other instance answered every request well');
+  assert.ok(!otherLoad.ran.has(stem(bad)), `the other instance never ran ${stem(bad)}: ${[...otherLoad.ran].join(', ')}`);
+  assert.deepEqual(pointers(s), []);
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+  for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(good)]);
+  assert.match(failed.summary, /Canary outcome<\/td><td>failed: its 5xx rate/);
+
+  // Cancelled in the canary window: the pointer is removed before the runner's SIGTERM.
+  const cancelled = newCommit();
+  const started = startAction(options(s, cancelled, { 'canary-seconds': '120' }));
+  await started.process.waitForOutput(/::group::Canary watch\n/);
+  assert.deepEqual(pointers(s), [`_artifact.${CANARY}.txt`]);
+  const sent = await cancelAsGitHubDoes(started.process);
+  const c = await started.result;
+  assert.ok(!sent.includes('SIGTERM'), `it ended on SIGINT: ${sent.join(', ')}\n${c.stdout}`);
+  assert.equal(c.code, 1, c.stdout);
+  assert.ok(c.stdout.includes(`Cancelled during the canary: removed site/wwwroot/_artifact.${CANARY}.txt, so instance ${CANARY} runs ${stem(good)} again`), c.stdout);
+  assert.deepEqual(pointers(s), [], 'no pointer is left behind');
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+
+  // A pointer left by a run that was killed outright is removed by the next deploy, which says so.
+  fs.writeFileSync(path.join(s.wwwroot, `_artifact.${CANARY}.txt`), `_target\\${stem(cancelled)}\r\n`);
+  const next = newCommit();
+  const cleaned = await deploy(s, next, { canary: 'false' });
+  assert.equal(cleaned.code, 0, cleaned.stdout + cleaned.stderr);
+  assert.match(cleaned.stdout, new RegExp(`::warning::Removed site/wwwroot/_artifact\\.${CANARY}\\.txt, an instance's own pointer a canary release left behind \\(it named _target\\\\${stem(cancelled)}\\)`));
+  assert.deepEqual(pointers(s), []);
+  for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(next)]);
+});
