@@ -119,6 +119,20 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.match(one.stdout, /canary: first deploy: there is no previous version to keep on the other instances; deploying to every instance at once\./);
   assert.match(one.summary, /Canary<\/td><td>not run: first deploy/);
 
+  // A site whose launcher is release 1.0.0's, which reads _artifact.txt alone: refused before
+  // anything changes.
+  const launcher = path.join(s.wwwroot, 'go-azure.bat');
+  const current = fs.readFileSync(launcher);
+  fs.copyFileSync(path.join(repoRoot, 'test/fixtures/compat/go-azure-v1.0.0.bat'), launcher);
+  const refused = await deploy(s, newCommit());
+  fs.writeFileSync(launcher, current);
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(
+    decodeURIComponent(refused.errors.join('\n')),
+    new RegExp(`canary: site/wwwroot/go-azure\\.bat is not this version's launcher, so it may not read an instance's own pointer .*Nothing on the site was changed; site/wwwroot/_artifact\\.txt still names ${stem(first)}\\.`),
+  );
+  assert.deepEqual(pointers(s), []);
+
   // A good release: on the canary first, then on every instance.
   const good = newCommit();
   const run = await deploy(s, good);
