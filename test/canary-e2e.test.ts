@@ -1,8 +1,9 @@
 // A canary release end to end: the action, run as a runner runs it and signed in with Entra ID,
 // deploys test/fixtures/health to the sandbox's scaled-out site (two instances on one D:\home
-// behind the ARR front end, routing by ARRAffinity; ARM lists the instances). Linux builds run
-// through the shell launcher (sandbox/go-azure.sh, which reads the instance's own pointer as
-// templates/go-azure.bat does; test/wine.test.ts runs the real .bat on it under Wine).
+// behind the ARR front end, routing by ARRAffinity; ARM lists the instances). Most of it is Linux
+// builds through the shell launcher (sandbox/go-azure.sh, which reads the instance's own pointer
+// as templates/go-azure.bat does); one case runs windows/amd64 builds through the real
+// go-azure.bat under Wine on each instance.
 
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { startAppService, type AppService } from '../sandbox/appservice.ts';
 import { startAzureSandbox } from '../sandbox/azure.ts';
 import { startInternet } from '../sandbox/internet.ts';
 import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { wineAvailable } from '../sandbox/wine.ts';
 import { cancelAsGitHubDoes, repoRoot, startAction, type ActionRun, type RunActionOptions } from '../sandbox/runner.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -31,7 +33,7 @@ const OTHER = 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6'
 const newCommit = (): string => randomBytes(20).toString('hex');
 const stem = (commit: string): string => `scaled-${commit.slice(0, 10)}`;
 
-async function scaledSite(): Promise<AppService> {
+async function scaledSite(launcher?: 'wine'): Promise<AppService> {
   const internet = await startInternet();
   cleanups.push(() => internet.close());
   const azure = await startAzureSandbox({
@@ -42,7 +44,7 @@ async function scaledSite(): Promise<AppService> {
     internet,
   });
   cleanups.push(() => azure.close());
-  const s = await startAppService({ siteName: 'scaled', instances: [OTHER, CANARY], internet, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
+  const s = await startAppService({ siteName: 'scaled', instances: [OTHER, CANARY], internet, launcher, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
   return s;
@@ -196,4 +198,41 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.match(cleaned.stdout, new RegExp(`::warning::Removed site/wwwroot/_artifact\\.${CANARY}\\.txt, an instance's own pointer a canary release left behind \\(it named _target\\\\${stem(cancelled)}\\)`));
   assert.deepEqual(pointers(s), []);
   for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(next)]);
+
+  // A running version that links goazure as release 1.0.0 shipped it ignores an instance's own
+  // pointer: the canary is refused before anything changes.
+  const old = newCommit();
+  const compat = await deploy(s, old, { canary: 'false', 'working-directory': 'test/fixtures/compat/app', 'health-path': '/' });
+  assert.equal(compat.code, 0, compat.stdout + compat.stderr);
+  const notOnOld = await deploy(s, newCommit());
+  assert.equal(notOnOld.code, 1, notOnOld.stdout);
+  assert.match(
+    decodeURIComponent(notOnOld.errors.join('\n')),
+    new RegExp(`canary: the version running now on instance ${CANARY} does not say it reads an instance's own pointer .*it links a goazure release from before canary support, or none.*Nothing on the site was changed`),
+  );
+  assert.deepEqual(pointers(s), []);
+  assert.equal(artifactTxt(s), `_target\\${stem(old)}\r\n`);
+});
+
+test('under Wine (windows/amd64, the real go-azure.bat on each instance): the launcher starts the canary from its own pointer, then the release goes to every instance', { timeout: 600_000, skip: wineAvailable() ? false : 'wine is not installed (.ci/run installs it)' }, async () => {
+  const s = await scaledSite('wine');
+  const windows = { goos: 'windows', goarch: 'amd64', 'verify-timeout': '90' };
+  const exe = (commit: string): string => `${stem(commit)}.exe`;
+  const first = newCommit();
+  const one = await deploy(s, first, windows);
+  assert.equal(one.code, 0, one.stdout + one.stderr);
+  const good = newCommit();
+  const started = startAction(options(s, good, { ...windows, 'canary-seconds': '5' }));
+  // During the window the canary instance runs the new binary, which its launcher started from
+  // the instance's own pointer, and the other one the previous binary.
+  await started.process.waitForOutput(/::group::Canary watch\n/);
+  assert.deepEqual(pointers(s), [`_artifact.${CANARY}.txt`]);
+  assert.deepEqual(running(s, CANARY), [stem(good)]);
+  assert.deepEqual(running(s, OTHER), [stem(first)]);
+  const run = await started.result;
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`canary: passed after [\\d.]+ s; site/wwwroot/_artifact\\.txt names ${exe(good).replace('.', '\\.')}`));
+  assert.deepEqual(pointers(s), []);
+  assert.equal(artifactTxt(s), `_target\\${exe(good)}\r\n`);
+  for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(good)]);
 });
