@@ -33,18 +33,18 @@ const OTHER = 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6'
 const newCommit = (): string => randomBytes(20).toString('hex');
 const stem = (commit: string): string => `scaled-${commit.slice(0, 10)}`;
 
-async function scaledSite(launcher?: 'wine'): Promise<AppService> {
+async function scaledSite(launcher?: 'wine', instances = [OTHER, CANARY]): Promise<AppService> {
   const internet = await startInternet();
   cleanups.push(() => internet.close());
   const azure = await startAzureSandbox({
     tenantId: TENANT,
     subscriptionId: SUB,
     clients: [{ clientId: APP, secret: SECRET }],
-    sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances: [OTHER, CANARY], healthCheckPath: '/healthz', alwaysOn: true }],
+    sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances, healthCheckPath: '/healthz', alwaysOn: true }],
     internet,
   });
   cleanups.push(() => azure.close());
-  const s = await startAppService({ siteName: 'scaled', instances: [OTHER, CANARY], internet, launcher, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
+  const s = await startAppService({ siteName: 'scaled', instances, internet, launcher, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
   cleanups.push(() => s.close());
   seedToolCache(s.toolCache);
   return s;
@@ -235,4 +235,16 @@ test('under Wine (windows/amd64, the real go-azure.bat on each instance): the la
   assert.deepEqual(pointers(s), []);
   assert.equal(artifactTxt(s), `_target\\${exe(good)}\r\n`);
   for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(good)]);
+});
+
+test('canary on a site with one instance says so and deploys as usual', { timeout: 300_000 }, async () => {
+  const s = await scaledSite(undefined, [CANARY]);
+  assert.equal((await deploy(s, newCommit(), { canary: 'false' })).code, 0);
+  const commit = newCommit();
+  const run = await deploy(s, commit);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /canary: the site runs on one instance, so there is no other instance to keep on the previous version; deploying as usual\./);
+  assert.doesNotMatch(run.stdout, /::group::Canary/);
+  assert.match(run.summary, /Canary<\/td><td>not run: the site runs on one instance/);
+  assert.equal(artifactTxt(s), `_target\\${stem(commit)}\r\n`);
 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { addServed, describeServed, errorRateTooHigh, EARLY_VERDICT_REQUESTS, percentile, servedBetween, type GoazureStats } from '../src/site/canary.ts';
 import { instanceIdUsable, instanceOfPointer, instancePointerFile } from '../src/site/layout.ts';
+import { canaryRows } from '../src/common/report.ts';
 
 const BOUNDS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const stats = (requests: number, errors: number, latency: number[], artifact = 'site-aaaaaaaaaa.exe'): GoazureStats => ({
@@ -57,4 +58,17 @@ test("an instance's own pointer: its name, and the ids that can have one", () =>
   assert.ok(instanceIdUsable('a'.repeat(64)));
   assert.ok(!instanceIdUsable('a'.repeat(65)));
   assert.ok(!instanceIdUsable('a&b'));
+});
+
+test('the summary rows of a canary: its instance, how long it ran, what it served, when the rest followed; or why it did not run', () => {
+  const rows = canaryRows({ instance: 'abc', seconds: 61.23, served: '120 requests, 0 5xx', baseline: '118 requests, 0 5xx', outcome: 'passed (60 s window); promoted to every instance', promotedAfter: 61.5 });
+  assert.deepEqual(rows, [
+    ['Canary instance', 'abc'],
+    ['Canary ran', '61.2 s'],
+    ['Canary served', '120 requests, 0 5xx'],
+    ['Other instances served (previous version, same window)', '118 requests, 0 5xx'],
+    ['Canary outcome', 'passed (60 s window); promoted to every instance'],
+    ['Rest of the instances followed', '61.5 s after the canary started'],
+  ]);
+  assert.deepEqual(canaryRows({ skipped: 'the site runs on one instance' }), [['Canary', 'not run: the site runs on one instance']]);
 });

@@ -272,103 +272,118 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
   canaryFacts.instance = instance;
   site.state.identityKey = await writeIdentityKey(kudu);
   site.state.canary = { instance, artifact: name, previous: live.name, release };
-  await stages.run('Canary', () => writePointer(kudu, instance, name));
-  core.info(`canary: instance ${instance} runs ${name} (${instancePointerFile(instance)}); the other ${instances.length - 1} keep ${live.name}.`);
-  await release.canary(instance);
-
-  const fail = async (why: string): Promise<never> => {
-    canaryFacts.seconds = elapsed();
-    canaryFacts.outcome = `failed: ${why}`;
-    const back = await stages.run('Canary rollback', () => takeBack(site, site.state, instance, name, live.name));
-    await release.rolledBack(`canary on instance ${instance} failed: ${why}; ${back}`);
-    await release.publish(process.env);
-    throw new ActionError(
-      `The canary failed on instance ${instance} after ${canaryFacts.seconds} s: ${why}.\n` +
-        `${back[0].toUpperCase()}${back.slice(1)} The other instances never ran ${name}; ${ARTIFACT_FILE} still names ${live.name}.`,
-    );
-  };
-
-  const budget = verifyBudgetSeconds(cfg.verifyTimeoutSeconds, deadline.secondsLeft(), 30);
-  const gate = await stages.run('Canary verify', () =>
-    verifyDeployment(kudu, connection, { artifactName: name, previous: live.name, timeoutSeconds: budget, instances: [instance], health: site.health, identityKey: site.state.identityKey }, signal),
-  );
-  if (!gate.ok) return fail(`it did not come up healthy: ${gate.detail}`);
-  const first = await readStats(connection, instance, site.state.identityKey, signal);
-  if (first.stats === undefined || !first.features.includes('instance-pointer') || !same(first.stats.artifact, name)) {
-    return fail(
-      `${name} does not report goazure's counters, or does not read an instance's own pointer (${first.why || `it answered as ${first.stats?.artifact ?? '?'} with X-Goazure-Features "${first.features.join(' ')}"`}); ` +
-        `a canary needs an app that links this release of goazure`,
-    );
-  }
-  const others = instances.filter((i) => i !== instance);
-  const baseStart = await Promise.all(others.map((i) => readStats(connection, i, oldKey, signal)));
-
-  // The watch and the error-rate check run side by side; either ends the window.
-  const window = Math.max(1, Math.min(cfg.canarySeconds, Math.floor(deadline.secondsLeft() - 60)));
-  if (window < cfg.canarySeconds) core.info(`The canary is watched for ${window} s: the rest of timeout is kept for the promotion and the gate on every instance.`);
-  const stop = new AbortController();
-  const both = AbortSignal.any([signal, stop.signal]);
-  let tooHigh: string | undefined;
-  let canaryServed: Served = servedBetween(first.stats, first.stats);
-  let baseline: Served = addServed([]);
-  const measure = async (final: boolean): Promise<void> => {
-    const now = await readStats(connection, instance, site.state.identityKey, signal);
-    if (now.stats !== undefined) canaryServed = servedBetween(first.stats, now.stats);
-    const base = await Promise.all(others.map((i) => readStats(connection, i, oldKey, signal)));
-    const served = base.flatMap((b, k) => (b.stats === undefined ? [] : [servedBetween(baseStart[k].stats, b.stats)]));
-    if (served.length > 0) baseline = addServed(served);
-    tooHigh ??= errorRateTooHigh(canaryServed, baseline, cfg.canaryMaxErrorRateIncrease, final);
-  };
-  const watching = stages.run('Canary watch', async () => {
-    const counting = (async () => {
-      while (!both.aborted) {
-        await sleep(2000, both).catch(() => undefined);
-        if (both.aborted) break;
-        await measure(false);
-        if (tooHigh !== undefined) stop.abort();
-      }
-    })();
-    try {
-      return await watchDeployment(kudu, connection, { artifactName: name, instances: gate.instances, health: site.health, seconds: window, identityKey: site.state.identityKey }, both);
-    } catch (err) {
-      if (signal.aborted || !stop.signal.aborted) throw err;
-      return { ok: true, detail: '' };
-    } finally {
-      stop.abort();
-      await counting;
-    }
-  });
-  const watched = await watching;
-  if (watched.detail !== '') core.info(`canary: ${watched.detail}`);
-  await measure(true);
-  canaryFacts.served = describeServed(canaryServed);
-  canaryFacts.baseline = describeServed(baseline);
-  core.info(`canary: instance ${instance} served ${canaryFacts.served}; the other instances served ${canaryFacts.baseline}.`);
-  if (!watched.ok) return fail(watched.detail);
-  if (tooHigh !== undefined) return fail(tooHigh);
-
-  // Promotion: _artifact.txt names the release, then the pointer goes; the canary instance reads
-  // the same name from either, so it keeps running.
-  canaryFacts.seconds = elapsed();
-  release.unverified(live.name);
-  let etag: string;
   try {
-    etag = await stages.run('Switch', () => switchArtifact(kudu, name, live.etag, { fallback: live.name }));
+    return await goLive();
   } catch (err) {
-    if (!(err instanceof SiteChangedError)) throw err;
-    release.settled();
-    const back = await takeBack(site, site.state, instance, name, live.name);
-    await release.failed(`promotion refused: another deploy changed ${ARTIFACT_FILE} during the canary; ${back}`);
-    await release.publish(process.env);
-    throw new ActionError(`Another deploy changed ${ARTIFACT_FILE} while the canary ran, so ${name} was not promoted; ${back}`);
+    // Anything unforeseen after the pointer was written (a cancel and the deadline have their own
+    // way back, src/main.ts): the canary is taken back, so no instance is left on a version
+    // nothing verified.
+    if (site.state.canary === undefined || signal.aborted) throw err;
+    const back = await takeBack(site, site.state, instance, name, live.name).catch((e: unknown) => `removing ${instancePointerFile(instance)} failed too (${messageOf(e)}); the next deploy removes it`);
+    await release.failed(`canary stopped by an error: ${messageOf(err)}; ${back}`).catch(() => undefined);
+    throw new ActionError(`The canary on instance ${instance} stopped: ${messageOf(err)}. ${back[0].toUpperCase()}${back.slice(1)}.`);
   }
-  await release.switched({ name, etag });
-  await removePointer(kudu, instance);
-  site.state.canary = undefined;
-  canaryFacts.promotedAfter = elapsed();
-  canaryFacts.outcome = `passed (${window} s window); promoted to every instance`;
-  core.info(`canary: passed after ${canaryFacts.seconds} s; ${ARTIFACT_FILE} names ${name}: the other instances follow.`);
-  return true;
+
+  async function goLive(): Promise<boolean> {
+    await stages.run('Canary', () => writePointer(kudu, instance, name));
+    core.info(`canary: instance ${instance} runs ${name} (${instancePointerFile(instance)}); the other ${instances.length - 1} keep ${live.name}.`);
+    await release.canary(instance);
+
+    const fail = async (why: string): Promise<never> => {
+      canaryFacts.seconds = elapsed();
+      canaryFacts.outcome = `failed: ${why}`;
+      const back = await stages.run('Canary rollback', () => takeBack(site, site.state, instance, name, live.name));
+      await release.rolledBack(`canary on instance ${instance} failed: ${why}; ${back}`);
+      await release.publish(process.env);
+      throw new ActionError(
+        `The canary failed on instance ${instance} after ${canaryFacts.seconds} s: ${why}.\n` +
+          `${back[0].toUpperCase()}${back.slice(1)} The other instances never ran ${name}; ${ARTIFACT_FILE} still names ${live.name}.`,
+      );
+    };
+
+    const budget = verifyBudgetSeconds(cfg.verifyTimeoutSeconds, deadline.secondsLeft(), 30);
+    const gate = await stages.run('Canary verify', () =>
+      verifyDeployment(kudu, connection, { artifactName: name, previous: live.name, timeoutSeconds: budget, instances: [instance], health: site.health, identityKey: site.state.identityKey }, signal),
+    );
+    if (!gate.ok) return fail(`it did not come up healthy: ${gate.detail}`);
+    const first = await readStats(connection, instance, site.state.identityKey, signal);
+    if (first.stats === undefined || !first.features.includes('instance-pointer') || !same(first.stats.artifact, name)) {
+      return fail(
+        `${name} does not report goazure's counters, or does not read an instance's own pointer (${first.why || `it answered as ${first.stats?.artifact ?? '?'} with X-Goazure-Features "${first.features.join(' ')}"`}); ` +
+          `a canary needs an app that links this release of goazure`,
+      );
+    }
+    const others = instances.filter((i) => i !== instance);
+    const baseStart = await Promise.all(others.map((i) => readStats(connection, i, oldKey, signal)));
+
+    // The watch and the error-rate check run side by side; either ends the window.
+    const window = Math.max(1, Math.min(cfg.canarySeconds, Math.floor(deadline.secondsLeft() - 60)));
+    if (window < cfg.canarySeconds) core.info(`The canary is watched for ${window} s: the rest of timeout is kept for the promotion and the gate on every instance.`);
+    const stop = new AbortController();
+    const both = AbortSignal.any([signal, stop.signal]);
+    let tooHigh: string | undefined;
+    let canaryServed: Served = servedBetween(first.stats, first.stats);
+    let baseline: Served = addServed([]);
+    const measure = async (final: boolean): Promise<void> => {
+      const now = await readStats(connection, instance, site.state.identityKey, signal);
+      if (now.stats !== undefined) canaryServed = servedBetween(first.stats, now.stats);
+      const base = await Promise.all(others.map((i) => readStats(connection, i, oldKey, signal)));
+      const served = base.flatMap((b, k) => (b.stats === undefined ? [] : [servedBetween(baseStart[k].stats, b.stats)]));
+      if (served.length > 0) baseline = addServed(served);
+      tooHigh ??= errorRateTooHigh(canaryServed, baseline, cfg.canaryMaxErrorRateIncrease, final);
+    };
+    const watching = stages.run('Canary watch', async () => {
+      const counting = (async () => {
+        while (!both.aborted) {
+          await sleep(2000, both).catch(() => undefined);
+          if (both.aborted) break;
+          await measure(false);
+          if (tooHigh !== undefined) stop.abort();
+        }
+      })();
+      try {
+        return await watchDeployment(kudu, connection, { artifactName: name, instances: gate.instances, health: site.health, seconds: window, identityKey: site.state.identityKey }, both);
+      } catch (err) {
+        if (signal.aborted || !stop.signal.aborted) throw err;
+        return { ok: true, detail: '' };
+      } finally {
+        stop.abort();
+        await counting;
+      }
+    });
+    const watched = await watching;
+    if (watched.detail !== '') core.info(`canary: ${watched.detail}`);
+    await measure(true);
+    canaryFacts.served = describeServed(canaryServed);
+    canaryFacts.baseline = describeServed(baseline);
+    core.info(`canary: instance ${instance} served ${canaryFacts.served}; the other instances served ${canaryFacts.baseline}.`);
+    if (!watched.ok) return fail(watched.detail);
+    if (tooHigh !== undefined) return fail(tooHigh);
+
+    // Promotion: _artifact.txt names the release, then the pointer goes; the canary instance reads
+    // the same name from either, so it keeps running.
+    canaryFacts.seconds = elapsed();
+    release.unverified(live.name);
+    let etag: string;
+    try {
+      etag = await stages.run('Switch', () => switchArtifact(kudu, name, live.etag, { fallback: live.name }));
+    } catch (err) {
+      if (!(err instanceof SiteChangedError)) throw err;
+      release.settled();
+      const back = await takeBack(site, site.state, instance, name, live.name);
+      await release.failed(`promotion refused: another deploy changed ${ARTIFACT_FILE} during the canary; ${back}`);
+      await release.publish(process.env);
+      throw new ActionError(`Another deploy changed ${ARTIFACT_FILE} while the canary ran, so ${name} was not promoted; ${back}`);
+    }
+    await release.switched({ name, etag });
+    // Should this fail, the pointer names what _artifact.txt names: harmless, and the next deploy removes it.
+    await removePointer(kudu, instance).catch((err: unknown) => core.warning(`Could not remove ${instancePointerFile(instance)} after the promotion (${messageOf(err)}); it names ${name}, as ${ARTIFACT_FILE} does, and the next deploy removes it.`));
+    site.state.canary = undefined;
+    canaryFacts.promotedAfter = elapsed();
+    canaryFacts.outcome = `passed (${window} s window); promoted to every instance`;
+    core.info(`canary: passed after ${canaryFacts.seconds} s; ${ARTIFACT_FILE} names ${name}: the other instances follow.`);
+    return true;
+  }
 }
 
 /**
