@@ -190,6 +190,22 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.deepEqual(pointers(s), [], 'no pointer is left behind');
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
 
+  // Killed during the canary (no time to undo it): the post entry removes the pointer from the
+  // state the step saved.
+  const killed = newCommit();
+  const dying = startAction(options(s, killed, { 'canary-seconds': '120' }));
+  await dying.process.waitForOutput(/::group::Canary watch\n/);
+  dying.process.killTree();
+  const k = await dying.result;
+  assert.equal(k.signal, 'SIGKILL');
+  assert.deepEqual(pointers(s), [`_artifact.${CANARY}.txt`], 'the killed step left its pointer');
+  const post = await startAction({ ...options(s, killed, { 'canary-seconds': '120' }), postState: k.state }).result;
+  assert.equal(post.code, 0, post.stdout + post.stderr);
+  assert.match(post.stdout, new RegExp(`The deploy step was stopped during the canary of ${stem(killed)} on instance ${CANARY}: removing that instance's own pointer\\.`));
+  assert.ok(post.stdout.includes(`Cancelled during the canary: removed site/wwwroot/_artifact.${CANARY}.txt, so instance ${CANARY} runs ${stem(good)} again`), post.stdout);
+  assert.deepEqual(pointers(s), []);
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+
   // A pointer left by a run that was killed outright is removed by the next deploy, which says so.
   fs.writeFileSync(path.join(s.wwwroot, `_artifact.${CANARY}.txt`), `_target\\${stem(cancelled)}\r\n`);
   const next = newCommit();
