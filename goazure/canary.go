@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -152,8 +153,8 @@ func (c *counters) serveStats(w http.ResponseWriter, r *http.Request, id identit
 	return true
 }
 
-// statusWriter remembers the status an answer was sent with. It passes Flush and Hijack on, and
-// Unwrap lets http.ResponseController reach the server's own writer.
+// statusWriter remembers the status an answer was sent with. It passes Flush, Hijack and ReadFrom
+// on, and Unwrap lets http.ResponseController reach the server's own writer.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -189,6 +190,14 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.status = http.StatusSwitchingProtocols
 	return h.Hijack()
+}
+
+// ReadFrom keeps the server's own io.ReaderFrom (sendfile for files) within reach of io.Copy.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return io.Copy(w.ResponseWriter, r)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -3,6 +3,7 @@ package goazure
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -110,6 +111,9 @@ func TestStatusWriterKeepsFlushAndHijack(t *testing.T) {
 	}
 	if _, ok := w.(http.Hijacker); !ok {
 		t.Error("not a Hijacker")
+	}
+	if _, ok := w.(io.ReaderFrom); !ok {
+		t.Error("not a ReaderFrom")
 	}
 }
 
