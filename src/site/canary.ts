@@ -271,6 +271,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
   const elapsed = () => Math.round((performance.now() - started) / 100) / 10;
   canaryFacts.instance = instance;
   site.state.identityKey = await writeIdentityKey(kudu);
+  if (site.state.identityKey === undefined) await refuse(`the identity key could not be written (see the warning above), and without it the canary's counters cannot be read`);
   site.state.canary = { instance, artifact: name, previous: live.name, release };
   try {
     return await goLive();
