@@ -59,6 +59,13 @@
 // out. Every other visitor gets none of them, so the site tells strangers neither its commit nor
 // its version. All of it is worked out once, when the server starts.
 //
+// On a scaled-out site the deploy can release to one instance first (a canary): it writes
+// _artifact.<WEBSITE_INSTANCE_ID>.txt ([InstanceArtifactFileName]), which goazure and the launcher
+// on that instance read instead of _artifact.txt while it exists, and reads that instance's
+// request counters at [StatsPath] (answered only with the identity key) to compare its error rate
+// with the other instances'. Answers to the deploy name what this release supports in
+// X-Goazure-Features.
+//
 // Static files and templates shipped with a version live in _target/<name>/, beside the binary;
 // [AssetDir] and [AppDir] resolve them relative to the deployed binary rather than the working
 // directory. [FileServer] serves such files with an ETag made from their content and

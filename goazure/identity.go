@@ -68,14 +68,11 @@ func newIdentity(exe, commit, instanceID string, key []byte) identity {
 // unknown for are left out. Such an answer also says it varies with the key, so a shared cache in
 // front of the site never hands it to a request without the key.
 func (id identity) set(h http.Header, r *http.Request) {
-	if len(id.key) == 0 {
-		return
-	}
-	given := r.Header.Get(IdentityKeyHeader)
-	if given == "" || subtle.ConstantTimeCompare([]byte(given), id.key) != 1 {
+	if !id.known(r) {
 		return
 	}
 	h.Add("Vary", IdentityKeyHeader)
+	h[FeaturesHeader] = featuresValue
 	if id.artifact != nil {
 		h[ArtifactHeader] = id.artifact
 	}
@@ -85,6 +82,18 @@ func (id identity) set(h http.Header, r *http.Request) {
 	if id.instance != nil {
 		h[InstanceHeader] = id.instance
 	}
+}
+
+// featuresValue is FeaturesHeader's value, full so that a handler's change copies it.
+var featuresValue = []string{features}
+
+// known reports whether r carries the identity key.
+func (id identity) known(r *http.Request) bool {
+	if len(id.key) == 0 {
+		return false
+	}
+	given := r.Header.Get(IdentityKeyHeader)
+	return given != "" && subtle.ConstantTimeCompare([]byte(given), id.key) == 1
 }
 
 // readIdentityKey reads the identity key beside artifactFile; nil when there is none or the file

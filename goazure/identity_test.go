@@ -94,8 +94,8 @@ func TestIdentity(t *testing.T) {
 	// vcs.revision, so without WithCommit there is no commit header.
 	h = http.Header{}
 	newIdentity("", "bad\r\nX-Injected: 1", "", key).set(h, withKey(testIdentityKey))
-	if len(h) != 1 || h.Get("Vary") == "" {
-		t.Errorf("headers: %v, want Vary alone", h)
+	if len(h) != 2 || h.Get("Vary") == "" || h.Get(FeaturesHeader) == "" {
+		t.Errorf("headers: %v, want Vary and %s alone", h, FeaturesHeader)
 	}
 	if buildRevision() == "" {
 		h = http.Header{}

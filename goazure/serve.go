@@ -98,7 +98,9 @@ func portArg(args []string) string {
 // drainer tracks the requests the app's handler is running and carries the hand-over's state.
 type drainer struct {
 	// ident names the version on every answer to a request that carries the identity key.
-	ident    identity
+	ident identity
+	// stats counts what the app's handler answered, for StatsPath.
+	stats    *counters
 	mu       sync.Mutex
 	draining bool
 	redirect bool
@@ -123,12 +125,15 @@ type drainer struct {
 }
 
 func newDrainer(redirect bool, ident identity) *drainer {
-	return &drainer{redirect: redirect, ident: ident, idle: make(chan struct{}), quiet: make(chan struct{}), release: make(chan struct{}), ended: make(chan struct{}), flushed: make(chan struct{}, 1)}
+	return &drainer{redirect: redirect, ident: ident, stats: newCounters(), idle: make(chan struct{}), quiet: make(chan struct{}), release: make(chan struct{}), ended: make(chan struct{}), flushed: make(chan struct{}, 1)}
 }
 
 func (d *drainer) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.ident.set(w.Header(), r)
+		if d.stats.serveStats(w, r, d.ident) {
+			return
+		}
 		d.mu.Lock()
 		if d.draining && d.redirect {
 			d.unflushed++
@@ -145,7 +150,10 @@ func (d *drainer) wrap(h http.Handler) http.Handler {
 			// opens a new one, which the new version answers.
 			w.Header().Set("Connection", "close")
 		}
-		h.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		began := time.Now()
+		defer func() { d.stats.observe(sw.status, time.Since(began)) }()
+		h.ServeHTTP(sw, r)
 	})
 }
 
@@ -347,7 +355,7 @@ func waitForHandOver(ctx context.Context, cfg *config, artifactFile string, serv
 	} else {
 		cfg.logger.Info("goazure: no " + ArtifactFileName + " to poll; only a signal or the context ends this server")
 	}
-	w := &watcher{file: artifactFile, running: executable(), log: cfg.logger}
+	w := &watcher{file: artifactFile, instanceFile: instanceArtifactFile(artifactFile, os.Getenv("WEBSITE_INSTANCE_ID")), running: executable(), log: cfg.logger}
 	if artifactFile != "" {
 		if next := w.check(); next != "" {
 			return "artifact changed to " + next, nil
@@ -372,19 +380,22 @@ func waitForHandOver(ctx context.Context, cfg *config, artifactFile string, serv
 // watcher reads _artifact.txt and logs each distinct reason not to switch once, since the same
 // state is seen on every poll.
 type watcher struct {
-	file    string
-	running string
-	log     *slog.Logger
-	last    string
+	file string
+	// instanceFile is this instance's own pointer (InstanceArtifactFileName), read instead of
+	// file while it exists; "" when there is none to look for.
+	instanceFile string
+	running      string
+	log          *slog.Logger
+	last         string
 }
 
 func (w *watcher) check() string {
-	content, err := os.ReadFile(w.file)
+	content, from, err := readPointer(w.file, w.instanceFile)
 	var next string
 	if err != nil {
-		err = &errNoSwitch{fmt.Sprintf("%s cannot be read: %v", w.file, err)}
+		err = &errNoSwitch{fmt.Sprintf("%s cannot be read: %v", from, err)}
 	} else {
-		next, err = nextArtifact(content, w.file, w.running)
+		next, err = nextArtifact(content, from, w.running)
 	}
 	if err != nil {
 		if msg := err.Error(); msg != w.last {
@@ -509,7 +520,7 @@ func WaitForSwitch(ctx context.Context, opts ...Option) (string, error) {
 	if file == "" {
 		return "", errors.New("goazure: no " + ArtifactFileName + " found beside the binary's _target folder or under %HOME%\\site\\wwwroot; use WithArtifactFile")
 	}
-	w := &watcher{file: file, running: executable(), log: cfg.logger}
+	w := &watcher{file: file, instanceFile: instanceArtifactFile(file, os.Getenv("WEBSITE_INSTANCE_ID")), running: executable(), log: cfg.logger}
 	t := time.NewTicker(cfg.pollInterval)
 	defer t.Stop()
 	for {

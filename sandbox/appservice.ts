@@ -157,8 +157,12 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
       home,
       appUrl,
       isLocked: (rel) => instances.some((i) => i.iis.isLocked(rel)),
-      // Every instance's launcher and app read _artifact.txt from the shared D:\home.
-      readers: (rel) => rel === 'site/wwwroot/_artifact.txt' && instances.some((i) => i.iis.readingPointer()),
+      // Every instance's launcher and app read _artifact.txt from the shared D:\home; an instance's
+      // own pointer (_artifact.<id>.txt, a canary's) is read, and held, by that instance alone.
+      readers: (rel) =>
+        rel === 'site/wwwroot/_artifact.txt'
+          ? instances.some((i) => i.iis.readingPointer())
+          : instances.some((i) => i.id !== '' && rel === `site/wwwroot/_artifact.${i.id}.txt`.toLowerCase() && i.iis.readingPointer()),
       processes: (instance) => instanceOf(instance).kuduProcesses(),
       killProcess: (id, instance) => instanceOf(instance).kill(id),
       instances: instances.length > 1 ? instances.map((i) => i.id) : undefined,

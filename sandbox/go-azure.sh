@@ -1,10 +1,16 @@
 #!/bin/sh
 # The launcher the IIS emulator runs for a Linux build: the shell equivalent of
 # templates/go-azure.bat. It starts the binary that _artifact.txt in GO_AZURE_WWWROOT names (a
-# path relative to that folder, Windows separators allowed) with every argument (the port), and
-# on any problem writes one line to stderr and exits non-zero, with the same codes as the .bat.
+# path relative to that folder, Windows separators allowed; this instance's own pointer comes
+# first, see below) with every argument (the port), and on any problem writes one line to stderr and exits non-zero, with the same codes as the .bat.
 root="${GO_AZURE_WWWROOT:?GO_AZURE_WWWROOT must name the site folder}"
 list="$root/_artifact.txt"
+# A canary's per-instance pointer, _artifact.<WEBSITE_INSTANCE_ID>.txt, comes first while it
+# exists, for an id of A-Z, a-z, 0-9, "-" and "_" (at most 64): go-azure.bat's rule.
+id="${WEBSITE_INSTANCE_ID:-}"
+if printf '%s' "$id" | grep -Eq '^[A-Za-z0-9_-]{1,64}$' && [ -f "$root/_artifact.$id.txt" ]; then
+  list="$root/_artifact.$id.txt"
+fi
 if [ ! -f "$list" ]; then
   echo "go-azure.sh: \"$list\" does not exist; deploy an artifact so that it names the binary to run." >&2
   exit 2

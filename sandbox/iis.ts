@@ -190,10 +190,16 @@ export function readWebConfig(wwwroot: string): {
   };
 }
 
-/** The first line of _artifact.txt as the launcher reads it: `_target/<name>`, or '' if none. */
-export function readArtifactLine(wwwroot: string): string {
+/**
+ * The first line of the pointer the launcher reads, as it reads it: `_target/<name>`, or '' if
+ * none. With `instanceId`, the instance's own pointer `_artifact.<id>.txt` comes first while it
+ * exists (templates/go-azure.bat; goazure/canary.go, InstanceArtifactFileName).
+ */
+export function readArtifactLine(wwwroot: string, instanceId?: string): string {
   try {
-    const text = fs.readFileSync(path.join(wwwroot, '_artifact.txt'), 'utf8').replace(/^\ufeff/, '');
+    const own = instanceId ? path.join(wwwroot, `_artifact.${instanceId}.txt`) : '';
+    const file = own !== '' && fs.existsSync(own) ? own : path.join(wwwroot, '_artifact.txt');
+    const text = fs.readFileSync(file, 'utf8').replace(/^\ufeff/, '');
     return (text.split(/\r?\n/)[0] ?? '').trim().replace(/\\/g, '/');
   } catch {
     return '';
@@ -333,7 +339,7 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     const port = await freePort();
     // With Local Cache the running binary is the copy's: no file of the site itself is in use.
     const root = siteRoot();
-    const binaryRel = `${root.copy === undefined ? 'site/wwwroot' : 'local-cache/site/wwwroot'}/${readArtifactLine(root.dir)}`;
+    const binaryRel = `${root.copy === undefined ? 'site/wwwroot' : 'local-cache/site/wwwroot'}/${readArtifactLine(root.dir, instanceId)}`;
     const child = spawnLauncher(port);
     lastLaunch = Date.now();
     const pid = child.pid;

@@ -14,6 +14,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: 'swap', args: ['bench/swap.ts'] },
   { name: 'end-to-end', args: ['bench/e2e.ts', '5'] },
   { name: 'package', args: ['bench/package.ts', '5'] },
+  { name: 'canary', args: ['bench/canary.ts', '5', '5'] },
   { name: 'go cache', args: ['bench/gocache.ts', '20'] },
 ];
 const only = process.argv.slice(2);

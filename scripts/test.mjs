@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 // well under a second each, so the quick tier stays a matter of seconds.
 const QUICK = [
   'test/azure-logic.test.ts',
+  'test/canary.test.ts',
   'test/deadline.test.ts',
   'test/inputs.test.ts',
   'test/layout.test.ts',

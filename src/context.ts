@@ -9,6 +9,7 @@ import type { SiteConnection } from './signin/connection.ts';
 import type { KuduClient } from './site/kudu.ts';
 import type { HealthCheck } from './site/verify.ts';
 import type { Release } from './site/release.ts';
+import type { CanaryState } from './site/canary.ts';
 
 /**
  * What the site looks like to this run, kept up to date as it changes it: what _artifact.txt
@@ -23,6 +24,8 @@ export interface SiteState {
   unverified?: { artifact: string; previous: string; release: Release };
   /** The identity key this run wrote before its switch (src/site/identity.ts); verify sends it. */
   identityKey?: string;
+  /** A canary live on one instance through its own pointer, not promoted yet (src/site/canary.ts, undoCanary). */
+  canary?: CanaryState;
 }
 
 /**

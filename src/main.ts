@@ -22,6 +22,7 @@ import { readLiveArtifact } from './site/switch.ts';
 import { uploadArtifact } from './site/upload.ts';
 import { bootstrapSite } from './site/bootstrap.ts';
 import { rollBack, undoUnverifiedSwitch, switchTo, verifyOrRollBack } from './site/golive.ts';
+import { removeStalePointers, runCanary, undoCanary } from './site/canary.ts';
 import { savedSiteState } from './post.ts';
 import { pruneArtifacts, pruneRequest } from './site/prune.ts';
 import { planDeploy } from './site/plan.ts';
@@ -79,7 +80,9 @@ async function runWith(cancel: CancelWatch): Promise<void> {
       fail(new DeployCancelledError(`${err.message} ${facts.cancel}`));
       return;
     }
-    if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
+    if (err instanceof DeployTimeoutError && state.canary !== undefined && connection !== undefined) {
+      final = new DeployTimeoutError(`${err.message}\n${await undoCanary(connection, state, 'deadline', deadline.graceMs())}`);
+    } else if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
       const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs());
       final = new DeployTimeoutError(`${err.message}\n${line}`);
     }
@@ -95,6 +98,12 @@ async function runWith(cancel: CancelWatch): Promise<void> {
  * stays live. Returns the line for the log and the summary.
  */
 async function afterCancel(cfg: Config, connection: SiteConnection | undefined, state: SiteState, stages: StageLog, facts: DeployFacts, cancel: CancelWatch): Promise<string> {
+  if (state.canary !== undefined && connection !== undefined) {
+    const line = await undoCanary(connection, state, 'cancel', cancel.msLeft());
+    // Cut short between the promotion's switch and the pointer's removal: that switch is undone too.
+    if (state.unverified === undefined) return line;
+    return `${line} ${(await undoUnverifiedSwitch(connection, state, stages, facts, 'cancel', cancel.msLeft())).line}`;
+  }
   if (state.unverified !== undefined && connection !== undefined) {
     return (await undoUnverifiedSwitch(connection, state, stages, facts, 'cancel', cancel.msLeft())).line;
   }
@@ -183,6 +192,10 @@ async function deploy(ctx: DeployContext): Promise<void> {
     return;
   }
 
+  // An instance's own pointer left by a canary that was killed would keep that instance on its
+  // version whatever this deploy switches to.
+  await removeStalePointers(kudu);
+
   // Recorded before the first byte is sent: an upload cut short leaves a name and content hash the
   // next run can upload again (record.ts, unfinishedUpload), and prune leaves it while in flight.
   const release = new Release(
@@ -206,6 +219,8 @@ async function deploy(ctx: DeployContext): Promise<void> {
     await release.switched(live);
     // No new process starts: verify identifies the running one with the key it started with.
     ctx.state.identityKey = await readIdentityKey(kudu);
+  } else if (cfg.canary && (await runCanary(site, release, live))) {
+    // The canary passed and was promoted: _artifact.txt names the release, and the gate below runs on every instance.
   } else {
     await release.switched(await stages.run('Switch', () => switchTo(site, release, live)));
   }

@@ -30,12 +30,23 @@ import { KuduClient } from './site/kudu.ts';
 import { RecordWriter } from './site/history.ts';
 import { Release } from './site/release.ts';
 import { undoUnverifiedSwitch } from './site/golive.ts';
+import { undoCanary } from './site/canary.ts';
 import type { DeployEntry } from './site/record.ts';
 import { ARTIFACT_FILE } from './site/layout.ts';
 
 const IS_POST = 'isPost';
 const DONE = 'done';
 const SWITCH = 'switch';
+const CANARY = 'canary';
+
+/** A canary the main step had live on one instance, as it saves it for the post entry (src/site/canary.ts). */
+interface SavedCanary {
+  kuduUrl: string;
+  instance: string;
+  artifact: string;
+  previous: string;
+  entry?: DeployEntry;
+}
 
 /** A switch the main step made and had not verified yet, as it saves it for the post entry. */
 interface SavedSwitch {
@@ -70,6 +81,12 @@ export function markMainFinished(): void {
 export function savedSiteState(kuduUrl: () => string | undefined): SiteState {
   let live: SiteState['live'];
   let unverified: SiteState['unverified'];
+  let canary: SiteState['canary'];
+  const saveCanary = (): void => {
+    const saved: SavedCanary | undefined =
+      canary === undefined ? undefined : { kuduUrl: kuduUrl() ?? '', instance: canary.instance, artifact: canary.artifact, previous: canary.previous, entry: canary.release?.entry };
+    core.saveState(CANARY, saved === undefined ? '' : JSON.stringify(saved));
+  };
   const save = (): void => {
     const saved: SavedSwitch | undefined =
       unverified === undefined ? undefined : { kuduUrl: kuduUrl() ?? '', artifact: unverified.artifact, previous: unverified.previous, live, entry: unverified.release.entry };
@@ -90,6 +107,13 @@ export function savedSiteState(kuduUrl: () => string | undefined): SiteState {
       unverified = value;
       save();
     },
+    get canary() {
+      return canary;
+    },
+    set canary(value) {
+      canary = value;
+      saveCanary();
+    },
   };
 }
 
@@ -99,8 +123,11 @@ export async function runPost(): Promise<void> {
     core.info('The deploy step finished: nothing to do.');
     return;
   }
+  const rawCanary = core.getState(CANARY);
+  if (rawCanary !== '') await undoSavedCanary(rawCanary);
   const raw = core.getState(SWITCH);
   if (raw === '') {
+    if (rawCanary !== '') return;
     const line = `The deploy step was stopped before it switched ${ARTIFACT_FILE}: nothing on the site was changed by it.`;
     core.info(line);
     return;
@@ -132,5 +159,36 @@ export async function runPost(): Promise<void> {
     else core.warning(undone.line);
   } catch (err) {
     core.setFailed(`Switching back failed: ${messageOf(err)}. ${stillNames}`);
+  }
+}
+
+/** The main step was killed during a canary: removes the canary instance's own pointer, as a cancel would have. */
+async function undoSavedCanary(raw: string): Promise<void> {
+  let saved: SavedCanary;
+  try {
+    saved = JSON.parse(raw) as SavedCanary;
+  } catch (err) {
+    core.warning(`The canary state the deploy step saved could not be read (${messageOf(err)}); the next deploy removes any instance's own pointer it finds.`);
+    return;
+  }
+  for (const secret of secretValues((name) => core.getInput(name))) core.setSecret(secret);
+  core.info(`The deploy step was stopped during the canary of ${saved.artifact} on instance ${saved.instance}: removing that instance's own pointer.`);
+  try {
+    const cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());
+    const connection = await connectToSite(cfg, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));
+    if (connection.kuduUrl !== saved.kuduUrl) {
+      core.setFailed(`The inputs now lead to ${connection.kuduUrl}, not ${saved.kuduUrl} where the canary ran, so nothing was changed; the next deploy there removes the pointer.`);
+      return;
+    }
+    const kudu = new KuduClient(connection, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));
+    const state: SiteState = {};
+    const release = saved.entry === undefined ? undefined : new Release(new RecordWriter(kudu, saved.entry), state);
+    state.canary = { instance: saved.instance, artifact: saved.artifact, previous: saved.previous, release };
+    const line = await undoCanary(connection, state, 'post', ROLLBACK_GRACE_SECONDS * 1000);
+    await writeNote('go-azure-deploy: cancelled', line);
+    if (state.canary !== undefined) core.setFailed(line);
+    else core.warning(line);
+  } catch (err) {
+    core.setFailed(`Removing the canary's pointer failed: ${messageOf(err)}. The next deploy removes it.`);
   }
 }

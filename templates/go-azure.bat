@@ -13,10 +13,31 @@ rem   the whole file is at most 256 bytes.
 rem Any other content (a second line, a tab, a quote, an ampersand, percent sign, caret,
 rem exclamation mark, angle bracket or pipe, another folder) is
 rem refused before any of it reaches a command line, and nothing is started.
+rem
+rem On a scaled-out site a canary release names this instance's binary in the instance's own
+rem pointer, _artifact.<WEBSITE_INSTANCE_ID>.txt beside _artifact.txt, which is read instead while
+rem it exists, by the same rule (goazure/canary.go, InstanceArtifactFileName). Only an id of 1 to
+rem 64 characters from A-Z a-z 0-9 - _ is used; any other id has no pointer of its own.
 setlocal EnableExtensions DisableDelayedExpansion
 
 set "GO_AZURE_ROOT=%~dp0"
 set "GO_AZURE_LIST=%~dp0_artifact.txt"
+rem The instance id reaches the check only as a FOR variable, which is expanded after the line is
+rem parsed, so none of its characters is ever read as a command: split "set"'s line at the
+rem allowed characters (and "="), and any piece left over is a character outside the rule.
+rem Only once it is known to be safe is the id used in a path.
+set "GO_AZURE_ID="
+set "GO_AZURE_X="
+if not defined WEBSITE_INSTANCE_ID goto :read_list
+for /f "tokens=1,* delims==" %%A in ('set WEBSITE_INSTANCE_ID') do if /i "%%A"=="WEBSITE_INSTANCE_ID" set "GO_AZURE_ID=%%B"
+for /f "delims=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=" %%C in ('set WEBSITE_INSTANCE_ID') do set "GO_AZURE_X=%%C"
+if defined GO_AZURE_X goto :read_list
+if not defined GO_AZURE_ID goto :read_list
+call :length GO_AZURE_ID
+if %GO_AZURE_N% GTR 64 goto :read_list
+if exist "%GO_AZURE_ROOT%_artifact.%GO_AZURE_ID%.txt" set "GO_AZURE_LIST=%GO_AZURE_ROOT%_artifact.%GO_AZURE_ID%.txt"
+
+:read_list
 if not exist "%GO_AZURE_LIST%" goto :no_list
 
 rem The rule allows at most 256 bytes, which also bounds the work below.
@@ -38,7 +59,7 @@ for /f "usebackq eol=| delims=" %%L in ("%GO_AZURE_LIST%") do (
   set "GO_AZURE_X=%%L"
   if defined GO_AZURE_X set /a GO_AZURE_LINES2+=1
 )
-if "%GO_AZURE_LINES1%,%GO_AZURE_LINES2%"=="0,0" goto :empty_list
+if "%GO_AZURE_LINES1%,%GO_AZURE_LINES2%"=="0,0" goto :gone_or_empty
 if not "%GO_AZURE_LINES1%,%GO_AZURE_LINES2%"=="1,1" goto :invalid
 
 rem Every character must be an allowed one, a separator or a space: split the file at those, and
@@ -99,6 +120,15 @@ setlocal EnableDelayedExpansion
   "%GO_AZURE_EXE%" %*
   exit /b !ERRORLEVEL!
 )
+
+:gone_or_empty
+rem The instance's own pointer was removed between the check and the read (the canary promoted
+rem or rolled back): _artifact.txt applies again.
+if not "%GO_AZURE_LIST%"=="%GO_AZURE_ROOT%_artifact.txt" if not exist "%GO_AZURE_LIST%" (
+  set "GO_AZURE_LIST=%GO_AZURE_ROOT%_artifact.txt"
+  goto :read_list
+)
+goto :empty_list
 
 :no_list
 echo go-azure.bat: "%GO_AZURE_LIST%" does not exist; deploy an artifact so that it names the binary to run. 1>&2

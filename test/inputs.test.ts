@@ -338,3 +338,18 @@ test('rollback takes previous, an artifact name or a commit prefix, and names wh
     assert.ok(problems({ 'app-name': 'a1', rollback: bad }).some((m) => m.startsWith(`rollback: "${bad}" is neither previous`)), bad);
   }
 });
+
+test('canary: off by default, 60 s and a 1-point margin; refused with a publish profile or without verify', () => {
+  const cfg = parse({ 'app-name': 'a1' });
+  assert.equal(cfg.canary, false);
+  assert.equal(cfg.canarySeconds, 60);
+  assert.equal(cfg.canaryMaxErrorRateIncrease, 1);
+  const on = parse({ 'app-name': 'a1', 'client-id': 'c', 'tenant-id': 't', canary: 'true', 'canary-seconds': '5', 'canary-max-error-rate-increase': '2.5' });
+  assert.deepEqual([on.canary, on.canarySeconds, on.canaryMaxErrorRateIncrease], [true, 5, 2.5]);
+  assert.match(problems({ 'app-name': 'a1', 'publish-profile': '<x/>', canary: 'true' }).join('\n'), /^canary: a canary release needs the site's instances, which ARM lists; with a publish profile .*Sign in with Entra ID/m);
+  assert.match(problems({ 'app-name': 'a1', canary: 'true', verify: 'false' }).join('\n'), /^canary: .*needs verify: true/m);
+  assert.match(problems({ 'app-name': 'a1', 'canary-max-error-rate-increase': '101' }).join('\n'), /canary-max-error-rate-increase: "101" is not a number of percentage points from 0 to 100/);
+  assert.match(problems({ 'app-name': 'a1', 'canary-seconds': '0' }).join('\n'), /canary-seconds: "0" is not a positive number of seconds/);
+  // A publish profile without canary, and a rollback with it, are as before.
+  assert.equal(parse({ 'app-name': 'a1', 'publish-profile': '<x/>', canary: 'true', rollback: 'true' }).canary, true);
+});

@@ -83,6 +83,28 @@ test('go-azure.bat runs the binary _artifact.txt names, with the arguments, and 
   assert.match(r.output, /args=\["4321" "-second"\] port=4321/);
 });
 
+test("go-azure.bat runs the binary this instance's own pointer names while it exists, and _artifact.txt's otherwise", { skip, timeout: 180_000 }, async () => {
+  const wwwroot = batSite('site canary', 'site-aaaaaaaaaa.exe');
+  fs.copyFileSync(echoExe, path.join(wwwroot, '_target', 'site-bbbbbbbbbb.exe'));
+  writeArtifact(wwwroot, 'site-aaaaaaaaaa.exe');
+  fs.writeFileSync(path.join(wwwroot, '_artifact.inst-one.txt'), '_target\\site-bbbbbbbbbb.exe\r\n');
+  const as = (id: string) => wineCmd(prefix, `${winePath(wwwroot)}\\go-azure.bat`, ['4321'], 60_000, { HTTP_PLATFORM_PORT: '4321', WEBSITE_INSTANCE_ID: id });
+  // The canary instance runs the new binary; another instance, and an id with characters the
+  // rule does not allow (it would name another file), run what _artifact.txt names.
+  const [canary, other, odd] = await Promise.all([as('inst-one'), as('inst-two'), as('inst-one&x')]);
+  assert.equal(canary.code, 7, canary.output);
+  assert.match(canary.output, /exe=site-bbbbbbbbbb\.exe/);
+  assert.match(other.output, /exe=site-aaaaaaaaaa\.exe/);
+  assert.match(odd.output, /exe=site-aaaaaaaaaa\.exe/);
+  // The instance's pointer follows the same rule as _artifact.txt.
+  fs.writeFileSync(path.join(wwwroot, '_artifact.inst-one.txt'), '_target\\..\\site-bbbbbbbbbb.exe\r\n');
+  const refused = await as('inst-one');
+  assert.equal(refused.code, 5, refused.output);
+  // Removed: _artifact.txt applies again.
+  fs.rmSync(path.join(wwwroot, '_artifact.inst-one.txt'));
+  assert.match((await as('inst-one')).output, /exe=site-aaaaaaaaaa\.exe/);
+});
+
 test('go-azure.bat does not read its file again once the app runs: a launcher written over it meanwhile changes nothing', { skip, timeout: 120_000 }, async () => {
   const wwwroot = batSite('site replaced', 'site-0123456789.exe');
   writeArtifact(wwwroot, 'site-0123456789.exe');

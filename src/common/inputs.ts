@@ -76,6 +76,12 @@ export interface Config {
   healthStatus: StatusSet;
   /** Seconds to keep watching the new version once healthy; 0 = off. */
   watchSeconds: number;
+  /** Release to one instance first (src/site/canary.ts), watch it, then to every instance. */
+  canary: boolean;
+  /** How long the canary instance is watched before the release goes to every instance. */
+  canarySeconds: number;
+  /** Percentage points by which the canary's 5xx rate may exceed the other instances'. */
+  canaryMaxErrorRateIncrease: number;
   autoRollback: boolean;
   timeoutSeconds: number;
   rollback: boolean;
@@ -104,6 +110,7 @@ export const DEPLOY_ONLY_INPUTS: Readonly<Record<string, string>> = {
   'kudu-url': '', 'swap-target-slot': '', keep: '3', bootstrap: 'true', verify: 'true', 'verify-timeout-seconds': '120',
   'auto-rollback': 'true', rollback: '', 'allow-older': 'false', 'show-app-log': 'auto', 'dry-run': 'false',
   'health-path': '', 'health-status': '200-299', 'watch-seconds': '0', 'expected-content-hash': '',
+  canary: 'false', 'canary-seconds': '60', 'canary-max-error-rate-increase': '1',
 };
 
 /** Inputs that only a build reads, with their action.yml defaults: refused next to from-package. */
@@ -524,6 +531,14 @@ export function parseInputs(rawInput: InputReader, env: NodeJS.ProcessEnv, cwd: 
     problems.push(`health-status: "${healthStatusRaw}" is not a list of HTTP statuses or ranges (100-599), e.g. 200-299 or 200,204.`);
   }
   const watchSeconds = seconds('watch-seconds', 0, { max: 3600 });
+  const canary = bool('canary', false);
+  const canarySeconds = seconds('canary-seconds', 60);
+  if (canarySeconds > 3600) problems.push(`canary-seconds: "${get('canary-seconds')}" is more than 3600 (an hour).`);
+  const marginRaw = get('canary-max-error-rate-increase');
+  const margin = marginRaw === '' ? 1 : Number(marginRaw);
+  if (marginRaw !== '' && (!/^\d+(\.\d+)?$/.test(marginRaw) || margin > 100)) {
+    problems.push(`canary-max-error-rate-increase: "${marginRaw}" is not a number of percentage points from 0 to 100, e.g. 1.`);
+  }
 
   const cfg: Config = {
     appName,
@@ -563,6 +578,9 @@ export function parseInputs(rawInput: InputReader, env: NodeJS.ProcessEnv, cwd: 
     healthPath,
     healthStatus: healthStatus ?? { text: '200-299', ranges: [[200, 299]] },
     watchSeconds,
+    canary,
+    canarySeconds,
+    canaryMaxErrorRateIncrease: Number.isFinite(margin) && margin <= 100 ? margin : 1,
     autoRollback: bool('auto-rollback', true),
     timeoutSeconds: seconds('timeout-seconds', 600),
     rollback: rollbackInput,
@@ -575,6 +593,17 @@ export function parseInputs(rawInput: InputReader, env: NodeJS.ProcessEnv, cwd: 
     expectedContentHash: /^[0-9a-f]{64}$/.test(expectedContent) ? expectedContent : '',
   };
 
+  if (cfg.canary && !cfg.rollback && !cfg.buildOnly) {
+    // The canary instance is one ARM lists (src/site/canary.ts). A publish profile reaches Kudu
+    // alone, without ARM, and this action has no other list of the instances it can trust.
+    if (auth.kind === 'publish-profile') {
+      problems.push(
+        'canary: a canary release needs the site\'s instances, which ARM lists; with a publish profile they cannot be found reliably. ' +
+          'Sign in with Entra ID (client-id, tenant-id, subscription-id) to use canary, or set canary: false.',
+      );
+    }
+    if (!cfg.verify) problems.push('canary: a canary release is watched with the health gate; it needs verify: true.');
+  }
   if (problems.length > 0) throw new InputError(problems.map(renamed.asWritten));
   return cfg;
 }

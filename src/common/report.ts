@@ -64,6 +64,16 @@ export interface DeployFacts {
   dryRunPlan?: string[];
   /** sha256 of the manifest of the package deployed (from-package). */
   packageManifest?: string;
+  /** What a canary release did (src/site/canary.ts). */
+  canary?: {
+    instance?: string;
+    skipped?: string;
+    seconds?: number;
+    served?: string;
+    baseline?: string;
+    promotedAfter?: number;
+    outcome?: string;
+  };
   /** What the Go cache stages did (src/artifact/gocache.ts). */
   goCache?: {
     outcome: string;
@@ -100,6 +110,18 @@ export function goCacheRows(c: NonNullable<DeployFacts['goCache']>): [string, st
   return rows;
 }
 
+/** The canary rows of the summary: its instance, how long it ran, what it served, when the rest followed. */
+export function canaryRows(c: NonNullable<DeployFacts['canary']>): [string, string][] {
+  if (c.skipped !== undefined) return [['Canary', `not run: ${c.skipped}`]];
+  const rows: [string, string][] = [['Canary instance', c.instance ?? '']];
+  if (c.seconds !== undefined) rows.push(['Canary ran', `${c.seconds.toFixed(1)} s`]);
+  if (c.served !== undefined) rows.push(['Canary served', c.served]);
+  if (c.baseline !== undefined) rows.push(['Other instances served (previous version, same window)', c.baseline]);
+  if (c.outcome !== undefined) rows.push(['Canary outcome', c.outcome]);
+  if (c.promotedAfter !== undefined) rows.push(['Rest of the instances followed', `${c.promotedAfter.toFixed(1)} s after the canary started`]);
+  return rows;
+}
+
 /** Writes the job summary; a failure to write it is a warning, never a failed deploy. */
 export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome: string): Promise<void> {
   const mib = (n?: number): string => (n === undefined ? '' : `${(n / 1048576).toFixed(2)} MiB`);
@@ -120,6 +142,7 @@ export async function writeSummary(facts: DeployFacts, stages: StageLog, outcome
     ['Kept (in use)', (facts.pruneSkipped ?? []).join(', ')],
     ['Verification', facts.verification ?? ''],
     ['Cancel', facts.cancel ?? ''],
+    ...(facts.canary !== undefined ? canaryRows(facts.canary) : []),
     ...(facts.goCache !== undefined ? goCacheRows(facts.goCache) : []),
   ];
   try {

@@ -23,6 +23,26 @@ export const RECORD_FILE = `${SITE_ROOT}/_deploys.json`;
  */
 export const IDENTITY_KEY_FILE = `${SITE_ROOT}/_identity.txt`;
 
+/**
+ * An instance's own pointer (goazure/canary.go, InstanceArtifactFileName): while it exists, the
+ * launcher and goazure on the instance whose WEBSITE_INSTANCE_ID is `instance` read it instead of
+ * _artifact.txt. A canary release (src/site/canary.ts) writes it; nothing else leaves one.
+ */
+export function instancePointerFile(instance: string): string {
+  return `${SITE_ROOT}/_artifact.${instance}.txt`;
+}
+
+/** Whether `instance` can have a pointer of its own: the launcher's rule (templates/go-azure.bat). */
+export function instanceIdUsable(instance: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(instance);
+}
+
+/** The name of an instance's own pointer in a listing of site/wwwroot; the instance id, or undefined. */
+export function instanceOfPointer(fileName: string): string | undefined {
+  const m = /^_artifact\.([A-Za-z0-9_-]{1,64})\.txt$/i.exec(fileName);
+  return m?.[1];
+}
+
 /** The folder that holds every uploaded version: `<name>.exe` and its include files in `<name>/`. */
 export const ARTIFACTS_DIR = `${SITE_ROOT}/_target`;
 

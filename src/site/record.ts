@@ -14,6 +14,8 @@ export const RECORD_LIMIT = 50;
  *   is sent, so an upload cut short (a lost answer, a cancelled run) leaves a name the next run
  *   knows, and can upload again, instead of a file of unknown content;
  * - `uploaded`: the artifact is in _target with this content, _artifact.txt not changed yet;
+ * - `canary`: one instance's own pointer (_artifact.<instance>.txt) names it, _artifact.txt does
+ *   not yet: a canary release (src/site/canary.ts) being watched;
  * - `switched`: _artifact.txt names it (verify off, or still running);
  * - `verified`: it served on `instances` instance(s);
  * - `rolled-back`: it did not come up and _artifact.txt was pointed back at `from`;
@@ -22,7 +24,7 @@ export const RECORD_LIMIT = 50;
  *   _artifact.txt was pointed back at `from` (or, when `detail` says so, left as another deploy set
  *   it). Never a version to go back to, and never counted as live.
  */
-export type Outcome = 'uploading' | 'uploaded' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
+export type Outcome = 'uploading' | 'uploaded' | 'canary' | 'switched' | 'verified' | 'rolled-back' | 'failed' | 'cancelled';
 
 type EntryKind = 'deploy' | 'rollback' | 'auto-rollback';
 
@@ -297,7 +299,7 @@ export function inFlight(record: DeployRecord, now: number, withinMs = IN_FLIGHT
   return entries
     .filter((e, i) => {
       if (now - Date.parse(e.at) >= withinMs) return false;
-      if (e.outcome === 'uploading' || e.outcome === 'uploaded') return true;
+      if (e.outcome === 'uploading' || e.outcome === 'uploaded' || e.outcome === 'canary') return true;
       return e.outcome === 'switched' && !switchedLater(i);
     })
     .map((e) => e.artifact);
@@ -389,6 +391,7 @@ export function kuduDeployment(e: DeployEntry, runUrl: string): Record<string, u
   const how =
     e.outcome === 'verified' ? `verified live on ${e.instances ?? 1} instance(s)` :
     e.outcome === 'switched' ? 'switched, not verified' :
+    e.outcome === 'canary' ? 'live on one instance (canary), not verified' :
     e.outcome === 'rolled-back' ? 'did not come up; rolled back' :
     e.outcome === 'cancelled' ? 'cancelled before it was verified' : 'failed';
   return {

@@ -16,7 +16,11 @@ const MOVES: Readonly<Record<Outcome, readonly Outcome[]>> = {
   uploading: ['uploaded', 'failed', 'cancelled'],
   // The deadline or a cancel may come while the switch is written, before it is recorded as
   // switched: the way back (golive.ts, undoUnverifiedSwitch) ends it from here.
-  uploaded: ['switched', 'rolled-back', 'failed', 'cancelled'],
+  uploaded: ['canary', 'switched', 'rolled-back', 'failed', 'cancelled'],
+  // A canary (canary.ts): live on one instance; promoted to every instance (`switched`), or taken
+  // back from its instance (`rolled-back`), failed (another deploy changed _artifact.txt before
+  // the promotion) or cancelled.
+  canary: ['switched', 'rolled-back', 'failed', 'cancelled'],
   switched: ['verified', 'rolled-back', 'failed', 'cancelled'],
   // A cancel's switch back that found another deploy's switch first records that, then the cancel.
   failed: ['cancelled'],
@@ -69,6 +73,11 @@ export class Release {
   async switched(live: { name: string; etag: string }): Promise<void> {
     this.seen(live);
     await this.move('switched');
+  }
+
+  /** This release runs on `instance` alone, through that instance's own pointer (canary.ts). */
+  async canary(instance: string): Promise<void> {
+    await this.move('canary', { detail: `canary on instance ${instance}` });
   }
 
   async verified(detail: string, instances: number): Promise<void> {
