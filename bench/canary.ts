@@ -11,33 +11,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService } from '../sandbox/appservice.ts';
-import { startAzureSandbox } from '../sandbox/azure.ts';
-import { startInternet } from '../sandbox/internet.ts';
-import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { linuxBuildInputs } from '../sandbox/appservice.ts';
+import { startScaledSite } from '../sandbox/scaled.ts';
 import { runAction, repoRoot } from '../sandbox/runner.ts';
 import { recordFigure } from './results.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 const window = Number(process.argv[3] ?? 5);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
-const APP = '0a0a0a0a-0000-0000-0000-000000000001';
-const SECRET = 'bench-secret~value.123';
 const instances = ['4f2a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a', 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6'];
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'gad-bench-canary-'));
-const internet = await startInternet();
-const azure = await startAzureSandbox({
-  tenantId: TENANT,
-  subscriptionId: SUB,
-  clients: [{ clientId: APP, secret: SECRET }],
-  sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances, healthCheckPath: '/healthz', alwaysOn: true }],
-  internet,
-});
-const site = await startAppService({ siteName: 'scaled', instances, internet, home: path.join(scratch, 'home'), acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
-seedToolCache(site.toolCache);
+const scaled = await startScaledSite({ instances, home: path.join(scratch, 'home') });
+const site = scaled.site;
 try {
   const deploy = async (canary: boolean): Promise<number> => {
     const commit = randomBytes(20).toString('hex');
@@ -45,14 +31,8 @@ try {
     const run = await runAction({
       inputs: {
         'app-name': 'scaled',
-        'client-id': APP,
-        'tenant-id': TENANT,
-        'client-secret': SECRET,
-        'subscription-id': SUB,
-        'go-version': toSemver(machineGoVersion()),
-        'working-directory': 'test/fixtures/health',
-        goos: 'linux',
-        goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+        ...scaled.signIn,
+        ...linuxBuildInputs('test/fixtures/health'),
         commit,
         canary: String(canary),
         'canary-seconds': String(window),
@@ -84,8 +64,6 @@ try {
   recordFigure({ bench: 'canary', figure: `time a canary adds to a deploy (canary-seconds ${window})`, value: added, unit: 's', goal: '' });
   recordFigure({ bench: 'canary', figure: 'time a canary adds beyond its window', value: added - window, unit: 's', goal: '' });
 } finally {
-  await site.close();
-  await azure.close();
-  await internet.close();
+  await scaled.close();
   fs.rmSync(scratch, { recursive: true, force: true });
 }

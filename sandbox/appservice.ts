@@ -266,13 +266,28 @@ export function deployInputs(site: AppService, commit: string, extra: Record<str
     'app-name': site.siteName,
     ...(site.slot !== undefined ? { 'slot-name': site.slot } : {}),
     'publish-profile': site.publishProfile,
-    'go-version': toSemver(machineGoVersion()),
-    'working-directory': 'example',
-    goos: 'linux',
-    goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+    ...linuxBuildInputs('example'),
     commit,
     ...extra,
   };
+}
+
+/**
+ * The inputs that build `workingDirectory` with this machine's Go for this machine (a Linux build
+ * the sandbox runs through go-azure.sh), so a test's deploy needs no download and no Wine.
+ */
+export function linuxBuildInputs(workingDirectory: string): Record<string, string> {
+  return {
+    'go-version': toSemver(machineGoVersion()),
+    'working-directory': workingDirectory,
+    goos: 'linux',
+    goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+  };
+}
+
+/** The inputs of a client-secret sign-in to the sandbox's Entra ID and ARM. */
+export function entraSecretInputs(app: { clientId: string; tenantId: string; secret: string; subscriptionId: string }): Record<string, string> {
+  return { 'client-id': app.clientId, 'tenant-id': app.tenantId, 'client-secret': app.secret, 'subscription-id': app.subscriptionId };
 }
 
 /**

@@ -10,10 +10,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, type AppService } from '../sandbox/appservice.ts';
-import { startAzureSandbox } from '../sandbox/azure.ts';
-import { startInternet } from '../sandbox/internet.ts';
-import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { linuxBuildInputs, type AppService } from '../sandbox/appservice.ts';
+import { startScaledSite } from '../sandbox/scaled.ts';
 import { wineAvailable } from '../sandbox/wine.ts';
 import { cancelAsGitHubDoes, repoRoot, startAction, type ActionRun, type RunActionOptions } from '../sandbox/runner.ts';
 
@@ -23,10 +21,8 @@ after(async () => {
 });
 
 const FIXTURE = 'test/fixtures/health';
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
-const APP = '0a0a0a0a-0000-0000-0000-000000000001';
-const SECRET = 'sandbox-secret~value.789';
+/** The sign-in inputs of the site scaledSite started last. */
+let signIn: Record<string, string> = {};
 // App Service's instance ids are 64 hexadecimal digits; the canary is the first in order.
 const CANARY = '4f2a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a';
 const OTHER = 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6';
@@ -34,37 +30,21 @@ const newCommit = (): string => randomBytes(20).toString('hex');
 const stem = (commit: string): string => `scaled-${commit.slice(0, 10)}`;
 
 async function scaledSite(launcher?: 'wine', instances = [OTHER, CANARY]): Promise<AppService> {
-  const internet = await startInternet();
-  cleanups.push(() => internet.close());
-  const azure = await startAzureSandbox({
-    tenantId: TENANT,
-    subscriptionId: SUB,
-    clients: [{ clientId: APP, secret: SECRET }],
-    sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances, healthCheckPath: '/healthz', alwaysOn: true }],
-    internet,
-  });
-  cleanups.push(() => azure.close());
-  const s = await startAppService({ siteName: 'scaled', instances, internet, launcher, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
-  cleanups.push(() => s.close());
-  seedToolCache(s.toolCache);
-  return s;
+  const scaled = await startScaledSite({ instances, launcher });
+  cleanups.push(() => scaled.close());
+  signIn = scaled.signIn;
+  return scaled.site;
 }
 
 function options(s: AppService, commit: string, extra: Record<string, string> = {}): RunActionOptions {
   return {
     inputs: {
       'app-name': 'scaled',
-      'client-id': APP,
-      'tenant-id': TENANT,
-      'client-secret': SECRET,
-      'subscription-id': SUB,
-      'go-version': toSemver(machineGoVersion()),
-      'working-directory': FIXTURE,
-      goos: 'linux',
-      goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      ...signIn,
+      ...linuxBuildInputs(FIXTURE),
       commit,
-      'verify-timeout': '20',
-      timeout: '240',
+      'verify-timeout-seconds': '20',
+      'timeout-seconds': '240',
       canary: 'true',
       'canary-seconds': '3',
       ...extra,
@@ -232,7 +212,7 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
 
 test('under Wine (windows/amd64, the real go-azure.bat on each instance): the launcher starts the canary from its own pointer, then the release goes to every instance', { timeout: 600_000, skip: wineAvailable() ? false : 'wine is not installed (.ci/run installs it)' }, async () => {
   const s = await scaledSite('wine');
-  const windows = { goos: 'windows', goarch: 'amd64', 'verify-timeout': '90' };
+  const windows = { goos: 'windows', goarch: 'amd64', 'verify-timeout-seconds': '90' };
   const exe = (commit: string): string => `${stem(commit)}.exe`;
   const first = newCommit();
   const one = await deploy(s, first, windows);

@@ -10,12 +10,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startAppService, deployInputs, identityHeaders, type AppService, type AppServiceOptions } from '../sandbox/appservice.ts';
-import { startAzureSandbox } from '../sandbox/azure.ts';
-import { startInternet } from '../sandbox/internet.ts';
-import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { startAppService, linuxBuildInputs, deployInputs, identityHeaders, type AppService, type AppServiceOptions } from '../sandbox/appservice.ts';
+import { seedToolCache } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot, type ActionRun } from '../sandbox/runner.ts';
 import { wineAvailable } from '../sandbox/wine.ts';
+import { startScaledSite } from '../sandbox/scaled.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -174,36 +173,16 @@ test('a release that crashes 10 s after it starts, once healthy, is rolled back 
 });
 
 test('a scaled-out site signed in with Entra ID: the health check path comes from ARM and every instance is checked', { timeout: 300_000 }, async () => {
-  const TENANT = '11111111-2222-3333-4444-555555555555';
-  const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
-  const APP = '0a0a0a0a-0000-0000-0000-000000000001';
-  const SECRET = 'sandbox-secret~value.789';
   const instances = ['4f2a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a9c0e1b3d5f7a', 'b81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6f81c3e5a7092b4d6'];
-  const internet = await startInternet();
-  cleanups.push(() => internet.close());
-  const azure = await startAzureSandbox({
-    tenantId: TENANT,
-    subscriptionId: SUB,
-    clients: [{ clientId: APP, secret: SECRET }],
-    sites: [{ name: 'scaled', resourceGroup: 'rg-scaled', instances, healthCheckPath: '/healthz', alwaysOn: true }],
-    internet,
-  });
-  cleanups.push(() => azure.close());
-  const s = await startAppService({ siteName: 'scaled', instances, internet, acceptBearer: (t) => azure.acceptsToken(t, 'https://management.azure.com/.default') });
-  cleanups.push(() => s.close());
-  seedToolCache(s.toolCache);
+  const scaled = await startScaledSite({ instances });
+  cleanups.push(() => scaled.close());
+  const s = scaled.site;
   const deployEntra = (commit: string, extra: Record<string, string> = {}): Promise<ActionRun> =>
     runAction({
       inputs: {
         'app-name': 'scaled',
-        'client-id': APP,
-        'tenant-id': TENANT,
-        'client-secret': SECRET,
-        'subscription-id': SUB,
-        'go-version': toSemver(machineGoVersion()),
-        'working-directory': FIXTURE,
-        goos: 'linux',
-        goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+        ...scaled.signIn,
+        ...linuxBuildInputs(FIXTURE),
         commit,
         'verify-timeout-seconds': '20',
         ...extra,

@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startKudu, type KuduEmulator } from '../sandbox/kudu.ts';
 import { clientFor, snapshotTree, captureStdout } from '../sandbox/fixture.ts';
-import { startAppService, deployInputs, identityHeaders, type AppService } from '../sandbox/appservice.ts';
+import { startAppService, entraSecretInputs, linuxBuildInputs, deployInputs, identityHeaders, type AppService } from '../sandbox/appservice.ts';
 import { startAzureSandbox, type AzureSandbox, type SandboxSite } from '../sandbox/azure.ts';
 import { getViaProxy, startInternet, type Internet } from '../sandbox/internet.ts';
-import { seedToolCache, machineGoVersion, toSemver } from '../sandbox/gomirror.ts';
+import { seedToolCache } from '../sandbox/gomirror.ts';
 import { runAction, repoRoot } from '../sandbox/runner.ts';
 import { buildExampleApp, installTemplates, writeArtifact } from '../sandbox/iis.ts';
 import { connectionFromPublishProfile } from '../src/signin/publishprofile.ts';
@@ -180,14 +180,8 @@ function deployEntra(s: AppService, extra: Record<string, string> = {}) {
   return runAction({
     inputs: {
       'app-name': s.siteName,
-      'client-id': APP,
-      'tenant-id': TENANT,
-      'client-secret': SECRET,
-      'subscription-id': SUB,
-      'go-version': toSemver(machineGoVersion()),
-      'working-directory': 'test/fixtures/health',
-      goos: 'linux',
-      goarch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      ...entraSecretInputs({ clientId: APP, tenantId: TENANT, secret: SECRET, subscriptionId: SUB }),
+      ...linuxBuildInputs('test/fixtures/health'),
       commit: COMMIT,
       ...extra,
     },

@@ -25,15 +25,20 @@ async function startSite(): Promise<{ url: string; pinned: string[]; close: () =
   };
 }
 
-async function setup(serving: (instance: string | undefined) => string) {
-  const site = await startSite();
-  const kudu = await startKudu({ siteName: 'scaled', processes: (instance) => [{ id: 1, name: 'w3wp' }, { id: 2, name: serving(instance) }] });
-  const target: SiteConnection = {
+/** The site as a publish profile reaches it: Basic auth to the Kudu emulator, the site at `webappUrl`. */
+function basicTarget(kudu: { url: string; userName: string; password: string }, webappUrl: string): SiteConnection {
+  return {
     kuduUrl: kudu.url,
-    webappUrl: site.url,
+    webappUrl,
     authKind: 'basic',
     authorization: async () => `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}`,
   };
+}
+
+async function setup(serving: (instance: string | undefined) => string) {
+  const site = await startSite();
+  const kudu = await startKudu({ siteName: 'scaled', processes: (instance) => [{ id: 1, name: 'w3wp' }, { id: 2, name: serving(instance) }] });
+  const target = basicTarget(kudu, site.url);
   const client = new KuduClient(target, new AbortController().signal, { attempts: 1 });
   return { site, kudu, target, client, close: async () => (await site.close(), await kudu.close()) };
 }
@@ -153,12 +158,7 @@ test('with a publish profile (no instance ids), unpinned process lists from the 
     instances: ['a', 'b'],
     processes: (instance) => [{ id: 1, name: 'w3wp' }, { id: instance === 'a' ? 10 : 20, name: 'site-bbbbbbbbbb' }],
   });
-  const target: SiteConnection = {
-    kuduUrl: kudu.url,
-    webappUrl: site.url,
-    authKind: 'basic',
-    authorization: async () => `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}`,
-  };
+  const target = basicTarget(kudu, site.url);
   const client = new KuduClient(target, new AbortController().signal, { attempts: 1 });
   try {
     const result = await verifyDeployment(client, target, { artifactName: 'site-bbbbbbbbbb.exe', previous: 'site-aaaaaaaaaa.exe', timeoutSeconds: 3, pollIntervalMs: 100, health: gate }, new AbortController().signal);

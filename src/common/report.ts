@@ -1,6 +1,7 @@
 // The report stage: log groups with durations, outputs, and the job summary. docs/ARCHITECTURE.md, "The flow".
 
 import * as core from '@actions/core';
+import type { CanaryFacts } from '../site/canary.ts';
 
 /** Durations of the stages run so far, in order. */
 export class StageLog {
@@ -65,15 +66,7 @@ export interface DeployFacts {
   /** sha256 of the manifest of the package deployed (from-package). */
   packageManifest?: string;
   /** What a canary release did (src/site/canary.ts). */
-  canary?: {
-    instance?: string;
-    skipped?: string;
-    seconds?: number;
-    served?: string;
-    baseline?: string;
-    promotedAfter?: number;
-    outcome?: string;
-  };
+  canary?: CanaryFacts;
   /** What the Go cache stages did (src/artifact/gocache.ts). */
   goCache?: {
     outcome: string;
