@@ -150,3 +150,79 @@ test('the example check catches a name that is not an input', () => {
   assert.deepEqual(names, ['app-name', 'swap-slots']);
   assert.ok(!current.has('swap-slots'));
 });
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+export function headingAnchor(heading: string): string {
+  const text = heading.replace(/`/g, '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
+  return text.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+
+/** Markdown without fenced code blocks and inline code, where a link or heading is not one. */
+const prose = (markdown: string): string => markdown.replace(/^```[^]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+
+/** The anchors a page's headings give, repeated ones numbered as GitHub numbers them. */
+function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const m of markdown.replace(/^```[^]*?^```/gm, '').matchAll(/^#{1,6} +(.+?) *#*$/gm)) {
+    const base = headingAnchor(m[1]);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return anchors;
+}
+
+/** The relative link targets of a page (inline and reference links), not those in code. */
+export function relativeLinks(markdown: string): string[] {
+  return [...prose(markdown).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)|^\[[^\]]+\]:\s+(\S+)/gm)]
+    .map((m) => m[1] ?? m[2])
+    .filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target)); // https:, mailto:
+}
+
+/** Every relative link of a page that does not resolve: a missing file, or an anchor no heading gives. */
+export function brokenLinks(page: string, markdown: string, read: (file: string) => string | undefined): string[] {
+  const broken: string[] = [];
+  for (const target of relativeLinks(markdown)) {
+    const [file, anchor] = target.split('#', 2);
+    const resolved = file === '' ? page : path.posix.normalize(path.posix.join(path.posix.dirname(page), file));
+    const text = read(resolved);
+    if (text === undefined) {
+      broken.push(`${page}: ${target} (no ${resolved})`);
+    } else if (anchor !== undefined && resolved.endsWith('.md') && !anchorsOf(text).has(anchor)) {
+      broken.push(`${page}: ${target} (no heading in ${resolved} gives #${anchor})`);
+    }
+  }
+  return broken;
+}
+
+/** A repository file's text, '' for a folder, undefined when there is none. */
+const readRepoFile = (file: string): string | undefined => {
+  const p = path.join(repoRoot, file);
+  if (!fs.existsSync(p)) return undefined;
+  return fs.statSync(p).isDirectory() ? '' : fs.readFileSync(p, 'utf8');
+};
+
+test('every relative link and #anchor in the README and docs/ leads somewhere', () => {
+  const all: Record<string, string> = { ...pages };
+  for (const f of ['CHANGELOG.md', 'CONTRIBUTING.md', 'SECURITY.md']) all[f] = fs.readFileSync(path.join(repoRoot, f), 'utf8');
+  const broken = Object.entries(all).flatMap(([page, text]) => brokenLinks(page, text, readRepoFile));
+  assert.deepEqual(broken, []);
+  const links = Object.values(all).flatMap(relativeLinks);
+  assert.ok(links.length > 60 && links.filter((l) => l.includes('#')).length > 15, `the links were found (${links.length})`);
+});
+
+test('the link check catches a missing file and a missing anchor, and follows a page\'s own headings', () => {
+  const files: Record<string, string> = { 'docs/a.md': '# Title\n\n## The `rollback` input, again\n\n## Setup\n\n## Setup\n' };
+  const read = (f: string): string | undefined => files[f];
+  assert.deepEqual(brokenLinks('README.md', '[a](docs/a.md#the-rollback-input-again) [b](docs/a.md#setup-1) [c](https://x.invalid/#y)\n', read), []);
+  assert.deepEqual(brokenLinks('README.md', '[a](docs/b.md) [b](docs/a.md#nope) `[c](docs/x.md)`\n', read), [
+    'README.md: docs/b.md (no docs/b.md)',
+    'README.md: docs/a.md#nope (no heading in docs/a.md gives #nope)',
+  ]);
+  assert.deepEqual(brokenLinks('docs/a.md', '[x](#setup) [y](../docs/a.md#title) [z](#missing)\n', read), ['docs/a.md: #missing (no heading in docs/a.md gives #missing)']);
+});
+
+test('the README stays a guide: at most 310 lines', () => {
+  assert.ok(readme.split('\n').length <= 311, `README.md has ${readme.split('\n').length} lines`);
+});
