@@ -19,8 +19,8 @@
 //	}
 //
 // The port comes from HTTP_PLATFORM_PORT, which HttpPlatformHandler sets; without it (on a
-// developer's machine) from a "-port" argument, [WithPort] or the server's Addr, on the host of
-// Addr as net/http reads it (":8080" is every interface). SIGINT and SIGTERM start the same
+// developer's machine) from [WithPort], else a "-port" argument, else the server's Addr, else
+// [DefaultPort], on the host of Addr as net/http reads it (":8080" is every interface). SIGINT and SIGTERM start the same
 // hand-over as a new artifact does.
 //
 // The hand-over aims at the fewest failed requests when IIS sits in front, which keeps a pool of
