@@ -328,7 +328,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
 
     let reply: Reply;
     if (fault?.keepExtracting !== undefined && method === 'PUT' && urlPath.startsWith('/api/zip/') && gate(req) === undefined) {
-      const extraction = extractZip(decodeRel(urlPath.slice('/api/zip/'.length)), body, fault.keepExtracting.msPerEntry, fault.keepExtracting.stopAfterEntries);
+      const extraction = extractZip(decodeRel(urlPath.slice('/api/zip/'.length)), body, fault.keepExtracting.msPerEntry, fault.keepExtracting.stopAfterEntries, instance);
       extractions.add(extraction);
       void extraction.finally(() => extractions.delete(extraction));
       const status = fault.status ?? 504;
@@ -798,7 +798,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return at;
   }
 
-  async function extractZip(dirRel: string, body: Buffer, msPerEntry?: number, stopAfterEntries = Number.POSITIVE_INFINITY): Promise<Reply> {
+  async function extractZip(dirRel: string, body: Buffer, msPerEntry?: number, stopAfterEntries = Number.POSITIVE_INFINITY, instance?: string): Promise<Reply> {
+    // An extraction that outlives its request writes through its instance's own SMB client, whose
+    // listings show its own writes at once (as route's writes do when they end).
+    const ownWrite = (): void => {
+      if (instance !== undefined) listingCaches.get(instance)?.clear();
+    };
     let extracted = 0;
     const dirFull = localPath(dirRel.replace(/\/+$/, ''));
     if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
@@ -878,6 +883,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
             const pieces = 8;
             for (let i = 0; i < pieces && !closing; i++) {
               fs.writeSync(fd, content.subarray(Math.floor((content.length * i) / pieces), Math.floor((content.length * (i + 1)) / pieces)));
+              ownWrite();
               await new Promise((r) => setTimeout(r, msPerEntry / pieces));
             }
           } finally {
@@ -890,6 +896,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       wrote(onDisk);
       const stamped = entryLastWriteTime(entry);
       if (!Number.isNaN(stamped.getTime())) fs.utimesSync(onDisk, new Date(), stamped);
+      ownWrite();
     }
     zip.close();
     return { status: 200 };

@@ -83,3 +83,19 @@ test('DELETE /api/processes/{id} ends the process on the instance the front end 
   assert.equal(stale.status, 204);
   assert.deepEqual(killed, ['inst-a', 'inst-b', 'inst-b']);
 });
+
+test('an extraction that goes on after a 504 shows in its own instance\'s listings at once, and in another\'s only once its cache runs out', { timeout: 30_000 }, async (t) => {
+  const { kudu, auth } = await scaled();
+  t.after(() => kudu.close());
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/_target'), { recursive: true });
+  const names = async (instance: string) =>
+    ((await (await fetch(`${kudu.url}/api/vfs/site/wwwroot/_target/`, { headers: { ...auth, Cookie: `ARRAffinity=${instance}` } })).json()) as { name: string }[]).map((e) => e.name);
+  assert.deepEqual(await names('inst-a'), []);
+  assert.deepEqual(await names('inst-b'), []);
+  kudu.fault({ route: '/api/zip/', method: 'PUT', status: 504, keepExtracting: { msPerEntry: 80 } });
+  const put = await fetch(`${kudu.url}/api/zip/site/wwwroot/_target/`, { method: 'PUT', headers: { ...auth, Cookie: 'ARRAffinity=inst-a' }, body: await zipOfFiles({ 'one.txt': '1', 'two.txt': '2' }) });
+  assert.equal(put.status, 504);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual((await names('inst-a')).sort(), ['one.txt', 'two.txt'], 'the extracting instance lists its own writes');
+  assert.deepEqual(await names('inst-b'), [], 'another instance lists from its SMB cache');
+});
