@@ -89,7 +89,8 @@ type Stats struct {
 	Started string `json:"started"`
 	// Requests counts the requests the app's handler answered.
 	Requests int64 `json:"requests"`
-	// Errors counts those answered with a status of 500 or more.
+	// Errors counts those answered with a status of 500 or more, and those the handler's panic cut
+	// off (which IIS answers 502).
 	Errors int64 `json:"errors"`
 	// LatencyBoundsMillis repeats [LatencyBoundsMillis].
 	LatencyBoundsMillis []int64 `json:"latencyBoundsMillis"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,3 +124,26 @@ func newRecorder() *recorder                    { return &recorder{h: http.Heade
 func (r *recorder) Header() http.Header         { return r.h }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(int)             {}
+
+// A handler that panics (or aborts with http.ErrAbortHandler) sends no answer: net/http cuts the
+// connection and IIS answers 502 in its place, so the counters must see an error, whatever
+// status the handler had set before, or a release that panics looks healthy to the canary.
+func TestStatsCountAPanickingHandlerAsAnError(t *testing.T) {
+	d := newDrainer(false, identity{})
+	for _, before := range []func(http.ResponseWriter){
+		func(http.ResponseWriter) {},
+		func(w http.ResponseWriter) { w.WriteHeader(http.StatusOK) },
+	} {
+		h := d.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before(w)
+			panic(http.ErrAbortHandler)
+		}))
+		func() {
+			defer func() { _ = recover() }()
+			h.ServeHTTP(newRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		}()
+	}
+	if s := d.stats.snapshot(identity{}); s.Requests != 2 || s.Errors != 2 {
+		t.Errorf("requests %d, errors %d; want 2 and 2", s.Requests, s.Errors)
+	}
+}

@@ -152,8 +152,17 @@ func (d *drainer) wrap(h http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		began := time.Now()
-		defer func() { d.stats.observe(sw.status, time.Since(began)) }()
+		returned := false
+		defer func() {
+			status := sw.status
+			if !returned {
+				// The handler panicked: net/http cuts the answer off and IIS answers 502 instead.
+				status = http.StatusBadGateway
+			}
+			d.stats.observe(status, time.Since(began))
+		}()
 		h.ServeHTTP(sw, r)
+		returned = true
 	})
 }
 
