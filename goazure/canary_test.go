@@ -147,3 +147,27 @@ func TestStatsCountAPanickingHandlerAsAnError(t *testing.T) {
 		t.Errorf("requests %d, errors %d; want 2 and 2", s.Requests, s.Errors)
 	}
 }
+
+// An answer that names the version must say it varies with the key even when the handler sets its
+// own Vary header, or a shared cache in front of the site could hand it to a stranger.
+func TestIdentityAnswerVariesWithTheKeyWhateverTheHandlerSets(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/written", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Origin")
+		w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/silent", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Vary", "Origin") })
+	r := start(t, context.Background(), mux)
+	for _, p := range []string{"/written", "/silent"} {
+		got := getWithKey(r.addr, p, testIdentityKey)
+		if got.err != nil || got.header.Get(ArtifactHeader) == "" {
+			t.Fatalf("%s with the key: %+v", p, got)
+		}
+		if v := strings.Join(got.header.Values("Vary"), ", "); !strings.Contains(v, "Origin") || !strings.Contains(v, IdentityKeyHeader) {
+			t.Errorf("%s with the key: Vary %q, want Origin and %s", p, v, IdentityKeyHeader)
+		}
+		if v := strings.Join(getWithKey(r.addr, p, "").header.Values("Vary"), ", "); v != "Origin" {
+			t.Errorf("%s without the key: Vary %q, want the handler's alone", p, v)
+		}
+	}
+}

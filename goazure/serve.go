@@ -150,7 +150,7 @@ func (d *drainer) wrap(h http.Handler) http.Handler {
 			// opens a new one, which the new version answers.
 			w.Header().Set("Connection", "close")
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, varyKey: d.ident.known(r)}
 		began := time.Now()
 		returned := false
 		defer func() {
@@ -163,6 +163,8 @@ func (d *drainer) wrap(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(sw, r)
 		returned = true
+		// A handler that wrote nothing: net/http sends the header now.
+		sw.headerGoesOut()
 	})
 }
 
