@@ -53,8 +53,8 @@ func appDirOf(exe string) string {
 // AppDir returns the app's folder: the one holding _artifact.txt and the _target folder the
 // running binary was started from (site\wwwroot on App Service). When the binary does not run
 // from a _target folder, as on a developer's machine, it is the binary's own folder; under
-// "go run" or "go test", whose binary lives in a temporary build folder, it is the working
-// directory instead.
+// "go run" or "go test", whose binary lives in a temporary build folder (or, for a repeated
+// "go run", the build cache), it is the working directory instead.
 func AppDir() string { return appDirFor(executable()) }
 
 // AssetDir returns the folder of the files shipped with the running version, _target/<name>/
@@ -80,8 +80,13 @@ func appDirFor(exe string) string {
 
 // builtByGoCommand reports whether exe is a binary "go run" or "go test" built into its temporary
 // work folder ($GOTMPDIR or the system temp folder, then go-build<digits>/b001/exe/ for go run),
-// which is deleted when the command ends and holds none of the app's files.
+// which is deleted when the command ends and holds none of the app's files, or one a later
+// "go run" starts from the build cache, where Go 1.24 and later keep it
+// ($GOCACHE/<2 hex digits>/<hash>-d/, the hash starting with those digits).
 func builtByGoCommand(exe string) bool {
+	if hash, ok := strings.CutSuffix(filepath.Base(filepath.Dir(exe)), "-d"); ok && len(hash) >= 2 && strings.Trim(hash, "0123456789abcdef") == "" && filepath.Base(filepath.Dir(filepath.Dir(exe))) == hash[:2] {
+		return true
+	}
 	for dir := filepath.Dir(exe); ; {
 		if digits, ok := strings.CutPrefix(filepath.Base(dir), "go-build"); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
 			return true

@@ -274,6 +274,16 @@ func TestAppDirAndAssetDir(t *testing.T) {
 	if got := appDirFor(goRun); got != wd {
 		t.Errorf("under go run, appDirFor(%q) = %q, want the working directory %q", goRun, got, wd)
 	}
+	// From Go 1.24 on, a second "go run" of the same program starts the binary the first one left
+	// in the build cache ($GOCACHE/<2 hex>/<hash>-d/<name>).
+	cached := filepath.Join(tempDir(t), "go-build", "05", "05c2f954ac1f7ccb35b16fb380bb17164c22f8ce4bfb27fcac04e240b44fd9f7-d", "app")
+	if got := assetDirFor(cached); got != wd {
+		t.Errorf("under a cached go run, assetDirFor(%q) = %q, want the working directory %q", cached, got, wd)
+	}
+	notCached := filepath.Join(tempDir(t), "05", "release-d", "app")
+	if got := assetDirFor(notCached); got != filepath.Dir(notCached) {
+		t.Errorf("assetDirFor(%q) = %q, want the binary's folder", notCached, got)
+	}
 }
 
 // A real "go run" of a program that prints AssetDir: the working directory, not the build folder.
@@ -300,16 +310,19 @@ func TestAssetDirUnderGoRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(goBin, "run", ".")
-	cmd.Dir = app
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go run: %v\n%s", err, out)
-	}
-	want, _ := filepath.EvalSymlinks(app)
-	got, _ := filepath.EvalSymlinks(string(out))
-	if got != want {
-		t.Errorf("AssetDir under go run = %q, want the working directory %q", out, app)
+	// Twice: from Go 1.24 on, the second run starts the binary the first left in the build cache.
+	for run := 1; run <= 2; run++ {
+		cmd := exec.Command(goBin, "run", ".")
+		cmd.Dir = app
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go run: %v\n%s", err, out)
+		}
+		want, _ := filepath.EvalSymlinks(app)
+		got, _ := filepath.EvalSymlinks(string(out))
+		if got != want {
+			t.Errorf("AssetDir under go run (run %d) = %q, want the working directory %q", run, out, app)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -89,7 +90,8 @@ type Stats struct {
 	Started string `json:"started"`
 	// Requests counts the requests the app's handler answered.
 	Requests int64 `json:"requests"`
-	// Errors counts those answered with a status of 500 or more.
+	// Errors counts those answered with a status of 500 or more, and those the handler's panic cut
+	// off (which IIS answers 502).
 	Errors int64 `json:"errors"`
 	// LatencyBoundsMillis repeats [LatencyBoundsMillis].
 	LatencyBoundsMillis []int64 `json:"latencyBoundsMillis"`
@@ -158,10 +160,31 @@ func (c *counters) serveStats(w http.ResponseWriter, r *http.Request, id identit
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// varyKey says the answer carries the identity headers: it must vary with the key, even if
+	// the handler replaced the Vary header identity.set added.
+	varyKey bool
+}
+
+// headerGoesOut is called before the header is sent (and once the handler returned without
+// writing): it puts the identity key back among Vary's fields if the handler took it out.
+func (w *statusWriter) headerGoesOut() {
+	if w.status != 0 || !w.varyKey {
+		return
+	}
+	h := w.ResponseWriter.Header()
+	for _, v := range h.Values("Vary") {
+		for _, field := range strings.Split(v, ",") {
+			if f := strings.TrimSpace(field); f == "*" || strings.EqualFold(f, IdentityKeyHeader) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", IdentityKeyHeader)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
+		w.headerGoesOut()
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -169,6 +192,7 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
+		w.headerGoesOut()
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
@@ -177,6 +201,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		if w.status == 0 {
+			w.headerGoesOut()
 			w.status = http.StatusOK
 		}
 		f.Flush()
@@ -195,6 +220,7 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // ReadFrom keeps the server's own io.ReaderFrom (sendfile for files) within reach of io.Copy.
 func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
+		w.headerGoesOut()
 		w.status = http.StatusOK
 	}
 	return io.Copy(w.ResponseWriter, r)

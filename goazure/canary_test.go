@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,3 +124,50 @@ func newRecorder() *recorder                    { return &recorder{h: http.Heade
 func (r *recorder) Header() http.Header         { return r.h }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(int)             {}
+
+// A handler that panics (or aborts with http.ErrAbortHandler) sends no answer: net/http cuts the
+// connection and IIS answers 502 in its place, so the counters must see an error, whatever
+// status the handler had set before, or a release that panics looks healthy to the canary.
+func TestStatsCountAPanickingHandlerAsAnError(t *testing.T) {
+	d := newDrainer(false, identity{})
+	for _, before := range []func(http.ResponseWriter){
+		func(http.ResponseWriter) {},
+		func(w http.ResponseWriter) { w.WriteHeader(http.StatusOK) },
+	} {
+		h := d.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before(w)
+			panic(http.ErrAbortHandler)
+		}))
+		func() {
+			defer func() { _ = recover() }()
+			h.ServeHTTP(newRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		}()
+	}
+	if s := d.stats.snapshot(identity{}); s.Requests != 2 || s.Errors != 2 {
+		t.Errorf("requests %d, errors %d; want 2 and 2", s.Requests, s.Errors)
+	}
+}
+
+// An answer that names the version must say it varies with the key even when the handler sets its
+// own Vary header, or a shared cache in front of the site could hand it to a stranger.
+func TestIdentityAnswerVariesWithTheKeyWhateverTheHandlerSets(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/written", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Origin")
+		w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/silent", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Vary", "Origin") })
+	r := start(t, context.Background(), mux)
+	for _, p := range []string{"/written", "/silent"} {
+		got := getWithKey(r.addr, p, testIdentityKey)
+		if got.err != nil || got.header.Get(ArtifactHeader) == "" {
+			t.Fatalf("%s with the key: %+v", p, got)
+		}
+		if v := strings.Join(got.header.Values("Vary"), ", "); !strings.Contains(v, "Origin") || !strings.Contains(v, IdentityKeyHeader) {
+			t.Errorf("%s with the key: Vary %q, want Origin and %s", p, v, IdentityKeyHeader)
+		}
+		if v := strings.Join(getWithKey(r.addr, p, "").header.Values("Vary"), ", "); v != "Origin" {
+			t.Errorf("%s without the key: Vary %q, want the handler's alone", p, v)
+		}
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +48,9 @@ const (
 //
 // The request's URL path names the file, relative to Dir (strip a route prefix with
 // http.StripPrefix); as with http.Dir, ".." cannot leave Dir, though symbolic links inside it
-// are followed. Folders are not listed: a path naming one, or ending in "/", is answered 404.
+// are followed. Folders are not listed: a path naming one, or ending in "/", is answered 404, as
+// is the site's identity key ([IdentityKeyFileName]) should Dir hold it (AppDir, or the zero
+// value on App Service, where the launcher starts the app in the site's folder).
 // Methods other than GET and HEAD are answered 405.
 //
 // The zero value serves the current directory. A FileServer must not be copied after first use.
@@ -91,6 +95,14 @@ func (s *FileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name = path.Clean(name)
 	f, err := http.Dir(s.Dir).Open(name)
 	if err != nil {
+		var pathErr *fs.PathError
+		if !errors.As(err, &pathErr) {
+			// http.Dir's own refusal of a name it cannot map under Dir (a NUL byte; on Windows a
+			// backslash or a device name such as CON): the request's fault, not a server error
+			// that Stats would count against the release.
+			http.NotFound(w, r)
+			return
+		}
 		fileError(w, r, err)
 		return
 	}
@@ -100,7 +112,7 @@ func (s *FileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fileError(w, r, err)
 		return
 	}
-	if st.IsDir() {
+	if st.IsDir() || s.isIdentityKey(name, st) {
 		http.NotFound(w, r)
 		return
 	}
@@ -122,6 +134,18 @@ func (s *FileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// No modification time for ServeContent: it would answer If-Modified-Since with 304 (see
 	// the type's comment); the ETag above answers If-None-Match.
 	http.ServeContent(w, r, st.Name(), time.Time{}, f)
+}
+
+// isIdentityKey reports whether st, the file name names, is the identity key file of its folder
+// (IdentityKeyFileName), under any name Windows gives it (another case, a trailing dot, a short
+// 8.3 name): Dir may be the site's folder, where the key lies, and the key is for the deploy alone.
+func (s *FileServer) isIdentityKey(name string, st fs.FileInfo) bool {
+	dir := s.Dir
+	if dir == "" {
+		dir = "."
+	}
+	key, err := os.Stat(filepath.Join(dir, filepath.FromSlash(path.Dir(name)), IdentityKeyFileName))
+	return err == nil && os.SameFile(key, st)
 }
 
 // etag returns the ETag of the file name, open as f with the facts st, hashing it when this

@@ -239,3 +239,37 @@ func TestFileServerHashesEachFileOnceUnderConcurrentRequests(t *testing.T) {
 		t.Errorf("hashed %d times, want 3", n)
 	}
 }
+
+// A name http.Dir refuses (here a NUL byte; on Windows also a backslash or a device name such as
+// CON) is the request's fault: 404, not a 500 that Stats would count against the release.
+func TestFileServerAnswersANameItRefuses404(t *testing.T) {
+	dir := tempDir(t)
+	writeAsset(t, dir, "app.css", "x", v1Time)
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.URL.Path = "/app\x00.css"
+	rec := httptest.NewRecorder()
+	(&FileServer{Dir: dir}).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("GET /app%%00.css = %d, want 404", rec.Code)
+	}
+}
+
+// Served from the site's folder (the zero value under the launcher, which starts the app there, or
+// AppDir()), FileServer must not hand the identity key to strangers, under any name of the file.
+func TestFileServerNeverServesTheIdentityKey(t *testing.T) {
+	dir := tempDir(t)
+	writeAsset(t, dir, IdentityKeyFileName, strings.Repeat("k", 64), v1Time)
+	writeAsset(t, dir, "site.css", "x", v1Time)
+	if err := os.Link(filepath.Join(dir, IdentityKeyFileName), filepath.Join(dir, "alias.txt")); err != nil {
+		t.Fatal(err)
+	}
+	s := &FileServer{Dir: dir}
+	for _, target := range []string{"/" + IdentityKeyFileName, "/alias.txt"} {
+		if res := serveFile(t, s, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", target, res.StatusCode)
+		}
+	}
+	if res := serveFile(t, s, http.MethodGet, "/site.css", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("GET /site.css = %d", res.StatusCode)
+	}
+}

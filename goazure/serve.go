@@ -150,10 +150,21 @@ func (d *drainer) wrap(h http.Handler) http.Handler {
 			// opens a new one, which the new version answers.
 			w.Header().Set("Connection", "close")
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, varyKey: d.ident.known(r)}
 		began := time.Now()
-		defer func() { d.stats.observe(sw.status, time.Since(began)) }()
+		returned := false
+		defer func() {
+			status := sw.status
+			if !returned {
+				// The handler panicked: net/http cuts the answer off and IIS answers 502 instead.
+				status = http.StatusBadGateway
+			}
+			d.stats.observe(status, time.Since(began))
+		}()
 		h.ServeHTTP(sw, r)
+		returned = true
+		// A handler that wrote nothing: net/http sends the header now.
+		sw.headerGoesOut()
 	})
 }
 

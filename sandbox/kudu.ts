@@ -113,7 +113,8 @@ export interface FaultSpec {
    * while the extraction goes on, taking `msPerEntry` for each file. As in Kudu's
    * ZipArchiveExtensions.Extract (Kudu.Core/Infrastructure), each file is opened with
    * FileMode.Create and held (FileShare.None) while it is written: meanwhile its listing shows it
-   * growing, a VFS PUT to it answers 409 and a zip that writes it again fails with 400.
+   * growing, a VFS GET of it answers 404 (as for a file a VFS PUT writes), a VFS PUT 409, and a
+   * zip that writes it again fails with 400.
    * `stopAfterEntries`: the extraction ends after that many entries (the instance restarted).
    */
   keepExtracting?: { msPerEntry: number; stopAfterEntries?: number };
@@ -327,7 +328,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
 
     let reply: Reply;
     if (fault?.keepExtracting !== undefined && method === 'PUT' && urlPath.startsWith('/api/zip/') && gate(req) === undefined) {
-      const extraction = extractZip(decodeRel(urlPath.slice('/api/zip/'.length)), body, fault.keepExtracting.msPerEntry, fault.keepExtracting.stopAfterEntries);
+      const extraction = extractZip(decodeRel(urlPath.slice('/api/zip/'.length)), body, fault.keepExtracting.msPerEntry, fault.keepExtracting.stopAfterEntries, instance);
       extractions.add(extraction);
       void extraction.finally(() => extractions.delete(extraction));
       const status = fault.status ?? 504;
@@ -575,7 +576,8 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       // NinjectServices.cs): GetProcessById, then Kill with includesChildren, so the process and
       // its children end; the action returns void, which Web API answers 204. An id that runs no
       // process makes Process.GetProcessById throw ArgumentException, answered 404 with its message.
-      const instance = /(?:^|;\s*)ARRAffinity=([^;]*)/.exec(headers.cookie ?? '')?.[1];
+      // The instance is the one the front end routed this request to (a cookie naming none of the
+      // instances, or no cookie, is routed in turn like any other request), whose Kudu answers.
       const id = Number(oneProcess[1]);
       if (opts.killProcess?.(id, instance) === true) return { status: 204 };
       return { status: 404, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Message: `Process with an Id of ${id} is not running.` }) };
@@ -643,7 +645,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           // VfsControllerBase.GetFileReadStream), which fails while a writer holds it with
           // FileShare.None, and answers any failure to open it with 404: a file being written
           // reads as missing, though the folder's listing shows it.
-          if (writing.has(lockKey(rel))) {
+          if (writing.has(lockKey(rel)) || held.has(lockKey(rel))) {
             return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
           }
           const content = fs.readFileSync(full);
@@ -700,7 +702,10 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
           if (m === 'missing') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'Deleting a resource requires an If-Match header.' }) };
           if (m === 'mismatch') return { status: 412, headers: { ETag: current }, body: JSON.stringify({ Message: 'ETag mismatch.' }) };
           // Windows refuses to open a running exe, or a file being written, for delete; Kudu reports that as 404.
-          if (isLocked(rel) || writing.has(lockKey(rel))) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
+          // A file a reader holds open cannot be deleted either: CreateFileDeleteResponse's open shares
+          // everything, but FileInfo.Delete then needs the reader to have shared delete, which
+          // goazure's poll does not (Go's syscall.Open on Windows shares read and write only).
+          if (isLocked(rel) || writing.has(lockKey(rel)) || isHeldOpen(rel)) return { status: 404, body: JSON.stringify({ Message: `The process cannot access the file '${windowsPath(rel)}' because it is being used by another process.` }) };
           fs.rmSync(full);
           wrote(full);
           return { status: 200 };
@@ -793,7 +798,12 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
     return at;
   }
 
-  async function extractZip(dirRel: string, body: Buffer, msPerEntry?: number, stopAfterEntries = Number.POSITIVE_INFINITY): Promise<Reply> {
+  async function extractZip(dirRel: string, body: Buffer, msPerEntry?: number, stopAfterEntries = Number.POSITIVE_INFINITY, instance?: string): Promise<Reply> {
+    // An extraction that outlives its request writes through its instance's own SMB client, whose
+    // listings show its own writes at once (as route's writes do when they end).
+    const ownWrite = (): void => {
+      if (instance !== undefined) listingCaches.get(instance)?.clear();
+    };
     let extracted = 0;
     const dirFull = localPath(dirRel.replace(/\/+$/, ''));
     if (dirFull === null) return { status: 400, body: JSON.stringify({ Message: 'path outside home' }) };
@@ -840,7 +850,10 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       // as that file, and overwrites it under the name it already had.
       const onDisk = existingCase(dirFull, target);
       const onDiskRel = `${dirRel.replace(/\/+$/, '')}/${path.relative(dirFull, onDisk).split(path.sep).join('/')}`;
-      if (isLocked(onDiskRel)) return fail(`The process cannot access the file '${windowsPath(onDiskRel)}' because it is being used by another process.`);
+      // FileInfo.Open(FileMode.Create, FileAccess.Write) shares nothing: it cannot open a file a
+      // reader holds open or a VFS PUT is writing, any more than a running exe.
+      const inUse = isLocked(onDiskRel) || writing.has(lockKey(onDiskRel)) || (fs.existsSync(onDisk) && isHeldOpen(onDiskRel));
+      if (inUse) return fail(`The process cannot access the file '${windowsPath(onDiskRel)}' because it is being used by another process.`);
       let content: Buffer;
       try {
         content = await new Promise<Buffer>((resolve, reject) =>
@@ -870,6 +883,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
             const pieces = 8;
             for (let i = 0; i < pieces && !closing; i++) {
               fs.writeSync(fd, content.subarray(Math.floor((content.length * i) / pieces), Math.floor((content.length * (i + 1)) / pieces)));
+              ownWrite();
               await new Promise((r) => setTimeout(r, msPerEntry / pieces));
             }
           } finally {
@@ -882,6 +896,7 @@ export async function startKudu(opts: KuduOptions = {}): Promise<KuduEmulator> {
       wrote(onDisk);
       const stamped = entryLastWriteTime(entry);
       if (!Number.isNaN(stamped.getTime())) fs.utimesSync(onDisk, new Date(), stamped);
+      ownWrite();
     }
     zip.close();
     return { status: 200 };

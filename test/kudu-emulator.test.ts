@@ -334,3 +334,24 @@ test('VFS PUT of a file a reader holds open → 409 and nothing written (Kudu wr
   await new Promise((r) => setTimeout(r, 350));
   assert.equal((await call('PUT', '/api/vfs/site/wwwroot/held.txt', { body: 'two', headers: { 'If-Match': '*' } })).status, 204);
 });
+
+test('VFS DELETE of a file a reader holds open → 404 and the file stays (Kudu\'s FileInfo.Delete needs the reader to share delete); released, it deletes', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/polled.txt', { body: 'one' });
+  kudu.holdOpen('site/wwwroot/polled.txt', 300);
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/polled.txt', { headers: { 'If-Match': '*' } })).status, 404);
+  assert.ok(fs.existsSync(path.join(kudu.home, 'site/wwwroot/polled.txt')));
+  await new Promise((r) => setTimeout(r, 350));
+  assert.equal((await call('DELETE', '/api/vfs/site/wwwroot/polled.txt', { headers: { 'If-Match': '*' } })).status, 200);
+  assert.ok(!fs.existsSync(path.join(kudu.home, 'site/wwwroot/polled.txt')));
+});
+
+test('zip API over a file a reader holds open → 400 and the file untouched (FileInfo.Open with FileMode.Create shares nothing); a new file beside it is no conflict', async () => {
+  await call('PUT', '/api/vfs/site/wwwroot/zr/read.txt', { body: 'old' });
+  kudu.holdOpen('site/wwwroot/zr/read.txt', 300);
+  const res = await call('PUT', '/api/zip/site/wwwroot/zr/', { body: await zipOfFiles({ 'read.txt': 'new' }) });
+  assert.equal(res.status, 400);
+  assert.match(await res.text(), /being used by another process/);
+  assert.equal(fs.readFileSync(path.join(kudu.home, 'site/wwwroot/zr/read.txt'), 'utf8'), 'old');
+  kudu.holdOpen('site/wwwroot/zr/fresh.txt', 300);
+  assert.equal((await call('PUT', '/api/zip/site/wwwroot/zr/', { body: await zipOfFiles({ 'fresh.txt': 'x' }) })).status, 200, 'no reader holds a file that does not exist');
+});

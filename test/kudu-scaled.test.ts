@@ -67,3 +67,35 @@ test('the Kudu client pins every request of a deploy to the instance of its firs
   assert.equal(machines.size, 3, `unpinned process reads reach every instance: ${[...machines].join(', ')}`);
   assert.deepEqual((await client.processes('inst-c')).map((p) => [p.id, p.machineName]), [[30, machineNameOf('inst-c')]]);
 });
+
+test('DELETE /api/processes/{id} ends the process on the instance the front end routed the request to, with or without a cookie', { timeout: 30_000 }, async (t) => {
+  const killed: (string | undefined)[] = [];
+  const kudu = await startKudu({ siteName: 'scaled-kill', instances: ['inst-a', 'inst-b'], killProcess: (_id, instance) => (killed.push(instance), instance === 'inst-b') });
+  t.after(() => kudu.close());
+  const auth = { Authorization: `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}` };
+  const kill = (cookie?: string) => fetch(`${kudu.url}/api/processes/7`, { method: 'DELETE', headers: { ...auth, ...(cookie ? { Cookie: cookie } : {}) } });
+  const unpinned = await kill();
+  assert.match(unpinned.headers.get('set-cookie') ?? '', /^ARRAffinity=inst-a;/);
+  assert.equal(unpinned.status, 404, 'inst-a, which the answer pins, runs no process 7');
+  assert.equal((await kill('ARRAffinity=inst-b')).status, 204);
+  const stale = await kill('ARRAffinity=inst-gone');
+  assert.match(stale.headers.get('set-cookie') ?? '', /^ARRAffinity=inst-b;/, 'a cookie naming no instance is routed in turn');
+  assert.equal(stale.status, 204);
+  assert.deepEqual(killed, ['inst-a', 'inst-b', 'inst-b']);
+});
+
+test('an extraction that goes on after a 504 shows in its own instance\'s listings at once, and in another\'s only once its cache runs out', { timeout: 30_000 }, async (t) => {
+  const { kudu, auth } = await scaled();
+  t.after(() => kudu.close());
+  fs.mkdirSync(path.join(kudu.home, 'site/wwwroot/_target'), { recursive: true });
+  const names = async (instance: string) =>
+    ((await (await fetch(`${kudu.url}/api/vfs/site/wwwroot/_target/`, { headers: { ...auth, Cookie: `ARRAffinity=${instance}` } })).json()) as { name: string }[]).map((e) => e.name);
+  assert.deepEqual(await names('inst-a'), []);
+  assert.deepEqual(await names('inst-b'), []);
+  kudu.fault({ route: '/api/zip/', method: 'PUT', status: 504, keepExtracting: { msPerEntry: 80 } });
+  const put = await fetch(`${kudu.url}/api/zip/site/wwwroot/_target/`, { method: 'PUT', headers: { ...auth, Cookie: 'ARRAffinity=inst-a' }, body: await zipOfFiles({ 'one.txt': '1', 'two.txt': '2' }) });
+  assert.equal(put.status, 504);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual((await names('inst-a')).sort(), ['one.txt', 'two.txt'], 'the extracting instance lists its own writes');
+  assert.deepEqual(await names('inst-b'), [], 'another instance lists from its SMB cache');
+});

@@ -55,7 +55,7 @@ test('an extraction that stopped part-way: only the entries that did not land ar
   }
 });
 
-test('while the extraction runs, its files are held: a VFS PUT answers 409 and a zip that writes them again 400', { timeout: 30_000 }, async (t) => {
+test('while the extraction runs, its files are held: a VFS GET answers 404, a VFS PUT 409 and a zip that writes them again 400', { timeout: 30_000 }, async (t) => {
   const { kudu, client, pkg, artifactName } = await setup(t);
   kudu.fault({ route: '/api/zip/', method: 'PUT', status: 504, keepExtracting: { msPerEntry: 2000 } });
   await assert.rejects(client.putZip('site/wwwroot/_target', pkg.zipPath, { lostAnswer: 'throw' }), (e: Error) => e.name === 'ZipAnswerLostError' && /504/.test(e.message));
@@ -66,5 +66,8 @@ test('while the extraction runs, its files are held: a VFS PUT answers 409 and a
     body: 'x',
   });
   assert.equal(put.status, 409);
+  // Kudu's read (VfsControllerBase.GetFileReadStream) cannot open a file written with FileShare.None.
+  const get = await fetch(`${kudu.url}/api/vfs/site/wwwroot/_target/${artifactName}`, { headers: { Authorization: `Basic ${Buffer.from(`${kudu.userName}:${kudu.password}`).toString('base64')}` } });
+  assert.equal(get.status, 404);
   await assert.rejects(client.putZip('site/wwwroot/_target', pkg.zipPath), (e: Error & { status?: number }) => e.status === 400 && /in use/.test(e.message));
 });
