@@ -81,7 +81,10 @@ async function runWith(cancel: CancelWatch): Promise<void> {
       return;
     }
     if (err instanceof DeployTimeoutError && state.canary !== undefined && connection !== undefined) {
-      final = new DeployTimeoutError(`${err.message}\n${await undoCanary(connection, state, 'deadline', deadline.graceMs())}`);
+      let line = await undoCanary(connection, state, 'deadline', deadline.graceMs());
+      // Cut short between the promotion's switch and the pointer's removal: that switch is undone too, as after a cancel.
+      if (state.unverified !== undefined && cfg.autoRollback) line += `\n${(await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs())).line}`;
+      final = new DeployTimeoutError(`${err.message}\n${line}`);
     } else if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
       const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs());
       final = new DeployTimeoutError(`${err.message}\n${line}`);

@@ -244,3 +244,28 @@ test('canary on a site with one instance says so and deploys as usual', { timeou
   assert.match(run.summary, /Canary<\/td><td>not run: the site runs on one instance/);
   assert.equal(artifactTxt(s), `_target\\${stem(commit)}\r\n`);
 });
+
+test('the deadline between the promotion and the pointer\'s removal: the promotion\'s switch is undone too, and no pointer is left', { timeout: 400_000 }, async () => {
+  const s = await scaledSite();
+  const good = newCommit();
+  assert.equal((await deploy(s, good, { canary: 'false' })).code, 0);
+  // The promotion's removal of the canary's pointer hangs until the deadline has fired.
+  let release = (): void => {};
+  const released = new Promise<void>((r) => (release = r));
+  s.kudu.fault({ route: `/api/vfs/site/wwwroot/_artifact.${CANARY}.txt`, method: 'DELETE', hold: () => released });
+  try {
+    const late = newCommit();
+    const run = await deploy(s, late, { 'timeout-seconds': '100' });
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stdout, /::group::Switch\n/, 'the deadline came after the promotion\'s switch');
+    const error = decodeURIComponent(run.errors.join('\n'));
+    assert.match(error, /The deploy took longer than timeout-seconds \(100 s\)/);
+    assert.match(error, new RegExp(`auto-rollback within a 30 s grace period: rolled back: _artifact.txt names ${stem(good)} again`));
+    assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`, 'the unpromoted release is not left live on every instance');
+    assert.deepEqual(pointers(s), []);
+    assert.equal(run.state.switch, '', 'nothing left for the post entry');
+  } finally {
+    release();
+    s.kudu.clearFaults();
+  }
+});
