@@ -169,7 +169,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
       throw new ActionError(
         `Refusing to deploy commit ${cfg.commit.slice(0, 10)}: it would take the site back to an older version. ${why}. ` +
           `Nothing was changed; ${ARTIFACT_FILE} still names ${live.name}. ` +
-          `To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: true or rollback-to.`,
+          `To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: previous, or rollback: <version> to name one.`,
       );
     }
   }

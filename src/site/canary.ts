@@ -319,7 +319,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
 
     // The watch and the error-rate check run side by side; either ends the window.
     const window = Math.max(1, Math.min(cfg.canarySeconds, Math.floor(deadline.secondsLeft() - 60)));
-    if (window < cfg.canarySeconds) core.info(`The canary is watched for ${window} s: the rest of timeout is kept for the promotion and the gate on every instance.`);
+    if (window < cfg.canarySeconds) core.info(`The canary is watched for ${window} s: the rest of timeout-seconds is kept for the promotion and the gate on every instance.`);
     const stop = new AbortController();
     const both = AbortSignal.any([signal, stop.signal]);
     let tooHigh: string | undefined;
