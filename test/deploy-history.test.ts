@@ -204,6 +204,15 @@ test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; 
   assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
   assert.match(await (await fetch(s.localAppUrl)).text(), new RegExp(e));
 
+  // A rollback refused before its switch leaves the identity key the running version read (goazure
+  // reads it once, when it starts): a key it never read would hide which binary answers.
+  const identity = (): string => fs.readFileSync(path.join(s.home, 'site/wwwroot/_identity.txt'), 'utf8');
+  const key = identity();
+  const refused = await deploySite(s, f, '405', { rollback: e.slice(0, 8) });
+  assert.equal(refused.code, 1, log(refused));
+  assert.match(decodeURIComponent(refused.errors.join('\n')), new RegExp(`rollback: ${name(e)} is already what site/wwwroot/_artifact.txt names`));
+  assert.equal(identity(), key, 'the identity key is unchanged');
+
   const entries = recordOn(s.home).map((x) => [x.kind, x.artifact.slice(0, 20), x.outcome]);
   assert.deepEqual(entries, [
     ['deploy', name(e), 'verified'],

@@ -56,9 +56,10 @@ export async function switchTo(site: SiteContext, release: Release, live: { name
 export async function rollBack(site: SiteContext): Promise<void> {
   const { cfg, kudu, stages, facts } = site;
   const result = await stages.run('Rollback', async () => {
-    site.state.identityKey = await writeIdentityKey(kudu);
     try {
-      return await rollbackArtifact(kudu, cfg.rollbackTo);
+      return await rollbackArtifact(kudu, cfg.rollbackTo, async () => {
+        site.state.identityKey = await writeIdentityKey(kudu);
+      });
     } catch (err) {
       if (!(err instanceof SiteChangedError)) throw err;
       throw new ActionError(`Another deploy changed ${ARTIFACT_FILE} while the rollback ran; nothing was changed. Run the rollback again once that deploy is done.`);
