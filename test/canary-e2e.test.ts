@@ -137,6 +137,8 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   const bad = newCommit();
   const onCanary = loadOn(s, CANARY);
   const onOther = loadOn(s, OTHER);
+  const identity = (): string => fs.readFileSync(path.join(s.wwwroot, '_identity.txt'), 'utf8');
+  const keyOfGood = identity();
   const failed = await deploy(s, bad, { ldflags: '-X main.failEvery=5', 'canary-seconds': '60' });
   const canaryLoad = await onCanary.stop();
   const otherLoad = await onOther.stop();
@@ -156,6 +158,8 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
   for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(good)]);
   assert.match(failed.summary, /Canary outcome<\/td><td>failed: its 5xx rate/);
+  // The other instance never restarted: the key it read, which goazure reads once, is the site's again.
+  assert.equal(identity(), keyOfGood, 'the identity key the running version read is back');
 
   // Cancelled in the canary window: the pointer is removed before the runner's SIGTERM.
   const cancelled = newCommit();

@@ -280,7 +280,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
     // way back, src/main.ts): the canary is taken back, so no instance is left on a version
     // nothing verified.
     if (site.state.canary === undefined || signal.aborted) throw err;
-    const back = await takeBack(site, site.state, instance, name, live.name).catch((e: unknown) => `removing ${instancePointerFile(instance)} failed too (${messageOf(e)}); the next deploy removes it`);
+    const back = await takeBack(site, site.state, instance, name, live.name, oldKey).catch((e: unknown) => `removing ${instancePointerFile(instance)} failed too (${messageOf(e)}); the next deploy removes it`);
     await release.failed(`canary stopped by an error: ${messageOf(err)}; ${back}`).catch(() => undefined);
     throw new ActionError(`The canary on instance ${instance} stopped: ${messageOf(err)}. ${back[0].toUpperCase()}${back.slice(1)}.`);
   }
@@ -293,7 +293,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
     const fail = async (why: string): Promise<never> => {
       canaryFacts.seconds = elapsed();
       canaryFacts.outcome = `failed: ${why}`;
-      const back = await stages.run('Canary rollback', () => takeBack(site, site.state, instance, name, live.name));
+      const back = await stages.run('Canary rollback', () => takeBack(site, site.state, instance, name, live.name, oldKey));
       await release.rolledBack(`canary on instance ${instance} failed: ${why}; ${back}`);
       await release.publish(process.env);
       throw new ActionError(
@@ -390,8 +390,13 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
 /**
  * Takes the canary back: removes its instance's pointer, so the instance runs what _artifact.txt
  * names, and waits a short while to see it serve the previous version again. One line on what was done.
+ * With `oldKey`, the identity key the other instances read when they started is written back
+ * first: goazure reads it once, at its start (goazure/identity.go), so the canary's instance,
+ * restarting on the previous version, reads the same key as the others, and the next deploy asks
+ * every instance with the key on the site.
  */
-async function takeBack(site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal }, state: SiteState, instance: string, artifact: string, previous: string): Promise<string> {
+async function takeBack(site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal }, state: SiteState, instance: string, artifact: string, previous: string, oldKey?: string): Promise<string> {
+  if (oldKey !== undefined) await writeIdentityKey(site.kudu, oldKey);
   await removePointer(site.kudu, instance);
   state.canary = undefined;
   const back = await verifyDeployment(site.kudu, site.connection, { artifactName: previous, previous: artifact, timeoutSeconds: 30, instances: [instance] }, site.signal).catch(
