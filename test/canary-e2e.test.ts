@@ -163,6 +163,7 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
 
   // Cancelled in the canary window: the pointer is removed before the runner's SIGTERM.
   const cancelled = newCommit();
+  const keyBeforeCancel = identity();
   const started = startAction(options(s, cancelled, { 'canary-seconds': '120' }));
   await started.process.waitForOutput(/::group::Canary watch\n/);
   assert.deepEqual(pointers(s), [`_artifact.${CANARY}.txt`]);
@@ -173,6 +174,7 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.ok(c.stdout.includes(`Cancelled during the canary: removed site/wwwroot/_artifact.${CANARY}.txt, so instance ${CANARY} runs ${stem(good)} again`), c.stdout);
   assert.deepEqual(pointers(s), [], 'no pointer is left behind');
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+  assert.equal(identity(), keyBeforeCancel, 'the identity key the running version read is back');
 
   // Killed during the canary (no time to undo it): the post entry removes the pointer from the
   // state the step saved.

@@ -204,6 +204,8 @@ export interface CanaryState {
   artifact: string;
   previous: string;
   release?: Release;
+  /** The identity key the instances read before the canary, written back when it is undone; never saved for the post entry. */
+  oldKey?: string;
 }
 
 /** What the summary shows of a canary (src/common/report.ts). */
@@ -272,7 +274,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
   canaryFacts.instance = instance;
   site.state.identityKey = await writeIdentityKey(kudu);
   if (site.state.identityKey === undefined) await refuse(`the identity key could not be written (see the warning above), and without it the canary's counters cannot be read`);
-  site.state.canary = { instance, artifact: name, previous: live.name, release };
+  site.state.canary = { instance, artifact: name, previous: live.name, release, oldKey };
   try {
     return await goLive();
   } catch (err) {
@@ -419,6 +421,8 @@ export async function undoCanary(connection: SiteConnection, state: SiteState, c
   const kudu = new KuduClient(connection, grace, { attempts: 3 });
   const how = cause === 'deadline' ? 'The deadline came during the canary' : 'Cancelled during the canary';
   try {
+    // As takeBack does; not when the promotion's switch is to be undone, whose check asks with the new key.
+    if (pending.oldKey !== undefined && state.unverified === undefined) await writeIdentityKey(kudu, pending.oldKey);
     await removePointer(kudu, pending.instance);
     state.canary = undefined;
     const line = `${how}: removed ${instancePointerFile(pending.instance)}, so instance ${pending.instance} runs ${pending.previous} again; the other instances never ran ${pending.artifact}.`;
