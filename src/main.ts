@@ -81,7 +81,10 @@ async function runWith(cancel: CancelWatch): Promise<void> {
       return;
     }
     if (err instanceof DeployTimeoutError && state.canary !== undefined && connection !== undefined) {
-      final = new DeployTimeoutError(`${err.message}\n${await undoCanary(connection, state, 'deadline', deadline.graceMs())}`);
+      let line = await undoCanary(connection, state, 'deadline', deadline.graceMs());
+      // Cut short between the promotion's switch and the pointer's removal: that switch is undone too, as after a cancel.
+      if (state.unverified !== undefined && cfg.autoRollback) line += `\n${(await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs())).line}`;
+      final = new DeployTimeoutError(`${err.message}\n${line}`);
     } else if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
       const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs());
       final = new DeployTimeoutError(`${err.message}\n${line}`);
@@ -166,7 +169,7 @@ async function deploy(ctx: DeployContext): Promise<void> {
       throw new ActionError(
         `Refusing to deploy commit ${cfg.commit.slice(0, 10)}: it would take the site back to an older version. ${why}. ` +
           `Nothing was changed; ${ARTIFACT_FILE} still names ${live.name}. ` +
-          `To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: true or rollback-to.`,
+          `To deploy it anyway set allow-older: true; to go back to a version that served, use rollback: previous, or rollback: <version> to name one.`,
       );
     }
   }

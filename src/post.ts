@@ -60,6 +60,18 @@ interface SavedSwitch {
   entry: DeployEntry;
 }
 
+/**
+ * The SCM URL as saved and compared: without user info, which may carry a credential (kudu-url's
+ * `https://user:password@host`, src/common/inputs.ts, secretValues); the state is never masked.
+ */
+function savedKuduUrl(url: string | undefined): string {
+  if (url === undefined || url === '') return '';
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.href.replace(/\/+$/, '');
+}
+
 /** Whether this run is the post entry. */
 export function isPostRun(): boolean {
   return core.getState(IS_POST) === 'true';
@@ -84,12 +96,12 @@ export function savedSiteState(kuduUrl: () => string | undefined): SiteState {
   let canary: SiteState['canary'];
   const saveCanary = (): void => {
     const saved: SavedCanary | undefined =
-      canary === undefined ? undefined : { kuduUrl: kuduUrl() ?? '', instance: canary.instance, artifact: canary.artifact, previous: canary.previous, entry: canary.release?.entry };
+      canary === undefined ? undefined : { kuduUrl: savedKuduUrl(kuduUrl()), instance: canary.instance, artifact: canary.artifact, previous: canary.previous, entry: canary.release?.entry };
     core.saveState(CANARY, saved === undefined ? '' : JSON.stringify(saved));
   };
   const save = (): void => {
     const saved: SavedSwitch | undefined =
-      unverified === undefined ? undefined : { kuduUrl: kuduUrl() ?? '', artifact: unverified.artifact, previous: unverified.previous, live, entry: unverified.release.entry };
+      unverified === undefined ? undefined : { kuduUrl: savedKuduUrl(kuduUrl()), artifact: unverified.artifact, previous: unverified.previous, live, entry: unverified.release.entry };
     core.saveState(SWITCH, saved === undefined ? '' : JSON.stringify(saved));
   };
   return {
@@ -145,8 +157,8 @@ export async function runPost(): Promise<void> {
   try {
     const cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());
     const connection = await connectToSite(cfg, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));
-    if (connection.kuduUrl !== saved.kuduUrl) {
-      core.setFailed(`The inputs now lead to ${connection.kuduUrl}, not ${saved.kuduUrl} where the deploy step switched, so nothing was changed. ${stillNames}`);
+    if (savedKuduUrl(connection.kuduUrl) !== saved.kuduUrl) {
+      core.setFailed(`The inputs now lead to ${savedKuduUrl(connection.kuduUrl)}, not ${saved.kuduUrl} where the deploy step switched, so nothing was changed. ${stillNames}`);
       return;
     }
     const kudu = new KuduClient(connection, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));
@@ -176,8 +188,8 @@ async function undoSavedCanary(raw: string): Promise<void> {
   try {
     const cfg = parseInputs((name) => core.getInput(name), process.env, process.cwd());
     const connection = await connectToSite(cfg, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));
-    if (connection.kuduUrl !== saved.kuduUrl) {
-      core.setFailed(`The inputs now lead to ${connection.kuduUrl}, not ${saved.kuduUrl} where the canary ran, so nothing was changed; the next deploy there removes the pointer.`);
+    if (savedKuduUrl(connection.kuduUrl) !== saved.kuduUrl) {
+      core.setFailed(`The inputs now lead to ${savedKuduUrl(connection.kuduUrl)}, not ${saved.kuduUrl} where the canary ran, so nothing was changed; the next deploy there removes the pointer.`);
       return;
     }
     const kudu = new KuduClient(connection, AbortSignal.timeout(ROLLBACK_GRACE_SECONDS * 1000));

@@ -137,6 +137,8 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   const bad = newCommit();
   const onCanary = loadOn(s, CANARY);
   const onOther = loadOn(s, OTHER);
+  const identity = (): string => fs.readFileSync(path.join(s.wwwroot, '_identity.txt'), 'utf8');
+  const keyOfGood = identity();
   const failed = await deploy(s, bad, { ldflags: '-X main.failEvery=5', 'canary-seconds': '60' });
   const canaryLoad = await onCanary.stop();
   const otherLoad = await onOther.stop();
@@ -156,9 +158,12 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
   for (const id of [CANARY, OTHER]) assert.deepEqual(running(s, id), [stem(good)]);
   assert.match(failed.summary, /Canary outcome<\/td><td>failed: its 5xx rate/);
+  // The other instance never restarted: the key it read, which goazure reads once, is the site's again.
+  assert.equal(identity(), keyOfGood, 'the identity key the running version read is back');
 
   // Cancelled in the canary window: the pointer is removed before the runner's SIGTERM.
   const cancelled = newCommit();
+  const keyBeforeCancel = identity();
   const started = startAction(options(s, cancelled, { 'canary-seconds': '120' }));
   await started.process.waitForOutput(/::group::Canary watch\n/);
   assert.deepEqual(pointers(s), [`_artifact.${CANARY}.txt`]);
@@ -169,6 +174,7 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.ok(c.stdout.includes(`Cancelled during the canary: removed site/wwwroot/_artifact.${CANARY}.txt, so instance ${CANARY} runs ${stem(good)} again`), c.stdout);
   assert.deepEqual(pointers(s), [], 'no pointer is left behind');
   assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+  assert.equal(identity(), keyBeforeCancel, 'the identity key the running version read is back');
 
   // Killed during the canary (no time to undo it): the post entry removes the pointer from the
   // state the step saved.
@@ -243,4 +249,29 @@ test('canary on a site with one instance says so and deploys as usual', { timeou
   assert.doesNotMatch(run.stdout, /::group::Canary/);
   assert.match(run.summary, /Canary<\/td><td>not run: the site runs on one instance/);
   assert.equal(artifactTxt(s), `_target\\${stem(commit)}\r\n`);
+});
+
+test('the deadline between the promotion and the pointer\'s removal: the promotion\'s switch is undone too, and no pointer is left', { timeout: 400_000 }, async () => {
+  const s = await scaledSite();
+  const good = newCommit();
+  assert.equal((await deploy(s, good, { canary: 'false' })).code, 0);
+  // The promotion's removal of the canary's pointer hangs until the deadline has fired.
+  let release = (): void => {};
+  const released = new Promise<void>((r) => (release = r));
+  s.kudu.fault({ route: `/api/vfs/site/wwwroot/_artifact.${CANARY}.txt`, method: 'DELETE', hold: () => released });
+  try {
+    const late = newCommit();
+    const run = await deploy(s, late, { 'timeout-seconds': '100' });
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stdout, /::group::Switch\n/, 'the deadline came after the promotion\'s switch');
+    const error = decodeURIComponent(run.errors.join('\n'));
+    assert.match(error, /The deploy took longer than timeout-seconds \(100 s\)/);
+    assert.match(error, new RegExp(`auto-rollback within a 30 s grace period: rolled back: _artifact.txt names ${stem(good)} again`));
+    assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`, 'the unpromoted release is not left live on every instance');
+    assert.deepEqual(pointers(s), []);
+    assert.equal(run.state.switch, '', 'nothing left for the post entry');
+  } finally {
+    release();
+    s.kudu.clearFaults();
+  }
 });

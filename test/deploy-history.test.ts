@@ -147,7 +147,8 @@ test('an older commit over a newer one is refused unless allow-older; Kudu lists
   assert.equal((await deployTo(kudu, app, fresh, '301')).code, 0);
   const rerun = await deployTo(kudu, app, old, '300');
   assert.equal(rerun.code, 1);
-  assert.match(decodeURIComponent(rerun.errors.join('\n')), /Refusing to deploy commit .*older version.*allow-older: true/);
+  assert.match(decodeURIComponent(rerun.errors.join('\n')), /Refusing to deploy commit .*older version.*allow-older: true; to go back to a version that served, use rollback: previous, or rollback: <version> to name one\./);
+  assert.doesNotMatch(decodeURIComponent(rerun.errors.join('\n')), /rollback-to/, 'the input was renamed');
   assert.equal(artifactTxt(kudu.home), `_target\\shop-${fresh.slice(0, 10)}.exe\r\n`, 'nothing changed');
   const forced = await deployTo(kudu, app, old, '300', { 'allow-older': 'true' });
   assert.equal(forced.code, 0, log(forced));
@@ -203,6 +204,15 @@ test('good E, crashing D (auto-rollback), good F, then rollback: true serves E; 
   assert.equal(artifactTxt(s.home), `_target\\${name(e)}\r\n`);
   assert.match(await (await fetch(s.localAppUrl)).text(), new RegExp(e));
 
+  // A rollback refused before its switch leaves the identity key the running version read (goazure
+  // reads it once, when it starts): a key it never read would hide which binary answers.
+  const identity = (): string => fs.readFileSync(path.join(s.home, 'site/wwwroot/_identity.txt'), 'utf8');
+  const key = identity();
+  const refused = await deploySite(s, f, '405', { rollback: e.slice(0, 8) });
+  assert.equal(refused.code, 1, log(refused));
+  assert.match(decodeURIComponent(refused.errors.join('\n')), new RegExp(`rollback: ${name(e)} is already what site/wwwroot/_artifact.txt names`));
+  assert.equal(identity(), key, 'the identity key is unchanged');
+
   const entries = recordOn(s.home).map((x) => [x.kind, x.artifact.slice(0, 20), x.outcome]);
   assert.deepEqual(entries, [
     ['deploy', name(e), 'verified'],
@@ -222,7 +232,7 @@ test('the deadline keeps time for auto-rollback: a crashing version under a shor
   // verify-timeout (120 s) is far beyond timeout: verify must stop early enough for the rollback.
   const run = await deploySite(s, bad, '501', { 'working-directory': 'test/fixtures/crashloop', 'verify-timeout-seconds': '120', 'timeout-seconds': '45' });
   assert.equal(run.code, 1, log(run));
-  assert.match(run.stdout, /Verify waits at most \d+ s: the rest of timeout is kept for auto-rollback/);
+  assert.match(run.stdout, /Verify waits at most \d+ s: the rest of timeout-seconds is kept for auto-rollback/);
   const error = decodeURIComponent(run.errors.join('\n'));
   assert.doesNotMatch(error, /took longer than timeout/, 'verify ended before the deadline');
   // After half a minute of crash-looping, HttpPlatformHandler's rapid-fails protection may still

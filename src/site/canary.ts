@@ -204,6 +204,8 @@ export interface CanaryState {
   artifact: string;
   previous: string;
   release?: Release;
+  /** The identity key the instances read before the canary, written back when it is undone; never saved for the post entry. */
+  oldKey?: string;
 }
 
 /** What the summary shows of a canary (src/common/report.ts). */
@@ -272,7 +274,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
   canaryFacts.instance = instance;
   site.state.identityKey = await writeIdentityKey(kudu);
   if (site.state.identityKey === undefined) await refuse(`the identity key could not be written (see the warning above), and without it the canary's counters cannot be read`);
-  site.state.canary = { instance, artifact: name, previous: live.name, release };
+  site.state.canary = { instance, artifact: name, previous: live.name, release, oldKey };
   try {
     return await goLive();
   } catch (err) {
@@ -280,7 +282,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
     // way back, src/main.ts): the canary is taken back, so no instance is left on a version
     // nothing verified.
     if (site.state.canary === undefined || signal.aborted) throw err;
-    const back = await takeBack(site, site.state, instance, name, live.name).catch((e: unknown) => `removing ${instancePointerFile(instance)} failed too (${messageOf(e)}); the next deploy removes it`);
+    const back = await takeBack(site, site.state, instance, name, live.name, oldKey).catch((e: unknown) => `removing ${instancePointerFile(instance)} failed too (${messageOf(e)}); the next deploy removes it`);
     await release.failed(`canary stopped by an error: ${messageOf(err)}; ${back}`).catch(() => undefined);
     throw new ActionError(`The canary on instance ${instance} stopped: ${messageOf(err)}. ${back[0].toUpperCase()}${back.slice(1)}.`);
   }
@@ -293,7 +295,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
     const fail = async (why: string): Promise<never> => {
       canaryFacts.seconds = elapsed();
       canaryFacts.outcome = `failed: ${why}`;
-      const back = await stages.run('Canary rollback', () => takeBack(site, site.state, instance, name, live.name));
+      const back = await stages.run('Canary rollback', () => takeBack(site, site.state, instance, name, live.name, oldKey));
       await release.rolledBack(`canary on instance ${instance} failed: ${why}; ${back}`);
       await release.publish(process.env);
       throw new ActionError(
@@ -319,7 +321,7 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
 
     // The watch and the error-rate check run side by side; either ends the window.
     const window = Math.max(1, Math.min(cfg.canarySeconds, Math.floor(deadline.secondsLeft() - 60)));
-    if (window < cfg.canarySeconds) core.info(`The canary is watched for ${window} s: the rest of timeout is kept for the promotion and the gate on every instance.`);
+    if (window < cfg.canarySeconds) core.info(`The canary is watched for ${window} s: the rest of timeout-seconds is kept for the promotion and the gate on every instance.`);
     const stop = new AbortController();
     const both = AbortSignal.any([signal, stop.signal]);
     let tooHigh: string | undefined;
@@ -390,8 +392,13 @@ export async function runCanary(site: SiteContext, release: Release, live: { nam
 /**
  * Takes the canary back: removes its instance's pointer, so the instance runs what _artifact.txt
  * names, and waits a short while to see it serve the previous version again. One line on what was done.
+ * With `oldKey`, the identity key the other instances read when they started is written back
+ * first: goazure reads it once, at its start (goazure/identity.go), so the canary's instance,
+ * restarting on the previous version, reads the same key as the others, and the next deploy asks
+ * every instance with the key on the site.
  */
-async function takeBack(site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal }, state: SiteState, instance: string, artifact: string, previous: string): Promise<string> {
+async function takeBack(site: { kudu: KuduClient; connection: SiteConnection; signal: AbortSignal }, state: SiteState, instance: string, artifact: string, previous: string, oldKey?: string): Promise<string> {
+  if (oldKey !== undefined) await writeIdentityKey(site.kudu, oldKey);
   await removePointer(site.kudu, instance);
   state.canary = undefined;
   const back = await verifyDeployment(site.kudu, site.connection, { artifactName: previous, previous: artifact, timeoutSeconds: 30, instances: [instance] }, site.signal).catch(
@@ -414,6 +421,8 @@ export async function undoCanary(connection: SiteConnection, state: SiteState, c
   const kudu = new KuduClient(connection, grace, { attempts: 3 });
   const how = cause === 'deadline' ? 'The deadline came during the canary' : 'Cancelled during the canary';
   try {
+    // As takeBack does; not when the promotion's switch is to be undone, whose check asks with the new key.
+    if (pending.oldKey !== undefined && state.unverified === undefined) await writeIdentityKey(kudu, pending.oldKey);
     await removePointer(kudu, pending.instance);
     state.canary = undefined;
     const line = `${how}: removed ${instancePointerFile(pending.instance)}, so instance ${pending.instance} runs ${pending.previous} again; the other instances never ran ${pending.artifact}.`;

@@ -56,9 +56,10 @@ export async function switchTo(site: SiteContext, release: Release, live: { name
 export async function rollBack(site: SiteContext): Promise<void> {
   const { cfg, kudu, stages, facts } = site;
   const result = await stages.run('Rollback', async () => {
-    site.state.identityKey = await writeIdentityKey(kudu);
     try {
-      return await rollbackArtifact(kudu, cfg.rollbackTo);
+      return await rollbackArtifact(kudu, cfg.rollbackTo, async () => {
+        site.state.identityKey = await writeIdentityKey(kudu);
+      });
     } catch (err) {
       if (!(err instanceof SiteChangedError)) throw err;
       throw new ActionError(`Another deploy changed ${ARTIFACT_FILE} while the rollback ran; nothing was changed. Run the rollback again once that deploy is done.`);
@@ -131,7 +132,7 @@ async function gateAndWatch(site: SiteContext, change: Switch, instances: string
   core.info(verified.detail);
   // The watch never eats into the time auto-rollback needs before the deadline.
   const watchSeconds = Math.max(1, Math.min(cfg.watchSeconds, Math.floor(deadline.secondsLeft() - reserve)));
-  if (watchSeconds < cfg.watchSeconds) core.info(`The watch lasts ${watchSeconds} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
+  if (watchSeconds < cfg.watchSeconds) core.info(`The watch lasts ${watchSeconds} s: the rest of timeout-seconds is kept for auto-rollback (${reserve} s).`);
   const watched = await stages.run('Watch', () =>
     watchDeployment(site.kudu, site.connection, { artifactName: change.artifact, instances: verified.instances, health: site.health, seconds: watchSeconds, identityKey: site.state.identityKey }, site.signal),
   );
@@ -151,7 +152,7 @@ export async function verifyOrRollBack(site: SiteContext, release: Release, chan
   const instances = await instancesOf(site);
   const reserve = cfg.autoRollback && previous !== '' ? rollbackReserveSeconds(cfg.timeoutSeconds) : 0;
   const budget = verifyBudgetSeconds(cfg.verifyTimeoutSeconds, deadline.secondsLeft(), reserve);
-  if (budget < cfg.verifyTimeoutSeconds) core.info(`Verify waits at most ${budget} s: the rest of timeout is kept for auto-rollback (${reserve} s).`);
+  if (budget < cfg.verifyTimeoutSeconds) core.info(`Verify waits at most ${budget} s: the rest of timeout-seconds is kept for auto-rollback (${reserve} s).`);
   release.unverified(previous);
   const isRollback = release.entry.kind === 'rollback';
   const verified = await gateAndWatch(site, change, instances, budget, isRollback, reserve);

@@ -22,12 +22,11 @@ export function newIdentityKey(): string {
 }
 
 /**
- * Writes a new identity key to the site and returns it, masked in the log; undefined when the
- * write failed (verify then tells the versions apart by Kudu's process list, as for an app that
+ * Writes a new identity key (or `key`, one the site had before) to the site and returns it, masked
+ * in the log; undefined when the write failed (verify then tells the versions apart by Kudu's process list, as for an app that
  * does not link goazure). Called before the switch, so the version it starts reads this key.
  */
-export async function writeIdentityKey(kudu: KuduClient): Promise<string | undefined> {
-  const key = newIdentityKey();
+export async function writeIdentityKey(kudu: KuduClient, key = newIdentityKey()): Promise<string | undefined> {
   core.setSecret(key);
   try {
     // If-Match: * overwrites the last deploy's key; Kudu refuses to replace a file without one.

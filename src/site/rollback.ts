@@ -50,8 +50,12 @@ function chooseRollbackTarget(record: DeployRecord, live: string, listing: VfsEn
   return { artifact: pick.artifact, entry };
 }
 
-/** Reads the site, chooses the version and switches to it with a compare-and-swap. */
-export async function rollbackArtifact(kudu: KuduClient, rollbackTo = ''): Promise<RollbackResult> {
+/**
+ * Reads the site, chooses the version and switches to it with a compare-and-swap. `beforeSwitch`
+ * runs once the version is chosen, just before the switch (golive.ts writes the identity key
+ * there: a rollback refused before it leaves the key the running version read).
+ */
+export async function rollbackArtifact(kudu: KuduClient, rollbackTo = '', beforeSwitch?: () => Promise<void>): Promise<RollbackResult> {
   const live = await readLiveArtifact(kudu);
   if (live.name === '') {
     throw new ActionError(`Cannot roll back: ${ARTIFACT_FILE} is missing or empty, so nothing has been deployed to this site by go-azure-deploy yet.`);
@@ -60,6 +64,7 @@ export async function rollbackArtifact(kudu: KuduClient, rollbackTo = ''): Promi
   const listing = (await kudu.listDir(ARTIFACTS_DIR)) ?? [];
   const target = chooseRollbackTarget(record, live.name, listing, rollbackTo);
   core.info(`Rolling back from ${live.name} to ${target.artifact}${target.entry ? `, deployed by ${describeRun(target.entry)}` : ''}.`);
+  await beforeSwitch?.();
   const etag = await switchArtifact(kudu, target.artifact, live.etag);
   return { from: live.name, to: target.artifact, toEntry: target.entry, etag, record };
 }
