@@ -45,11 +45,16 @@ func TestInstancePointerComesFirst(t *testing.T) {
 	if err := os.WriteFile(own, []byte("_target\\missing.exe\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A poll that began before the pointer existed may still be reading: it found no pointer and
+	// goes on to _artifact.txt. The deploy never writes both at once (a canary's pointer comes long
+	// before the promotion's switch); here the switch waits for such a poll to end (the poll
+	// interval is 20 ms; file reads under Wine are slow).
+	time.Sleep(200 * time.Millisecond)
 	r.switchTo(t, "next.exe")
 	time.Sleep(200 * time.Millisecond)
 	select {
 	case err := <-r.done:
-		t.Fatalf("the server handed over (%v) although this instance's pointer names another binary", err)
+		t.Fatalf("the server handed over (%v) although this instance's pointer names another binary; log:\n%s", err, r.log)
 	default:
 	}
 	if !strings.Contains(r.log.String(), "_artifact.inst-one.txt") {
