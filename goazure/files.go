@@ -43,7 +43,7 @@ const (
 // Last-Modified is sent, but If-Modified-Since is not answered with 304: a rollback puts back
 // files with older times than the ones a browser cached, so a time cannot tell that its copy is
 // current; the ETag decides. A browser sending both headers is answered by If-None-Match anyway,
-// as RFC 9110 requires (section 13.2.2). Range requests, HEAD and the Content-Type from the file
+// which takes precedence, as http.ServeContent does too. Range requests, HEAD and the Content-Type from the file
 // name are handled as by http.ServeContent.
 //
 // The request's URL path names the file, relative to Dir (strip a route prefix with

@@ -229,8 +229,8 @@ export async function startAppService(opts: AppServiceOptions = {}): Promise<App
  * App Service's front end ends TLS and sends the request on in plain HTTP, with X-Forwarded-Proto
  * (http or https) and, for an https request, X-ARR-SSL describing the TLS connection (key size,
  * cipher strength, the certificate's issuer and subject); HttpPlatformHandler passes both on to
- * the app (iis.ts). Microsoft's App Service docs ("Detect HTTPS session" in the language
- * configuration guides): inspect X-Forwarded-Proto to learn whether a request was encrypted.
+ * the app (iis.ts). An app learns whether a request was encrypted from X-Forwarded-Proto
+ * (docs/go-package.md).
  */
 export const ARR_SSL = '2048|256|C=US, O=Microsoft Corporation, CN=Microsoft Azure RSA TLS Issuing CA 04|CN=*.azurewebsites.net';
 function arrSslHeader(scheme: 'http' | 'https'): Record<string, string> {

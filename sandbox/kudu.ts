@@ -1061,7 +1061,7 @@ function byteRange(header: string, size: number): [number, number] | 'unsatisfia
  * (CON, PRN, AUX, NUL, COM1-9, LPT1-9, also with an extension: aux.css) opens the device, which
  * FileStream refuses; a full path of 260 characters or more, or a folder of 248 or more, is
  * PathTooLongException; and path normalisation drops each name's trailing dots and spaces, so
- * `a.txt.` lands as `a.txt`. Microsoft's "Naming Files, Paths, and Namespaces" lists the rules.
+ * `a.txt.` lands as `a.txt`. The package stage refuses the same names first (src/artifact/pack.ts).
  */
 function windowsEntryPath(folder: string, entryName: string): { name: string } | { error: string } {
   const parts = entryName.split('/');

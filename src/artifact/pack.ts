@@ -332,8 +332,8 @@ const DEVICE_NAMES = /^(con|prn|aux|nul|com[1-9]|lpt[1-9]|conin\$|conout\$)$/i;
 /**
  * Pure: the include files that cannot land under their own name on the Windows site. Kudu
  * extracts the package through .NET Framework path APIs onto D:\home, an SMB share, following
- * Windows' naming rules (Microsoft's "Naming Files, Paths, and Namespaces" and "Maximum Path Length
- * Limitation"): the characters < > : " | ? *, control characters and a backslash are refused; a
+ * Windows' naming rules (the same rules the sandbox's extraction applies, windowsEntryPath in
+ * sandbox/kudu.ts): the characters < > : " | ? *, control characters and a backslash are refused; a
  * device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9), with any extension (aux.css, nul.txt), is a
  * device, not a file; a trailing dot or space is dropped, so the file lands under another name;
  * and a full path of 260 characters or more, or a folder of 248 or more, fails with
