@@ -85,9 +85,14 @@ async function runWith(cancel: CancelWatch): Promise<void> {
       // Cut short between the promotion's switch and the pointer's removal: that switch is undone too, as after a cancel.
       if (state.unverified !== undefined && cfg.autoRollback) line += `\n${(await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs())).line}`;
       final = new DeployTimeoutError(`${err.message}\n${line}`);
-    } else if (err instanceof DeployTimeoutError && state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
+    } else if (state.unverified !== undefined && connection !== undefined && cfg.autoRollback) {
+      // Any failure between the switch and its verification (the deadline, a Kudu error the
+      // auto-rollback could not get past) takes the same way back: _artifact.txt never stays on
+      // a version nobody verified.
       const { line } = await undoUnverifiedSwitch(connection, state, stages, facts, 'deadline', deadline.graceMs());
-      final = new DeployTimeoutError(`${err.message}\n${line}`);
+      if (err instanceof DeployTimeoutError) final = new DeployTimeoutError(`${err.message}\n${line}`);
+      else if (err instanceof ActionError) final = new ActionError(`${err.message}\n${line}`);
+      else core.info(line);
     }
     await writeSummary(facts, stages, 'failed');
     fail(final);

@@ -133,6 +133,21 @@ test('a release whose health path answers 500 is rolled back, and the step fails
   for (const h of ['x-goazure-artifact', 'x-goazure-commit', 'x-goazure-instance']) assert.equal(anyone.headers.get(h), null, h);
 });
 
+test('a Kudu error the auto-rollback cannot get past does not leave the failed release live: the same way back as after the deadline', { timeout: 300_000 }, async () => {
+  const s = await site();
+  const good = newCommit();
+  const bad = newCommit();
+  assert.equal((await deploy(s, good)).code, 0);
+  // The switch goes through; the auto-rollback's write of _artifact.txt gets a 400 it does not retry.
+  s.kudu.fault({ route: '/api/vfs/site/wwwroot/_artifact.txt', method: 'PUT', skip: 1, times: 1, status: 400 });
+  const run = await deploy(s, bad, { ldflags: '-X main.healthStatus=500', 'verify-timeout-seconds': '6' });
+  s.kudu.clearFaults();
+  assert.equal(run.code, 1, run.stdout);
+  const error = decodeURIComponent(run.errors.join('\n'));
+  assert.match(error, new RegExp(`It had switched to ${stem(bad)} without verifying it; auto-rollback within a 30 s grace period: rolled back: _artifact.txt names ${stem(good)} again`), error);
+  assert.equal(artifactTxt(s), `_target\\${stem(good)}\r\n`);
+});
+
 test('a failed release that does not link goazure keeps running after the switch back: its process is stopped through Kudu, and the previous version serves', { timeout: 300_000 }, async () => {
   const s = await site();
   const good = newCommit();

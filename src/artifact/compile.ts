@@ -338,7 +338,7 @@ function lastLine(out: string): string {
 function notMainError(req: BuildRequest): ActionError {
   return new ActionError(
     `main-package: "${req.package}" in ${req.workingDirectory} is not a main package (it needs "package main" and "func main"), ` +
-      `so go build makes no program. Set package to the folder of your program, e.g. ./cmd/server.`,
+      `so go build makes no program. Set main-package to the folder of your program, e.g. ./cmd/server.`,
   );
 }
 

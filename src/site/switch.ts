@@ -170,7 +170,7 @@ async function repairAfterFailedWrite(kudu: KuduClient, sent: string, fallback: 
   } catch (err) {
     core.warning(
       `${ARTIFACT_FILE} may have been left cut short by this run's failed write, and reading or repairing it failed (${err instanceof Error ? err.message : String(err)}). ` +
-        `Check that it names one artifact in _target; run the deploy with rollback: true if it does not.`,
+        `Check that it names one artifact in _target; run the deploy with rollback: previous if it does not.`,
     );
   }
 }
