@@ -244,12 +244,6 @@ export function routeGoDownloads(internet: Internet, mirror: GoMirror): void {
 }
 
 /**
- * The action's inputs that deploy the example app (or `extra['working-directory']`) to this site
- * at `commit`: a build for this machine, which the shell launcher runs, with the machine's Go.
- * Everything else is the action's default: the Go download site is go.dev, Kudu is the
- * publishUrl of the profile.
- */
-/**
  * The header that makes goazure name its binary, commit and instance (goazure/identity.go): the
  * identity key the last deploy wrote to the site, as verify sends it. Empty before any deploy.
  */
@@ -261,6 +255,12 @@ export function identityHeaders(site: Pick<AppService, 'wwwroot'>): Record<strin
   }
 }
 
+/**
+ * The action's inputs that deploy the example app (or `extra['working-directory']`) to this site
+ * at `commit`: a build for this machine, which the shell launcher runs, with the machine's Go.
+ * Everything else is the action's default: the Go download site is go.dev, Kudu is the
+ * publishUrl of the profile.
+ */
 export function deployInputs(site: AppService, commit: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'app-name': site.siteName,

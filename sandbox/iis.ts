@@ -521,6 +521,8 @@ export async function startIis(opts: IisOptions): Promise<Iis> {
     },
     isLocked: (rel) => running().some((b) => normalize(rel) === normalize(b.binaryRel)),
     readingPointer: () => {
+      // With Local Cache the launcher and the app read the local copy, never the shared file.
+      if (runRoot?.copy !== undefined) return false;
       const now = Date.now();
       if (now - lastLaunch < POINTER_READ_MS.launcher) return true;
       // goazure reads the file as it starts serving, then at every tick of its poll; during a

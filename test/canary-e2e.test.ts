@@ -148,6 +148,8 @@ test('canary on a scaled-out site with Entra ID: a good release goes canary → 
   assert.match(error, new RegExp(`Removed site/wwwroot/_artifact\\.${CANARY}\\.txt: instance ${CANARY} serves ${stem(good)} again`));
   assert.match(error, new RegExp(`The other instances never ran ${stem(bad)}`));
   // It was stopped early, long before the 60 s window's end.
+  const ranFor = Number(new RegExp(`The canary failed on instance ${CANARY} after ([\\d.]+) s`).exec(error)?.[1]);
+  assert.ok(ranFor < 30, `the canary ran ${ranFor} s`);
   assert.ok(failed.stdout.indexOf('::group::Switch') < 0, 'no switch of _artifact.txt');
   assert.ok(canaryLoad.statuses.includes(500), 'the canary served the bad release to its users');
   assert.ok(canaryLoad.ran.has(stem(bad)));

@@ -200,9 +200,20 @@ test('a file another writer holds exclusively answers 404 on Kudu, yet its folde
   const answered = new Promise<number>((resolve) => writer.on('response', (r) => (r.resume(), resolve(r.statusCode ?? 0))));
   writer.write(body.subarray(0, 8));
   const file = path.join(kudu.home, 'site/wwwroot/_artifact.txt');
-  for (const end = Date.now() + 5000; fs.readFileSync(file, 'utf8') !== '_target\\' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
-  setTimeout(() => writer.end(body.subarray(8)), 700);
+  for (const end = Date.now() + 5000; fs.readFileSync(file, 'utf8') !== '_target\\'; ) {
+    if (Date.now() > end) assert.fail('the other writer never started writing');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // The writer lets go only once the client's read has met the file it holds (404).
+  const heldBy = kudu.requests.length;
+  const letGo = setInterval(() => {
+    if (kudu.requests.slice(heldBy).some((r) => r.method === 'GET' && r.path.endsWith('_artifact.txt') && r.status === 404)) {
+      clearInterval(letGo);
+      writer.end(body.subarray(8));
+    }
+  }, 5);
   const { value: live, error, out } = await captureStdout(() => readLiveArtifact(client));
+  clearInterval(letGo);
   assert.equal(error, undefined, String(error));
   assert.equal(await answered, 204);
   assert.equal(live?.name, 'client-site-bbbbbbbbbb.exe', 'read once the writer let go, not "first deploy"');

@@ -88,7 +88,7 @@ test('waitUntilSteady reads until two reads in a row agree, or gives up at its t
   assert.deepEqual(settled, { value: 9, steady: true });
   assert.equal(reads, 4, 'stopped at the first two equal reads');
   let n = 0;
-  const moving = await waitUntilSteady(async () => n++, String, { what: 'listing', quietMs: 5, timeoutMs: 40 });
+  const moving = await waitUntilSteady(async () => n++, String, { what: 'listing', quietMs: 5, timeoutMs: 200 });
   assert.equal(moving.steady, false);
   assert.ok(moving.value >= 2);
 });

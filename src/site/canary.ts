@@ -165,7 +165,7 @@ async function writePointer(kudu: KuduClient, instance: string, artifact: string
   );
 }
 
-/** Removes an instance's pointer; true when it is gone (or was not there). Kudu's 409 (the instance reads it) is tried again. */
+/** Removes an instance's pointer (nothing to do when it is not there). Kudu's 409 (the instance reads it) is tried again. */
 export async function removePointer(kudu: KuduClient, instance: string): Promise<void> {
   const file = instancePointerFile(instance);
   await withRetry(

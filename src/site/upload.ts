@@ -128,7 +128,7 @@ async function notLanded(kudu: KuduClient, entries: readonly PackageEntry[], set
   };
   const key = (seen: Map<string, VfsEntry>): string => JSON.stringify(entries.map((e) => [seen.get(e.path.toLowerCase())?.size, seen.get(e.path.toLowerCase())?.mtime]));
   const timeoutMs = settle.timeoutMs ?? 300_000;
-  const { value, steady } = await waitUntilSteady(read, key, { what: `Listing ${ARTIFACTS_DIR}/`, quietMs: settle.quietMs ?? 3000, timeoutMs });
+  const { value, steady } = await waitUntilSteady(read, key, { what: `Listing ${ARTIFACTS_DIR}/`, quietMs: settle.quietMs ?? 3000, timeoutMs, signal: kudu.signal });
   if (!steady) {
     throw new ActionError(
       `The answer to the package upload was lost and ${ARTIFACTS_DIR}/ was still changing ${Math.round(timeoutMs / 1000)} s later (Kudu still extracting). ` +
