@@ -136,7 +136,7 @@ export function isExactKeyMatch(key: string, matched: string | undefined): boole
 export const BACKDATE_MS = 2 * 60 * 60 * 1000;
 
 /** The cache-write input: `auto` saves only from trusted runs (see cacheWriteRefusal). */
-export type CacheWriteSetting = 'auto' | 'true' | 'false';
+type CacheWriteSetting = 'auto' | 'true' | 'false';
 
 /**
  * Events whose runs may execute code that is not the repository's own (a pull request's head, or
@@ -144,7 +144,7 @@ export type CacheWriteSetting = 'auto' | 'true' | 'false';
  * scope. Go trusts the module trees and build outputs it finds in its caches, so an entry such a
  * run saves could be linked into a production build; with cache-write auto they only restore.
  */
-export const UNTRUSTED_CACHE_EVENTS: readonly string[] = ['pull_request', 'pull_request_target', 'workflow_run', 'issue_comment'];
+const UNTRUSTED_CACHE_EVENTS: readonly string[] = ['pull_request', 'pull_request_target', 'workflow_run', 'issue_comment'];
 
 /**
  * Why this run must not save the Go caches, or undefined when it may: cache-write false, or (auto)

@@ -169,7 +169,7 @@ export const RENAMED_INPUTS: readonly { old: string; new: string; defaults: read
  * A reader that answers for the new names from the old ones when only an old one is given, and
  * the warnings and problems that reading the old names gives. Old names read as ''.
  */
-export function resolveRenamedInputs(input: InputReader): { read: InputReader; warnings: string[]; problems: string[]; asWritten: (problem: string) => string } {
+function resolveRenamedInputs(input: InputReader): { read: InputReader; warnings: string[]; problems: string[]; asWritten: (problem: string) => string } {
   const raw = (name: string): string => (input(name) ?? '').trim();
   const fromOld = new Map<string, string>();
   const warnings: string[] = [];
@@ -258,7 +258,7 @@ function sameCommit(a: string, b: string): boolean {
  * run's commit (the commit input when given, else GITHUB_SHA), and its content hash against
  * expected-content-hash when given. Each problem names both values and what to do.
  */
-export function packageOriginProblems(m: { commit: string; content: string }, run: { commitInput: string; githubSha: string; expectedContent: string }): string[] {
+function packageOriginProblems(m: { commit: string; content: string }, run: { commitInput: string; githubSha: string; expectedContent: string }): string[] {
   const problems: string[] = [];
   const commitInput = run.commitInput.trim();
   if (commitInput !== '') {

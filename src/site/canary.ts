@@ -28,7 +28,7 @@ import { verifyDeployment, watchDeployment } from './verify.ts';
 import { verifyBudgetSeconds } from '../common/deadline.ts';
 
 /** goazure's counters path and the header naming what a release of it supports (goazure/canary.go). */
-export const STATS_PATH = '/.goazure/stats';
+const STATS_PATH = '/.goazure/stats';
 const FEATURES_HEADER = 'x-goazure-features';
 
 /** What goazure's StatsPath answers (goazure/canary.go, Stats). */
@@ -87,7 +87,7 @@ export function percentile(s: Served, p: number): string {
 }
 
 /** Share of 5xx answers in percent; 0 without requests. */
-export const errorRate = (s: Served): number => (s.requests === 0 ? 0 : (100 * s.errors) / s.requests);
+const errorRate = (s: Served): number => (s.requests === 0 ? 0 : (100 * s.errors) / s.requests);
 
 /** Requests the canary must have served before its error rate can end the window early. */
 export const EARLY_VERDICT_REQUESTS = 20;
@@ -118,7 +118,7 @@ export function describeServed(s: Served): string {
 }
 
 /** Reads goazure's counters on `instance` (pinned with ARRAffinity) with `key`; undefined when it does not answer them. */
-export async function readStats(connection: SiteConnection, instance: string, key: string | undefined, signal: AbortSignal): Promise<{ stats?: GoazureStats; features: string[]; why: string }> {
+async function readStats(connection: SiteConnection, instance: string, key: string | undefined, signal: AbortSignal): Promise<{ stats?: GoazureStats; features: string[]; why: string }> {
   if (key === undefined) return { features: [], why: 'there is no identity key on the site to ask with' };
   try {
     const res = await sendRequest({
@@ -166,7 +166,7 @@ async function writePointer(kudu: KuduClient, instance: string, artifact: string
 }
 
 /** Removes an instance's pointer (nothing to do when it is not there). Kudu's 409 (the instance reads it) is tried again. */
-export async function removePointer(kudu: KuduClient, instance: string): Promise<void> {
+async function removePointer(kudu: KuduClient, instance: string): Promise<void> {
   const file = instancePointerFile(instance);
   await withRetry(
     async () => {

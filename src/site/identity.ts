@@ -17,7 +17,7 @@ export const IDENTITY_KEY_HEADER = 'x-goazure-identity-key';
 export const INSTANCE_HEADER = 'x-goazure-instance';
 
 /** A new identity key: 64 hexadecimal digits, which goazure's rule (32 to 256 printable characters) accepts. */
-export function newIdentityKey(): string {
+function newIdentityKey(): string {
   return randomBytes(32).toString('hex');
 }
 

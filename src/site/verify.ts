@@ -27,7 +27,7 @@ export interface ServingProcess {
 }
 
 /** The app process verify follows on one machine, and the site's worker processes when it was first seen. */
-export interface TrackedProcess {
+interface TrackedProcess {
   pid: number;
   /** Ids of the w3wp processes listed when `pid` was first seen. */
   workers: number[];
@@ -237,12 +237,12 @@ function judgeAnswer(probe: Probe, req: Pick<VerifyRequest, 'artifactName' | 'he
 }
 
 /** The process ids of the artifact in a process list: none, one, or two during an overlapped recycle. */
-export function pidsOf(processes: ServingProcess[], artifactName: string): number[] {
+function pidsOf(processes: ServingProcess[], artifactName: string): number[] {
   return processes.filter((p) => p.name.toLowerCase() === processKey(artifactName)).map((p) => p.id);
 }
 
 /** The machine whose Kudu listed these processes (Kudu's `machineName`), '' when the list does not say. */
-export function machineOf(processes: ServingProcess[]): string {
+function machineOf(processes: ServingProcess[]): string {
   return processes.find((p) => typeof p.machineName === 'string' && p.machineName !== '')?.machineName ?? '';
 }
 
@@ -426,7 +426,7 @@ export async function verifyDeployment(
 }
 
 /** The hint for an app that does not serve through goazure: what goes wrong, and the fix. */
-export const NO_GOAZURE_HINT =
+const NO_GOAZURE_HINT =
   'the app must serve through goazure.ListenAndServe (go get github.com/go-azure-deploy/go-azure-deploy/goazure): ' +
   'without it the running version never exits when _artifact.txt changes, so IIS never starts the new one';
 
